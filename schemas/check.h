@@ -5,11 +5,11 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define UL_CHECK(condition, message)                                                          \
-    do {                                                                                      \
-        if (!(condition)) [[unlikely]] {                                                      \
+#define UL_CHECK(condition, message)                                                        \
+    do {                                                                                    \
+        if (!(condition)) [[unlikely]] {                                                    \
             std::fprintf(stderr, "usage-ledger: internal check failed at %s:%d: %s (%s)\n", \
-                         __FILE__, __LINE__, message, #condition);                            \
-            std::abort();                                                                     \
-        }                                                                                     \
+                         __FILE__, __LINE__, message, #condition);                          \
+            std::abort();                                                                   \
+        }                                                                                   \
     } while (false)

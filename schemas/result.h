@@ -21,9 +21,10 @@ Unexpected<E> unexpected(E error) {
 
 template <class T, class E>
 class [[nodiscard]] Result {
-public:
-    Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-    Result(Unexpected<E> error)  // NOLINT: implicit by design
+  public:
+    Result(T value)
+        : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+    Result(Unexpected<E> error)                                // NOLINT: implicit by design
         : state_(std::in_place_index<1>, std::move(error.error)) {}
 
     bool ok() const { return state_.index() == 0; }
@@ -50,7 +51,7 @@ public:
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
 
-private:
+  private:
     std::variant<T, E> state_;
 };
 

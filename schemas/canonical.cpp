@@ -1,0 +1,226 @@
+#include "schemas/canonical.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+
+#include "schemas/time.h"
+
+namespace ul {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+void append_number_property(std::string& out, std::string_view token) {
+    // Exact decimals get their canonical form; anything else keeps its raw token.
+    const bool negative = !token.empty() && token.front() == '-';
+    auto parsed = Decimal::parse_quantity(negative ? token.substr(1) : token);
+    if (!parsed) {
+        out.append(token);
+        return;
+    }
+    char buffer[Decimal::kFormatBytes];
+    if (negative && parsed->micros() != 0) {
+        out += '-';
+    }
+    out.append(buffer, parsed->format(buffer));
+}
+
+template <class Integer>
+void append_integer(std::string& out, Integer value) {
+    char buffer[24];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+    out.append(buffer, result.ptr);
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view text) {
+    out += '"';
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (byte < 0x20) {
+            switch (c) {
+                case '\n':
+                    out += "\\n";
+                    break;
+                case '\r':
+                    out += "\\r";
+                    break;
+                case '\t':
+                    out += "\\t";
+                    break;
+                case '\b':
+                    out += "\\b";
+                    break;
+                case '\f':
+                    out += "\\f";
+                    break;
+                default:
+                    out += "\\u00";
+                    out += kHex[byte >> 4U];
+                    out += kHex[byte & 0x0FU];
+            }
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+}
+
+void append_canonical_event(const UsageEvent& event, std::string& out) {
+    out += "{\"idempotency_key\":";
+    append_json_string(out, event.idempotency_key);
+    out += ",\"tenant_id\":";
+    append_json_string(out, event.tenant_id);
+    if (event.has_subject) {
+        out += ",\"subject\":";
+        append_json_string(out, event.subject);
+    }
+    out += ",\"meter\":";
+    append_json_string(out, event.meter);
+    out += ",\"quantity\":\"";
+    char buffer[Decimal::kFormatBytes];
+    out.append(buffer, event.quantity.format(buffer));
+    out += "\",\"timestamp\":\"";
+    char time_buffer[kTimestampFormatBytes];
+    out.append(time_buffer, format_rfc3339(event.timestamp_us, time_buffer));
+    out += '"';
+    if (event.property_count > 0) {
+        std::array<std::size_t, kMaxProperties> order{};
+        for (std::size_t index = 0; index < event.property_count; ++index) {
+            order[index] = index;
+        }
+        std::sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(event.property_count),
+                  [&event](std::size_t left, std::size_t right) {
+                      return event.properties[left].key < event.properties[right].key;
+                  });
+        out += ",\"properties\":{";
+        for (std::size_t index = 0; index < event.property_count; ++index) {
+            const Property& property = event.properties[order[index]];
+            if (index > 0) {
+                out += ',';
+            }
+            append_json_string(out, property.key);
+            out += ':';
+            switch (property.kind) {
+                case PropertyKind::string:
+                    append_json_string(out, property.value);
+                    break;
+                case PropertyKind::number:
+                    append_number_property(out, property.value);
+                    break;
+                case PropertyKind::boolean:
+                    out.append(property.value);
+                    break;
+            }
+        }
+        out += '}';
+    }
+    out += '}';
+}
+
+PayloadHash hash_bytes(std::string_view bytes) {
+    const XXH128_hash_t hash = XXH3_128bits(bytes.data(), bytes.size());
+    return PayloadHash{hash.high64, hash.low64};
+}
+
+PayloadHash payload_hash(const UsageEvent& event) {
+    thread_local std::string buffer;
+    buffer.clear();
+    append_canonical_event(event, buffer);
+    return hash_bytes(buffer);
+}
+
+std::string to_hex(const PayloadHash& hash) {
+    std::string out(32, '0');
+    for (int index = 0; index < 16; ++index) {
+        out[static_cast<std::size_t>(15 - index)] = kHex[(hash.high >> (4 * index)) & 0xFU];
+        out[static_cast<std::size_t>(31 - index)] = kHex[(hash.low >> (4 * index)) & 0xFU];
+    }
+    return out;
+}
+
+Result<PayloadHash, std::string> hash_from_hex(std::string_view hex) {
+    if (hex.size() != 32) {
+        return unexpected(std::string("a hash is 32 hex digits"));
+    }
+    PayloadHash hash;
+    for (std::size_t index = 0; index < 32; ++index) {
+        const char c = hex[index];
+        std::uint64_t nibble = 0;
+        if (c >= '0' && c <= '9') {
+            nibble = static_cast<std::uint64_t>(c - '0');
+        } else if (c >= 'a' && c <= 'f') {
+            nibble = static_cast<std::uint64_t>(c - 'a' + 10);
+        } else {
+            return unexpected(std::string("a hash is 32 lowercase hex digits"));
+        }
+        std::uint64_t& half = index < 16 ? hash.high : hash.low;
+        half = (half << 4U) | nibble;
+    }
+    return hash;
+}
+
+void append_ledger_entry(const LedgerEntryHeader& header, const UsageEvent& event,
+                         std::string& out) {
+    out += "{\"partition\":";
+    append_integer(out, header.partition);
+    out += ",\"sequence\":";
+    append_integer(out, header.sequence);
+    out += ",\"source_offset\":";
+    append_integer(out, header.source_offset);
+    out += ",\"prev_hash\":\"";
+    out += to_hex(header.prev_hash);
+    out += "\",\"event\":";
+    append_canonical_event(event, out);
+    out += '}';
+}
+
+PayloadHash entry_hash(std::string_view encoded_entry) {
+    return hash_bytes(encoded_entry);
+}
+
+Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_view encoded) {
+    DecodedLedgerEntry decoded;
+    std::string_view rest = encoded;
+    auto expect = [&rest](std::string_view literal) {
+        if (rest.substr(0, literal.size()) != literal) {
+            return false;
+        }
+        rest.remove_prefix(literal.size());
+        return true;
+    };
+    auto number = [&rest](auto& value) {
+        const auto result = std::from_chars(rest.data(), rest.data() + rest.size(), value);
+        if (result.ec != std::errc() || result.ptr == rest.data()) {
+            return false;
+        }
+        rest.remove_prefix(static_cast<std::size_t>(result.ptr - rest.data()));
+        return true;
+    };
+    if (!expect("{\"partition\":") || !number(decoded.header.partition) ||
+        !expect(",\"sequence\":") || !number(decoded.header.sequence) ||
+        !expect(",\"source_offset\":") || !number(decoded.header.source_offset) ||
+        !expect(",\"prev_hash\":\"") || rest.size() < 32) {
+        return unexpected(std::string("not a ledger entry header"));
+    }
+    auto previous = hash_from_hex(rest.substr(0, 32));
+    if (!previous) {
+        return unexpected(previous.error());
+    }
+    decoded.header.prev_hash = *previous;
+    rest.remove_prefix(32);
+    if (!expect("\",\"event\":") || rest.size() < 3 || rest.back() != '}') {
+        return unexpected(std::string("not a ledger entry"));
+    }
+    decoded.event_json = rest.substr(0, rest.size() - 1);
+    return decoded;
+}
+
+}  // namespace ul

@@ -1,0 +1,54 @@
+// Canonical encodings (stable forever: the ledger stores them and hashes them):
+// - the canonical event JSON, whose XXH3-128 is the payload hash used for conflict detection;
+// - the ledger entry: ledger position + hash-chain link + canonical event.
+// The exact byte formats are in schemas/README.md. Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "schemas/event.h"
+#include "schemas/result.h"
+
+namespace ul {
+
+struct PayloadHash {
+    std::uint64_t high = 0;
+    std::uint64_t low = 0;
+    friend bool operator==(const PayloadHash&, const PayloadHash&) = default;
+};
+
+// Appends the canonical JSON of `event` to `out`.
+void append_canonical_event(const UsageEvent& event, std::string& out);
+// XXH3-128 of the canonical JSON: equal for "1500", 1500 and 1.5e3, for "+00:00" and "Z", for
+// any key order; different for any change of meaning.
+PayloadHash payload_hash(const UsageEvent& event);
+PayloadHash hash_bytes(std::string_view bytes);
+std::string to_hex(const PayloadHash& hash);
+Result<PayloadHash, std::string> hash_from_hex(std::string_view hex);
+
+struct LedgerEntryHeader {
+    std::uint32_t partition = 0;
+    std::uint64_t sequence = 0;
+    std::int64_t source_offset = 0;
+    PayloadHash prev_hash;  // entry_hash of the previous entry of the partition; zero for the first
+};
+
+// {"partition":3,"sequence":17,"source_offset":1234,"prev_hash":"<32 hex>","event":{…}}
+void append_ledger_entry(const LedgerEntryHeader& header, const UsageEvent& event,
+                         std::string& out);
+// The chain link: XXH3-128 of the encoded entry bytes.
+PayloadHash entry_hash(std::string_view encoded_entry);
+
+struct DecodedLedgerEntry {
+    LedgerEntryHeader header;
+    std::string_view event_json;  // the canonical event, a view into the encoded entry
+};
+// Reads back the header of an entry written by append_ledger_entry (strict: exactly that form).
+Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_view encoded);
+
+// RFC 8259 string escaping, minimal: '"', '\\' and control characters; UTF-8 kept as is.
+void append_json_string(std::string& out, std::string_view text);
+
+}  // namespace ul

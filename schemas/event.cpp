@@ -1,0 +1,577 @@
+#include "schemas/event.h"
+
+#include <cstring>
+
+#include "schemas/check.h"
+#include "schemas/time.h"
+
+namespace ul {
+namespace {
+
+namespace ondemand = simdjson::ondemand;
+
+constexpr int kMaxDepth = 32;
+
+enum Field : std::uint8_t {
+    kIdempotencyKey,
+    kTenantId,
+    kSubject,
+    kMeter,
+    kQuantity,
+    kTimestamp,
+    kProperties,
+    kFieldCount,
+    kUnknown = 255,
+};
+
+constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
+    "idempotency_key", "tenant_id", "subject", "meter", "quantity", "timestamp", "properties"};
+
+Field field_of(std::string_view name) {
+    for (std::size_t index = 0; index < kFieldNames.size(); ++index) {
+        if (kFieldNames[index] == name) {
+            return static_cast<Field>(index);
+        }
+    }
+    return kUnknown;
+}
+
+std::string_view trim_right(std::string_view text) {
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n' ||
+                             text.back() == '\r')) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+// RFC 8259 number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool is_json_number(std::string_view text) {
+    std::size_t position = 0;
+    auto digits = [&] {
+        const std::size_t start = position;
+        while (position < text.size() && text[position] >= '0' && text[position] <= '9') {
+            ++position;
+        }
+        return position - start;
+    };
+    if (position < text.size() && text[position] == '-') {
+        ++position;
+    }
+    const std::size_t integer_start = position;
+    const std::size_t integer_digits = digits();
+    if (integer_digits == 0 || (integer_digits > 1 && text[integer_start] == '0')) {
+        return false;
+    }
+    if (position < text.size() && text[position] == '.') {
+        ++position;
+        if (digits() == 0) {
+            return false;
+        }
+    }
+    if (position < text.size() && (text[position] == 'e' || text[position] == 'E')) {
+        ++position;
+        if (position < text.size() && (text[position] == '+' || text[position] == '-')) {
+            ++position;
+        }
+        if (digits() == 0) {
+            return false;
+        }
+    }
+    return position == text.size();
+}
+
+// Validates the syntax of a value we do not otherwise use (unknown fields, wrong types):
+// On-Demand only checks what is visited.
+bool walk(ondemand::value value, int depth) {
+    if (depth > kMaxDepth) {
+        return false;
+    }
+    ondemand::json_type type;
+    if (value.type().get(type) != simdjson::SUCCESS) {
+        return false;
+    }
+    switch (type) {
+        case ondemand::json_type::object: {
+            ondemand::object object;
+            if (value.get_object().get(object) != simdjson::SUCCESS) {
+                return false;
+            }
+            for (auto field : object) {
+                std::string_view key;
+                if (field.unescaped_key().get(key) != simdjson::SUCCESS) {
+                    return false;
+                }
+                ondemand::value inner;
+                if (field.value().get(inner) != simdjson::SUCCESS || !walk(inner, depth + 1)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        case ondemand::json_type::array: {
+            ondemand::array array;
+            if (value.get_array().get(array) != simdjson::SUCCESS) {
+                return false;
+            }
+            for (auto element : array) {
+                ondemand::value inner;
+                if (element.get(inner) != simdjson::SUCCESS || !walk(inner, depth + 1)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        case ondemand::json_type::string: {
+            std::string_view text;
+            return value.get_string().get(text) == simdjson::SUCCESS;
+        }
+        case ondemand::json_type::number:
+            return is_json_number(trim_right(value.raw_json_token()));
+        case ondemand::json_type::boolean: {
+            bool flag = false;
+            return value.get_bool().get(flag) == simdjson::SUCCESS;
+        }
+        case ondemand::json_type::null: {
+            bool null = false;
+            return value.is_null().get(null) == simdjson::SUCCESS && null;
+        }
+    }
+    return false;
+}
+
+// True when nothing but whitespace follows what was consumed (simdjson 3.0 has no at_end()).
+bool at_document_end(ondemand::document& document) {
+    const char* location = nullptr;
+    return document.current_location().get(location) != simdjson::SUCCESS;
+}
+
+// No C0 controls, DEL or C1 controls (U+0080–U+009F); the bytes are already valid UTF-8.
+bool is_printable(std::string_view text) {
+    for (std::size_t index = 0; index < text.size(); ++index) {
+        const auto byte = static_cast<unsigned char>(text[index]);
+        if (byte < 0x20 || byte == 0x7F) {
+            return false;
+        }
+        if (byte == 0xC2 && index + 1 < text.size()) {
+            const auto next = static_cast<unsigned char>(text[index + 1]);
+            if (next >= 0x80 && next <= 0x9F) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+bool is_tenant_char(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
+}
+
+bool is_meter_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+// A raw control byte is never legal in a one-line JSON message (tab and CR only as whitespace).
+bool has_raw_control(std::string_view message) {
+    for (const char c : message) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (byte < 0x20 && c != '\t' && c != '\r' && c != '\n') {
+            return true;
+        }
+    }
+    return false;
+}
+
+// What one pass over the object collected, before any field rule is applied.
+struct Collected {
+    std::array<bool, kFieldCount> present{};
+    std::array<bool, kFieldCount> wrong_type{};
+    std::array<std::string_view, kFieldCount> text{};  // string value or raw number token
+    bool quantity_is_number = false;
+    bool properties_null = false;
+    bool subject_null = false;
+    std::string_view first_unknown;
+    std::string_view properties_problem;  // first rule the properties object breaks
+    std::string_view duplicate_property;
+    std::string_view bad_property_key;
+    std::size_t property_fields = 0;
+    std::size_t properties_bytes = 0;
+};
+
+ValidationError error(Reason reason, std::string detail) {
+    return ValidationError{reason, std::move(detail)};
+}
+
+std::string quoted(std::string_view text) {
+    std::string out = "\"";
+    out.append(text.substr(0, 64));
+    if (text.size() > 64) {
+        out += "…";
+    }
+    out += '"';
+    return out;
+}
+
+}  // namespace
+
+std::string_view reason_code(Reason reason) {
+    static constexpr std::array<std::string_view, kReasonCount> kCodes = {
+        "too_large",     "bad_utf8",      "malformed_json", "not_object",  "unknown_field",
+        "missing_field", "bad_key",       "bad_tenant",     "bad_subject", "bad_meter",
+        "bad_quantity",  "bad_timestamp", "bad_properties"};
+    const auto index = static_cast<std::size_t>(reason);
+    return index < kCodes.size() ? kCodes[index] : "unknown";
+}
+
+EventValidator::EventValidator(ValidationOptions options) : options_(options) {
+    // Large enough for the largest valid message; bigger ones are rejected before parsing.
+    const auto allocated = parser_.allocate(kMaxEventBytes + simdjson::SIMDJSON_PADDING);
+    UL_CHECK(allocated == simdjson::SUCCESS, "cannot allocate the JSON parser");
+    unknown_keys_.reserve(16);
+}
+
+Result<UsageEvent, ValidationError> EventValidator::validate(std::string_view message,
+                                                             std::int64_t now_us) {
+    return validate(message, message.size(), now_us);
+}
+
+Result<UsageEvent, ValidationError> EventValidator::validate(std::string_view message,
+                                                             std::size_t readable,
+                                                             std::int64_t now_us) {
+    if (message.size() > kMaxEventBytes) {
+        return unexpected(error(Reason::too_large, "message is " + std::to_string(message.size()) +
+                                                       " bytes (at most " +
+                                                       std::to_string(kMaxEventBytes) + ")"));
+    }
+    if (!simdjson::validate_utf8(message.data(), message.size())) {
+        return unexpected(error(Reason::bad_utf8, "message is not valid UTF-8"));
+    }
+    if (has_raw_control(message)) {
+        return unexpected(error(Reason::malformed_json, "raw control character in the message"));
+    }
+    const char* data = message.data();
+    std::size_t capacity = readable;
+    if (readable < message.size() + simdjson::SIMDJSON_PADDING) {
+        if (padded_.size() < message.size() + simdjson::SIMDJSON_PADDING) {
+            padded_.resize(message.size() + simdjson::SIMDJSON_PADDING);
+        }
+        std::memcpy(padded_.data(), message.data(), message.size());
+        std::memset(padded_.data() + message.size(), ' ', simdjson::SIMDJSON_PADDING);
+        data = padded_.data();
+        capacity = padded_.size();
+    }
+    auto malformed = [](std::string detail) {
+        return unexpected(error(Reason::malformed_json, std::move(detail)));
+    };
+
+    ondemand::document document;
+    if (parser_.iterate(data, message.size(), capacity).get(document) != simdjson::SUCCESS) {
+        return malformed("not JSON");
+    }
+    ondemand::json_type top_type;
+    if (document.type().get(top_type) != simdjson::SUCCESS) {
+        return malformed("not JSON");
+    }
+    if (top_type != ondemand::json_type::object) {
+        // Malformed input wins over "not an object": check the syntax of what is there.
+        bool syntax_ok = true;
+        if (top_type == ondemand::json_type::array) {
+            ondemand::array array;
+            syntax_ok = document.get_array().get(array) == simdjson::SUCCESS;
+            if (syntax_ok) {
+                for (auto element : array) {
+                    ondemand::value inner;
+                    if (element.get(inner) != simdjson::SUCCESS || !walk(inner, 1)) {
+                        syntax_ok = false;
+                        break;
+                    }
+                }
+            }
+        } else if (top_type == ondemand::json_type::string) {
+            std::string_view text;
+            syntax_ok = document.get_string().get(text) == simdjson::SUCCESS;
+        } else if (top_type == ondemand::json_type::number) {
+            double number = 0;  // syntax only; a root scalar also reports trailing content
+            syntax_ok = document.get_double().get(number) == simdjson::SUCCESS;
+        } else if (top_type == ondemand::json_type::boolean) {
+            bool flag = false;
+            syntax_ok = document.get_bool().get(flag) == simdjson::SUCCESS;
+        } else {
+            bool null = false;
+            syntax_ok = document.is_null().get(null) == simdjson::SUCCESS && null;
+        }
+        const bool scalar = top_type != ondemand::json_type::array;
+        if (!syntax_ok || (!scalar && !at_document_end(document))) {
+            return malformed("not JSON");
+        }
+        return unexpected(error(Reason::not_object, "the message is not a JSON object"));
+    }
+
+    ondemand::object object;
+    if (document.get_object().get(object) != simdjson::SUCCESS) {
+        return malformed("not JSON");
+    }
+    Collected collected;
+    UsageEvent event;
+    unknown_keys_.clear();
+    for (auto field : object) {
+        std::string_view key;
+        if (field.unescaped_key().get(key) != simdjson::SUCCESS) {
+            return malformed("bad object key (invalid escape or lone surrogate)");
+        }
+        ondemand::value value;
+        if (field.value().get(value) != simdjson::SUCCESS) {
+            return malformed("bad value of " + quoted(key));
+        }
+        const Field which = field_of(key);
+        if (which == kUnknown) {
+            for (const auto seen : unknown_keys_) {
+                if (seen == key) {
+                    return malformed("duplicate key " + quoted(key));
+                }
+            }
+            unknown_keys_.push_back(key);
+            if (collected.first_unknown.empty()) {
+                collected.first_unknown = key;
+            }
+            if (!walk(value, 1)) {
+                return malformed("bad value of " + quoted(key));
+            }
+            continue;
+        }
+        if (collected.present[which]) {
+            return malformed("duplicate key " + quoted(key));
+        }
+        collected.present[which] = true;
+        ondemand::json_type type;
+        if (value.type().get(type) != simdjson::SUCCESS) {
+            return malformed("bad value of " + quoted(key));
+        }
+        if (which == kProperties && type == ondemand::json_type::object) {
+            ondemand::object properties;
+            if (value.get_object().get(properties) != simdjson::SUCCESS) {
+                return malformed("bad value of \"properties\"");
+            }
+            for (auto property : properties) {
+                std::string_view property_key;
+                ondemand::value property_value;
+                if (property.unescaped_key().get(property_key) != simdjson::SUCCESS ||
+                    property.value().get(property_value) != simdjson::SUCCESS) {
+                    return malformed("bad property in \"properties\"");
+                }
+                ondemand::json_type property_type;
+                if (property_value.type().get(property_type) != simdjson::SUCCESS) {
+                    return malformed("bad property in \"properties\"");
+                }
+                Property parsed;
+                parsed.key = property_key;
+                bool allowed_type = true;
+                if (property_type == ondemand::json_type::string) {
+                    if (property_value.get_string().get(parsed.value) != simdjson::SUCCESS) {
+                        return malformed("bad string in \"properties\"");
+                    }
+                } else if (property_type == ondemand::json_type::number) {
+                    parsed.value = trim_right(property_value.raw_json_token());
+                    parsed.kind = PropertyKind::number;
+                    if (!is_json_number(parsed.value)) {
+                        return malformed("bad number in \"properties\"");
+                    }
+                } else if (property_type == ondemand::json_type::boolean) {
+                    bool flag = false;
+                    if (property_value.get_bool().get(flag) != simdjson::SUCCESS) {
+                        return malformed("bad value in \"properties\"");
+                    }
+                    parsed.value = flag ? "true" : "false";
+                    parsed.kind = PropertyKind::boolean;
+                } else {
+                    allowed_type = false;
+                    if (!walk(property_value, 2)) {
+                        return malformed("bad value in \"properties\"");
+                    }
+                }
+                ++collected.property_fields;
+                collected.properties_bytes += property_key.size() + parsed.value.size();
+                if (!allowed_type && collected.properties_problem.empty()) {
+                    collected.properties_problem = property_key;
+                }
+                if (property_key.empty() || property_key.size() > kMaxPropertyKeyBytes ||
+                    !is_printable(property_key)) {
+                    if (collected.bad_property_key.empty()) {
+                        collected.bad_property_key = property_key.empty() ? "\"\"" : property_key;
+                    }
+                }
+                for (std::size_t index = 0; index < event.property_count; ++index) {
+                    if (event.properties[index].key == property_key &&
+                        collected.duplicate_property.empty()) {
+                        collected.duplicate_property = property_key;
+                    }
+                }
+                if (event.property_count < kMaxProperties) {
+                    event.properties[event.property_count++] = parsed;
+                }
+            }
+            continue;
+        }
+        if (which == kProperties && type == ondemand::json_type::null) {
+            collected.properties_null = true;
+            continue;
+        }
+        if (which == kSubject && type == ondemand::json_type::null) {
+            collected.subject_null = true;
+            continue;
+        }
+        if (type == ondemand::json_type::string && which != kProperties) {
+            if (value.get_string().get(collected.text[which]) != simdjson::SUCCESS) {
+                return malformed("bad string value of " + quoted(key) +
+                                 " (invalid escape or lone surrogate)");
+            }
+            continue;
+        }
+        if (type == ondemand::json_type::number && which == kQuantity) {
+            collected.text[which] = trim_right(value.raw_json_token());
+            collected.quantity_is_number = true;
+            if (!is_json_number(collected.text[which])) {
+                return malformed("bad number for \"quantity\"");
+            }
+            continue;
+        }
+        collected.wrong_type[which] = true;
+        if (!walk(value, 1)) {
+            return malformed("bad value of " + quoted(key));
+        }
+    }
+    if (!at_document_end(document)) {
+        return malformed("trailing content after the object");
+    }
+
+    // The field rules, in the fixed order.
+    if (options_.strict && !collected.first_unknown.empty()) {
+        return unexpected(error(
+            Reason::unknown_field,
+            "unknown field " + quoted(collected.first_unknown) + " (strict mode; see --lenient)"));
+    }
+    for (const Field required : {kIdempotencyKey, kTenantId, kMeter, kQuantity, kTimestamp}) {
+        if (!collected.present[required]) {
+            return unexpected(error(Reason::missing_field,
+                                    "missing required field " + quoted(kFieldNames[required])));
+        }
+    }
+    const std::string_view key = collected.text[kIdempotencyKey];
+    if (collected.wrong_type[kIdempotencyKey]) {
+        return unexpected(error(Reason::bad_key, "idempotency_key must be a string"));
+    }
+    if (key.empty() || key.size() > kMaxKeyBytes || !is_printable(key)) {
+        return unexpected(
+            error(Reason::bad_key, "idempotency_key must be 1-128 bytes of printable UTF-8 (got " +
+                                       std::to_string(key.size()) + " bytes)"));
+    }
+    event.idempotency_key = key;
+
+    const std::string_view tenant = collected.text[kTenantId];
+    bool tenant_ok =
+        !collected.wrong_type[kTenantId] && !tenant.empty() && tenant.size() <= kMaxTenantBytes;
+    for (const char c : tenant) {
+        tenant_ok = tenant_ok && is_tenant_char(c);
+    }
+    if (!tenant_ok) {
+        return unexpected(error(
+            Reason::bad_tenant,
+            "tenant_id must be 1-64 characters of [A-Za-z0-9._:-], got " +
+                (collected.wrong_type[kTenantId] ? std::string("a non-string") : quoted(tenant))));
+    }
+    event.tenant_id = tenant;
+
+    if (collected.present[kSubject] && !collected.subject_null) {
+        const std::string_view subject = collected.text[kSubject];
+        if (collected.wrong_type[kSubject] || subject.size() > kMaxSubjectBytes ||
+            !is_printable(subject)) {
+            return unexpected(error(Reason::bad_subject,
+                                    "subject must be a string of at most 128 bytes of printable "
+                                    "UTF-8"));
+        }
+        event.subject = subject;
+        event.has_subject = true;
+    }
+
+    const std::string_view meter = collected.text[kMeter];
+    bool meter_ok =
+        !collected.wrong_type[kMeter] && !meter.empty() && meter.size() <= kMaxMeterBytes;
+    for (const char c : meter) {
+        meter_ok = meter_ok && is_meter_char(c);
+    }
+    if (!meter_ok) {
+        return unexpected(error(
+            Reason::bad_meter,
+            "meter must be 1-64 characters of [a-z0-9_.-], got " +
+                (collected.wrong_type[kMeter] ? std::string("a non-string") : quoted(meter))));
+    }
+    event.meter = meter;
+
+    if (collected.wrong_type[kQuantity]) {
+        return unexpected(
+            error(Reason::bad_quantity, "quantity must be a JSON number or a decimal string"));
+    }
+    auto quantity = Decimal::parse_quantity(collected.text[kQuantity]);
+    if (!quantity) {
+        return unexpected(error(Reason::bad_quantity,
+                                "quantity " + quoted(collected.text[kQuantity]) + ": " +
+                                    std::string(decimal_error_text(quantity.error())) +
+                                    " (a decimal >= 0 and <= 10^12, at most 6 fraction digits)"));
+    }
+    event.quantity = *quantity;
+
+    if (collected.wrong_type[kTimestamp]) {
+        return unexpected(error(Reason::bad_timestamp, "timestamp must be an RFC 3339 string"));
+    }
+    auto timestamp = parse_rfc3339(collected.text[kTimestamp]);
+    if (!timestamp) {
+        return unexpected(error(Reason::bad_timestamp, timestamp.error()));
+    }
+    if (*timestamp > now_us + options_.max_future_us) {
+        return unexpected(
+            error(Reason::bad_timestamp,
+                  "timestamp " + quoted(collected.text[kTimestamp]) + " is more than " +
+                      std::to_string(options_.max_future_us / 1'000'000) + " s in the future"));
+    }
+    if (*timestamp < now_us - options_.max_event_age_us) {
+        return unexpected(error(Reason::bad_timestamp,
+                                "timestamp " + quoted(collected.text[kTimestamp]) +
+                                    " is older than the late-arrival limit (" +
+                                    std::to_string(options_.max_event_age_us / 3'600'000'000LL) +
+                                    " h; see --max-event-age)"));
+    }
+    event.timestamp_us = *timestamp;
+
+    if (collected.present[kProperties] && !collected.properties_null) {
+        auto bad = [](std::string detail) {
+            return unexpected(error(Reason::bad_properties, std::move(detail)));
+        };
+        if (collected.wrong_type[kProperties]) {
+            return bad("properties must be a flat JSON object");
+        }
+        if (collected.property_fields > kMaxProperties) {
+            return bad("properties has " + std::to_string(collected.property_fields) +
+                       " keys (at most 16)");
+        }
+        if (!collected.properties_problem.empty()) {
+            return bad("property " + quoted(collected.properties_problem) +
+                       " must be a string, number or boolean");
+        }
+        if (!collected.duplicate_property.empty()) {
+            return bad("duplicate property " + quoted(collected.duplicate_property));
+        }
+        if (!collected.bad_property_key.empty()) {
+            return bad("property key " + quoted(collected.bad_property_key) +
+                       " must be 1-64 bytes of printable UTF-8");
+        }
+        if (collected.properties_bytes > kMaxPropertiesBytes) {
+            return bad("properties hold " + std::to_string(collected.properties_bytes) +
+                       " bytes of keys and values (at most 4096)");
+        }
+    } else {
+        event.property_count = 0;
+    }
+    return event;
+}
+
+}  // namespace ul

@@ -1,0 +1,31 @@
+// Time as int64 microseconds since the Unix epoch, UTC. Strict RFC 3339 in, canonical RFC 3339
+// out. Pure functions: the clock is always passed in by the caller.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "schemas/result.h"
+
+namespace ul {
+
+inline constexpr std::int64_t kMicrosPerSecond = 1'000'000;
+inline constexpr std::size_t kTimestampFormatBytes = 32;
+
+// YYYY-MM-DD('T'|'t')HH:MM:SS[.fraction]('Z'|'z'|+HH:MM|-HH:MM), years 0001–9999. Offsets are
+// honoured. Impossible dates, hour 24, minute or second 60 (leap seconds) and offsets past ±23:59
+// are rejected. Fraction digits past microseconds are truncated, never rounded.
+// The error is a one-line human detail.
+Result<std::int64_t, std::string> parse_rfc3339(std::string_view text);
+
+// Canonical UTC form: "2026-11-22T10:15:00Z", or with exactly six fraction digits when the
+// fraction is not zero ("2026-11-22T10:15:00.250000Z"). `out` must hold kTimestampFormatBytes.
+std::size_t format_rfc3339(std::int64_t micros, char* out);
+std::string format_rfc3339(std::int64_t micros);
+
+// "<positive integer><unit>", unit one of s, m, h, d: "35d", "12h", "90m", "30s".
+Result<std::int64_t, std::string> parse_duration(std::string_view text);
+
+}  // namespace ul

@@ -1,0 +1,82 @@
+#include "schemas/time.h"
+
+#include <gtest/gtest.h>
+
+namespace ul {
+namespace {
+
+std::string round_trip(std::string_view text) {
+    auto parsed = parse_rfc3339(text);
+    return parsed ? format_rfc3339(*parsed) : "error";
+}
+
+TEST(Rfc3339, ParsesUtcAndOffsets) {
+    EXPECT_EQ(*parse_rfc3339("1970-01-01T00:00:00Z"), 0);
+    EXPECT_EQ(*parse_rfc3339("1970-01-01T00:00:01Z"), 1'000'000);
+    EXPECT_EQ(round_trip("2026-11-22T10:15:00Z"), "2026-11-22T10:15:00Z");
+    EXPECT_EQ(round_trip("2026-11-22t10:15:00z"), "2026-11-22T10:15:00Z");
+    EXPECT_EQ(round_trip("2026-11-22T15:45:00+05:30"), "2026-11-22T10:15:00Z");
+    EXPECT_EQ(round_trip("2026-11-21T22:15:00-12:00"), "2026-11-22T10:15:00Z");
+    EXPECT_EQ(round_trip("2026-11-22T10:15:00+00:00"), "2026-11-22T10:15:00Z");
+    EXPECT_EQ(round_trip("2026-11-22T10:15:00-00:00"), "2026-11-22T10:15:00Z");
+    // An offset moves the event into another day and month.
+    EXPECT_EQ(round_trip("2026-12-01T01:00:00+05:30"), "2026-11-30T19:30:00Z");
+    EXPECT_EQ(round_trip("2026-11-30T20:00:00-12:00"), "2026-12-01T08:00:00Z");
+}
+
+TEST(Rfc3339, FractionsBeyondMicrosecondsAreTruncatedNeverRounded) {
+    EXPECT_EQ(round_trip("2026-11-22T10:15:00.5Z"), "2026-11-22T10:15:00.500000Z");
+    EXPECT_EQ(round_trip("2026-11-22T10:15:00.123456Z"), "2026-11-22T10:15:00.123456Z");
+    EXPECT_EQ(round_trip("2026-11-22T10:15:00.1234569Z"), "2026-11-22T10:15:00.123456Z");
+    // Hour, day, month and year boundaries stay on the earlier side.
+    EXPECT_EQ(round_trip("2026-11-22T10:59:59.999999999Z"), "2026-11-22T10:59:59.999999Z");
+    EXPECT_EQ(round_trip("2026-11-22T23:59:59.999999999Z"), "2026-11-22T23:59:59.999999Z");
+    EXPECT_EQ(round_trip("2026-11-30T23:59:59.9999999Z"), "2026-11-30T23:59:59.999999Z");
+    EXPECT_EQ(round_trip("2026-12-31T23:59:59.999999999Z"), "2026-12-31T23:59:59.999999Z");
+    EXPECT_EQ(round_trip("2026-11-30T23:59:59.999999999+00:00"), "2026-11-30T23:59:59.999999Z");
+    EXPECT_EQ(round_trip("2026-11-22T10:15:00.000000000Z"), "2026-11-22T10:15:00Z");
+}
+
+TEST(Rfc3339, RejectsImpossibleDatesAndTimes) {
+    EXPECT_FALSE(parse_rfc3339("2026-02-29T00:00:00Z"));
+    EXPECT_TRUE(parse_rfc3339("2028-02-29T00:00:00Z"));
+    EXPECT_FALSE(parse_rfc3339("2100-02-29T00:00:00Z"));
+    EXPECT_TRUE(parse_rfc3339("2000-02-29T00:00:00Z"));
+    EXPECT_FALSE(parse_rfc3339("2026-04-31T00:00:00Z"));
+    EXPECT_FALSE(parse_rfc3339("2026-13-01T00:00:00Z"));
+    EXPECT_FALSE(parse_rfc3339("2026-00-01T00:00:00Z"));
+    EXPECT_FALSE(parse_rfc3339("2026-01-00T00:00:00Z"));
+    EXPECT_FALSE(parse_rfc3339("2026-11-22T24:00:00Z"));
+    EXPECT_FALSE(parse_rfc3339("2026-11-22T23:60:00Z"));
+    EXPECT_FALSE(parse_rfc3339("2016-12-31T23:59:60Z")) << "leap seconds are not accepted";
+    EXPECT_FALSE(parse_rfc3339("0000-01-01T00:00:00Z"));
+}
+
+TEST(Rfc3339, RejectsWhatIsNotRfc3339) {
+    for (const char* text :
+         {"", "2026-11-22", "2026-11-22T10:15:00", "2026-11-22 10:15:00Z", "2026-11-22T10:15Z",
+          "2026-11-22T10:15:00.Z", "2026-11-22T10:15:00+0530", "2026-11-22T10:15:00+05",
+          "2026-11-22T10:15:00+24:00", "2026-11-22T10:15:00+05:60", "2026-11-22T10:15:00ZZ",
+          "26-11-22T10:15:00Z", "2026-1-22T10:15:00Z", "yesterday", "1763806500",
+          "2026-11-22T10:15:00 Z", "+2026-11-22T10:15:00Z"}) {
+        EXPECT_FALSE(parse_rfc3339(text)) << text;
+    }
+}
+
+TEST(Rfc3339, FormatsBeforeTheEpoch) {
+    EXPECT_EQ(format_rfc3339(-1), "1969-12-31T23:59:59.999999Z");
+    EXPECT_EQ(round_trip("1969-07-20T20:17:40Z"), "1969-07-20T20:17:40Z");
+}
+
+TEST(Duration, ParsesUnits) {
+    EXPECT_EQ(*parse_duration("35d"), 35LL * 86400 * 1'000'000);
+    EXPECT_EQ(*parse_duration("12h"), 12LL * 3600 * 1'000'000);
+    EXPECT_EQ(*parse_duration("90m"), 90LL * 60 * 1'000'000);
+    EXPECT_EQ(*parse_duration("30s"), 30LL * 1'000'000);
+    for (const char* text : {"", "d", "35", "0d", "-1d", "1.5d", "3w", "1 d", "99999999999d"}) {
+        EXPECT_FALSE(parse_duration(text)) << text;
+    }
+}
+
+}  // namespace
+}  // namespace ul
