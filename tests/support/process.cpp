@@ -26,8 +26,8 @@ ChildProcess::ChildProcess(std::string name, std::vector<std::string> argv,
     raw.push_back(nullptr);
     const int out = ::open(stdout_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     const int err = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    const int in = ::open(stdin_path.empty() ? "/dev/null" : stdin_path.c_str(),
-                          O_RDONLY | O_CLOEXEC);
+    const int in =
+        ::open(stdin_path.empty() ? "/dev/null" : stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
     if (out < 0 || err < 0 || in < 0) {
         throw std::runtime_error("cannot open child log files in " + log_dir.string());
     }
@@ -81,8 +81,12 @@ void ChildProcess::signal(int signal_number) {
     }
 }
 
-std::string ChildProcess::stdout_text() const { return read_file(stdout_path_); }
-std::string ChildProcess::stderr_text() const { return read_file(stderr_path_); }
+std::string ChildProcess::stdout_text() const {
+    return read_file(stdout_path_);
+}
+std::string ChildProcess::stderr_text() const {
+    return read_file(stderr_path_);
+}
 
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -13,7 +13,7 @@
 namespace ul::test {
 
 class ChildProcess {
-public:
+  public:
     // Starts `argv[0]` with `argv`; stdout and stderr go to files in `log_dir`, named after `name`;
     // stdin comes from `stdin_path` when given, else /dev/null.
     ChildProcess(std::string name, std::vector<std::string> argv,
@@ -29,7 +29,7 @@ public:
     std::string stdout_text() const;
     std::string stderr_text() const;
 
-private:
+  private:
     std::string name_;
     std::filesystem::path stdout_path_;
     std::filesystem::path stderr_path_;
@@ -44,14 +44,14 @@ std::string read_file(const std::filesystem::path& path);
 
 // A fresh directory under the system temp dir, removed by the destructor.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
     const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

@@ -1,0 +1,84 @@
+#include "consumers/kafka.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+namespace ul::kafka {
+namespace {
+
+void log_to_spdlog(const rd_kafka_t* /*handle*/, int level, const char* facility,
+                   const char* message) {
+    // syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug.
+    if (level <= 3) {
+        spdlog::error("kafka {}: {}", facility, message);
+    } else if (level == 4) {
+        spdlog::warn("kafka {}: {}", facility, message);
+    } else if (level <= 6) {
+        spdlog::info("kafka {}: {}", facility, message);
+    } else {
+        spdlog::debug("kafka {}: {}", facility, message);
+    }
+}
+
+}  // namespace
+
+Result<Config, std::string> make_config(const Properties& properties) {
+    Config config(rd_kafka_conf_new());
+    char error[512];
+    for (const auto& [name, value] : properties) {
+        if (rd_kafka_conf_set(config.get(), name.c_str(), value.c_str(), error, sizeof error) !=
+            RD_KAFKA_CONF_OK) {
+            return unexpected(name + "=" + value + ": " + error);
+        }
+    }
+    rd_kafka_conf_set_log_cb(config.get(), log_to_spdlog);
+    return config;
+}
+
+Result<Handle, std::string> make_handle(rd_kafka_type_t type, Config config) {
+    char error[512];
+    rd_kafka_t* handle = rd_kafka_new(type, config.get(), error, sizeof error);
+    if (handle == nullptr) {
+        return unexpected(std::string("cannot create a Kafka client: ") + error);
+    }
+    (void)config.release();  // rd_kafka_new took ownership
+    return Handle(handle);
+}
+
+Result<Metadata, std::string> wait_for_cluster(rd_kafka_t* handle, const std::string& bootstrap,
+                                               int timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR_NO_ERROR;
+    while (true) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              deadline - std::chrono::steady_clock::now())
+                              .count();
+        if (left <= 0) {
+            break;
+        }
+        const rd_kafka_metadata_t* metadata = nullptr;
+        last = rd_kafka_metadata(handle, 1, nullptr, &metadata,
+                                 static_cast<int>(std::min<long>(left, 2000)));
+        if (last == RD_KAFKA_RESP_ERR_NO_ERROR && metadata != nullptr) {
+            Metadata owned(metadata);
+            if (owned->broker_cnt > 0) {
+                return owned;
+            }
+        }
+    }
+    return unexpected("cannot reach Kafka at " + bootstrap + " within " +
+                      std::to_string(timeout_ms / 1000) + " s: " + rd_kafka_err2str(last));
+}
+
+int partition_count(const rd_kafka_metadata_t& metadata, const std::string& topic) {
+    for (int index = 0; index < metadata.topic_cnt; ++index) {
+        if (topic == metadata.topics[index].topic && metadata.topics[index].err == 0) {
+            return metadata.topics[index].partition_cnt;
+        }
+    }
+    return 0;
+}
+
+}  // namespace ul::kafka

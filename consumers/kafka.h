@@ -1,0 +1,69 @@
+// librdkafka at the edge: every C handle owned by a unique_ptr with a deleter, configuration
+// that reports a bad property as a value, a bounded wait for the cluster, and librdkafka's own
+// log routed to spdlog. Handles are thread-safe as librdkafka's are; the helpers are stateless.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "schemas/result.h"
+
+namespace ul::kafka {
+
+struct HandleDeleter {
+    void operator()(rd_kafka_t* handle) const { rd_kafka_destroy(handle); }
+};
+struct ConfigDeleter {
+    void operator()(rd_kafka_conf_t* config) const { rd_kafka_conf_destroy(config); }
+};
+struct PartitionListDeleter {
+    void operator()(rd_kafka_topic_partition_list_t* list) const {
+        rd_kafka_topic_partition_list_destroy(list);
+    }
+};
+struct MessageDeleter {
+    void operator()(rd_kafka_message_t* message) const { rd_kafka_message_destroy(message); }
+};
+struct HeadersDeleter {
+    void operator()(rd_kafka_headers_t* headers) const { rd_kafka_headers_destroy(headers); }
+};
+struct QueueDeleter {
+    void operator()(rd_kafka_queue_t* queue) const { rd_kafka_queue_destroy(queue); }
+};
+struct MetadataDeleter {
+    void operator()(const rd_kafka_metadata_t* metadata) const {
+        rd_kafka_metadata_destroy(metadata);
+    }
+};
+
+using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
+using Config = std::unique_ptr<rd_kafka_conf_t, ConfigDeleter>;
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
+using Message = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
+using Headers = std::unique_ptr<rd_kafka_headers_t, HeadersDeleter>;
+using Queue = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
+using Metadata = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
+
+using Properties = std::vector<std::pair<std::string, std::string>>;
+
+// A configuration with `properties` set, and librdkafka's log routed to spdlog.
+// Error: "<property>=<value>: <librdkafka's reason>".
+Result<Config, std::string> make_config(const Properties& properties);
+
+// A producer or consumer from `config` (which it takes over).
+Result<Handle, std::string> make_handle(rd_kafka_type_t type, Config config);
+
+// Waits up to `timeout_ms` for the cluster to answer a metadata request.
+// Error: "cannot reach Kafka at <bootstrap> within N s: <reason>".
+Result<Metadata, std::string> wait_for_cluster(rd_kafka_t* handle, const std::string& bootstrap,
+                                               int timeout_ms);
+
+// Partitions of `topic` per the metadata; 0 when the topic is unknown.
+int partition_count(const rd_kafka_metadata_t& metadata, const std::string& topic);
+
+}  // namespace ul::kafka

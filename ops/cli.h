@@ -1,0 +1,47 @@
+// Shared plumbing of the `usage-ledger` subcommands: exit codes, usage errors, common options.
+// Each command file adds one subcommand and, when it is the one chosen, sets the runner main calls.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+namespace ul::ops {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// Bad usage found after parsing (e.g. an unreadable --bootstrap-file): main prints one line,
+// exit 2.
+class UsageError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+using CommandRunner = std::function<int()>;
+
+struct KafkaOptions {
+    std::string bootstrap;
+    std::string bootstrap_file;
+};
+// Adds --bootstrap and --bootstrap-file (mutually exclusive).
+void add_kafka_options(CLI::App& command, KafkaOptions& options);
+// The bootstrap address to use; throws UsageError with one clear line when neither or an
+// unreadable file is given.
+std::string resolve_bootstrap_or_throw(const KafkaOptions& options);
+
+// Adds --max-event-age (a duration such as 35d, 12h); the value lands in micros.
+void add_max_event_age_option(CLI::App& command, std::int64_t& max_event_age_us);
+
+// Microseconds since the Unix epoch from the system clock: the one place commands read time.
+std::int64_t system_now_us();
+
+void add_broker_command(CLI::App& app, CommandRunner& run);
+void add_emit_command(CLI::App& app, CommandRunner& run);
+void add_up_command(CLI::App& app, CommandRunner& run);
+void add_bench_command(CLI::App& app, CommandRunner& run);
+
+}  // namespace ul::ops
