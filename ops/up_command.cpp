@@ -25,15 +25,17 @@ int run_up(const UpArgs& args) {
     const std::string bootstrap_file =
         (std::filesystem::path(args.data_dir) / "bootstrap").string();
     write_bootstrap_file(bootstrap_file, broker->bootstrap());
+    std::error_code ignored;
+    const std::string binary = std::filesystem::read_symlink("/proc/self/exe", ignored).string();
     std::printf(
         "usage-ledger is up.\n"
         "  embedded Kafka: %s (bootstrap written to %s)\n"
-        "  send events:    usage-ledger emit --bootstrap-file %s --tenant acme --meter tokens "
+        "  send events:    %s emit --bootstrap-file %s --tenant acme --meter tokens "
         "--quantity 1500\n"
-        "  or a file:      usage-ledger emit --bootstrap-file %s --file events.jsonl\n"
+        "  or a file:      %s emit --bootstrap-file %s --file events.jsonl\n"
         "Stop with Ctrl-C.\n",
-        broker->bootstrap().c_str(), bootstrap_file.c_str(), bootstrap_file.c_str(),
-        bootstrap_file.c_str());
+        broker->bootstrap().c_str(), bootstrap_file.c_str(), binary.c_str(),
+        bootstrap_file.c_str(), binary.c_str(), bootstrap_file.c_str());
     std::fflush(stdout);
     spdlog::warn(
         "up: the ledger consumer is not part of this build yet; the embedded broker keeps at "
@@ -43,7 +45,6 @@ int run_up(const UpArgs& args) {
         taken = wait_for_termination_signal(std::chrono::seconds(1));
     }
     spdlog::info("up: signal {} taken, stopping", taken);
-    std::error_code ignored;
     std::filesystem::remove(bootstrap_file, ignored);
     return kExitOk;
 }
