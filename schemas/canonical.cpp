@@ -167,8 +167,8 @@ Result<PayloadHash, std::string> hash_from_hex(std::string_view hex) {
     return hash;
 }
 
-void append_ledger_entry(const LedgerEntryHeader& header, const UsageEvent& event,
-                         std::string& out) {
+namespace {
+void append_ledger_entry_header(const LedgerEntryHeader& header, std::string& out) {
     out += "{\"partition\":";
     append_integer(out, header.partition);
     out += ",\"sequence\":";
@@ -178,7 +178,20 @@ void append_ledger_entry(const LedgerEntryHeader& header, const UsageEvent& even
     out += ",\"prev_hash\":\"";
     out += to_hex(header.prev_hash);
     out += "\",\"event\":";
+}
+}  // namespace
+
+void append_ledger_entry(const LedgerEntryHeader& header, const UsageEvent& event,
+                         std::string& out) {
+    append_ledger_entry_header(header, out);
     append_canonical_event(event, out);
+    out += '}';
+}
+
+void append_ledger_entry_canonical(const LedgerEntryHeader& header,
+                                   std::string_view canonical_event, std::string& out) {
+    append_ledger_entry_header(header, out);
+    out.append(canonical_event);
     out += '}';
 }
 

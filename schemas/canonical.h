@@ -38,6 +38,9 @@ struct LedgerEntryHeader {
 // {"partition":3,"sequence":17,"source_offset":1234,"prev_hash":"<32 hex>","event":{…}}
 void append_ledger_entry(const LedgerEntryHeader& header, const UsageEvent& event,
                          std::string& out);
+// The same, from an event already in canonical form (as append_canonical_event wrote it).
+void append_ledger_entry_canonical(const LedgerEntryHeader& header,
+                                   std::string_view canonical_event, std::string& out);
 // The chain link: XXH3-128 of the encoded entry bytes.
 PayloadHash entry_hash(std::string_view encoded_entry);
 

@@ -97,7 +97,10 @@ TEST(UsageProducer, RecordsValidatesAndSurfacesAFullQueue) {
     ASSERT_TRUE(producer) << producer.error();
     ASSERT_TRUE((*producer)->wait_for_cluster(10000));
 
-    ul::UsageRecord record{.tenant_id = "acme", .meter = "tokens", .quantity = "1500"};
+    ul::UsageRecord record;
+    record.tenant_id = "acme";
+    record.meter = "tokens";
+    record.quantity = "1500";
     auto delivery = (*producer)->record(record);
     ASSERT_TRUE((*producer)->flush(30000));
     const auto report = delivery.get();
@@ -105,7 +108,8 @@ TEST(UsageProducer, RecordsValidatesAndSurfacesAFullQueue) {
     EXPECT_GE(report.offset, 0);
 
     // Invalid: refused at once, with its reason, never queued.
-    ul::UsageRecord invalid{.tenant_id = "acme corp", .meter = "tokens", .quantity = "1"};
+    ul::UsageRecord invalid = record;
+    invalid.tenant_id = "acme corp";
     auto refused = (*producer)->record(invalid, [](const ul::DeliveryReport&) {});
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().code, ul::ProduceErrorCode::invalid_event);

@@ -1,0 +1,655 @@
+#include "ledger/ledger_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+
+#include <cstring>
+#include <filesystem>
+#include <limits>
+
+#include "schemas/check.h"
+
+namespace ul {
+namespace {
+
+constexpr std::size_t kPartitionStateBytes = 64;
+constexpr std::string_view kCountersKey = "counters";
+
+void put_u32(char* out, std::uint32_t value) {
+    for (int index = 0; index < 4; ++index) {
+        out[index] = static_cast<char>(value >> (8 * (3 - index)));
+    }
+}
+void put_u64(char* out, std::uint64_t value) {
+    for (int index = 0; index < 8; ++index) {
+        out[index] = static_cast<char>(value >> (8 * (7 - index)));
+    }
+}
+std::uint32_t get_u32(const char* in) {
+    std::uint32_t value = 0;
+    for (int index = 0; index < 4; ++index) {
+        value = (value << 8U) | static_cast<unsigned char>(in[index]);
+    }
+    return value;
+}
+std::uint64_t get_u64(const char* in) {
+    std::uint64_t value = 0;
+    for (int index = 0; index < 8; ++index) {
+        value = (value << 8U) | static_cast<unsigned char>(in[index]);
+    }
+    return value;
+}
+
+std::array<char, 12> position_key(std::uint32_t partition, std::uint64_t sequence) {
+    std::array<char, 12> key{};
+    put_u32(key.data(), partition);
+    put_u64(key.data() + 4, sequence);
+    return key;
+}
+
+std::array<char, 5> partition_meta_key(std::uint32_t partition) {
+    std::array<char, 5> key{'p'};
+    put_u32(key.data() + 1, partition);
+    return key;
+}
+
+std::array<char, kPartitionStateBytes> encode_state(const PartitionState& state) {
+    std::array<char, kPartitionStateBytes> out{};
+    put_u64(out.data(), static_cast<std::uint64_t>(state.next_offset));
+    put_u64(out.data() + 8, state.next_sequence);
+    put_u64(out.data() + 16, state.chain_head.high);
+    put_u64(out.data() + 24, state.chain_head.low);
+    put_u64(out.data() + 32, state.outbox_next);
+    put_u64(out.data() + 40, state.dlq_next);
+    put_u64(out.data() + 48, state.dlq_outbox_next);
+    return out;
+}
+
+PartitionState decode_state(std::string_view in) {
+    PartitionState state;
+    if (in.size() < kPartitionStateBytes) {
+        return state;
+    }
+    state.next_offset = static_cast<std::int64_t>(get_u64(in.data()));
+    state.next_sequence = get_u64(in.data() + 8);
+    state.chain_head = PayloadHash{get_u64(in.data() + 16), get_u64(in.data() + 24)};
+    state.outbox_next = get_u64(in.data() + 32);
+    state.dlq_next = get_u64(in.data() + 40);
+    state.dlq_outbox_next = get_u64(in.data() + 48);
+    return state;
+}
+
+std::string encode_counts(const OutcomeCounts& counts) {
+    std::string out(8 * (4 + kReasonCount), '\0');
+    put_u64(out.data(), counts.accepted);
+    put_u64(out.data() + 8, counts.duplicate);
+    put_u64(out.data() + 16, counts.conflict);
+    put_u64(out.data() + 24, counts.dead_lettered);
+    for (std::size_t index = 0; index < kReasonCount; ++index) {
+        put_u64(out.data() + 32 + 8 * index, counts.dead_lettered_by_reason[index]);
+    }
+    return out;
+}
+
+OutcomeCounts decode_counts(std::string_view in) {
+    OutcomeCounts counts;
+    if (in.size() < 8 * (4 + kReasonCount)) {
+        return counts;
+    }
+    counts.accepted = get_u64(in.data());
+    counts.duplicate = get_u64(in.data() + 8);
+    counts.conflict = get_u64(in.data() + 16);
+    counts.dead_lettered = get_u64(in.data() + 24);
+    for (std::size_t index = 0; index < kReasonCount; ++index) {
+        counts.dead_lettered_by_reason[index] = get_u64(in.data() + 32 + 8 * index);
+    }
+    return counts;
+}
+
+std::array<char, 16> dedup_bytes(const DedupKey& key) {
+    std::array<char, 16> out{};
+    put_u64(out.data(), key.high);
+    put_u64(out.data() + 8, key.low);
+    return out;
+}
+
+std::array<char, 28> dedup_value(std::uint32_t partition, std::uint64_t sequence,
+                                 const PayloadHash& payload) {
+    std::array<char, 28> out{};
+    put_u32(out.data(), partition);
+    put_u64(out.data() + 4, sequence);
+    put_u64(out.data() + 12, payload.high);
+    put_u64(out.data() + 20, payload.low);
+    return out;
+}
+
+// Dead letter value: offset u64 | reason u8 | detail length u16 | key length u32 | detail | key |
+// value
+void encode_dead_letter(const DeadLetter& letter, std::string& out) {
+    out.clear();
+    out.resize(15);
+    put_u64(out.data(), static_cast<std::uint64_t>(letter.source_offset));
+    out[8] = static_cast<char>(letter.reason);
+    const auto detail_size =
+        static_cast<std::uint16_t>(std::min<std::size_t>(letter.detail.size(), 1024));
+    out[9] = static_cast<char>(detail_size >> 8U);
+    out[10] = static_cast<char>(detail_size & 0xFFU);
+    put_u32(out.data() + 11, static_cast<std::uint32_t>(letter.key.size()));
+    out.append(letter.detail.substr(0, detail_size));
+    out.append(letter.key);
+    out.append(letter.value);
+}
+
+bool decode_dead_letter(std::string_view in, DeadLetter& letter) {
+    if (in.size() < 15) {
+        return false;
+    }
+    letter.source_offset = static_cast<std::int64_t>(get_u64(in.data()));
+    letter.reason = static_cast<Reason>(in[8]);
+    const std::size_t detail_size =
+        (static_cast<unsigned char>(in[9]) << 8U) | static_cast<unsigned char>(in[10]);
+    const std::size_t key_size = get_u32(in.data() + 11);
+    if (in.size() < 15 + detail_size + key_size) {
+        return false;
+    }
+    letter.detail = in.substr(15, detail_size);
+    letter.key = in.substr(15 + detail_size, key_size);
+    letter.value = in.substr(15 + detail_size + key_size);
+    return true;
+}
+
+std::string status_text(const rocksdb::Status& status) {
+    return status.ToString();
+}
+
+}  // namespace
+
+LedgerStore::~LedgerStore() {
+    if (db_) {
+        for (auto* handle : handles_) {
+            (void)db_->DestroyColumnFamilyHandle(handle);
+        }
+        (void)db_->Close();
+        db_.reset();
+    }
+    if (!secondary_path_.empty()) {
+        std::error_code ignored;
+        std::filesystem::remove_all(secondary_path_, ignored);
+    }
+}
+
+Result<std::unique_ptr<LedgerStore>, std::string> LedgerStore::open(
+    const LedgerStoreOptions& options, OpenMode mode) {
+    std::unique_ptr<LedgerStore> store(new LedgerStore());
+    store->options_ = options;
+    store->mode_ = mode;
+    store->validator_ = EventValidator(options.validation);
+
+    rocksdb::Options db_options;
+    db_options.create_if_missing = mode == OpenMode::read_write;
+    db_options.create_missing_column_families = mode == OpenMode::read_write;
+    db_options.max_open_files = mode == OpenMode::secondary ? -1 : 512;
+    db_options.IncreaseParallelism(2);
+    auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+    auto family_options = [&](bool bloom) {
+        rocksdb::ColumnFamilyOptions family;
+        family.write_buffer_size = options.write_buffer_bytes;
+        family.max_write_buffer_number = 2;
+        rocksdb::BlockBasedTableOptions table;
+        table.block_cache = cache;
+        table.cache_index_and_filter_blocks = true;  // memory bounded by the cache size
+        if (bloom) {
+            table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+            table.whole_key_filtering = true;
+        }
+        family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+        family.compression = rocksdb::kLZ4Compression;
+        return family;
+    };
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, family_options(false)},
+        {"entries", family_options(false)},
+        {"dedup", family_options(true)},
+        {"dlq", family_options(false)},
+        {"meta", family_options(false)},
+    };
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status status;
+    if (mode == OpenMode::read_write) {
+        std::filesystem::create_directories(options.path);
+        status = rocksdb::DB::Open(db_options, options.path, families, &store->handles_, &raw);
+    } else {
+        if (!std::filesystem::exists(std::filesystem::path(options.path) / "CURRENT")) {
+            return unexpected("no ledger store at " + options.path);
+        }
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "usage-ledger-secondary-XXXXXX").string();
+        if (mkdtemp(pattern.data()) == nullptr) {
+            return unexpected(std::string("cannot make a temporary directory"));
+        }
+        store->secondary_path_ = pattern;
+        status = rocksdb::DB::OpenAsSecondary(db_options, options.path, pattern, families,
+                                              &store->handles_, &raw);
+    }
+    if (!status.ok()) {
+        return unexpected("cannot open the ledger store at " + options.path + ": " +
+                          status_text(status));
+    }
+    store->db_.reset(raw);
+    store->entries_ = store->handles_[1];
+    store->dedup_ = store->handles_[2];
+    store->dlq_ = store->handles_[3];
+    store->meta_ = store->handles_[4];
+    auto loaded = store->load_meta();
+    if (!loaded) {
+        return unexpected(loaded.error());
+    }
+    return store;
+}
+
+Result<bool, std::string> LedgerStore::load_meta() {
+    partitions_.clear();
+    gaps_.clear();
+    counts_ = OutcomeCounts{};
+    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+    for (iterator->SeekToFirst(); iterator->Valid(); iterator->Next()) {
+        const std::string_view key(iterator->key().data(), iterator->key().size());
+        const std::string_view value(iterator->value().data(), iterator->value().size());
+        if (key.size() == 5 && key[0] == 'p') {
+            partitions_[get_u32(key.data() + 1)] = decode_state(value);
+        } else if (key == kCountersKey) {
+            counts_ = decode_counts(value);
+        } else if (key.size() == 13 && key[0] == 'g' && value.size() >= 8) {
+            gaps_.push_back(Gap{get_u32(key.data() + 1),
+                                static_cast<std::int64_t>(get_u64(key.data() + 5)),
+                                static_cast<std::int64_t>(get_u64(value.data()))});
+        }
+    }
+    if (!iterator->status().ok()) {
+        return unexpected("cannot read the ledger's meta: " + status_text(iterator->status()));
+    }
+    return true;
+}
+
+Result<bool, std::string> LedgerStore::catch_up() {
+    if (mode_ == OpenMode::secondary) {
+        const auto status = db_->TryCatchUpWithPrimary();
+        if (!status.ok()) {
+            return unexpected("cannot catch up with the ledger writer: " + status_text(status));
+        }
+    }
+    return load_meta();
+}
+
+PartitionState LedgerStore::partition(std::uint32_t partition) const {
+    const auto found = partitions_.find(partition);
+    return found == partitions_.end() ? PartitionState{} : found->second;
+}
+
+Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
+    std::span<const SourceMessage> batch, std::int64_t now_us) {
+    UL_CHECK(mode_ == OpenMode::read_write, "apply on a read-only ledger store");
+    outcomes_.assign(batch.size(), MessageOutcome{});
+    candidates_.clear();
+    admitted_.clear();
+    canonical_spans_.clear();
+    canonical_.clear();
+    invalid_details_.clear();
+    // Working copy of the partitions this batch touches; committed only after the write.
+    std::map<std::uint32_t, PartitionState> touched;
+    auto state_of = [&](std::uint32_t partition) -> PartitionState& {
+        auto found = touched.find(partition);
+        if (found == touched.end()) {
+            found = touched.emplace(partition, this->partition(partition)).first;
+        }
+        return found->second;
+    };
+
+    for (std::uint32_t index = 0; index < batch.size(); ++index) {
+        const SourceMessage& message = batch[index];
+        PartitionState& state = state_of(message.partition);
+        outcomes_[index].partition = message.partition;
+        if (state.next_offset >= 0 && message.offset < state.next_offset) {
+            outcomes_[index].redelivery = true;  // counted the first time it was consumed
+            continue;
+        }
+        state.next_offset = message.offset + 1;
+        auto event = validator_.validate(message.value, now_us);
+        Candidate candidate;
+        if (event) {
+            candidate.valid = true;
+            const std::size_t start = canonical_.size();
+            append_canonical_event(*event, canonical_);
+            canonical_spans_.emplace_back(start, canonical_.size() - start);
+            candidate.key = dedup_key(event->tenant_id, event->idempotency_key);
+            candidate.payload =
+                hash_bytes(std::string_view(canonical_).substr(start, canonical_.size() - start));
+        } else {
+            candidate.reason = event.error().reason;
+            canonical_spans_.emplace_back(0, 0);
+            invalid_details_.push_back(event.error().detail);
+        }
+        candidates_.push_back(candidate);
+        admitted_.push_back(index);
+    }
+
+    // One MultiGet for every valid candidate's dedup key.
+    const std::size_t count = candidates_.size();
+    key_bytes_.resize(count);
+    key_slices_.clear();
+    std::vector<std::size_t> lookup_index;
+    lookup_index.reserve(count);
+    for (std::size_t index = 0; index < count; ++index) {
+        if (candidates_[index].valid) {
+            key_bytes_[index] = dedup_bytes(candidates_[index].key);
+            key_slices_.emplace_back(key_bytes_[index].data(), 16);
+            lookup_index.push_back(index);
+        }
+    }
+    values_.resize(key_slices_.size());
+    statuses_.resize(key_slices_.size());
+    for (auto& value : values_) {
+        value.Reset();
+    }
+    if (!key_slices_.empty()) {
+        db_->MultiGet(rocksdb::ReadOptions(), dedup_, key_slices_.size(), key_slices_.data(),
+                      values_.data(), statuses_.data());
+    }
+    stored_.assign(count, StoredKey{});
+    for (std::size_t lookup = 0; lookup < lookup_index.size(); ++lookup) {
+        const auto& status = statuses_[lookup];
+        if (status.ok() && values_[lookup].size() >= 28) {
+            const char* data = values_[lookup].data();
+            stored_[lookup_index[lookup]] =
+                StoredKey{true, PayloadHash{get_u64(data + 12), get_u64(data + 20)}};
+        } else if (!status.IsNotFound()) {
+            return unexpected("dedup lookup failed: " + status_text(status));
+        }
+    }
+    decisions_.assign(count, Decision{});
+    admitter_.admit(candidates_, stored_, decisions_);
+
+    batch_.Clear();
+    OutcomeCounts counts = counts_;
+    std::string dead_letter;
+    std::size_t invalid_seen = 0;
+    for (std::size_t index = 0; index < count; ++index) {
+        const std::uint32_t message_index = admitted_[index];
+        const SourceMessage& message = batch[message_index];
+        const Decision& decision = decisions_[index];
+        PartitionState& state = state_of(message.partition);
+        MessageOutcome& outcome = outcomes_[message_index];
+        outcome.decision = decision;
+        counts.add(decision);
+        if (decision.verdict == Verdict::accepted) {
+            const auto [start, length] = canonical_spans_[index];
+            entry_.clear();
+            append_ledger_entry_canonical(LedgerEntryHeader{message.partition, state.next_sequence,
+                                                            message.offset, state.chain_head},
+                                          std::string_view(canonical_).substr(start, length),
+                                          entry_);
+            const auto key = position_key(message.partition, state.next_sequence);
+            batch_.Put(entries_, rocksdb::Slice(key.data(), key.size()), entry_);
+            const auto value =
+                dedup_value(message.partition, state.next_sequence, candidates_[index].payload);
+            batch_.Put(dedup_, rocksdb::Slice(key_bytes_[index].data(), 16),
+                       rocksdb::Slice(value.data(), value.size()));
+            outcome.sequence = state.next_sequence;
+            state.chain_head = entry_hash(entry_);
+            ++state.next_sequence;
+        } else if (decision.verdict == Verdict::invalid) {
+            encode_dead_letter(
+                DeadLetter{message.offset, decision.reason, invalid_details_[invalid_seen++],
+                           message.key, message.value},
+                dead_letter);
+            const auto key = position_key(message.partition, state.dlq_next);
+            batch_.Put(dlq_, rocksdb::Slice(key.data(), key.size()), dead_letter);
+            ++state.dlq_next;
+        } else if (decision.verdict == Verdict::conflict) {
+            spdlog::warn(
+                "ledger: conflict at partition {} offset {}: an earlier event has this "
+                "tenant and idempotency key with a different payload (client bug?)",
+                message.partition, message.offset);
+        }
+    }
+    for (const auto& [partition, state] : touched) {
+        const auto key = partition_meta_key(partition);
+        const auto value = encode_state(state);
+        batch_.Put(meta_, rocksdb::Slice(key.data(), key.size()),
+                   rocksdb::Slice(value.data(), value.size()));
+    }
+    batch_.Put(meta_, rocksdb::Slice(kCountersKey.data(), kCountersKey.size()),
+               encode_counts(counts));
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync;
+    const auto status = db_->Write(write_options, &batch_);
+    if (!status.ok()) {
+        return unexpected("cannot write the batch to the ledger store: " + status_text(status));
+    }
+    for (const auto& [partition, state] : touched) {
+        partitions_[partition] = state;
+    }
+    counts_ = counts;
+    return std::span<const MessageOutcome>(outcomes_);
+}
+
+Result<bool, std::string> LedgerStore::record_gap(std::uint32_t partition, std::int64_t from,
+                                                  std::int64_t to) {
+    PartitionState state = this->partition(partition);
+    state.next_offset = to;
+    rocksdb::WriteBatch batch;
+    std::array<char, 13> gap_key{'g'};
+    put_u32(gap_key.data() + 1, partition);
+    put_u64(gap_key.data() + 5, static_cast<std::uint64_t>(from));
+    std::array<char, 8> gap_value{};
+    put_u64(gap_value.data(), static_cast<std::uint64_t>(to));
+    batch.Put(meta_, rocksdb::Slice(gap_key.data(), gap_key.size()),
+              rocksdb::Slice(gap_value.data(), gap_value.size()));
+    const auto key = partition_meta_key(partition);
+    const auto value = encode_state(state);
+    batch.Put(meta_, rocksdb::Slice(key.data(), key.size()),
+              rocksdb::Slice(value.data(), value.size()));
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    const auto status = db_->Write(write_options, &batch);
+    if (!status.ok()) {
+        return unexpected("cannot record a gap: " + status_text(status));
+    }
+    partitions_[partition] = state;
+    gaps_.push_back(Gap{partition, from, to});
+    return true;
+}
+
+Result<bool, std::string> LedgerStore::set_outbox(std::uint32_t partition,
+                                                  std::uint64_t outbox_next,
+                                                  std::uint64_t dlq_outbox_next) {
+    PartitionState state = this->partition(partition);
+    UL_CHECK(outbox_next <= state.next_sequence && dlq_outbox_next <= state.dlq_next,
+             "outbox watermark beyond what was written");
+    state.outbox_next = outbox_next;
+    state.dlq_outbox_next = dlq_outbox_next;
+    const auto key = partition_meta_key(partition);
+    const auto value = encode_state(state);
+    // Not synced: losing a watermark only repeats publishes, which consumers ignore.
+    const auto status =
+        db_->Put(rocksdb::WriteOptions(), meta_, rocksdb::Slice(key.data(), key.size()),
+                 rocksdb::Slice(value.data(), value.size()));
+    if (!status.ok()) {
+        return unexpected("cannot store the outbox watermark: " + status_text(status));
+    }
+    partitions_[partition] = state;
+    return true;
+}
+
+Result<std::size_t, std::string> LedgerStore::read_entries(
+    std::uint32_t partition, std::uint64_t from, std::size_t max,
+    const std::function<void(std::uint64_t, std::string_view)>& visit) const {
+    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), entries_));
+    const auto start = position_key(partition, from);
+    std::size_t read = 0;
+    for (iterator->Seek(rocksdb::Slice(start.data(), start.size()));
+         iterator->Valid() && read < max; iterator->Next()) {
+        const auto key = iterator->key();
+        if (key.size() != 12 || get_u32(key.data()) != partition) {
+            break;
+        }
+        visit(get_u64(key.data() + 4),
+              std::string_view(iterator->value().data(), iterator->value().size()));
+        ++read;
+    }
+    if (!iterator->status().ok()) {
+        return unexpected("cannot read entries: " + status_text(iterator->status()));
+    }
+    return read;
+}
+
+Result<std::size_t, std::string> LedgerStore::read_dead_letters(
+    std::uint32_t partition, std::uint64_t from, std::size_t max,
+    const std::function<void(std::uint64_t, const DeadLetter&)>& visit) const {
+    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), dlq_));
+    const auto start = position_key(partition, from);
+    std::size_t read = 0;
+    for (iterator->Seek(rocksdb::Slice(start.data(), start.size()));
+         iterator->Valid() && read < max; iterator->Next()) {
+        const auto key = iterator->key();
+        if (key.size() != 12 || get_u32(key.data()) != partition) {
+            break;
+        }
+        DeadLetter letter;
+        if (!decode_dead_letter(
+                std::string_view(iterator->value().data(), iterator->value().size()), letter)) {
+            return unexpected(std::string("a dead letter is corrupt"));
+        }
+        visit(get_u64(key.data() + 4), letter);
+        ++read;
+    }
+    if (!iterator->status().ok()) {
+        return unexpected("cannot read dead letters: " + status_text(iterator->status()));
+    }
+    return read;
+}
+
+Result<std::uint64_t, std::string> LedgerStore::for_each_entry(
+    const std::function<void(std::string_view)>& visit) const {
+    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), entries_));
+    std::uint64_t count = 0;
+    for (iterator->SeekToFirst(); iterator->Valid(); iterator->Next()) {
+        visit(std::string_view(iterator->value().data(), iterator->value().size()));
+        ++count;
+    }
+    if (!iterator->status().ok()) {
+        return unexpected("cannot read entries: " + status_text(iterator->status()));
+    }
+    return count;
+}
+
+VerifyReport LedgerStore::verify() const {
+    VerifyReport report;
+    auto fail = [&report](std::uint32_t partition, std::uint64_t sequence, std::string problem) {
+        if (report.ok) {
+            report.ok = false;
+            report.partition = partition;
+            report.sequence = sequence;
+            report.problem = std::move(problem);
+        }
+    };
+    ValidationOptions lenient_window;
+    lenient_window.max_event_age_us = std::numeric_limits<std::int64_t>::max() / 4;
+    lenient_window.max_future_us = std::numeric_limits<std::int64_t>::max() / 4;
+    EventValidator validator(lenient_window);
+    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), entries_));
+    bool have_partition = false;
+    std::uint32_t partition = 0;
+    std::uint64_t expected = 0;
+    PayloadHash previous;
+    auto close_partition = [&] {
+        if (!have_partition) {
+            return;
+        }
+        const PartitionState state = this->partition(partition);
+        if (state.next_sequence != expected) {
+            fail(partition, expected,
+                 "meta says next sequence " + std::to_string(state.next_sequence) +
+                     " but entries end at " + std::to_string(expected));
+        } else if (!(state.chain_head == previous)) {
+            fail(partition, expected - 1, "hash-chain head in meta does not match the last entry");
+        }
+    };
+    for (iterator->SeekToFirst(); iterator->Valid() && report.ok; iterator->Next()) {
+        const auto key = iterator->key();
+        const std::string_view entry(iterator->value().data(), iterator->value().size());
+        if (key.size() != 12) {
+            fail(0, 0, "an entry key is not 12 bytes");
+            break;
+        }
+        const std::uint32_t key_partition = get_u32(key.data());
+        const std::uint64_t sequence = get_u64(key.data() + 4);
+        if (!have_partition || key_partition != partition) {
+            close_partition();
+            have_partition = true;
+            partition = key_partition;
+            expected = 0;
+            previous = PayloadHash{};
+        }
+        ++report.entries;
+        if (sequence != expected) {
+            fail(partition, expected, "sequence " + std::to_string(expected) + " is missing");
+            break;
+        }
+        auto decoded = decode_ledger_entry_header(entry);
+        if (!decoded) {
+            fail(partition, sequence, "entry does not decode: " + decoded.error());
+            break;
+        }
+        if (decoded->header.partition != partition || decoded->header.sequence != sequence) {
+            fail(partition, sequence, "entry names another position than its key");
+        }
+        if (!(decoded->header.prev_hash == previous)) {
+            fail(partition, sequence,
+                 "hash chain broken: prev_hash does not match the previous entry");
+        }
+        auto event = validator.validate(decoded->event_json, 0);
+        if (!event) {
+            fail(partition, sequence, "entry's event is not valid: " + event.error().detail);
+        } else {
+            const auto key_bytes = dedup_bytes(dedup_key(event->tenant_id, event->idempotency_key));
+            std::string value;
+            const auto status = db_->Get(rocksdb::ReadOptions(), dedup_,
+                                         rocksdb::Slice(key_bytes.data(), 16), &value);
+            if (!status.ok() || value.size() < 28) {
+                fail(partition, sequence, "no dedup key for this entry");
+            } else if (get_u32(value.data()) != partition ||
+                       get_u64(value.data() + 4) != sequence) {
+                fail(partition, sequence, "dedup key points at another position");
+            } else {
+                std::string canonical;
+                append_canonical_event(*event, canonical);
+                if (!(hash_bytes(canonical) ==
+                      PayloadHash{get_u64(value.data() + 12), get_u64(value.data() + 20)})) {
+                    fail(partition, sequence, "entry's payload does not match its dedup hash");
+                }
+            }
+        }
+        previous = entry_hash(entry);
+        ++expected;
+    }
+    if (report.ok) {
+        close_partition();
+    }
+    std::unique_ptr<rocksdb::Iterator> dedup(db_->NewIterator(rocksdb::ReadOptions(), dedup_));
+    for (dedup->SeekToFirst(); dedup->Valid(); dedup->Next()) {
+        ++report.dedup_keys;
+    }
+    if (report.ok && report.dedup_keys != report.entries) {
+        fail(0, 0,
+             std::to_string(report.dedup_keys) + " dedup keys for " +
+                 std::to_string(report.entries) + " entries");
+    }
+    return report;
+}
+
+}  // namespace ul
