@@ -169,6 +169,7 @@ std::string status_text(const rocksdb::Status& status) {
 }  // namespace
 
 LedgerStore::~LedgerStore() {
+    values_.clear();  // pinned blocks must be released while the DB (and its cache) lives
     if (db_) {
         for (auto* handle : handles_) {
             (void)db_->DestroyColumnFamilyHandle(handle);
@@ -369,6 +370,9 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
         } else if (!status.IsNotFound()) {
             return unexpected("dedup lookup failed: " + status_text(status));
         }
+    }
+    for (auto& value : values_) {
+        value.Reset();  // unpin blocks now; nothing below reads them
     }
     decisions_.assign(count, Decision{});
     admitter_.admit(candidates_, stored_, decisions_);
