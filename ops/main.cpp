@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "ops/cli.h"
+#include "ops/ledger_commands.h"
 #include "ops/logging.h"
 
 int main(int argc, char** argv) {
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
     add_up_command(app, run);
     add_broker_command(app, run);
     add_emit_command(app, run);
+    add_ledger_commands(app, run);
     add_bench_command(app, run);
 
     try {

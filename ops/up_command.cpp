@@ -34,8 +34,8 @@ int run_up(const UpArgs& args) {
         "--quantity 1500\n"
         "  or a file:      %s emit --bootstrap-file %s --file events.jsonl\n"
         "Stop with Ctrl-C.\n",
-        broker->bootstrap().c_str(), bootstrap_file.c_str(), binary.c_str(),
-        bootstrap_file.c_str(), binary.c_str(), bootstrap_file.c_str());
+        broker->bootstrap().c_str(), bootstrap_file.c_str(), binary.c_str(), bootstrap_file.c_str(),
+        binary.c_str(), bootstrap_file.c_str());
     std::fflush(stdout);
     spdlog::warn(
         "up: the ledger consumer is not part of this build yet; the embedded broker keeps at "

@@ -1,0 +1,326 @@
+#include "ledger/ledger_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <set>
+#include <vector>
+
+namespace ul {
+namespace {
+
+void rebalance_callback(rd_kafka_t* /*handle*/, rd_kafka_resp_err_t error,
+                        rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+    static_cast<LedgerService*>(opaque)->on_rebalance(error, partitions);
+}
+
+void delivery_callback(rd_kafka_t* /*handle*/, const rd_kafka_message_t* message, void* opaque) {
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        static_cast<std::atomic<std::uint64_t>*>(opaque)->fetch_add(1);
+        spdlog::error("ledger: relay delivery failed: {}", rd_kafka_err2str(message->err));
+    }
+}
+
+// tenant_id of a canonical entry ("tenant_id":"…" needs no unescaping: its alphabet is plain).
+std::string_view tenant_of(std::string_view entry) {
+    constexpr std::string_view kField = "\"tenant_id\":\"";
+    const auto start = entry.find(kField);
+    if (start == std::string_view::npos) {
+        return {};
+    }
+    const auto from = start + kField.size();
+    const auto end = entry.find('"', from);
+    return end == std::string_view::npos ? std::string_view{} : entry.substr(from, end - from);
+}
+
+}  // namespace
+
+LedgerService::LedgerService(LedgerServiceOptions options) : options_(std::move(options)) {}
+
+LedgerService::~LedgerService() {
+    if (consumer_) {
+        rd_kafka_consumer_close(consumer_.get());
+    }
+}
+
+Result<std::unique_ptr<LedgerService>, std::string> LedgerService::start(
+    LedgerServiceOptions options) {
+    std::unique_ptr<LedgerService> service(new LedgerService(std::move(options)));
+    const LedgerServiceOptions& config = service->options_;
+    LedgerStoreOptions store_options;
+    store_options.path = config.data_dir + "/ledger";
+    store_options.sync = config.sync;
+    store_options.validation = config.validation;
+    auto store = LedgerStore::open(store_options, OpenMode::read_write);
+    if (!store) {
+        return unexpected(store.error());
+    }
+    service->store_ = std::move(store).value();
+
+    auto consumer_config = kafka::make_config({
+        {"bootstrap.servers", config.bootstrap},
+        {"group.id", config.group},
+        {"client.id", "usage-ledger-ledger"},
+        {"enable.auto.commit", "false"},  // positions live in RocksDB
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "error"},  // a lost range is a gap, never skipped silently
+        {"enable.partition.eof", "false"},
+        {"fetch.wait.max.ms", "10"},
+        {"queued.max.messages.kbytes", "65536"},  // bounded prefetch memory
+    });
+    if (!consumer_config) {
+        return unexpected(consumer_config.error());
+    }
+    rd_kafka_conf_set_opaque(consumer_config->get(), service.get());
+    rd_kafka_conf_set_rebalance_cb(consumer_config->get(), rebalance_callback);
+    auto consumer = kafka::make_handle(RD_KAFKA_CONSUMER, std::move(consumer_config).value());
+    if (!consumer) {
+        return unexpected(consumer.error());
+    }
+    service->consumer_ = std::move(consumer).value();
+    rd_kafka_poll_set_consumer(service->consumer_.get());
+
+    auto producer_config = kafka::make_config({
+        {"bootstrap.servers", config.bootstrap},
+        {"client.id", "usage-ledger-relay"},
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"linger.ms", "2"},
+        {"message.timeout.ms", "30000"},
+    });
+    if (!producer_config) {
+        return unexpected(producer_config.error());
+    }
+    rd_kafka_conf_set_opaque(producer_config->get(), &service->delivery_failures_);
+    rd_kafka_conf_set_dr_msg_cb(producer_config->get(), delivery_callback);
+    auto producer = kafka::make_handle(RD_KAFKA_PRODUCER, std::move(producer_config).value());
+    if (!producer) {
+        return unexpected(producer.error());
+    }
+    service->producer_ = std::move(producer).value();
+    return service;
+}
+
+void LedgerService::on_rebalance(rd_kafka_resp_err_t error,
+                                 rd_kafka_topic_partition_list_t* partitions) {
+    if (error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int index = 0; index < partitions->cnt; ++index) {
+            auto& partition = partitions->elems[index];
+            const auto state = store_->partition(static_cast<std::uint32_t>(partition.partition));
+            partition.offset =
+                state.next_offset >= 0 ? state.next_offset : RD_KAFKA_OFFSET_BEGINNING;
+        }
+        spdlog::info("ledger: assigned {} partitions of {}, resuming at the stored offsets",
+                     partitions->cnt, options_.events_topic);
+        rd_kafka_assign(consumer_.get(), partitions);
+    } else {
+        rd_kafka_assign(consumer_.get(), nullptr);
+    }
+}
+
+Result<bool, std::string> LedgerService::handle_offset_error(std::int32_t partition) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    const auto error = rd_kafka_query_watermark_offsets(
+        consumer_.get(), options_.events_topic.c_str(), partition, &low, &high, 10000);
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return unexpected(std::string("cannot query the log start of partition ") +
+                          std::to_string(partition) + ": " + rd_kafka_err2str(error));
+    }
+    const auto state = store_->partition(static_cast<std::uint32_t>(partition));
+    const std::int64_t from = state.next_offset;
+    if (from < low) {
+        spdlog::error(
+            "ledger: GAP in {} partition {}: offsets {}..{} ({} events) are gone from "
+            "Kafka before the ledger read them; recorded, continuing at {}",
+            options_.events_topic, partition, from, low - 1, low - from, low);
+    } else {
+        spdlog::error(
+            "ledger: {} partition {}: stored offset {} is beyond the log end {} (the "
+            "broker's log was reset); recorded, continuing at {}",
+            options_.events_topic, partition, from, high, low);
+    }
+    auto recorded = store_->record_gap(static_cast<std::uint32_t>(partition), from, low);
+    if (!recorded) {
+        return recorded;
+    }
+    kafka::PartitionList list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), options_.events_topic.c_str(), partition)
+        ->offset = low;
+    rd_kafka_error_t* seek_error = rd_kafka_seek_partitions(consumer_.get(), list.get(), 10000);
+    if (seek_error != nullptr) {
+        const std::string text = rd_kafka_error_string(seek_error);
+        rd_kafka_error_destroy(seek_error);
+        return unexpected("cannot seek past the gap: " + text);
+    }
+    return true;
+}
+
+Result<bool, std::string> LedgerService::relay(std::uint32_t partition) {
+    const PartitionState state = store_->partition(partition);
+    if (state.outbox_next == state.next_sequence && state.dlq_outbox_next == state.dlq_next) {
+        return true;
+    }
+    const auto failures_before = delivery_failures_.load();
+    std::uint64_t outbox_next = state.outbox_next;
+    auto read = store_->read_entries(
+        partition, state.outbox_next, state.next_sequence - state.outbox_next,
+        [&](std::uint64_t sequence, std::string_view entry) {
+            const std::string partition_text = std::to_string(partition);
+            const std::string sequence_text = std::to_string(sequence);
+            const std::string_view tenant = tenant_of(entry);
+            rd_kafka_headers_t* headers = rd_kafka_headers_new(2);
+            rd_kafka_header_add(headers, "ledger-partition", -1, partition_text.data(),
+                                static_cast<ssize_t>(partition_text.size()));
+            rd_kafka_header_add(headers, "ledger-seq", -1, sequence_text.data(),
+                                static_cast<ssize_t>(sequence_text.size()));
+            while (true) {
+                const auto error = rd_kafka_producev(
+                    producer_.get(), RD_KAFKA_V_TOPIC(options_.ledger_topic.c_str()),
+                    RD_KAFKA_V_PARTITION(static_cast<std::int32_t>(partition)),
+                    RD_KAFKA_V_KEY(tenant.data(), tenant.size()),
+                    RD_KAFKA_V_VALUE(const_cast<char*>(entry.data()), entry.size()),
+                    RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_END);
+                if (error == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                    rd_kafka_poll(producer_.get(), 10);
+                    continue;
+                }
+                if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                    rd_kafka_headers_destroy(headers);
+                    delivery_failures_.fetch_add(1);
+                    spdlog::error("ledger: cannot relay entry {}/{}: {}", partition, sequence,
+                                  rd_kafka_err2str(error));
+                }
+                break;
+            }
+            outbox_next = sequence + 1;
+        });
+    if (!read) {
+        return unexpected(read.error());
+    }
+    std::uint64_t dlq_outbox_next = state.dlq_outbox_next;
+    auto letters = store_->read_dead_letters(
+        partition, state.dlq_outbox_next, state.dlq_next - state.dlq_outbox_next,
+        [&](std::uint64_t sequence, const DeadLetter& letter) {
+            const std::string source_partition = std::to_string(partition);
+            const std::string source_offset = std::to_string(letter.source_offset);
+            const std::string_view code = reason_code(letter.reason);
+            rd_kafka_headers_t* headers = rd_kafka_headers_new(4);
+            rd_kafka_header_add(headers, "error", -1, code.data(),
+                                static_cast<ssize_t>(code.size()));
+            rd_kafka_header_add(headers, "detail", -1, letter.detail.data(),
+                                static_cast<ssize_t>(letter.detail.size()));
+            rd_kafka_header_add(headers, "source-partition", -1, source_partition.data(),
+                                static_cast<ssize_t>(source_partition.size()));
+            rd_kafka_header_add(headers, "source-offset", -1, source_offset.data(),
+                                static_cast<ssize_t>(source_offset.size()));
+            while (true) {
+                const auto error = rd_kafka_producev(
+                    producer_.get(), RD_KAFKA_V_TOPIC(options_.dlq_topic.c_str()),
+                    RD_KAFKA_V_KEY(letter.key.data(), letter.key.size()),
+                    RD_KAFKA_V_VALUE(const_cast<char*>(letter.value.data()), letter.value.size()),
+                    RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_END);
+                if (error == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                    rd_kafka_poll(producer_.get(), 10);
+                    continue;
+                }
+                if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                    rd_kafka_headers_destroy(headers);
+                    delivery_failures_.fetch_add(1);
+                }
+                break;
+            }
+            dlq_outbox_next = sequence + 1;
+        });
+    if (!letters) {
+        return unexpected(letters.error());
+    }
+    // Advance the watermarks only once everything produced here is acknowledged.
+    if (rd_kafka_flush(producer_.get(), 30000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        delivery_failures_.load() != failures_before) {
+        return unexpected(std::string("relay to Kafka did not complete; will retry"));
+    }
+    return store_->set_outbox(partition, outbox_next, dlq_outbox_next);
+}
+
+Result<bool, std::string> LedgerService::run() {
+    kafka::PartitionList topics(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(topics.get(), options_.events_topic.c_str(),
+                                      RD_KAFKA_PARTITION_UA);
+    if (const auto error = rd_kafka_subscribe(consumer_.get(), topics.get());
+        error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return unexpected(std::string("cannot subscribe to ") + options_.events_topic + ": " +
+                          rd_kafka_err2str(error));
+    }
+    // Entries written before a crash but not yet relayed go out first.
+    for (const auto& [partition, state] : store_->partitions()) {
+        (void)state;
+        if (auto relayed = relay(partition); !relayed) {
+            spdlog::warn("ledger: {}", relayed.error());
+        }
+    }
+    std::vector<kafka::Message> messages;
+    std::vector<SourceMessage> batch;
+    messages.reserve(options_.max_batch);
+    batch.reserve(options_.max_batch);
+    while (!stop_.load()) {
+        messages.clear();
+        batch.clear();
+        int timeout_ms = 100;
+        while (messages.size() < options_.max_batch) {
+            kafka::Message message(rd_kafka_consumer_poll(consumer_.get(), timeout_ms));
+            if (!message) {
+                break;
+            }
+            timeout_ms = 0;  // take what is already here, then apply
+            if (message->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+                message->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+                auto handled = handle_offset_error(message->partition);
+                if (!handled) {
+                    return handled;
+                }
+                continue;
+            }
+            if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                spdlog::warn("ledger: consumer: {}", rd_kafka_message_errstr(message.get()));
+                continue;
+            }
+            batch.push_back(SourceMessage{
+                static_cast<std::uint32_t>(message->partition), message->offset,
+                std::string_view(static_cast<const char*>(message->key), message->key_len),
+                std::string_view(static_cast<const char*>(message->payload), message->len)});
+            messages.push_back(std::move(message));
+        }
+        if (batch.empty()) {
+            // Idle: retry relays that did not complete (e.g. Kafka was briefly away).
+            for (const auto& [partition, state] : store_->partitions()) {
+                if (state.outbox_next != state.next_sequence ||
+                    state.dlq_outbox_next != state.dlq_next) {
+                    if (auto relayed = relay(partition); !relayed) {
+                        spdlog::warn("ledger: {}", relayed.error());
+                    }
+                }
+            }
+            continue;
+        }
+        auto applied = store_->apply(batch, options_.now_us());
+        if (!applied) {
+            return unexpected(applied.error());
+        }
+        std::set<std::uint32_t> touched;
+        for (const auto& message : batch) {
+            touched.insert(message.partition);
+        }
+        for (const auto partition : touched) {
+            if (auto relayed = relay(partition); !relayed) {
+                spdlog::warn("ledger: {}", relayed.error());
+            }
+        }
+    }
+    spdlog::info("ledger: stopping; {} consumed so far", store_->counts().consumed());
+    return true;
+}
+
+}  // namespace ul

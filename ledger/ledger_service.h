@@ -1,0 +1,64 @@
+// LedgerService: the ledger consumer. Consumes usage.events (group usage-ledger), applies each
+// poll batch to the LedgerStore in one WriteBatch, then relays new entries to usage.ledger and
+// dead letters to usage.events.dlq (outboxes with watermarks in the store: at-least-once
+// publishing, exactly-once counting).
+// Positions come from RocksDB, never from Kafka's committed offsets: on assignment each partition
+// is seeked to its stored next offset. auto.offset.reset=error: a stored offset below the log
+// start is a gap, recorded (stats, log) before the consumer moves on; never skipped silently.
+// Threading: run() on one thread; request_stop() from any thread (e.g. a signal waiter).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "consumers/kafka.h"
+#include "ledger/ledger_store.h"
+#include "schemas/result.h"
+
+namespace ul {
+
+struct LedgerServiceOptions {
+    std::string bootstrap;
+    std::string data_dir;  // the store lives in <data_dir>/ledger
+    std::string events_topic = "usage.events";
+    std::string ledger_topic = "usage.ledger";
+    std::string dlq_topic = "usage.events.dlq";
+    std::string group = "usage-ledger";
+    std::size_t max_batch = 10'000;
+    bool sync = true;
+    ValidationOptions validation;
+    std::function<std::int64_t()> now_us;
+};
+
+class LedgerService {
+  public:
+    static Result<std::unique_ptr<LedgerService>, std::string> start(LedgerServiceOptions options);
+    ~LedgerService();
+    LedgerService(const LedgerService&) = delete;
+    LedgerService& operator=(const LedgerService&) = delete;
+
+    // Consumes until request_stop(); finishes the batch in hand and its relay first.
+    Result<bool, std::string> run();
+    void request_stop() { stop_.store(true); }
+    const LedgerStore& store() const { return *store_; }
+
+    // Called by librdkafka's rebalance callback.
+    void on_rebalance(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* partitions);
+
+  private:
+    explicit LedgerService(LedgerServiceOptions options);
+    Result<bool, std::string> handle_offset_error(std::int32_t partition);
+    Result<bool, std::string> relay(std::uint32_t partition);
+
+    LedgerServiceOptions options_;
+    std::unique_ptr<LedgerStore> store_;
+    kafka::Handle consumer_;
+    kafka::Handle producer_;
+    std::atomic<bool> stop_{false};
+    std::atomic<std::uint64_t> delivery_failures_{0};
+};
+
+}  // namespace ul
