@@ -246,13 +246,29 @@ Result<bool, std::string> LedgerService::relay(std::uint32_t partition) {
 }
 
 Result<bool, std::string> LedgerService::run() {
-    kafka::PartitionList topics(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(topics.get(), options_.events_topic.c_str(),
-                                      RD_KAFKA_PARTITION_UA);
-    if (const auto error = rd_kafka_subscribe(consumer_.get(), topics.get());
-        error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return unexpected(std::string("cannot subscribe to ") + options_.events_topic + ": " +
-                          rd_kafka_err2str(error));
+    if (options_.assign_all) {
+        auto metadata = kafka::wait_for_cluster(consumer_.get(), options_.bootstrap, 30000);
+        if (!metadata) {
+            return unexpected(metadata.error());
+        }
+        const int count = kafka::partition_count(**metadata, options_.events_topic);
+        if (count == 0) {
+            return unexpected("topic " + options_.events_topic + " does not exist");
+        }
+        kafka::PartitionList all(rd_kafka_topic_partition_list_new(count));
+        for (int partition = 0; partition < count; ++partition) {
+            rd_kafka_topic_partition_list_add(all.get(), options_.events_topic.c_str(), partition);
+        }
+        on_rebalance(RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, all.get());
+    } else {
+        kafka::PartitionList topics(rd_kafka_topic_partition_list_new(1));
+        rd_kafka_topic_partition_list_add(topics.get(), options_.events_topic.c_str(),
+                                          RD_KAFKA_PARTITION_UA);
+        if (const auto error = rd_kafka_subscribe(consumer_.get(), topics.get());
+            error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return unexpected(std::string("cannot subscribe to ") + options_.events_topic + ": " +
+                              rd_kafka_err2str(error));
+        }
     }
     // Entries written before a crash but not yet relayed go out first.
     for (const auto& [partition, state] : store_->partitions()) {

@@ -27,6 +27,9 @@ struct LedgerServiceOptions {
     std::string ledger_topic = "usage.ledger";
     std::string dlq_topic = "usage.events.dlq";
     std::string group = "usage-ledger";
+    // false: join the consumer group (scale-out). true: take every partition of the topic
+    // without group coordination (one instance; restarts resume at once, no session wait).
+    bool assign_all = false;
     std::size_t max_batch = 10'000;
     bool sync = true;
     ValidationOptions validation;

@@ -25,6 +25,7 @@ struct LedgerArgs {
     bool lenient = false;
     std::int64_t max_event_age_us = ValidationOptions{}.max_event_age_us;
     std::size_t batch_size = 10'000;
+    bool assign_all = false;
 };
 
 std::unique_ptr<LedgerStore> open_for_reading(const std::string& data_dir) {
@@ -44,6 +45,7 @@ int run_ledger(const LedgerArgs& args) {
     options.data_dir = args.data_dir;
     options.sync = args.sync;
     options.max_batch = args.batch_size;
+    options.assign_all = args.assign_all;
     options.validation.strict = !args.lenient;
     options.validation.max_event_age_us = args.max_event_age_us;
     options.now_us = system_now_us;
@@ -138,6 +140,9 @@ void add_ledger_commands(CLI::App& app, CommandRunner& run) {
     ledger->add_option("--batch-size", args->batch_size, "Most events per poll batch")
         ->check(CLI::Range(1, 1'000'000))
         ->capture_default_str();
+    ledger->add_flag("--assign-all", args->assign_all,
+                     "Take every partition without joining the consumer group (a single "
+                     "instance; restarts resume at once)");
     ledger->callback([args, &run] { run = [args] { return run_ledger(*args); }; });
 
     auto data_dir = std::make_shared<std::string>("data");

@@ -5,9 +5,11 @@ Independent of the C++ code on purpose: the expected counts it writes are what t
 validator must report. Each invalid kind breaks exactly one rule, chosen so that the
 fixed rule order of schemas/README.md gives exactly the named reason.
 
-usage: gen_events.py --lines N --out FILE [--expect FILE] [--seed S] [--invalid-percent P]
-       [--duplicate-percent D] [--tenants T]
-The expected summary (lines, valid, invalid, invalid_by_reason) goes to --expect as JSON.
+usage: gen_events.py --lines N --out FILE [--expect FILE] [--keys FILE] [--seed S]
+       [--invalid-percent P] [--duplicate-percent D] [--conflict-percent C] [--tenants T]
+The expected emit summary (lines, valid, invalid, invalid_by_reason) goes to --expect as JSON,
+with "ledger": the ledger's expected counts when every line (invalid ones too) is produced raw,
+keyed by tenant (--keys writes the Kafka key of each line: the tenant, or empty).
 """
 import argparse
 import datetime as dt
@@ -97,6 +99,8 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--invalid-percent", type=float, default=5.0)
     parser.add_argument("--duplicate-percent", type=float, default=0.0)
+    parser.add_argument("--conflict-percent", type=float, default=0.0)
+    parser.add_argument("--keys")
     parser.add_argument("--tenants", type=int, default=20)
     args = parser.parse_args()
 
@@ -105,28 +109,63 @@ def main():
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     by_reason = {}
     valid = 0
-    sent = []
+    sent = []  # (line, event) of earlier valid lines, to repeat or to conflict with
+    first_payload = {}  # (tenant, key) -> canonical payload of the first event
+    ledger = {"accepted": 0, "duplicate": 0, "conflict": 0}
+    keys = []
     with open(args.out, "wb") as out:
         for index in range(args.lines):
             roll = rng.random() * 100
+            event = None
             if roll < args.invalid_percent:
                 reason = REASONS[index % len(REASONS)]
                 line = invalid_line(reason, rng, index, now, args.tenants)
                 by_reason[reason] = by_reason.get(reason, 0) + 1
-            elif sent and roll < args.invalid_percent + args.duplicate_percent:
-                line = rng.choice(sent)
-                valid += 1
+                keys.append(b"")
             else:
-                line = encode(valid_event(rng, index, now, args.tenants))
                 valid += 1
-                if args.duplicate_percent and len(sent) < 10000:
-                    sent.append(line)
+                if sent and roll < args.invalid_percent + args.duplicate_percent:
+                    line, event = rng.choice(sent)
+                elif sent and roll < args.invalid_percent + args.duplicate_percent + args.conflict_percent:
+                    _, original = rng.choice(sent)
+                    event = dict(original)
+                    event["quantity"] = "777.5"  # same tenant and key, another payload
+                    line = encode(event)
+                else:
+                    event = valid_event(rng, index, now, args.tenants)
+                    line = encode(event)
+                    if len(sent) < 10000:
+                        sent.append((line, event))
+                identity = (event["tenant_id"], event["idempotency_key"])
+                payload = canonical_payload(event)
+                if identity not in first_payload:
+                    first_payload[identity] = payload
+                    ledger["accepted"] += 1
+                elif first_payload[identity] == payload:
+                    ledger["duplicate"] += 1
+                else:
+                    ledger["conflict"] += 1
+                keys.append(event["tenant_id"].encode())
             out.write(line + b"\n")
+    if args.keys:
+        with open(args.keys, "wb") as key_file:
+            key_file.write(b"\n".join(keys) + b"\n")
     if args.expect:
-        summary = {"lines": args.lines, "valid": valid,
-                   "invalid": args.lines - valid, "invalid_by_reason": by_reason}
+        invalid = args.lines - valid
+        ledger.update({"consumed": args.lines, "dead_lettered": invalid,
+                       "dead_lettered_by_reason": by_reason})
+        summary = {"lines": args.lines, "valid": valid, "invalid": invalid,
+                   "invalid_by_reason": by_reason, "ledger": ledger}
         with open(args.expect, "w") as expect:
             json.dump(summary, expect, sort_keys=True)
+
+
+def canonical_payload(event):
+    """What makes two events the same: equal after exact decimal normalisation."""
+    from decimal import Decimal
+    quantity = Decimal(str(event["quantity"])).normalize()
+    return (event["tenant_id"], event["idempotency_key"], event.get("subject"), event["meter"],
+            quantity, event["timestamp"], json.dumps(event.get("properties"), sort_keys=True))
 
 
 if __name__ == "__main__":
