@@ -144,15 +144,15 @@ Result<bool, std::string> LedgerService::handle_offset_error(std::int32_t partit
     if (!recorded) {
         return recorded;
     }
-    kafka::PartitionList list(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(list.get(), options_.events_topic.c_str(), partition)
-        ->offset = low;
-    rd_kafka_error_t* seek_error = rd_kafka_seek_partitions(consumer_.get(), list.get(), 10000);
-    if (seek_error != nullptr) {
-        const std::string text = rd_kafka_error_string(seek_error);
-        rd_kafka_error_destroy(seek_error);
-        return unexpected("cannot seek past the gap: " + text);
+    // Re-assign from the stored offsets (a seek does not restart a partition stopped by an
+    // offset error). Messages of other partitions fetched twice are redeliveries: skipped.
+    rd_kafka_topic_partition_list_t* current = nullptr;
+    if (const auto error = rd_kafka_assignment(consumer_.get(), &current);
+        error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return unexpected(std::string("cannot read the assignment: ") + rd_kafka_err2str(error));
     }
+    kafka::PartitionList assignment(current);
+    on_rebalance(RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, assignment.get());
     return true;
 }
 
