@@ -15,6 +15,7 @@
 
 #include <rocksdb/db.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -159,7 +160,18 @@ class LedgerStore {
     std::vector<std::pair<std::size_t, std::size_t>> canonical_spans_;
     std::vector<std::string> invalid_details_;
     std::string canonical_;
-    std::string entry_;
+    struct EntryPut {
+        std::array<char, 12> key;
+        std::size_t start;
+        std::size_t length;
+    };
+    struct DedupPut {
+        std::array<char, 16> key;
+        std::array<char, 28> value;
+    };
+    std::string entry_arena_;
+    std::vector<EntryPut> entry_puts_;
+    std::vector<DedupPut> dedup_puts_;
     std::vector<std::array<char, 16>> key_bytes_;
     std::vector<rocksdb::Slice> key_slices_;
     std::vector<rocksdb::PinnableSlice> values_;

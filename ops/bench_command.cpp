@@ -13,6 +13,7 @@
 #include <random>
 #include <string>
 
+#include "ops/bench_commands.h"
 #include "ops/cli.h"
 #include "producers/emitter.h"
 #include "producers/line_reader.h"
@@ -146,6 +147,7 @@ void add_bench_command(CLI::App& app, CommandRunner& run) {
         ->check(CLI::Range(0.0, 100.0))
         ->capture_default_str();
     validate->callback([args, &run] { run = [args] { return run_bench_validate(*args); }; });
+    add_bench_ledger(*bench, run);
 }
 
 }  // namespace ul::ops
