@@ -33,6 +33,29 @@ std::string_view tenant_of(std::string_view entry) {
     return end == std::string_view::npos ? std::string_view{} : entry.substr(from, end - from);
 }
 
+// Produces one relayed message, waiting (polling) while the local queue is full. Takes the
+// headers in every case. False when librdkafka refused the message outright.
+bool produce_relayed(rd_kafka_t* producer, const std::string& topic, std::int32_t partition,
+                     std::string_view key, std::string_view value, rd_kafka_headers_t* headers) {
+    while (true) {
+        const auto error = rd_kafka_producev(
+            producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY(key.data(), key.size()),
+            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+            RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (error == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(producer, 10);
+            continue;
+        }
+        if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_headers_destroy(headers);  // not taken over on failure
+            spdlog::error("ledger: cannot relay to {}: {}", topic, rd_kafka_err2str(error));
+            return false;
+        }
+        return true;
+    }
+}
+
 }  // namespace
 
 LedgerService::LedgerService(LedgerServiceOptions options) : options_(std::move(options)) {}
@@ -174,25 +197,9 @@ Result<bool, std::string> LedgerService::relay(std::uint32_t partition) {
                                 static_cast<ssize_t>(partition_text.size()));
             rd_kafka_header_add(headers, "ledger-seq", -1, sequence_text.data(),
                                 static_cast<ssize_t>(sequence_text.size()));
-            while (true) {
-                const auto error = rd_kafka_producev(
-                    producer_.get(), RD_KAFKA_V_TOPIC(options_.ledger_topic.c_str()),
-                    RD_KAFKA_V_PARTITION(static_cast<std::int32_t>(partition)),
-                    RD_KAFKA_V_KEY(tenant.data(), tenant.size()),
-                    RD_KAFKA_V_VALUE(const_cast<char*>(entry.data()), entry.size()),
-                    RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                    RD_KAFKA_V_END);
-                if (error == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                    rd_kafka_poll(producer_.get(), 10);
-                    continue;
-                }
-                if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-                    rd_kafka_headers_destroy(headers);
-                    delivery_failures_.fetch_add(1);
-                    spdlog::error("ledger: cannot relay entry {}/{}: {}", partition, sequence,
-                                  rd_kafka_err2str(error));
-                }
-                break;
+            if (!produce_relayed(producer_.get(), options_.ledger_topic,
+                                 static_cast<std::int32_t>(partition), tenant, entry, headers)) {
+                delivery_failures_.fetch_add(1);
             }
             outbox_next = sequence + 1;
         });
@@ -215,22 +222,9 @@ Result<bool, std::string> LedgerService::relay(std::uint32_t partition) {
                                 static_cast<ssize_t>(source_partition.size()));
             rd_kafka_header_add(headers, "source-offset", -1, source_offset.data(),
                                 static_cast<ssize_t>(source_offset.size()));
-            while (true) {
-                const auto error = rd_kafka_producev(
-                    producer_.get(), RD_KAFKA_V_TOPIC(options_.dlq_topic.c_str()),
-                    RD_KAFKA_V_KEY(letter.key.data(), letter.key.size()),
-                    RD_KAFKA_V_VALUE(const_cast<char*>(letter.value.data()), letter.value.size()),
-                    RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                    RD_KAFKA_V_END);
-                if (error == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                    rd_kafka_poll(producer_.get(), 10);
-                    continue;
-                }
-                if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-                    rd_kafka_headers_destroy(headers);
-                    delivery_failures_.fetch_add(1);
-                }
-                break;
+            if (!produce_relayed(producer_.get(), options_.dlq_topic, RD_KAFKA_PARTITION_UA,
+                                 letter.key, letter.value, headers)) {
+                delivery_failures_.fetch_add(1);
             }
             dlq_outbox_next = sequence + 1;
         });

@@ -11,38 +11,6 @@
 
 namespace ul::ops {
 
-void append_json_escaped(std::string& out, std::string_view text) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (byte < 0x20) {
-                    out += "\\u00";
-                    out += kHex[byte >> 4U];
-                    out += kHex[byte & 0x0FU];
-                } else {
-                    out += c;
-                }
-        }
-    }
-}
-
 namespace {
 
 // One JSON object per line: {"time":"…Z","level":"info","logger":"…","msg":"…"}.

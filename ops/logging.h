@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "schemas/canonical.h"  // append_json_escaped, for the JSON we print
+
 namespace ul::ops {
 
 struct LogOptions {
@@ -12,8 +14,5 @@ struct LogOptions {
 };
 
 void configure_logging(const LogOptions& options);
-
-// RFC 8259 string escaping for the JSON we print ourselves (summaries, json logs).
-void append_json_escaped(std::string& out, std::string_view text);
 
 }  // namespace ul::ops

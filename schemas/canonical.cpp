@@ -39,6 +39,11 @@ void append_integer(std::string& out, Integer value) {
 
 void append_json_string(std::string& out, std::string_view text) {
     out += '"';
+    append_json_escaped(out, text);
+    out += '"';
+}
+
+void append_json_escaped(std::string& out, std::string_view text) {
     for (const char c : text) {
         const auto byte = static_cast<unsigned char>(c);
         if (c == '"' || c == '\\') {
@@ -70,7 +75,6 @@ void append_json_string(std::string& out, std::string_view text) {
             out += c;
         }
     }
-    out += '"';
 }
 
 void append_canonical_event(const UsageEvent& event, std::string& out) {

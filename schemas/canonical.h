@@ -52,6 +52,7 @@ struct DecodedLedgerEntry {
 Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_view encoded);
 
 // RFC 8259 string escaping, minimal: '"', '\\' and control characters; UTF-8 kept as is.
-void append_json_string(std::string& out, std::string_view text);
+void append_json_escaped(std::string& out, std::string_view text);  // without quotes
+void append_json_string(std::string& out, std::string_view text);   // with quotes
 
 }  // namespace ul
