@@ -19,11 +19,11 @@ fail() {
 "$BIN" up --data-dir "$WORK/data" >"$WORK/up.out" 2>"$WORK/up.err" &
 UP_PID=$!
 for _ in $(seq 1 300); do
-    [[ -s "$WORK/data/bootstrap" ]] && break
+    grep -q "Stop with Ctrl-C" "$WORK/up.out" 2>/dev/null && break
     sleep 0.1
 done
-[[ -s "$WORK/data/bootstrap" ]] || fail "up did not write data/bootstrap"
 grep -q "embedded Kafka: 127.0.0.1:" "$WORK/up.out" || fail "up did not say where it listens"
+[[ -s "$WORK/data/bootstrap" ]] || fail "up did not write data/bootstrap"
 
 # The same event twice (same key, same payload): accepted once, then a duplicate. (Without
 # --timestamp each emit would stamp "now", and the second would rightly be a conflict.)
