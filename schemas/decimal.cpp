@@ -1,5 +1,6 @@
 #include "schemas/decimal.h"
 
+#include <algorithm>
 #include <array>
 #include <limits>
 
@@ -45,59 +46,45 @@ std::size_t format_micros(bool negative, unsigned __int128 magnitude, char* out)
     return length;
 }
 
-// Parses "digits[.digits][(e|E)[+|-]digits]" into micro-units exactly, bounded by `limit`.
+// Exponents are clamped here: far beyond it only zero can be a micro-unit value ≤ 2^127.
+constexpr std::int64_t kExponentClamp = 1'000'000;
+// 2^127 < 10^39: a micro amount of more digits is out of range for every limit.
+constexpr std::int64_t kMaxMicroDigits = 39;
+
+// Parses "digits[.digits][(e|E)[+|-]digits]" into micro-units exactly, at most `limit`.
+// The value is read as significant digits S times 10^scale (leading and trailing zeros of the
+// digit string removed), so any number of digits is handled exactly: "1" followed by 50 zeros
+// and "e-45" is 100000. Fraction digits are judged before the range: a value that is both
+// inexact in micro-units and too large is `too_many_fraction_digits`.
 Result<unsigned __int128, DecimalError> parse_unsigned(std::string_view text, bool allow_exponent,
                                                        bool json_grammar, unsigned __int128 limit) {
     if (text.empty()) {
         return unexpected(DecimalError::empty);
     }
     std::size_t position = 0;
-    // Significant digits as an integer, and the power of ten they are scaled by.
-    unsigned __int128 digits = 0;
-    int scale = 0;  // value = digits * 10^scale
-    bool overflowed = false;
-    int dropped_nonzero = 0;
-    auto take_digit = [&](char c, bool fraction) {
-        if (fraction) {
-            --scale;
-        }
-        if (digits > (std::numeric_limits<unsigned __int128>::max() / 100)) {
-            // Too many digits to hold: only zeros may be dropped from the fraction exactly.
-            if (fraction) {
-                ++scale;
-                if (c != '0') {
-                    ++dropped_nonzero;
-                }
-            } else {
-                overflowed = true;
-            }
-            return;
-        }
-        digits = digits * 10 + static_cast<unsigned>(c - '0');
-    };
-    const std::size_t integer_start = position;
-    while (position < text.size() && is_digit(text[position])) {
-        take_digit(text[position], false);
-        ++position;
-    }
-    const std::size_t integer_digits = position - integer_start;
-    if (integer_digits == 0) {
-        return unexpected(DecimalError::syntax);
-    }
-    if (json_grammar && integer_digits > 1 && text[integer_start] == '0') {
-        return unexpected(DecimalError::syntax);  // leading zeros
-    }
-    if (position < text.size() && text[position] == '.') {
-        ++position;
-        const std::size_t fraction_start = position;
+    auto skip_digits = [&text, &position] {
+        const std::size_t start = position;
         while (position < text.size() && is_digit(text[position])) {
-            take_digit(text[position], true);
             ++position;
         }
-        if (position == fraction_start) {
+        return text.substr(start, position - start);
+    };
+    const std::string_view integer = skip_digits();
+    if (integer.empty()) {
+        return unexpected(DecimalError::syntax);
+    }
+    if (json_grammar && integer.size() > 1 && integer.front() == '0') {
+        return unexpected(DecimalError::syntax);  // leading zeros
+    }
+    std::string_view fraction;
+    if (position < text.size() && text[position] == '.') {
+        ++position;
+        fraction = skip_digits();
+        if (fraction.empty()) {
             return unexpected(DecimalError::syntax);
         }
     }
+    std::int64_t exponent = 0;
     if (allow_exponent && position < text.size() &&
         (text[position] == 'e' || text[position] == 'E')) {
         ++position;
@@ -106,57 +93,62 @@ Result<unsigned __int128, DecimalError> parse_unsigned(std::string_view text, bo
             exponent_negative = text[position] == '-';
             ++position;
         }
-        const std::size_t exponent_start = position;
-        long exponent = 0;
-        while (position < text.size() && is_digit(text[position])) {
-            if (exponent < 100000) {
-                exponent = exponent * 10 + (text[position] - '0');
-            }
-            ++position;
-        }
-        if (position == exponent_start) {
+        const std::string_view exponent_digits = skip_digits();
+        if (exponent_digits.empty()) {
             return unexpected(DecimalError::syntax);
         }
-        const long signed_exponent = exponent_negative ? -exponent : exponent;
-        if (signed_exponent > 1000 || signed_exponent < -1000) {
-            // Far outside any micro-unit value unless the digits are zero.
-            if (digits == 0 && dropped_nonzero == 0) {
-                return static_cast<unsigned __int128>(0);
-            }
-            return unexpected(signed_exponent > 0 ? DecimalError::out_of_range
-                                                  : DecimalError::too_many_fraction_digits);
+        for (const char c : exponent_digits) {
+            exponent = std::min(exponent * 10 + (c - '0'), kExponentClamp);
         }
-        scale += static_cast<int>(signed_exponent);
+        if (exponent_negative) {
+            exponent = -exponent;
+        }
     }
     if (position != text.size()) {
         return unexpected(DecimalError::syntax);
     }
-    if (overflowed) {
-        return unexpected(DecimalError::out_of_range);
+
+    // The digit string is integer ++ fraction; value = digits * 10^(exponent - |fraction|).
+    const std::size_t total = integer.size() + fraction.size();
+    auto digit_at = [&integer, &fraction](std::size_t index) {
+        return index < integer.size() ? integer[index] : fraction[index - integer.size()];
+    };
+    std::size_t first = 0;
+    while (first < total && digit_at(first) == '0') {
+        ++first;
     }
-    if (dropped_nonzero > 0) {
+    if (first == total) {
+        return static_cast<unsigned __int128>(0);
+    }
+    std::size_t end = total;
+    while (digit_at(end - 1) == '0') {
+        --end;
+    }
+    const auto significant = static_cast<std::int64_t>(end - first);
+    // Micro-units = S * 10^micro_exponent, and S ends in a non-zero digit.
+    const std::int64_t micro_exponent = exponent - static_cast<std::int64_t>(fraction.size()) +
+                                        static_cast<std::int64_t>(total - end) + kFractionDigits;
+    if (micro_exponent < 0) {
         return unexpected(DecimalError::too_many_fraction_digits);
     }
-    // Convert digits * 10^scale to micro-units: digits * 10^(scale + 6).
-    int shift = scale + kFractionDigits;
-    while (shift < 0) {
-        if (digits % 10 != 0) {
-            return unexpected(DecimalError::too_many_fraction_digits);
-        }
-        digits /= 10;
-        ++shift;
-    }
-    while (shift > 0 && digits != 0) {
-        if (digits > limit / 10) {
-            return unexpected(DecimalError::out_of_range);
-        }
-        digits *= 10;
-        --shift;
-    }
-    if (digits > limit) {
+    if (significant + micro_exponent > kMaxMicroDigits) {
         return unexpected(DecimalError::out_of_range);
     }
-    return digits;
+    unsigned __int128 micros = 0;
+    for (std::size_t index = first; index < end; ++index) {
+        const auto digit = static_cast<unsigned>(digit_at(index) - '0');
+        if (micros > (limit - digit) / 10) {
+            return unexpected(DecimalError::out_of_range);
+        }
+        micros = micros * 10 + digit;
+    }
+    for (std::int64_t step = 0; step < micro_exponent; ++step) {
+        if (micros > limit / 10) {
+            return unexpected(DecimalError::out_of_range);
+        }
+        micros *= 10;
+    }
+    return micros;
 }
 
 }  // namespace
@@ -250,31 +242,66 @@ Result<DecimalSum, DecimalError> DecimalSum::parse(std::string_view text) {
     if (negative) {
         text.remove_prefix(1);
     }
-    const auto limit = static_cast<unsigned __int128>(std::numeric_limits<__int128>::max());
+    // The magnitude of the most negative sum is one more than the largest positive one.
+    const auto limit =
+        static_cast<unsigned __int128>(std::numeric_limits<__int128>::max()) + (negative ? 1U : 0U);
     auto parsed = parse_unsigned(text, false, false, limit);
     if (!parsed) {
         return unexpected(parsed.error());
     }
-    const auto magnitude = static_cast<__int128>(*parsed);
-    return DecimalSum(negative ? -magnitude : magnitude);
+    // Two's complement negation in unsigned arithmetic: exact for the most negative sum too.
+    const unsigned __int128 bits = negative ? ~*parsed + 1 : *parsed;
+    return DecimalSum(static_cast<__int128>(bits));
 }
 
 Result<DecimalSum, DecimalError> checked_multiply(DecimalSum quantity, Decimal unit_price) {
-    // micros(q) * micros(p) is in 10^-12 units; divide by 10^6 rounding half away from zero.
-    __int128 product = 0;
-    if (__builtin_mul_overflow(quantity.micros(), static_cast<__int128>(unit_price.micros()),
-                               &product)) {
+    // micros(q) × micros(p) is in 10^-12 units: up to 2^127 × 2^63, so the product is formed in
+    // three 64-bit limbs (192 bits) and divided by 10^6 exactly; only the result must fit.
+    const bool negative = (quantity.micros() < 0) != (unit_price.micros() < 0);
+    const unsigned __int128 quantity_magnitude =
+        quantity.micros() < 0 ? ~static_cast<unsigned __int128>(quantity.micros()) + 1
+                              : static_cast<unsigned __int128>(quantity.micros());
+    const std::uint64_t price_magnitude = unit_price.micros() < 0
+                                              ? ~static_cast<std::uint64_t>(unit_price.micros()) + 1
+                                              : static_cast<std::uint64_t>(unit_price.micros());
+    constexpr unsigned kLimbBits = 64;
+    const auto low = static_cast<std::uint64_t>(quantity_magnitude);
+    const auto high = static_cast<std::uint64_t>(quantity_magnitude >> kLimbBits);
+    const unsigned __int128 low_product = static_cast<unsigned __int128>(low) * price_magnitude;
+    const unsigned __int128 high_product =
+        static_cast<unsigned __int128>(high) * price_magnitude + (low_product >> kLimbBits);
+    const std::array<std::uint64_t, 3> limbs = {
+        static_cast<std::uint64_t>(high_product >> kLimbBits),
+        static_cast<std::uint64_t>(high_product), static_cast<std::uint64_t>(low_product)};
+    // Long division by 10^6, most significant limb first.
+    constexpr std::uint64_t kDivisor = Decimal::kMicrosPerUnit;
+    std::array<std::uint64_t, 3> quotient{};
+    std::uint64_t remainder = 0;
+    for (std::size_t index = 0; index < limbs.size(); ++index) {
+        const unsigned __int128 current =
+            (static_cast<unsigned __int128>(remainder) << kLimbBits) | limbs[index];
+        quotient[index] = static_cast<std::uint64_t>(current / kDivisor);
+        remainder = static_cast<std::uint64_t>(current % kDivisor);
+    }
+    if (quotient[0] != 0) {
         return unexpected(DecimalError::overflow);
     }
-    const __int128 quotient = product / Decimal::kMicrosPerUnit;
-    const __int128 remainder = product % Decimal::kMicrosPerUnit;
-    __int128 rounded = quotient;
-    if (remainder * 2 >= Decimal::kMicrosPerUnit) {
-        ++rounded;
-    } else if (remainder * 2 <= -Decimal::kMicrosPerUnit) {
-        --rounded;
+    unsigned __int128 magnitude =
+        (static_cast<unsigned __int128>(quotient[1]) << kLimbBits) | quotient[2];
+    // The result must fit: up to 2^127 - 1, or 2^127 for a negative result.
+    const unsigned __int128 limit =
+        static_cast<unsigned __int128>(std::numeric_limits<__int128>::max()) + (negative ? 1U : 0U);
+    if (magnitude > limit) {
+        return unexpected(DecimalError::overflow);
     }
-    return DecimalSum::from_micros(rounded);
+    if (remainder * 2 >= kDivisor) {
+        ++magnitude;  // half away from zero; cannot wrap, magnitude <= 2^127 here
+        if (magnitude > limit) {
+            return unexpected(DecimalError::overflow);
+        }
+    }
+    const unsigned __int128 bits = negative ? ~magnitude + 1 : magnitude;
+    return DecimalSum::from_micros(static_cast<__int128>(bits));
 }
 
 }  // namespace ul

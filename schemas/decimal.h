@@ -35,7 +35,9 @@ class Decimal {
 
     // A quantity: the JSON number grammar without a sign — digits ['.' digits] [(e|E)[+|-]digits],
     // no leading zeros but "0". The value must be exact in micro-units (trailing zeros past the
-    // sixth fraction digit are fine) and at most 10^12. Exponents are applied exactly.
+    // sixth fraction digit are fine) and at most 10^12. Exponents are applied exactly, in integer
+    // arithmetic, whatever the number of digits. Errors: empty; syntax; negative (a leading '-');
+    // too_many_fraction_digits (not exact in micro-units, judged first); out_of_range.
     static Result<Decimal, DecimalError> parse_quantity(std::string_view text);
 
     // Canonical text: "1500", "0.25", "-3.5"; never trailing zeros, never an exponent.
@@ -68,7 +70,8 @@ class DecimalSum {
 
     std::size_t format(char* out) const;  // canonical, like Decimal; `out` holds kFormatBytes
     std::string to_string() const;
-    // Parses canonical or plain decimal text with an optional '-' and up to 6 fraction digits.
+    // Parses what format writes (and plain decimal text: an optional '-', digits, up to 6
+    // significant fraction digits, no exponent); every value of the type round-trips.
     static Result<DecimalSum, DecimalError> parse(std::string_view text);
 
     friend constexpr auto operator<=>(DecimalSum, DecimalSum) = default;
@@ -78,7 +81,11 @@ class DecimalSum {
     __int128 micros_ = 0;
 };
 
-// quantity × unit price, rounded half away from zero to micro-units (money); overflow is an error.
+// quantity × unit price, for money (overage cost = units over the limit × price per unit).
+// Rounding: the exact product (10^-12 units) is rounded to micro-units half away from zero —
+// for the non-negative amounts of billing that is "round half up": 0.0000005 → 0.000001,
+// 0.0000004999 → 0. The product is formed exactly in 192 bits, so only a result outside
+// DecimalSum's range is `overflow`.
 Result<DecimalSum, DecimalError> checked_multiply(DecimalSum quantity, Decimal unit_price);
 
 }  // namespace ul

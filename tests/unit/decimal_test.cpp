@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <string>
 
 namespace ul {
 namespace {
@@ -73,16 +74,69 @@ TEST(Decimal, RejectsWhatIsNotADecimal) {
     EXPECT_EQ(canonical("0x10"), "error:not a decimal number");
 }
 
+TEST(Decimal, AnyNumberOfDigitsIsReadExactly) {
+    // Digits beyond 128 bits are fine when the value is exact and in range.
+    EXPECT_EQ(canonical("1" + std::string(50, '0') + "e-45"), "100000");
+    EXPECT_EQ(canonical("1" + std::string(50, '0') + "e-38"), "1000000000000");
+    EXPECT_EQ(canonical("1" + std::string(50, '0') + "e-37"), "error:out of range");
+    EXPECT_EQ(canonical("0." + std::string(60, '0') + "1e61"), "1");
+    EXPECT_EQ(canonical("0." + std::string(60, '0') + "1e55"), "0.000001");
+    EXPECT_EQ(canonical("0." + std::string(60, '0') + "1e54"), "error:more than 6 fraction digits");
+    EXPECT_EQ(canonical(std::string(45, '9')), "error:out of range");
+    EXPECT_EQ(canonical("0.000001e6"), "1");
+    EXPECT_EQ(canonical("1000000e-12"), "0.000001");
+    EXPECT_EQ(canonical("0e-999999999999999999999999"), "0");
+    EXPECT_EQ(canonical("1e0000000000000000000000012"), "1000000000000");
+    // Inexact and too large at once: the fraction is judged first.
+    EXPECT_EQ(canonical("10000000000000.0000001"), "error:more than 6 fraction digits");
+}
+
+TEST(Decimal, FormatsEveryInt64) {
+    EXPECT_EQ(Decimal::from_micros(std::numeric_limits<std::int64_t>::max()).to_string(),
+              "9223372036854.775807");
+    EXPECT_EQ(Decimal::from_micros(std::numeric_limits<std::int64_t>::min()).to_string(),
+              "-9223372036854.775808");
+    EXPECT_EQ(Decimal::from_micros(-1).to_string(), "-0.000001");
+    EXPECT_EQ(Decimal::from_micros(-1'500'000).to_string(), "-1.5");
+    EXPECT_EQ(Decimal::from_micros(10).to_string(), "0.00001");
+    EXPECT_EQ(Decimal{}.to_string(), "0");
+    char buffer[Decimal::kFormatBytes];
+    EXPECT_EQ(Decimal::from_micros(250'000).format(buffer), 4U);
+    EXPECT_EQ(std::string_view(buffer, 4), "0.25");
+}
+
+TEST(Decimal, OrdersByValue) {
+    EXPECT_LT(*Decimal::parse_quantity("0.999999"), *Decimal::parse_quantity("1"));
+    EXPECT_EQ(*Decimal::parse_quantity("1.5e3"), *Decimal::parse_quantity("1500.000"));
+    EXPECT_GT(Decimal::from_micros(1), Decimal::from_micros(-1));
+}
+
 TEST(Decimal, CheckedAddAndSubDetectOverflow) {
     const auto max = Decimal::from_micros(std::numeric_limits<std::int64_t>::max());
     const auto min = Decimal::from_micros(std::numeric_limits<std::int64_t>::min());
     const auto one = Decimal::from_micros(1);
+    const auto minus_one = Decimal::from_micros(-1);
     EXPECT_EQ(checked_add(Decimal::from_micros(2), one)->micros(), 3);
-    EXPECT_FALSE(checked_add(max, one));
+    // INT64_MAX edges.
+    EXPECT_EQ(checked_add(max, Decimal{})->micros(), std::numeric_limits<std::int64_t>::max());
+    EXPECT_EQ(checked_add(Decimal::from_micros(std::numeric_limits<std::int64_t>::max() - 1), one)
+                  ->micros(),
+              std::numeric_limits<std::int64_t>::max());
     EXPECT_EQ(checked_add(max, one).error(), DecimalError::overflow);
-    EXPECT_TRUE(checked_add(max, Decimal{}));
-    EXPECT_FALSE(checked_sub(min, one));
+    EXPECT_EQ(checked_add(one, max).error(), DecimalError::overflow);
+    EXPECT_EQ(checked_add(max, max).error(), DecimalError::overflow);
+    EXPECT_EQ(checked_sub(max, minus_one).error(), DecimalError::overflow);
+    EXPECT_EQ(checked_sub(Decimal{}, min).error(), DecimalError::overflow);
+    // INT64_MIN edges.
+    EXPECT_EQ(checked_sub(min, one).error(), DecimalError::overflow);
+    EXPECT_EQ(checked_add(min, minus_one).error(), DecimalError::overflow);
+    EXPECT_EQ(checked_sub(min, Decimal{})->micros(), std::numeric_limits<std::int64_t>::min());
+    EXPECT_EQ(checked_add(max, min)->micros(), -1);
+    EXPECT_EQ(checked_sub(max, max)->micros(), 0);
     EXPECT_EQ(checked_sub(one, Decimal::from_micros(2))->to_string(), "-0.000001");
+    // The largest quantities add without overflow: 9 × 10^12 units still fit in int64.
+    const auto largest = Decimal::from_micros(Decimal::kMaxQuantityMicros);
+    EXPECT_EQ(checked_add(largest, largest)->to_string(), "2000000000000");
 }
 
 TEST(DecimalSum, AddsIn128BitsAndRefusesToWrap) {
@@ -103,33 +157,107 @@ TEST(DecimalSum, AddsIn128BitsAndRefusesToWrap) {
     EXPECT_EQ(before.to_string(), "170141183460469231731687303715884.105727");
 }
 
+TEST(DecimalSum, AddsSumsAndRefusesToWrapEitherWay) {
+    const auto max = DecimalSum::from_micros(std::numeric_limits<__int128>::max());
+    const auto min = DecimalSum::from_micros(std::numeric_limits<__int128>::min());
+    auto sum = max;
+    EXPECT_TRUE(sum.add(DecimalSum{}));
+    EXPECT_FALSE(sum.add(DecimalSum::from_micros(1)));
+    EXPECT_FALSE(sum.add(max));
+    EXPECT_EQ(sum, max);
+    EXPECT_TRUE(sum.add(min));
+    EXPECT_EQ(sum.micros(), -1);
+    auto low = min;
+    EXPECT_FALSE(low.add(DecimalSum::from_micros(-1)));
+    EXPECT_FALSE(low.add(min));
+    EXPECT_EQ(low, min);
+    EXPECT_TRUE(low.add(Decimal::from_micros(std::numeric_limits<std::int64_t>::max())));
+}
+
 TEST(DecimalSum, ParsesAndFormatsRoundTrip) {
-    for (const char* text : {"0", "1", "-1", "0.5", "-0.000001", "123456789012345678901234.5"}) {
+    for (const char* text : {"0", "1", "-1", "0.5", "-0.000001", "123456789012345678901234.5",
+                             "170141183460469231731687303715884.105727",
+                             "-170141183460469231731687303715884.105728"}) {
         auto parsed = DecimalSum::parse(text);
         ASSERT_TRUE(parsed) << text;
         EXPECT_EQ(parsed->to_string(), text);
     }
-    EXPECT_FALSE(DecimalSum::parse("1.0000001"));
-    EXPECT_FALSE(DecimalSum::parse("1e3")) << "no exponent in stored sums";
-    EXPECT_FALSE(DecimalSum::parse("abc"));
+    EXPECT_EQ(DecimalSum::parse("170141183460469231731687303715884.105727")->micros(),
+              std::numeric_limits<__int128>::max());
+    EXPECT_EQ(DecimalSum::parse("-170141183460469231731687303715884.105728")->micros(),
+              std::numeric_limits<__int128>::min());
+    EXPECT_EQ(DecimalSum::parse("170141183460469231731687303715884.105728").error(),
+              DecimalError::out_of_range);
+    EXPECT_EQ(DecimalSum::parse("-170141183460469231731687303715884.105729").error(),
+              DecimalError::out_of_range);
+    EXPECT_EQ(DecimalSum::parse("1.0000001").error(), DecimalError::too_many_fraction_digits);
+    EXPECT_EQ(DecimalSum::parse("1e3").error(), DecimalError::syntax) << "no exponent in sums";
+    EXPECT_EQ(DecimalSum::parse("abc").error(), DecimalError::syntax);
+    EXPECT_EQ(DecimalSum::parse("").error(), DecimalError::empty);
+    EXPECT_EQ(DecimalSum::parse("-").error(), DecimalError::empty);
+    EXPECT_EQ(DecimalSum::parse("--1").error(), DecimalError::syntax);
+    EXPECT_EQ(DecimalSum::parse("-0")->micros(), 0);
 }
 
-TEST(DecimalSum, MultiplyRoundsHalfAwayFromZeroAndDetectsOverflow) {
-    const auto quantity = *DecimalSum::parse("3");
-    EXPECT_EQ(checked_multiply(quantity, *Decimal::parse_quantity("0.25"))->to_string(), "0.75");
-    // 0.000001 * 0.5 = 0.0000005 → rounds to 0.000001
-    EXPECT_EQ(checked_multiply(*DecimalSum::parse("0.000001"), *Decimal::parse_quantity("0.5"))
-                  ->to_string(),
-              "0.000001");
-    EXPECT_EQ(checked_multiply(*DecimalSum::parse("0.000001"), *Decimal::parse_quantity("0.4"))
-                  ->to_string(),
-              "0");
-    EXPECT_EQ(checked_multiply(*DecimalSum::parse("-0.000001"), *Decimal::parse_quantity("0.5"))
-                  ->to_string(),
-              "-0.000001");
+TEST(DecimalSum, MultiplyRoundsHalfUpToMicroUnits) {
+    auto product = [](std::string_view quantity, std::string_view price) {
+        auto result =
+            checked_multiply(*DecimalSum::parse(quantity), *Decimal::parse_quantity(price));
+        return result ? result->to_string()
+                      : "error:" + std::string(decimal_error_text(result.error()));
+    };
+    EXPECT_EQ(product("3", "0.25"), "0.75");
+    EXPECT_EQ(product("1500", "0.000002"), "0.003");
+    EXPECT_EQ(product("0", "123.456"), "0");
+    EXPECT_EQ(product("123.456", "0"), "0");
+    // 0.000001 × 0.5 = 0.0000005 → rounds up; × 0.499999 → down.
+    EXPECT_EQ(product("0.000001", "0.5"), "0.000001");
+    EXPECT_EQ(product("0.000001", "0.499999"), "0");
+    EXPECT_EQ(product("0.000003", "0.5"), "0.000002");  // 0.0000015 → up, not to even
+    EXPECT_EQ(product("0.333333", "3"), "0.999999");
+    // Negative quantities (corrections) round half away from zero, symmetric with positive ones.
+    EXPECT_EQ(product("-0.000001", "0.5"), "-0.000001");
+    EXPECT_EQ(product("-0.000001", "0.499999"), "0");
+    EXPECT_EQ(product("-2", "1.5"), "-3");
+}
+
+TEST(DecimalSum, MultiplyIsExactUpTo128BitsAndRefusesToWrap) {
+    const auto max = DecimalSum::from_micros(std::numeric_limits<__int128>::max());
+    const auto min = DecimalSum::from_micros(std::numeric_limits<__int128>::min());
+    const auto one = Decimal::from_micros(Decimal::kMicrosPerUnit);
+    const auto minus_one = Decimal::from_micros(-Decimal::kMicrosPerUnit);
+    // The intermediate product exceeds 128 bits, the result does not: exact.
+    EXPECT_EQ(checked_multiply(max, one)->micros(), std::numeric_limits<__int128>::max());
+    EXPECT_EQ(checked_multiply(min, one)->micros(), std::numeric_limits<__int128>::min());
+    EXPECT_EQ(checked_multiply(max, minus_one)->micros(), -std::numeric_limits<__int128>::max());
+    EXPECT_EQ(checked_multiply(min, minus_one).error(), DecimalError::overflow)
+        << "-(-2^127) does not fit";
+    EXPECT_EQ(checked_multiply(max, Decimal::from_micros(1'000'001)).error(),
+              DecimalError::overflow);
+    EXPECT_EQ(checked_multiply(max, Decimal::from_micros(std::numeric_limits<std::int64_t>::max()))
+                  .error(),
+              DecimalError::overflow);
+    EXPECT_EQ(checked_multiply(min, Decimal::from_micros(std::numeric_limits<std::int64_t>::min()))
+                  .error(),
+              DecimalError::overflow);
     const auto huge = DecimalSum::from_micros(std::numeric_limits<__int128>::max() / 2);
     EXPECT_EQ(checked_multiply(huge, *Decimal::parse_quantity("1000")).error(),
               DecimalError::overflow);
+    EXPECT_EQ(checked_multiply(huge, *Decimal::parse_quantity("2"))->micros(),
+              std::numeric_limits<__int128>::max() - 1);
+    // max × 0.5 = 2^126 - 0.5 micro → rounds half away from zero to 2^126.
+    EXPECT_EQ(checked_multiply(max, Decimal::from_micros(500'000))->micros(),
+              static_cast<__int128>(1) << 126);
+    // Rounding itself can leave the range: q = (2^128 - 1) / 3 micros × 1.5 = 2^127 - 0.5 micros
+    // → 2^127, one past the largest sum; the negative twin lands exactly on the smallest.
+    const __int128 third = static_cast<__int128>(~static_cast<unsigned __int128>(0) / 3);
+    const auto one_and_a_half = Decimal::from_micros(1'500'000);
+    EXPECT_EQ(checked_multiply(DecimalSum::from_micros(third), one_and_a_half).error(),
+              DecimalError::overflow);
+    EXPECT_EQ(checked_multiply(DecimalSum::from_micros(-third), one_and_a_half)->micros(),
+              std::numeric_limits<__int128>::min());
+    EXPECT_EQ(checked_multiply(DecimalSum::from_micros(third - 1), one_and_a_half)->micros(),
+              std::numeric_limits<__int128>::max() - 1);
 }
 
 }  // namespace
