@@ -2,10 +2,14 @@
 
 #include <date/date.h>
 
-#include <cstdio>
+#include <charconv>
+
+#include "schemas/check.h"
 
 namespace ul {
 namespace {
+
+constexpr std::int64_t kSecondsPerDay = 86'400;
 
 bool read_digits(std::string_view text, std::size_t position, std::size_t count, int& value) {
     if (position + count > text.size()) {
@@ -22,12 +26,13 @@ bool read_digits(std::string_view text, std::size_t position, std::size_t count,
     return true;
 }
 
-std::int64_t floor_divide(std::int64_t value, std::int64_t divisor) {
-    std::int64_t quotient = value / divisor;
-    if ((value % divisor != 0) && ((value < 0) != (divisor < 0))) {
-        --quotient;
+// Writes `value` as exactly `width` decimal digits, zero-padded; returns the end.
+char* put_digits(char* out, int value, int width) {
+    for (int index = width - 1; index >= 0; --index) {
+        out[index] = static_cast<char>('0' + value % 10);
+        value /= 10;
     }
-    return quotient;
+    return out + width;
 }
 
 }  // namespace
@@ -42,7 +47,7 @@ Result<std::int64_t, std::string> parse_rfc3339(std::string_view text) {
     int hour = 0;
     int minute = 0;
     int second = 0;
-    if (!read_digits(text, 0, 4, year) || text.size() < 20 || text[4] != '-' ||
+    if (!read_digits(text, 0, 4, year) || text.size() < 19 || text[4] != '-' ||
         !read_digits(text, 5, 2, month) || text[7] != '-' || !read_digits(text, 8, 2, day) ||
         (text[10] != 'T' && text[10] != 't') || !read_digits(text, 11, 2, hour) ||
         text[13] != ':' || !read_digits(text, 14, 2, minute) || text[16] != ':' ||
@@ -116,28 +121,61 @@ Result<std::int64_t, std::string> parse_rfc3339(std::string_view text) {
 }
 
 std::size_t format_rfc3339(std::int64_t micros, char* out) {
-    const std::int64_t seconds = floor_divide(micros, kMicrosPerSecond);
-    const std::int64_t fraction = micros - seconds * kMicrosPerSecond;
-    const std::int64_t days = floor_divide(seconds, 86400);
-    const std::int64_t second_of_day = seconds - days * 86400;
+    // Floor division without overflow, for every int64 including the most negative.
+    std::int64_t seconds = micros / kMicrosPerSecond;
+    std::int64_t fraction = micros % kMicrosPerSecond;
+    if (fraction < 0) {
+        fraction += kMicrosPerSecond;
+        --seconds;
+    }
+    std::int64_t days = seconds / kSecondsPerDay;
+    std::int64_t second_of_day = seconds % kSecondsPerDay;
+    if (second_of_day < 0) {
+        second_of_day += kSecondsPerDay;
+        --days;
+    }
+    // date::year holds ±32767 years and int64 micros reach ±292,277: the Gregorian calendar
+    // repeats every 400 years (146097 days), so whole cycles are moved out before date's
+    // conversion and added back to the year. A no-op for years 0001-9999.
+    std::int64_t cycles = 0;
+    constexpr std::int64_t kDaysPer400Years = 146'097;
+    constexpr std::int64_t kCycleLimitDays = 10'000LL * 365;  // well inside date::year's range
+    if (days > kCycleLimitDays || days < -kCycleLimitDays) {
+        cycles = days / kDaysPer400Years;
+        days -= cycles * kDaysPer400Years;
+    }
     const date::year_month_day calendar_date{date::sys_days{date::days{days}}};
-    const int written =
-        fraction == 0
-            ? std::snprintf(out, kTimestampFormatBytes, "%04d-%02u-%02uT%02d:%02d:%02dZ",
-                            static_cast<int>(calendar_date.year()),
-                            static_cast<unsigned>(calendar_date.month()),
-                            static_cast<unsigned>(calendar_date.day()),
-                            static_cast<int>(second_of_day / 3600),
-                            static_cast<int>(second_of_day / 60 % 60),
-                            static_cast<int>(second_of_day % 60))
-            : std::snprintf(out, kTimestampFormatBytes, "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ",
-                            static_cast<int>(calendar_date.year()),
-                            static_cast<unsigned>(calendar_date.month()),
-                            static_cast<unsigned>(calendar_date.day()),
-                            static_cast<int>(second_of_day / 3600),
-                            static_cast<int>(second_of_day / 60 % 60),
-                            static_cast<int>(second_of_day % 60), static_cast<int>(fraction));
-    return written > 0 ? static_cast<std::size_t>(written) : 0;
+    const std::int64_t year = static_cast<int>(calendar_date.year()) + cycles * 400;
+
+    char* cursor = out;
+    if (year < 0) {
+        *cursor++ = '-';  // outside RFC 3339; written as ISO 8601 does, never for parsed values
+    }
+    const std::uint64_t year_magnitude =
+        year < 0 ? static_cast<std::uint64_t>(-year) : static_cast<std::uint64_t>(year);
+    if (year_magnitude < 10'000) {
+        cursor = put_digits(cursor, static_cast<int>(year_magnitude), 4);
+    } else {
+        cursor = std::to_chars(cursor, out + kTimestampFormatBytes, year_magnitude).ptr;
+    }
+    *cursor++ = '-';
+    cursor = put_digits(cursor, static_cast<int>(static_cast<unsigned>(calendar_date.month())), 2);
+    *cursor++ = '-';
+    cursor = put_digits(cursor, static_cast<int>(static_cast<unsigned>(calendar_date.day())), 2);
+    *cursor++ = 'T';
+    cursor = put_digits(cursor, static_cast<int>(second_of_day / 3600), 2);
+    *cursor++ = ':';
+    cursor = put_digits(cursor, static_cast<int>(second_of_day / 60 % 60), 2);
+    *cursor++ = ':';
+    cursor = put_digits(cursor, static_cast<int>(second_of_day % 60), 2);
+    if (fraction != 0) {
+        *cursor++ = '.';
+        cursor = put_digits(cursor, static_cast<int>(fraction), 6);
+    }
+    *cursor++ = 'Z';
+    const auto length = static_cast<std::size_t>(cursor - out);
+    UL_CHECK(length <= kTimestampFormatBytes, "timestamp does not fit its buffer");
+    return length;
 }
 
 std::string format_rfc3339(std::int64_t micros) {
@@ -174,15 +212,16 @@ Result<std::int64_t, std::string> parse_duration(std::string_view text) {
     std::int64_t count = 0;
     for (std::size_t index = 0; index + 1 < text.size(); ++index) {
         const char c = text[index];
-        if (c < '0' || c > '9' || count > 100'000'000) {
+        if (c < '0' || c > '9' || __builtin_mul_overflow(count, 10, &count) ||
+            __builtin_add_overflow(count, c - '0', &count)) {
             return fail();
         }
-        count = count * 10 + (c - '0');
     }
-    if (count <= 0) {
+    std::int64_t micros = 0;
+    if (count <= 0 || __builtin_mul_overflow(count, unit_seconds * kMicrosPerSecond, &micros)) {
         return fail();
     }
-    return count * unit_seconds * kMicrosPerSecond;
+    return micros;
 }
 
 }  // namespace ul

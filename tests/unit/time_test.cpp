@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <string>
+
 namespace ul {
 namespace {
 
@@ -63,9 +66,50 @@ TEST(Rfc3339, RejectsWhatIsNotRfc3339) {
     }
 }
 
+TEST(Rfc3339, OffsetsUpTo2359AreHonoured) {
+    EXPECT_EQ(round_trip("2026-11-22T23:59:00+23:59"), "2026-11-22T00:00:00Z");
+    EXPECT_EQ(round_trip("2026-11-22T00:00:00-23:59"), "2026-11-22T23:59:00Z");
+    EXPECT_EQ(*parse_rfc3339("2026-11-22T15:45:00+05:30"), *parse_rfc3339("2026-11-22T10:15:00Z"));
+    EXPECT_EQ(*parse_rfc3339("2026-11-21T22:15:00-12:00"), *parse_rfc3339("2026-11-22T10:15:00Z"));
+    // An offset with a truncated fraction: the fraction is kept, the offset moves the day.
+    EXPECT_EQ(round_trip("2027-01-01T05:29:59.9999999+05:30"), "2026-12-31T23:59:59.999999Z");
+}
+
+TEST(Rfc3339, YearsOneToNineThousandNineHundredNinetyNine) {
+    EXPECT_EQ(round_trip("0001-01-01T00:00:00Z"), "0001-01-01T00:00:00Z");
+    EXPECT_EQ(round_trip("9999-12-31T23:59:59.999999999Z"), "9999-12-31T23:59:59.999999Z");
+    EXPECT_EQ(*parse_rfc3339("0001-01-01T00:00:00Z"), -62'135'596'800LL * kMicrosPerSecond);
+    EXPECT_EQ(*parse_rfc3339("9999-12-31T23:59:59Z"), 253'402'300'799LL * kMicrosPerSecond);
+}
+
+TEST(Rfc3339, ErrorsSayWhatIsWrong) {
+    EXPECT_NE(parse_rfc3339("2026-02-29T00:00:00Z").error().find("no such date"),
+              std::string::npos);
+    EXPECT_NE(parse_rfc3339("2026-11-22T24:00:00Z").error().find("hour"), std::string::npos);
+    EXPECT_NE(parse_rfc3339("2016-12-31T23:59:60Z").error().find("leap"), std::string::npos);
+    EXPECT_NE(parse_rfc3339("2026-11-22T10:15:00").error().find("time zone"), std::string::npos);
+}
+
 TEST(Rfc3339, FormatsBeforeTheEpoch) {
     EXPECT_EQ(format_rfc3339(-1), "1969-12-31T23:59:59.999999Z");
+    EXPECT_EQ(format_rfc3339(-kMicrosPerSecond), "1969-12-31T23:59:59Z");
     EXPECT_EQ(round_trip("1969-07-20T20:17:40Z"), "1969-07-20T20:17:40Z");
+}
+
+TEST(Rfc3339, FormatsEveryInt64WithinItsBuffer) {
+    // Outside years 0001-9999 (never produced by parsing) the year takes more digits or a sign,
+    // and the calendar stays right: 400 Gregorian years are exactly 146097 days.
+    constexpr std::int64_t kFourHundredYearsUs = 146'097LL * 86'400 * kMicrosPerSecond;
+    const std::int64_t y2026 = *parse_rfc3339("2026-11-22T10:15:00.25Z");
+    EXPECT_EQ(format_rfc3339(y2026 + 20 * kFourHundredYearsUs), "10026-11-22T10:15:00.250000Z");
+    EXPECT_EQ(format_rfc3339(y2026 - 6 * kFourHundredYearsUs), "-0374-11-22T10:15:00.250000Z");
+    EXPECT_EQ(format_rfc3339(std::numeric_limits<std::int64_t>::max()),
+              "294247-01-10T04:00:54.775807Z");
+    EXPECT_EQ(format_rfc3339(std::numeric_limits<std::int64_t>::min()),
+              "-290308-12-21T19:59:05.224192Z");
+    char buffer[kTimestampFormatBytes];
+    EXPECT_LE(format_rfc3339(std::numeric_limits<std::int64_t>::min(), buffer),
+              kTimestampFormatBytes);
 }
 
 TEST(Duration, ParsesUnits) {
@@ -73,7 +117,15 @@ TEST(Duration, ParsesUnits) {
     EXPECT_EQ(*parse_duration("12h"), 12LL * 3600 * 1'000'000);
     EXPECT_EQ(*parse_duration("90m"), 90LL * 60 * 1'000'000);
     EXPECT_EQ(*parse_duration("30s"), 30LL * 1'000'000);
-    for (const char* text : {"", "d", "35", "0d", "-1d", "1.5d", "3w", "1 d", "99999999999d"}) {
+    EXPECT_EQ(*parse_duration("1s"), 1'000'000);
+    EXPECT_EQ(*parse_duration("035d"), 35LL * 86400 * 1'000'000);
+    // The largest that fits in int64 microseconds, and one more.
+    EXPECT_EQ(*parse_duration("106751991d"), 106'751'991LL * 86400 * 1'000'000);
+    EXPECT_FALSE(parse_duration("106751992d"));
+    EXPECT_EQ(*parse_duration("9223372036854s"), 9'223'372'036'854LL * 1'000'000);
+    EXPECT_FALSE(parse_duration("9223372036855s"));
+    for (const char* text : {"", "d", "35", "0d", "-1d", "+1d", "1.5d", "3w", "1 d", " 1d", "1D",
+                             "99999999999d", "999999999d", "99999999999999999999999s"}) {
         EXPECT_FALSE(parse_duration(text)) << text;
     }
 }
