@@ -1,6 +1,8 @@
 #include "schemas/event.h"
 
 #include <cstring>
+#include <limits>
+#include <utility>
 
 #include "schemas/check.h"
 #include "schemas/time.h"
@@ -36,9 +38,19 @@ Field field_of(std::string_view name) {
     return kUnknown;
 }
 
+bool is_json_whitespace(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+std::string_view trim_left(std::string_view text) {
+    while (!text.empty() && is_json_whitespace(text.front())) {
+        text.remove_prefix(1);
+    }
+    return text;
+}
+
 std::string_view trim_right(std::string_view text) {
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\n' ||
-                             text.back() == '\r')) {
+    while (!text.empty() && is_json_whitespace(text.back())) {
         text.remove_suffix(1);
     }
     return text;
@@ -145,6 +157,47 @@ bool at_document_end(ondemand::document& document) {
     return document.current_location().get(location) != simdjson::SUCCESS;
 }
 
+// The syntax of a document whose root is not an object (on the way to not_object). A root
+// scalar must be the whole message: its one token, with nothing but whitespace around it.
+bool root_is_valid_json(ondemand::document& document, ondemand::json_type type,
+                        std::string_view message) {
+    if (type == ondemand::json_type::array) {
+        ondemand::array array;
+        if (document.get_array().get(array) != simdjson::SUCCESS) {
+            return false;
+        }
+        for (auto element : array) {
+            ondemand::value inner;
+            if (element.get(inner) != simdjson::SUCCESS || !walk(inner, 1)) {
+                return false;
+            }
+        }
+        return at_document_end(document);
+    }
+    std::string_view token;
+    if (document.raw_json_token().get(token) != simdjson::SUCCESS) {
+        return false;
+    }
+    token = trim_right(token);
+    if (token != trim_right(trim_left(message))) {
+        return false;  // trailing content after the scalar
+    }
+    switch (type) {
+        case ondemand::json_type::string: {
+            std::string_view text;
+            return document.get_string().get(text) == simdjson::SUCCESS;
+        }
+        case ondemand::json_type::number:
+            return is_json_number(token);
+        case ondemand::json_type::boolean:
+            return token == "true" || token == "false";
+        case ondemand::json_type::null:
+            return token == "null";
+        default:
+            return false;
+    }
+}
+
 // No C0 controls, DEL or C1 controls (U+0080–U+009F); the bytes are already valid UTF-8.
 bool is_printable(std::string_view text) {
     for (std::size_t index = 0; index < text.size(); ++index) {
@@ -194,9 +247,31 @@ struct Collected {
     std::string_view properties_problem;  // first rule the properties object breaks
     std::string_view duplicate_property;
     std::string_view bad_property_key;
+    bool has_bad_property_key = false;
     std::size_t property_fields = 0;
-    std::size_t properties_bytes = 0;
+    std::size_t properties_bytes = 0;  // raw JSON text of the object, as written
 };
+
+std::int64_t saturating_add(std::int64_t left, std::int64_t right) {
+    std::int64_t sum = 0;
+    if (__builtin_add_overflow(left, right, &sum)) {
+        return right > 0 ? std::numeric_limits<std::int64_t>::max()
+                         : std::numeric_limits<std::int64_t>::min();
+    }
+    return sum;
+}
+
+// A window in the grammar parse_duration reads ("35d", "5m"), or in microseconds if uneven.
+std::string describe_duration(std::int64_t micros) {
+    constexpr std::array<std::pair<std::int64_t, char>, 4> kUnits = {
+        {{86'400'000'000LL, 'd'}, {3'600'000'000LL, 'h'}, {60'000'000LL, 'm'}, {1'000'000LL, 's'}}};
+    for (const auto& [unit_us, unit] : kUnits) {
+        if (micros > 0 && micros % unit_us == 0) {
+            return std::to_string(micros / unit_us) + unit;
+        }
+    }
+    return std::to_string(micros) + " us";
+}
 
 ValidationError error(Reason reason, std::string detail) {
     return ValidationError{reason, std::move(detail)};
@@ -224,6 +299,8 @@ std::string_view reason_code(Reason reason) {
 }
 
 EventValidator::EventValidator(ValidationOptions options) : options_(options) {
+    UL_CHECK(options_.max_event_age_us >= 0 && options_.max_future_us >= 0,
+             "validation windows must not be negative");
     // Large enough for the largest valid message; bigger ones are rejected before parsing.
     const auto allocated = parser_.allocate(kMaxEventBytes + simdjson::SIMDJSON_PADDING);
     UL_CHECK(allocated == simdjson::SUCCESS, "cannot allocate the JSON parser");
@@ -264,52 +341,31 @@ Result<UsageEvent, ValidationError> EventValidator::validate(std::string_view me
         return unexpected(error(Reason::malformed_json, std::move(detail)));
     };
 
+    auto not_json = [](simdjson::error_code code) {
+        return unexpected(error(Reason::malformed_json,
+                                std::string("not JSON: ") + simdjson::error_message(code)));
+    };
+
     ondemand::document document;
-    if (parser_.iterate(data, message.size(), capacity).get(document) != simdjson::SUCCESS) {
-        return malformed("not JSON");
+    if (const auto code = parser_.iterate(data, message.size(), capacity).get(document);
+        code != simdjson::SUCCESS) {
+        return not_json(code);
     }
     ondemand::json_type top_type;
-    if (document.type().get(top_type) != simdjson::SUCCESS) {
-        return malformed("not JSON");
+    if (const auto code = document.type().get(top_type); code != simdjson::SUCCESS) {
+        return not_json(code);
     }
     if (top_type != ondemand::json_type::object) {
         // Malformed input wins over "not an object": check the syntax of what is there.
-        bool syntax_ok = true;
-        if (top_type == ondemand::json_type::array) {
-            ondemand::array array;
-            syntax_ok = document.get_array().get(array) == simdjson::SUCCESS;
-            if (syntax_ok) {
-                for (auto element : array) {
-                    ondemand::value inner;
-                    if (element.get(inner) != simdjson::SUCCESS || !walk(inner, 1)) {
-                        syntax_ok = false;
-                        break;
-                    }
-                }
-            }
-        } else if (top_type == ondemand::json_type::string) {
-            std::string_view text;
-            syntax_ok = document.get_string().get(text) == simdjson::SUCCESS;
-        } else if (top_type == ondemand::json_type::number) {
-            double number = 0;  // syntax only; a root scalar also reports trailing content
-            syntax_ok = document.get_double().get(number) == simdjson::SUCCESS;
-        } else if (top_type == ondemand::json_type::boolean) {
-            bool flag = false;
-            syntax_ok = document.get_bool().get(flag) == simdjson::SUCCESS;
-        } else {
-            bool null = false;
-            syntax_ok = document.is_null().get(null) == simdjson::SUCCESS && null;
-        }
-        const bool scalar = top_type != ondemand::json_type::array;
-        if (!syntax_ok || (!scalar && !at_document_end(document))) {
-            return malformed("not JSON");
+        if (!root_is_valid_json(document, top_type, message)) {
+            return malformed("not JSON (the root value is malformed or followed by more)");
         }
         return unexpected(error(Reason::not_object, "the message is not a JSON object"));
     }
 
     ondemand::object object;
-    if (document.get_object().get(object) != simdjson::SUCCESS) {
-        return malformed("not JSON");
+    if (const auto code = document.get_object().get(object); code != simdjson::SUCCESS) {
+        return not_json(code);
     }
     Collected collected;
     UsageEvent event;
@@ -317,7 +373,9 @@ Result<UsageEvent, ValidationError> EventValidator::validate(std::string_view me
     for (auto field : object) {
         std::string_view key;
         if (field.unescaped_key().get(key) != simdjson::SUCCESS) {
-            return malformed("bad object key (invalid escape or lone surrogate)");
+            return malformed(
+                "expected a key or the end of the object (a syntax error, or an "
+                "invalid escape in a key)");
         }
         ondemand::value value;
         if (field.value().get(value) != simdjson::SUCCESS) {
@@ -348,6 +406,8 @@ Result<UsageEvent, ValidationError> EventValidator::validate(std::string_view me
             return malformed("bad value of " + quoted(key));
         }
         if (which == kProperties && type == ondemand::json_type::object) {
+            // The raw JSON text of the object runs from its '{' to the token after its '}'.
+            const char* properties_start = value.raw_json_token().data();
             ondemand::object properties;
             if (value.get_object().get(properties) != simdjson::SUCCESS) {
                 return malformed("bad value of \"properties\"");
@@ -390,14 +450,14 @@ Result<UsageEvent, ValidationError> EventValidator::validate(std::string_view me
                     }
                 }
                 ++collected.property_fields;
-                collected.properties_bytes += property_key.size() + parsed.value.size();
                 if (!allowed_type && collected.properties_problem.empty()) {
                     collected.properties_problem = property_key;
                 }
                 if (property_key.empty() || property_key.size() > kMaxPropertyKeyBytes ||
                     !is_printable(property_key)) {
-                    if (collected.bad_property_key.empty()) {
-                        collected.bad_property_key = property_key.empty() ? "\"\"" : property_key;
+                    if (!collected.has_bad_property_key) {
+                        collected.has_bad_property_key = true;
+                        collected.bad_property_key = property_key;
                     }
                 }
                 for (std::size_t index = 0; index < event.property_count; ++index) {
@@ -410,6 +470,15 @@ Result<UsageEvent, ValidationError> EventValidator::validate(std::string_view me
                     event.properties[event.property_count++] = parsed;
                 }
             }
+            const char* after_properties = nullptr;
+            if (document.current_location().get(after_properties) != simdjson::SUCCESS) {
+                return malformed("the object is not closed");
+            }
+            collected.properties_bytes =
+                trim_right(
+                    std::string_view(properties_start,
+                                     static_cast<std::size_t>(after_properties - properties_start)))
+                    .size();
             continue;
         }
         if (which == kProperties && type == ondemand::json_type::null) {
@@ -527,18 +596,18 @@ Result<UsageEvent, ValidationError> EventValidator::validate(std::string_view me
     if (!timestamp) {
         return unexpected(error(Reason::bad_timestamp, timestamp.error()));
     }
-    if (*timestamp > now_us + options_.max_future_us) {
-        return unexpected(
-            error(Reason::bad_timestamp,
-                  "timestamp " + quoted(collected.text[kTimestamp]) + " is more than " +
-                      std::to_string(options_.max_future_us / 1'000'000) + " s in the future"));
-    }
-    if (*timestamp < now_us - options_.max_event_age_us) {
+    if (*timestamp > saturating_add(now_us, options_.max_future_us)) {
         return unexpected(error(Reason::bad_timestamp,
                                 "timestamp " + quoted(collected.text[kTimestamp]) +
-                                    " is older than the late-arrival limit (" +
-                                    std::to_string(options_.max_event_age_us / 3'600'000'000LL) +
-                                    " h; see --max-event-age)"));
+                                    " is more than " + describe_duration(options_.max_future_us) +
+                                    " in the future"));
+    }
+    if (*timestamp < saturating_add(now_us, -options_.max_event_age_us)) {
+        return unexpected(
+            error(Reason::bad_timestamp, "timestamp " + quoted(collected.text[kTimestamp]) +
+                                             " is older than the late-arrival limit of " +
+                                             describe_duration(options_.max_event_age_us) +
+                                             " (--max-event-age)"));
     }
     event.timestamp_us = *timestamp;
 
@@ -560,13 +629,13 @@ Result<UsageEvent, ValidationError> EventValidator::validate(std::string_view me
         if (!collected.duplicate_property.empty()) {
             return bad("duplicate property " + quoted(collected.duplicate_property));
         }
-        if (!collected.bad_property_key.empty()) {
+        if (collected.has_bad_property_key) {
             return bad("property key " + quoted(collected.bad_property_key) +
                        " must be 1-64 bytes of printable UTF-8");
         }
         if (collected.properties_bytes > kMaxPropertiesBytes) {
-            return bad("properties hold " + std::to_string(collected.properties_bytes) +
-                       " bytes of keys and values (at most 4096)");
+            return bad("properties is " + std::to_string(collected.properties_bytes) +
+                       " bytes of JSON (at most 4096)");
         }
     } else {
         event.property_count = 0;

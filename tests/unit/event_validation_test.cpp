@@ -104,7 +104,11 @@ TEST(EventValidation, BadUtf8InKeysAndValues) {
                {event_with("tenant_id", "\"ac\xc3\""), "bad_utf8"},
                {"{\"idem\xc0\xafpotency_key\":\"k\"}", "bad_utf8"},
                {event_with("properties", "{\"m\xed\xa0\x80odel\":\"x\"}"), "bad_utf8"},
-               {"\xff{}", "bad_utf8"}});
+               {event_with("properties", "{\"model\":\"gpt\xe2\x82\"}"), "bad_utf8"},  // cut
+               {event_with("idempotency_key", "\"k\xf8\x88\x80\x80\x80\""), "bad_utf8"},
+               {event_with("unknown\xc3\x28", "1"), "bad_utf8"},  // in an unknown key
+               {"\xff{}", "bad_utf8"},
+               {"{\"a\":\"\xed\xbf\xbf\"}", "bad_utf8"}});  // a raw surrogate
 }
 
 TEST(EventValidation, MalformedJson) {
@@ -124,7 +128,46 @@ TEST(EventValidation, MalformedJson) {
                {event_with("subject", "\"raw\x01control\""), "malformed_json"},
                {event_with("unknown", "[1,2,}"), "malformed_json"},
                {event_with("unknown", "tru"), "malformed_json"},
-               {event_with("", nullptr) + "x", "malformed_json"}});
+               {event_with("unknown", "[1,]"), "malformed_json"},
+               {event_with("unknown", "{\"a\":1,}"), "malformed_json"},
+               {event_with("unknown", "[[[[]]]"), "malformed_json"},
+               {event_with("unknown", "\"\\u00\""), "malformed_json"},
+               {event_with("unknown", "-Infinity"), "malformed_json"},
+               {event_with("unknown", "nan"), "malformed_json"},
+               {event_with("properties", "{\"a\":NaN}"), "malformed_json"},
+               {event_with("properties", "{\"a\":1,}"), "malformed_json"},
+               {event_with("properties", "{\"a\":{\"b\":[}}"), "malformed_json"},
+               {event_with("subject", "\"tab\tinside\""), "malformed_json"},  // raw, unescaped
+               {event_with("", nullptr) + "x", "malformed_json"},
+               {event_with("", nullptr) + "}", "malformed_json"},
+               {event_with("", nullptr) + "{}", "malformed_json"},
+               {"{\"idempotency_key\":\"k\",}", "malformed_json"},
+               {"{,\"idempotency_key\":\"k\"}", "malformed_json"},
+               {"{\"idempotency_key\" \"k\"}", "malformed_json"},
+               {"{\"idempotency_key\":\"k\"]", "malformed_json"},
+               {"{idempotency_key:\"k\"}", "malformed_json"}});
+}
+
+TEST(EventValidation, EscapesAndSurrogates) {
+    EventValidator validator;
+    // A valid pair decodes to one 4-byte character; raw UTF-8 is the same string.
+    auto pair = validator.validate(event_with("subject", "\"u-\\ud83d\\ude00\""), kNow);
+    ASSERT_TRUE(pair) << pair.error().detail;
+    EXPECT_EQ(pair->subject, "u-\xf0\x9f\x98\x80");
+    auto escaped = validator.validate(
+        event_with("idempotency_key", "\"\\u0072\\u00e9q \\\"1\\\" \\/ \\\\\""), kNow);
+    ASSERT_TRUE(escaped) << escaped.error().detail;
+    EXPECT_EQ(escaped->idempotency_key, "r\xc3\xa9q \"1\" / \\");
+    EXPECT_EQ(verdict(event_with("subject", "\"\xf0\x9f\x98\x80\"")), "ok");
+    check_all({{event_with("subject", "\"\\ud800\""), "malformed_json"},         // lone high
+               {event_with("subject", "\"\\udc00\""), "malformed_json"},         // lone low
+               {event_with("subject", "\"\\ude00\\ud83d\""), "malformed_json"},  // reversed
+               {event_with("subject", "\"\\ud800\\u0041\""), "malformed_json"},  // high + BMP
+               {event_with("subject", "\"\\ud800x\""), "malformed_json"},
+               {event_with("properties", "{\"\\ud800\":1}"), "malformed_json"},  // in a key
+               {event_with("unknown", "\"\\udfff\""), "malformed_json"},
+               {event_with("subject", "\"\\u12\""), "malformed_json"},
+               {event_with("subject", "\"\\a\""), "malformed_json"}});
 }
 
 TEST(EventValidation, DuplicateKeys) {
@@ -132,7 +175,12 @@ TEST(EventValidation, DuplicateKeys) {
     twice.insert(1, "\"meter\":\"other\",");
     check_all({{twice, "malformed_json: duplicate key \"meter\""},
                {"{\"tenant_id\":\"a\",\"tenant_id\":\"a\"}", "malformed_json"},
-               {event_with("properties", "{\"model\":\"a\",\"model\":\"b\"}"), "bad_properties"}});
+               {event_with("properties", "{\"model\":\"a\",\"model\":\"b\"}"), "bad_properties"},
+               {event_with("properties", "{\"model\":\"a\",\"mod\\u0065l\":\"a\"}"),
+                "bad_properties: duplicate property \"model\""},
+               // Keys are compared after unescaping.
+               {event_with("tenant\\u005fid", "\"acme\""),
+                "malformed_json: duplicate key \"tenant_id\""}});
     // Also unknown fields repeated, in lenient mode.
     std::string unknown_twice = event_with("extra", "1");
     unknown_twice.insert(1, "\"extra\":2,");
@@ -143,9 +191,22 @@ TEST(EventValidation, NotObject) {
     check_all({{"[1,2,3]", "not_object"},
                {"\"a string\"", "not_object"},
                {"42", "not_object"},
+               {" 1e999 ", "not_object"},
                {"null", "not_object"},
                {"true", "not_object"},
-               {"[1,2", "malformed_json"}});
+               {"[]", "not_object"},
+               // A root that is not an object is still checked for syntax first.
+               {"[1,2", "malformed_json"},
+               {"[1,{\"a\":}]", "malformed_json"},
+               {"\"abc\" x", "malformed_json"},
+               {"\"abc\" \"d\"", "malformed_json"},
+               {"42 43", "malformed_json"},
+               {"true x", "malformed_json"},
+               {"null null", "malformed_json"},
+               {"[1] 2", "malformed_json"},
+               {"\"\\ud800\"", "malformed_json"},
+               {"-", "malformed_json"},
+               {"nul", "malformed_json"}});
 }
 
 TEST(EventValidation, UnknownFieldOnlyInStrictMode) {
@@ -178,6 +239,15 @@ TEST(EventValidation, BadKey) {
     EXPECT_EQ(verdict(event_with("idempotency_key", "\"k\"")), "ok");
     EXPECT_EQ(verdict(event_with("idempotency_key", "\"r\\u00e9q-\\ud83d\\ude00\"")), "ok")
         << "escapes incl. a surrogate pair decode to printable UTF-8";
+    // The limit counts bytes after unescaping, not characters: 64 × "é" is 128 bytes.
+    std::string e64 = "\"";
+    for (int index = 0; index < 64; ++index) {
+        e64 += "\\u00e9";
+    }
+    const std::string e65 = e64 + "\\u00e9\"";
+    e64 += "\"";
+    EXPECT_EQ(verdict(event_with("idempotency_key", e64.c_str())), "ok");
+    EXPECT_EQ(verdict(event_with("idempotency_key", e65.c_str())), "bad_key");
     check_all({{event_with("idempotency_key", key129.c_str()), "bad_key"},
                {event_with("idempotency_key", "\"\""), "bad_key"},
                {event_with("idempotency_key", "42"), "bad_key"},
@@ -258,6 +328,30 @@ TEST(EventValidation, Timestamp) {
                {event_with("timestamp", "\"2026-11-22 10:15:00Z\""), "bad_timestamp"},
                {event_with("timestamp", "1763806500"), "bad_timestamp"},
                {event_with("timestamp", "\"2026-11-22T10:15:00\""), "bad_timestamp"}});
+    check_all({{event_with("timestamp", "\"2026-11-24T12:05:01Z\""),
+                "bad_timestamp: timestamp \"2026-11-24T12:05:01Z\" is more than 5m in the future"},
+               {event_with("timestamp", "\"2026-10-01T00:00:00Z\""),
+                "bad_timestamp: timestamp \"2026-10-01T00:00:00Z\" is older than the late-arrival "
+                "limit of 35d"},
+               // The window is judged on the instant, after the offset: 17:35:00+05:30 is
+               // 12:05:00Z (ok), 17:35:01+05:30 is one second too far.
+               {event_with("timestamp", "\"2026-11-24T17:35:00+05:30\""), "ok"},
+               {event_with("timestamp", "\"2026-11-24T17:35:01+05:30\""), "bad_timestamp"},
+               {event_with("timestamp", "\"2026-10-20T00:00:00-12:00\""), "ok"},
+               {event_with("timestamp", "\"2026-10-19T23:59:59-12:00\""), "bad_timestamp"},
+               // Truncation, not rounding, at the future bound: .9999999 stays inside.
+               {event_with("timestamp", "\"2026-11-24T12:04:59.9999999Z\""), "ok"},
+               {event_with("timestamp", "\"2028-02-29T00:00:00Z\""),
+                "bad_timestamp: timestamp "
+                "\"2028-02-29T00:00:00Z\" is "
+                "more than"},
+               {event_with("timestamp", "\"\""), "bad_timestamp"},
+               {event_with("timestamp", "null"), "bad_timestamp"},
+               {event_with("timestamp", "{\"at\":1}"), "bad_timestamp"}});
+    // A leap day in the window is fine: 2028-02-29 with now on 2028-03-01.
+    EventValidator leap_validator;
+    EXPECT_TRUE(leap_validator.validate(event_with("timestamp", "\"2028-02-29T23:00:00Z\""),
+                                        *parse_rfc3339("2028-03-01T00:00:00Z")));
     // The late limit is an option (--max-event-age).
     EXPECT_EQ(verdict(event_with("timestamp", "\"2026-11-22T10:15:00Z\""),
                       ValidationOptions{.max_event_age_us = 3600LL * 1'000'000}),
@@ -282,6 +376,16 @@ TEST(EventValidation, Properties) {
     EXPECT_EQ(verdict(event_with("properties", "{\"a\":\"s\",\"b\":1.5,\"c\":true,\"d\":-2}")),
               "ok");
     const std::string big = "{\"blob\":\"" + std::string(4100, 'x') + "\"}";
+    // The 4 KiB limit is on the raw JSON text of the object, as written.
+    const std::string exactly = "{\"blob\":\"" + std::string(4096 - 11, 'x') + "\"}";
+    ASSERT_EQ(exactly.size(), 4096U);
+    const std::string one_more = "{\"blob\":\"" + std::string(4096 - 10, 'x') + "\"}";
+    const std::string spaced = "{ \"blob\" : \"" + std::string(4096 - 15, 'x') + "\" }";
+    ASSERT_EQ(spaced.size(), 4096U);
+    EXPECT_EQ(verdict(event_with("properties", exactly.c_str())), "ok");
+    EXPECT_EQ(verdict(event_with("properties", spaced.c_str())), "ok");
+    EXPECT_EQ(verdict(event_with("properties", (spaced + "  ").c_str())), "ok")
+        << "whitespace after the object is not part of it";
     check_all({{event_with("properties", seventeen.c_str()), "bad_properties"},
                {event_with("properties", "{\"a\":{\"nested\":1}}"), "bad_properties"},
                {event_with("properties", "{\"a\":[1]}"), "bad_properties"},
@@ -289,7 +393,16 @@ TEST(EventValidation, Properties) {
                {event_with("properties", "[1,2]"), "bad_properties"},
                {event_with("properties", "\"model=gpt\""), "bad_properties"},
                {event_with("properties", "{\"\":1}"), "bad_properties"},
-               {event_with("properties", big.c_str()), "bad_properties"}});
+               {event_with("properties", big.c_str()), "bad_properties"},
+               {event_with("properties", one_more.c_str()),
+                "bad_properties: properties is 4097 bytes of JSON"},
+               {event_with("properties", "{\"a\\u0001\":1}"), "bad_properties"},
+               {event_with("properties", ("{\"" + std::string(65, 'k') + "\":1}").c_str()),
+                "bad_properties"},
+               {event_with("properties", "42"), "bad_properties"},
+               {event_with("properties", "true"), "bad_properties"}});
+    EXPECT_EQ(verdict(event_with("properties", ("{\"" + std::string(64, 'k') + "\":1}").c_str())),
+              "ok");
 }
 
 TEST(EventValidation, FirstBrokenRuleWins) {
@@ -301,6 +414,154 @@ TEST(EventValidation, FirstBrokenRuleWins) {
     EXPECT_EQ(verdict(event_with("extra", "\"\xff\"")), "bad_utf8");
     // A malformed unknown field beats a missing field.
     EXPECT_EQ(verdict("{\"x\":[}"), "malformed_json");
+}
+
+TEST(EventValidation, FixingOneRuleAtATimeRevealsTheNextInOrder) {
+    // Every field rule broken at once; fix them in order and watch the reason move down the list.
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"extra", "1"},
+        {"idempotency_key", "\"\""},
+        {"tenant_id", "\"a b\""},
+        {"subject", "7"},
+        {"meter", "\"Tokens\""},
+        {"quantity", "-1"},
+        {"timestamp", "\"2026-02-29T00:00:00Z\""},
+        {"properties", "[1]"}};
+    const std::vector<std::pair<std::string, std::string>> fixes = {
+        {"extra", ""},
+        {"idempotency_key", "\"k\""},
+        {"tenant_id", "\"acme\""},
+        {"subject", "\"u\""},
+        {"meter", "\"tokens\""},
+        {"quantity", "1"},
+        {"timestamp", "\"2026-11-24T11:00:00Z\""},
+        {"properties", "{}"}};
+    const std::vector<std::string> reasons = {"unknown_field", "bad_key",        "bad_tenant",
+                                              "bad_subject",   "bad_meter",      "bad_quantity",
+                                              "bad_timestamp", "bad_properties", "ok"};
+    auto render = [&fields] {
+        std::string out = "{";
+        for (const auto& [name, value] : fields) {
+            if (value.empty()) {
+                continue;
+            }
+            out += (out.size() > 1 ? ",\"" : "\"") + name + "\":" + value;
+        }
+        return out + "}";
+    };
+    // Missing fields come before all the value rules: drop the meter first.
+    auto meter = fields[4];
+    fields[4].second.clear();
+    fields[0].second.clear();
+    EXPECT_EQ(verdict(render()), "missing_field");
+    fields[4] = meter;
+    fields[0].second = "1";
+    for (std::size_t step = 0; step < fixes.size(); ++step) {
+        EXPECT_EQ(verdict(render()), reasons[step]) << render();
+        fields[step].second = fixes[step].second;
+    }
+    EXPECT_EQ(verdict(render()), "ok") << render();
+}
+
+TEST(EventValidation, LenientModeIgnoresUnknownFieldsEntirely) {
+    EventValidator validator(ValidationOptions{.strict = false});
+    auto result =
+        validator.validate(event_with("trace", "{\"id\":[1,2,3],\"sampled\":true}"), kNow);
+    ASSERT_TRUE(result) << result.error().detail;
+    std::string canonical;
+    append_canonical_event(*result, canonical);
+    EXPECT_EQ(canonical.find("trace"), std::string::npos);
+    // Still: syntax, then the field rules in order.
+    EXPECT_EQ(verdict(event_with("trace", "[1,"), ValidationOptions{.strict = false}),
+              "malformed_json");
+    EXPECT_EQ(verdict("{\"trace\":1}", ValidationOptions{.strict = false}), "missing_field");
+    EXPECT_EQ(verdict(event_with("Meter", "\"x\"")), "unknown_field") << "names are exact";
+}
+
+TEST(EventValidation, QuantityForms) {
+    EventValidator validator;
+    for (const auto& [raw, expected] : std::vector<std::pair<std::string, std::string>>{
+             {"1500", "1500"},
+             {"\"1500\"", "1500"},
+             {"1.5e3", "1500"},
+             {"\"1.5E+3\"", "1500"},
+             {"\"12.5\"", "12.5"},
+             {"12.50", "12.5"},
+             {"\"\\u0031\"", "1"},
+             {"0.000001", "0.000001"},
+             {"1e-6", "0.000001"},
+             {"1.0000000", "1"},
+             {"1000000000000", "1000000000000"},
+             {"999999999999.999999", "999999999999.999999"}}) {
+        auto result = validator.validate(event_with("quantity", raw.c_str()), kNow);
+        ASSERT_TRUE(result) << raw << ": " << result.error().detail;
+        EXPECT_EQ(result->quantity.to_string(), expected) << raw;
+    }
+    check_all({{event_with("quantity", "\"1.5e-7\""),
+                "bad_quantity: quantity \"1.5e-7\": more than 6 fraction digits"},
+               {event_with("quantity", "1e13"), "bad_quantity: quantity \"1e13\": out of range"},
+               {event_with("quantity", "\"Infinity\""), "bad_quantity"},
+               {event_with("quantity", "\"0x10\""), "bad_quantity"},
+               {event_with("quantity", "\"+1\""), "bad_quantity"},
+               {event_with("quantity", "\".5\""), "bad_quantity"},
+               {event_with("quantity", "\"1.\""), "bad_quantity"},
+               {event_with("quantity", "\"01\""), "bad_quantity"},
+               {event_with("quantity", "-0"), "bad_quantity: quantity \"-0\": negative"},
+               {event_with("quantity", "{\"value\":1}"), "bad_quantity"}});
+}
+
+TEST(EventValidation, SubjectNullEmptyAndAbsent) {
+    EventValidator validator;
+    auto null_subject = validator.validate(event_with("subject", "null"), kNow);
+    ASSERT_TRUE(null_subject);
+    EXPECT_FALSE(null_subject->has_subject);
+    auto empty_subject = validator.validate(event_with("subject", "\"\""), kNow);
+    ASSERT_TRUE(empty_subject);
+    EXPECT_TRUE(empty_subject->has_subject);
+    EXPECT_EQ(empty_subject->subject, "");
+    auto absent = validator.validate(event_with("subject", nullptr), kNow);
+    ASSERT_TRUE(absent);
+    EXPECT_FALSE(absent->has_subject);
+}
+
+TEST(EventValidation, PropertyValuesKeepTheirKind) {
+    EventValidator validator;
+    auto result = validator.validate(
+        event_with("properties", "{\"s\":\"a\\nb\",\"n\":-2.50e1 ,\"t\":true,\"f\":false}"), kNow);
+    ASSERT_TRUE(result) << result.error().detail;
+    ASSERT_EQ(result->property_count, 4U);
+    EXPECT_EQ(result->properties[0].value, "a\nb");
+    EXPECT_EQ(result->properties[0].kind, PropertyKind::string);
+    EXPECT_EQ(result->properties[1].value, "-2.50e1") << "the raw number token, trimmed";
+    EXPECT_EQ(result->properties[1].kind, PropertyKind::number);
+    EXPECT_EQ(result->properties[2].value, "true");
+    EXPECT_EQ(result->properties[2].kind, PropertyKind::boolean);
+    EXPECT_EQ(result->properties[3].value, "false");
+}
+
+TEST(EventValidation, TheValidatorIsReusableAfterAnyVerdict) {
+    EventValidator validator;
+    const std::string good = event_with("", nullptr);
+    for (int round = 0; round < 3; ++round) {
+        EXPECT_TRUE(validator.validate(good, kNow));
+        EXPECT_FALSE(validator.validate("{\"a\":[", kNow));
+        EXPECT_FALSE(validator.validate(std::string(kMaxEventBytes + 1, ' '), kNow));
+        EXPECT_FALSE(validator.validate("\xff", kNow));
+        auto result = validator.validate(event_with("tenant_id", "\"globex\""), kNow);
+        ASSERT_TRUE(result);
+        EXPECT_EQ(result->tenant_id, "globex");
+    }
+}
+
+TEST(EventValidation, EveryReasonHasItsCode) {
+    const std::vector<std::string_view> expected = {
+        "too_large",     "bad_utf8",      "malformed_json", "not_object",  "unknown_field",
+        "missing_field", "bad_key",       "bad_tenant",     "bad_subject", "bad_meter",
+        "bad_quantity",  "bad_timestamp", "bad_properties"};
+    ASSERT_EQ(expected.size(), kReasonCount);
+    for (std::size_t index = 0; index < kReasonCount; ++index) {
+        EXPECT_EQ(reason_code(static_cast<Reason>(index)), expected[index]);
+    }
 }
 
 TEST(EventValidation, ZeroCopyAndCopyGiveTheSameAnswer) {
