@@ -28,6 +28,17 @@ void append_number_property(std::string& out, std::string_view token) {
     out.append(buffer, parsed->format(buffer));
 }
 
+constexpr std::size_t kHashHexBytes = 32;
+
+// 32 lowercase hex digits, the high 64 bits first.
+void write_hex(const PayloadHash& hash, char* out) {
+    for (std::size_t index = 0; index < 16; ++index) {
+        const std::size_t shift = 4 * (15 - index);
+        out[index] = kHex[(hash.high >> shift) & 0xFU];
+        out[16 + index] = kHex[(hash.low >> shift) & 0xFU];
+    }
+}
+
 template <class Integer>
 void append_integer(std::string& out, Integer value) {
     char buffer[24];
@@ -142,11 +153,8 @@ PayloadHash payload_hash(const UsageEvent& event) {
 }
 
 std::string to_hex(const PayloadHash& hash) {
-    std::string out(32, '0');
-    for (int index = 0; index < 16; ++index) {
-        out[static_cast<std::size_t>(15 - index)] = kHex[(hash.high >> (4 * index)) & 0xFU];
-        out[static_cast<std::size_t>(31 - index)] = kHex[(hash.low >> (4 * index)) & 0xFU];
-    }
+    std::string out(kHashHexBytes, '0');
+    write_hex(hash, out.data());
     return out;
 }
 
@@ -180,7 +188,9 @@ void append_ledger_entry_header(const LedgerEntryHeader& header, std::string& ou
     out += ",\"source_offset\":";
     append_integer(out, header.source_offset);
     out += ",\"prev_hash\":\"";
-    out += to_hex(header.prev_hash);
+    char hex[kHashHexBytes];
+    write_hex(header.prev_hash, hex);
+    out.append(hex, kHashHexBytes);
     out += "\",\"event\":";
 }
 }  // namespace
@@ -218,22 +228,30 @@ Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_v
         if (result.ec != std::errc() || result.ptr == rest.data()) {
             return false;
         }
+        // Canonical integers only: no leading zeros, no "-0".
+        const std::string_view digits(rest.data(),
+                                      static_cast<std::size_t>(result.ptr - rest.data()));
+        const std::string_view magnitude = digits.front() == '-' ? digits.substr(1) : digits;
+        if ((magnitude.size() > 1 && magnitude.front() == '0') || digits == "-0") {
+            return false;
+        }
         rest.remove_prefix(static_cast<std::size_t>(result.ptr - rest.data()));
         return true;
     };
     if (!expect("{\"partition\":") || !number(decoded.header.partition) ||
         !expect(",\"sequence\":") || !number(decoded.header.sequence) ||
         !expect(",\"source_offset\":") || !number(decoded.header.source_offset) ||
-        !expect(",\"prev_hash\":\"") || rest.size() < 32) {
+        !expect(",\"prev_hash\":\"") || rest.size() < kHashHexBytes) {
         return unexpected(std::string("not a ledger entry header"));
     }
-    auto previous = hash_from_hex(rest.substr(0, 32));
+    auto previous = hash_from_hex(rest.substr(0, kHashHexBytes));
     if (!previous) {
         return unexpected(previous.error());
     }
     decoded.header.prev_hash = *previous;
-    rest.remove_prefix(32);
-    if (!expect("\",\"event\":") || rest.size() < 3 || rest.back() != '}') {
+    rest.remove_prefix(kHashHexBytes);
+    if (!expect("\",\"event\":") || rest.size() < 3 || rest.front() != '{' ||
+        rest.substr(rest.size() - 2) != "}}") {
         return unexpected(std::string("not a ledger entry"));
     }
     decoded.event_json = rest.substr(0, rest.size() - 1);

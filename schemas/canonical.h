@@ -19,12 +19,14 @@ struct PayloadHash {
     friend bool operator==(const PayloadHash&, const PayloadHash&) = default;
 };
 
-// Appends the canonical JSON of `event` to `out`.
+// Appends the canonical JSON of `event` to `out` (byte format in README.md); allocates nothing
+// but what `out` needs to grow.
 void append_canonical_event(const UsageEvent& event, std::string& out);
 // XXH3-128 of the canonical JSON: equal for "1500", 1500 and 1.5e3, for "+00:00" and "Z", for
 // any key order; different for any change of meaning.
 PayloadHash payload_hash(const UsageEvent& event);
-PayloadHash hash_bytes(std::string_view bytes);
+PayloadHash hash_bytes(std::string_view bytes);  // XXH3-128, seed 0
+// 32 lowercase hex digits, high 64 bits first: the canonical XXH128 representation (xxhsum's).
 std::string to_hex(const PayloadHash& hash);
 Result<PayloadHash, std::string> hash_from_hex(std::string_view hex);
 
@@ -48,7 +50,8 @@ struct DecodedLedgerEntry {
     LedgerEntryHeader header;
     std::string_view event_json;  // the canonical event, a view into the encoded entry
 };
-// Reads back the header of an entry written by append_ledger_entry (strict: exactly that form).
+// Reads back the header of an entry written by append_ledger_entry (strict: exactly that form,
+// canonical integers, lowercase hex). The event is not re-validated: the caller's business.
 Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_view encoded);
 
 // RFC 8259 string escaping, minimal: '"', '\\' and control characters; UTF-8 kept as is.

@@ -4,6 +4,10 @@
 
 #include "schemas/time.h"
 
+#include <limits>
+#include <string>
+#include <vector>
+
 namespace ul {
 namespace {
 
@@ -53,6 +57,44 @@ TEST(Canonical, SameMeaningSameHash) {
             R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1500.000,"timestamp":"2026-11-22T10:15:00Z","subject":null,"properties":null})"));
 }
 
+TEST(Canonical, SameMeaningSameHashTable) {
+    // Each row: two spellings of one event. The base fields fill in what a row leaves out.
+    auto event = [](std::string_view fields) {
+        return R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens",)" +
+               std::string(fields) + "}";
+    };
+    const std::vector<std::pair<std::string, std::string>> rows = {
+        {R"("quantity":"12.5","timestamp":"2026-11-22T10:15:00Z")",
+         R"("quantity":12.5,"timestamp":"2026-11-22T10:15:00Z")"},
+        {R"("quantity":1,"timestamp":"2026-11-22T10:15:00Z")",
+         R"("quantity":"1.0000000","timestamp":"2026-11-22T10:15:00Z")"},
+        {R"("quantity":0,"timestamp":"2026-11-22T10:15:00Z")",
+         R"("quantity":0e5,"timestamp":"2026-11-22T10:15:00Z")"},
+        {R"("quantity":1,"timestamp":"2026-11-22T10:15:00.5Z")",
+         R"("quantity":1,"timestamp":"2026-11-22t10:15:00.500000999z")"},
+        {R"("quantity":1,"timestamp":"2026-11-22T10:15:00Z")",
+         R"("quantity":1,"timestamp":"2026-11-21T22:15:00-12:00")"},
+        {R"("quantity":1,"timestamp":"2026-11-22T10:15:00Z","subject":"u\u00e9")",
+         R"("subject":"u)"
+         "\xc3\xa9"
+         R"(","timestamp":"2026-11-22T10:15:00Z","quantity":1)"},
+        {R"("quantity":1,"timestamp":"2026-11-22T10:15:00Z","properties":{"b":"2","a":1})",
+         R"("quantity":1,"timestamp":"2026-11-22T10:15:00Z","properties":{"a":1.0,"b":"2"})"},
+        {R"("quantity":1,"timestamp":"2026-11-22T10:15:00Z","properties":{})",
+         R"("quantity":1,"timestamp":"2026-11-22T10:15:00Z")"},
+        {R"("quantity":1,"timestamp":"2026-11-22T10:15:00Z","properties":{"n":-0})",
+         R"("quantity":1,"timestamp":"2026-11-22T10:15:00Z","properties":{"n":0})"},
+        {R"("quantity":1,"timestamp":"2026-11-22T10:15:00Z","properties":{"n":2.5e1})",
+         R"("quantity":1,"timestamp":"2026-11-22T10:15:00Z","properties":{"n":25.000})"},
+        {R"("quantity":1,"timestamp":"2026-11-22T10:15:00Z","properties":{"s":"a/b"})",
+         R"("quantity":1,"timestamp":"2026-11-22T10:15:00Z","properties":{"s":"a\/b"})"},
+    };
+    for (const auto& [left, right] : rows) {
+        EXPECT_EQ(hash_of(event(left)), hash_of(event(right))) << left << " vs " << right;
+        EXPECT_EQ(canonical_of(event(left)), canonical_of(event(right)));
+    }
+}
+
 TEST(Canonical, AnyChangeOfMeaningChangesTheHash) {
     const std::string base =
         R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1500,"timestamp":"2026-11-22T10:15:00Z"})";
@@ -66,6 +108,14 @@ TEST(Canonical, AnyChangeOfMeaningChangesTheHash) {
             R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1500,"timestamp":"2026-11-22T10:15:00Z","properties":{"a":"1"}})",
             R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1500,"timestamp":"2026-11-22T10:15:00Z","properties":{"a":1}})",
             R"({"idempotency_key":"k2","tenant_id":"acme","meter":"tokens","quantity":1500,"timestamp":"2026-11-22T10:15:00Z"})",
+            R"({"idempotency_key":"k","tenant_id":"Acme","meter":"tokens","quantity":1500,"timestamp":"2026-11-22T10:15:00Z"})",
+            R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1500.000001,"timestamp":"2026-11-22T10:15:00Z"})",
+            R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1500,"timestamp":"2026-11-22T10:15:00.000001Z"})",
+            R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1500,"timestamp":"2026-11-22T10:15:00Z","subject":""})",
+            R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1500,"timestamp":"2026-11-22T10:15:00Z","properties":{"a":true}})",
+            R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1500,"timestamp":"2026-11-22T10:15:00Z","properties":{"a":"true"}})",
+            R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1500,"timestamp":"2026-11-22T10:15:00Z","properties":{"b":"1"}})",
+            R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1500,"timestamp":"2026-11-22T10:15:00Z","properties":{"a":"1","b":"1"}})",
         }) {
         EXPECT_NE(hash_of(changed), hash) << changed;
     }
@@ -95,6 +145,109 @@ TEST(Canonical, LedgerEntryRoundTripsItsHeader) {
     EXPECT_NE(entry_hash(encoded), entry_hash(encoded + " "));
     EXPECT_FALSE(decode_ledger_entry_header("{\"partition\":x}"));
     EXPECT_FALSE(decode_ledger_entry_header(encoded.substr(0, 50)));
+    EXPECT_FALSE(decode_ledger_entry_header(encoded.substr(0, encoded.size() - 1)));
+    std::string leading_zero = encoded;
+    leading_zero.replace(leading_zero.find(":3,"), 3, ":03,");
+    EXPECT_FALSE(decode_ledger_entry_header(leading_zero));
+    std::string upper_hex = encoded;
+    upper_hex.replace(upper_hex.find("abcdef"), 6, "ABCDEF");
+    EXPECT_FALSE(decode_ledger_entry_header(upper_hex));
+    std::string not_an_object = encoded;
+    not_an_object.replace(not_an_object.find("\"event\":{") + 8, 1, "[");
+    EXPECT_FALSE(decode_ledger_entry_header(not_an_object));
+}
+
+TEST(Canonical, LedgerEntryLimitsAndChain) {
+    EventValidator validator;
+    auto event = validator.validate(
+        R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1,"timestamp":"2026-11-22T10:15:00Z"})",
+        kNow);
+    ASSERT_TRUE(event);
+    const LedgerEntryHeader extremes{
+        std::numeric_limits<std::uint32_t>::max(), std::numeric_limits<std::uint64_t>::max(),
+        std::numeric_limits<std::int64_t>::min(), PayloadHash{~0ULL, ~0ULL}};
+    std::string encoded;
+    append_ledger_entry(extremes, *event, encoded);
+    auto decoded = decode_ledger_entry_header(encoded);
+    ASSERT_TRUE(decoded) << decoded.error();
+    EXPECT_EQ(decoded->header.partition, extremes.partition);
+    EXPECT_EQ(decoded->header.sequence, extremes.sequence);
+    EXPECT_EQ(decoded->header.source_offset, extremes.source_offset);
+    EXPECT_EQ(decoded->header.prev_hash, extremes.prev_hash);
+    // The chain: each entry carries the hash of the encoded bytes before it.
+    std::string first;
+    append_ledger_entry(LedgerEntryHeader{0, 0, 10, PayloadHash{}}, *event, first);
+    std::string second;
+    append_ledger_entry(LedgerEntryHeader{0, 1, 11, entry_hash(first)}, *event, second);
+    EXPECT_EQ(decode_ledger_entry_header(second)->header.prev_hash, entry_hash(first));
+    EXPECT_EQ(entry_hash(first), hash_bytes(first));
+    EXPECT_NE(entry_hash(first), entry_hash(second));
+    // The canonical-event variant writes the same bytes.
+    std::string canonical;
+    append_canonical_event(*event, canonical);
+    std::string from_canonical;
+    append_ledger_entry_canonical(LedgerEntryHeader{0, 1, 11, entry_hash(first)}, canonical,
+                                  from_canonical);
+    EXPECT_EQ(from_canonical, second);
+}
+
+TEST(Canonical, EveryFieldChangeIsSeenAgainstEveryOther) {
+    // Pairwise: the hashes of all these events differ from each other.
+    const std::vector<std::string> events = {
+        R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1,"timestamp":"2026-11-22T10:15:00Z"})",
+        R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1,"timestamp":"2026-11-22T10:15:00Z","properties":{"a":1}})",
+        R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1,"timestamp":"2026-11-22T10:15:00Z","properties":{"a":"1"}})",
+        R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1,"timestamp":"2026-11-22T10:15:00Z","properties":{"a":1.5}})",
+        R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1,"timestamp":"2026-11-22T10:15:00Z","subject":"a"})",
+        R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1,"timestamp":"2026-11-22T10:15:00Z","subject":"b"})",
+        R"({"idempotency_key":"k","tenant_id":"acme","meter":"a","quantity":1,"timestamp":"2026-11-22T10:15:00Z"})",
+        R"({"idempotency_key":"k","tenant_id":"acme","meter":"b","quantity":1,"timestamp":"2026-11-22T10:15:00Z"})",
+        R"({"idempotency_key":"a","tenant_id":"acme","meter":"tokens","quantity":1,"timestamp":"2026-11-22T10:15:00Z"})",
+        R"({"idempotency_key":"k","tenant_id":"a","meter":"tokens","quantity":1,"timestamp":"2026-11-22T10:15:00Z"})",
+        R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":2,"timestamp":"2026-11-22T10:15:00Z"})",
+        R"({"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":1,"timestamp":"2026-11-22T10:15:01Z"})",
+    };
+    std::vector<PayloadHash> hashes;
+    for (const auto& message : events) {
+        hashes.push_back(hash_of(message));
+    }
+    for (std::size_t left = 0; left < hashes.size(); ++left) {
+        for (std::size_t right = left + 1; right < hashes.size(); ++right) {
+            EXPECT_NE(hashes[left], hashes[right]) << events[left] << " vs " << events[right];
+        }
+    }
+}
+
+TEST(Canonical, StringsAreReescapedMinimally) {
+    // Only '"', '\' and C0 controls are escaped (\n \r \t \b \f by name, others \u00XX);
+    // "\/", DEL, C1 controls, U+2028 and every other character are written as raw UTF-8.
+    EXPECT_EQ(
+        canonical_of(
+            R"({"idempotency_key":"q\"b\\s\/\u00e9","tenant_id":"acme","meter":"m","quantity":1,)"
+            R"("timestamp":"2026-11-22T10:15:00Z","properties":)"
+            R"({"v":"t\tn\nr\rb\bf\f\u0001\u001f\u007f\u0085\u2028\u0000"}})"),
+        "{\"idempotency_key\":\"q\\\"b\\\\s/\xc3\xa9\",\"tenant_id\":\"acme\",\"meter\":\"m\","
+        "\"quantity\":\"1\",\"timestamp\":\"2026-11-22T10:15:00Z\",\"properties\":"
+        "{\"v\":\"t\\tn\\nr\\rb\\bf\\f\\u0001\\u001f\x7f\xc2\x85\xe2\x80\xa8\\u0000\"}}");
+}
+
+TEST(Canonical, PropertyNumbersInCanonicalFormWhenExact) {
+    EXPECT_EQ(
+        canonical_of(
+            R"({"idempotency_key":"k","tenant_id":"acme","meter":"m","quantity":1,"timestamp":"2026-11-22T10:15:00Z","properties":{"a":-2.50e1,"b":1e400,"c":0.1234567,"d":-0.0,"e":1E2,"f":-0.000001}})"),
+        R"({"idempotency_key":"k","tenant_id":"acme","meter":"m","quantity":"1","timestamp":"2026-11-22T10:15:00Z","properties":{"a":-25,"b":1e400,"c":0.1234567,"d":0,"e":100,"f":-0.000001}})");
+}
+
+TEST(Canonical, PinnedBytesAndHash) {
+    // The canonical form and its hash are stored forever: this pins both. If this test fails,
+    // the ledger format changed: that needs a format version, not a new expected value.
+    const std::string message =
+        R"({"idempotency_key":"req-7f3a","tenant_id":"acme","subject":"user-42","meter":"tokens","quantity":1500,"timestamp":"2026-11-22T10:15:00Z","properties":{"model":"gpt-x","region":"eu"}})";
+    EXPECT_EQ(
+        canonical_of(message),
+        R"({"idempotency_key":"req-7f3a","tenant_id":"acme","subject":"user-42","meter":"tokens","quantity":"1500","timestamp":"2026-11-22T10:15:00Z","properties":{"model":"gpt-x","region":"eu"}})");
+    EXPECT_EQ(to_hex(hash_of(message)), "203b22f999afc0087d0f1b8eb9368ab9");
+    EXPECT_EQ(hash_of(message), hash_bytes(canonical_of(message)));
 }
 
 TEST(Canonical, HexRoundTrip) {
