@@ -238,6 +238,18 @@ TEST(Canonical, PropertyNumbersInCanonicalFormWhenExact) {
         R"({"idempotency_key":"k","tenant_id":"acme","meter":"m","quantity":"1","timestamp":"2026-11-22T10:15:00Z","properties":{"a":-25,"b":1e400,"c":0.1234567,"d":0,"e":100,"f":-0.000001}})");
 }
 
+TEST(Canonical, PropertyKeysSortByUnsignedBytes) {
+    // "é" is 0xC3 0xA9: after every ASCII key; a prefix sorts before its extensions.
+    EXPECT_EQ(
+        canonical_of(
+            R"({"idempotency_key":"k","tenant_id":"acme","meter":"m","quantity":1,)"
+            R"("timestamp":"2026-11-22T10:15:00Z","properties":{"\u00e9":1,"ab":2,"Z":3,"a":4,"z":5}})"),
+        R"({"idempotency_key":"k","tenant_id":"acme","meter":"m","quantity":"1",)"
+        R"("timestamp":"2026-11-22T10:15:00Z","properties":{"Z":3,"a":4,"ab":2,"z":5,")"
+        "\xc3\xa9"
+        R"(":1}})");
+}
+
 TEST(Canonical, PinnedBytesAndHash) {
     // The canonical form and its hash are stored forever: this pins both. If this test fails,
     // the ledger format changed: that needs a format version, not a new expected value.
