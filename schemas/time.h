@@ -21,11 +21,15 @@ inline constexpr std::size_t kTimestampFormatBytes = 32;
 Result<std::int64_t, std::string> parse_rfc3339(std::string_view text);
 
 // Canonical UTC form: "2026-11-22T10:15:00Z", or with exactly six fraction digits when the
-// fraction is not zero ("2026-11-22T10:15:00.250000Z"). `out` must hold kTimestampFormatBytes.
+// fraction is not zero ("2026-11-22T10:15:00.250000Z"). `out` must hold kTimestampFormatBytes;
+// returns the length written. Defined for every int64: outside years 0001-9999 (which parsing
+// never produces) the year gets more digits or a '-' (astronomical numbering), as ISO 8601's
+// expanded years do, and parse_rfc3339 does not read it back.
 std::size_t format_rfc3339(std::int64_t micros, char* out);
 std::string format_rfc3339(std::int64_t micros);
 
-// "<positive integer><unit>", unit one of s, m, h, d: "35d", "12h", "90m", "30s".
+// "<positive integer><unit>", unit one of s, m, h, d: "35d", "12h", "90m", "30s"; in
+// microseconds, and an error when that does not fit in int64.
 Result<std::int64_t, std::string> parse_duration(std::string_view text);
 
 }  // namespace ul

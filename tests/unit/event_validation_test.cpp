@@ -99,6 +99,23 @@ TEST(EventValidation, TooLarge) {
                {"{" + std::string(kMaxEventBytes, '\xff') + "}", "too_large"}});
 }
 
+TEST(EventValidation, ExactlySixteenKibOfValidEventPasses) {
+    // JSON whitespace counts toward the size: pad a valid event to the byte.
+    std::string exactly = event_with("", nullptr);
+    exactly.insert(1, kMaxEventBytes - exactly.size(), ' ');
+    ASSERT_EQ(exactly.size(), kMaxEventBytes);
+    EXPECT_EQ(verdict(exactly), "ok");
+    std::string over = exactly;
+    over.insert(1, " ");
+    ASSERT_EQ(over.size(), kMaxEventBytes + 1);
+    check_all({{over, "too_large: message is 16385 bytes (at most 16384)"}});
+    // The same through the zero-copy path.
+    std::string padded = exactly + std::string(simdjson::SIMDJSON_PADDING, ' ');
+    EventValidator validator;
+    EXPECT_TRUE(
+        validator.validate(std::string_view(padded.data(), exactly.size()), padded.size(), kNow));
+}
+
 TEST(EventValidation, BadUtf8InKeysAndValues) {
     check_all({{event_with("subject", "\"user-\xff\""), "bad_utf8"},
                {event_with("tenant_id", "\"ac\xc3\""), "bad_utf8"},
