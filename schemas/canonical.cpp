@@ -169,7 +169,7 @@ Result<PayloadHash, std::string> hash_from_hex(std::string_view hex) {
         if (c >= '0' && c <= '9') {
             nibble = static_cast<std::uint64_t>(c - '0');
         } else if (c >= 'a' && c <= 'f') {
-            nibble = static_cast<std::uint64_t>(c - 'a' + 10);
+            nibble = static_cast<std::uint64_t>(c - 'a') + 10;
         } else {
             return unexpected(std::string("a hash is 32 lowercase hex digits"));
         }

@@ -107,7 +107,8 @@ Result<std::int64_t, std::string> parse_rfc3339(std::string_view text) {
         if (offset_hours > 23 || offset_minutes > 59) {
             return fail("time zone offset out of range");
         }
-        offset_seconds = (offset_hours * 3600 + offset_minutes * 60) * (zone == '-' ? -1 : 1);
+        offset_seconds = (std::int64_t{offset_hours} * 3600 + std::int64_t{offset_minutes} * 60) *
+                         (zone == '-' ? -1 : 1);
         position += 6;
     } else {
         return fail("bad time zone (Z or ±HH:MM)");
@@ -116,7 +117,8 @@ Result<std::int64_t, std::string> parse_rfc3339(std::string_view text) {
         return fail("trailing characters");
     }
     const std::int64_t days = date::sys_days(calendar_date).time_since_epoch().count();
-    const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    const std::int64_t seconds = days * kSecondsPerDay + std::int64_t{hour} * 3600 +
+                                 std::int64_t{minute} * 60 + second - offset_seconds;
     return seconds * kMicrosPerSecond + fraction_micros;
 }
 
