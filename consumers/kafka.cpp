@@ -2,8 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
-#include <thread>
+#include <cstdio>
 
 namespace ul::kafka {
 namespace {
@@ -49,18 +50,21 @@ Result<Handle, std::string> make_handle(rd_kafka_type_t type, Config config) {
 
 Result<Metadata, std::string> wait_for_cluster(rd_kafka_t* handle, const std::string& bootstrap,
                                                int timeout_ms) {
+    UL_CHECK(handle != nullptr, "wait_for_cluster needs a client handle");
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    // Each request is bounded by what is left; rd_kafka_metadata itself waits for a usable broker
+    // up to its timeout, so this loop does not spin while the cluster is down.
     while (true) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              deadline - std::chrono::steady_clock::now())
-                              .count();
-        if (left <= 0) {
+        const auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 deadline - std::chrono::steady_clock::now())
+                                 .count();
+        if (left_ms <= 0) {
             break;
         }
         const rd_kafka_metadata_t* metadata = nullptr;
         last = rd_kafka_metadata(handle, 1, nullptr, &metadata,
-                                 static_cast<int>(std::min<long>(left, 2000)));
+                                 static_cast<int>(std::min<std::int64_t>(left_ms, 2000)));
         if (last == RD_KAFKA_RESP_ERR_NO_ERROR && metadata != nullptr) {
             Metadata owned(metadata);
             if (owned->broker_cnt > 0) {
@@ -69,7 +73,7 @@ Result<Metadata, std::string> wait_for_cluster(rd_kafka_t* handle, const std::st
         }
     }
     return unexpected("cannot reach Kafka at " + bootstrap + " within " +
-                      std::to_string(timeout_ms / 1000) + " s: " + rd_kafka_err2str(last));
+                      format_seconds(timeout_ms) + ": " + rd_kafka_err2str(last));
 }
 
 int partition_count(const rd_kafka_metadata_t& metadata, const std::string& topic) {
@@ -79,6 +83,15 @@ int partition_count(const rd_kafka_metadata_t& metadata, const std::string& topi
         }
     }
     return 0;
+}
+
+std::string format_seconds(int milliseconds) {
+    if (milliseconds % 1000 == 0) {
+        return std::to_string(milliseconds / 1000) + " s";
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g s", milliseconds / 1000.0);
+    return text;
 }
 
 }  // namespace ul::kafka

@@ -58,12 +58,15 @@ Result<Config, std::string> make_config(const Properties& properties);
 // A producer or consumer from `config` (which it takes over).
 Result<Handle, std::string> make_handle(rd_kafka_type_t type, Config config);
 
-// Waits up to `timeout_ms` for the cluster to answer a metadata request.
-// Error: "cannot reach Kafka at <bootstrap> within N s: <reason>".
+// Waits up to `timeout_ms` for the cluster to answer a metadata request for all topics (which
+// never auto-creates a topic). Error: "cannot reach Kafka at <bootstrap> within N s: <reason>".
 Result<Metadata, std::string> wait_for_cluster(rd_kafka_t* handle, const std::string& bootstrap,
                                                int timeout_ms);
 
-// Partitions of `topic` per the metadata; 0 when the topic is unknown.
+// Partitions of `topic` per the metadata; 0 when the topic is unknown or reported with an error.
 int partition_count(const rd_kafka_metadata_t& metadata, const std::string& topic);
+
+// "10 s", "0.5 s": a timeout for error text.
+std::string format_seconds(int milliseconds);
 
 }  // namespace ul::kafka
