@@ -29,7 +29,21 @@ std::string uuid_v7(std::uint64_t unix_ms, const std::array<std::uint8_t, 10>& r
     return text;
 }
 
-UuidV7Generator::UuidV7Generator() : random_(std::random_device{}()) {}
+namespace {
+
+// std::random_device gives 32 bits per call; a single call would leave only 2^32 possible
+// streams across all processes, so two producers could share one and make equal keys in the
+// same millisecond. Eight calls fill the whole seed.
+std::mt19937_64 seeded_generator() {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device(),
+                       device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+}
+
+}  // namespace
+
+UuidV7Generator::UuidV7Generator() : random_(seeded_generator()) {}
 
 std::string UuidV7Generator::next() {
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -16,8 +16,10 @@ std::string uuid_v7(std::uint64_t unix_ms, const std::array<std::uint8_t, 10>& r
 // Not thread-safe; callers serialize (UsageProducer holds one behind a mutex).
 class UuidV7Generator {
   public:
-    UuidV7Generator();   // seeded from std::random_device
+    UuidV7Generator();   // seeded with 256 bits from std::random_device
     std::string next();  // reads the system clock
+    // Monotonic: never smaller than the previous UUID, even when `unix_ms` steps back (then the
+    // previous millisecond is reused and the counter goes on).
     std::string next(std::uint64_t unix_ms);
 
   private:
