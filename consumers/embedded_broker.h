@@ -49,6 +49,10 @@ class EmbeddedBroker {
     // HOST:PORT[,HOST:PORT] of the mock brokers (127.0.0.1, ports chosen by the kernel).
     const std::string& bootstrap() const { return bootstrap_; }
 
+    // The mock cluster itself, for fault injection in tests (rdkafka_mock.h: set a broker down,
+    // add round-trip time, push request errors). Valid while this object lives.
+    rd_kafka_mock_cluster_s* mock_cluster() const { return cluster_; }
+
   private:
     EmbeddedBroker() = default;
     Handle handle_;  // the client instance that hosts the mock cluster

@@ -3,6 +3,7 @@
 // the event validator. No test waits by sleeping: each polls toward a condition, with a deadline.
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include <algorithm>
 #include <atomic>
@@ -456,6 +457,31 @@ TEST(UsageProducer, RefusesConfigurationThatWouldWeakenItsGuarantees) {
     EXPECT_EQ(error_of(ProducerOptions{}), "created");
     ProducerOptions no_bootstrap;
     EXPECT_EQ(UsageProducer::create(no_bootstrap).error(), "no bootstrap address");
+}
+
+TEST_F(ProducerTest, DestroyingItFailsWhatTheBrokerHasNotAnswered) {
+    auto producer = make_producer();
+    ASSERT_TRUE(producer);
+    auto first = producer->record(tokens_record("acme"));
+    ASSERT_TRUE(serve_until_ready(*producer, first, 30s));
+    ASSERT_TRUE(first.get().ok);
+    // Connected and idle; now every answer of the broker takes 8 s, so what is sent next is
+    // still unanswered (in flight) when the destructor's 2 s flush gives up.
+    ASSERT_EQ(rd_kafka_mock_broker_set_rtt(broker_->mock_cluster(), 1, 8000),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    std::vector<DeliveryReport> reports;
+    for (int index = 0; index < 5; ++index) {
+        auto key = producer->record(tokens_record("acme"),
+                                    [&reports](const DeliveryReport& r) { reports.push_back(r); });
+        ASSERT_TRUE(key) << key.error().detail;
+    }
+    EXPECT_EQ(producer->in_flight(), 5U);
+    producer.reset();
+    ASSERT_EQ(reports.size(), 5U);
+    for (const auto& report : reports) {
+        EXPECT_FALSE(report.ok);
+        EXPECT_FALSE(report.error.empty());
+    }
 }
 
 }  // namespace
