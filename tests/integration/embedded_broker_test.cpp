@@ -6,12 +6,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
 
+#include "consumers/bootstrap.h"
 #include "consumers/embedded_broker.h"
 #include "consumers/kafka.h"
+#include "tests/support/process.h"
 
 namespace {
 
@@ -221,6 +224,33 @@ TEST(EmbeddedBroker, AClientThatDisallowsAutoCreateCreatesNoTopic) {
         }
         EXPECT_EQ(ul::kafka::partition_count(*metadata, "usage.events"), 16);
     }
+}
+
+// As `usage-ledger broker` does: the address goes into a file, and a client finds the broker
+// through it.
+TEST(EmbeddedBroker, AClientFindsItThroughABootstrapFile) {
+    auto broker = EmbeddedBroker::start({});
+    ASSERT_TRUE(broker) << broker.error();
+    ul::test::TempDir directory;
+    const std::string path = (directory.path() / "bootstrap").string();
+    std::ofstream(path) << "  " << (*broker)->bootstrap() << "\n\n";
+    auto resolved = ul::kafka::resolve_bootstrap("", path);
+    ASSERT_TRUE(resolved) << resolved.error();
+    EXPECT_EQ(*resolved, (*broker)->bootstrap());
+    auto client = plain_client(RD_KAFKA_PRODUCER, *resolved);
+    ASSERT_TRUE(client);
+    auto waited = ul::kafka::wait_for_cluster(client.get(), *resolved, 10000);
+    ASSERT_TRUE(waited) << waited.error();
+    EXPECT_EQ(ul::kafka::partition_count(**waited, "usage.events"), 16);
+
+    EXPECT_EQ(*ul::kafka::resolve_bootstrap("127.0.0.1:9092", ""), "127.0.0.1:9092");
+    EXPECT_FALSE(ul::kafka::resolve_bootstrap("", ""));
+    EXPECT_FALSE(ul::kafka::resolve_bootstrap("127.0.0.1:9092", path));
+    const std::string missing = (directory.path() / "missing").string();
+    EXPECT_NE(ul::kafka::resolve_bootstrap("", missing).error().find(missing), std::string::npos);
+    std::ofstream(path, std::ios::trunc) << " \n";
+    EXPECT_NE(ul::kafka::resolve_bootstrap("", path).error().find(path + " is empty"),
+              std::string::npos);
 }
 
 TEST(EmbeddedBroker, StopsListeningWhenDestroyed) {
