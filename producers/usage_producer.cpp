@@ -187,12 +187,13 @@ void UsageProducer::fail_pending(const std::string& why) {
 
 Result<bool, ProduceError> UsageProducer::produce(std::string_view key, std::string_view value,
                                                   std::uintptr_t opaque) {
-    const rd_kafka_resp_err_t error =
-        rd_kafka_producev(handle_.get(), RD_KAFKA_V_TOPIC(options_.topic.c_str()),
-                          RD_KAFKA_V_KEY(key.data(), key.size()),
-                          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(opaque)), RD_KAFKA_V_END);
+    // The opaque is a number that librdkafka hands back, never dereferenced.
+    void* opaque_number = reinterpret_cast<void*>(opaque);  // NOLINT(performance-no-int-to-ptr)
+    const rd_kafka_resp_err_t error = rd_kafka_producev(
+        handle_.get(), RD_KAFKA_V_TOPIC(options_.topic.c_str()),
+        RD_KAFKA_V_KEY(key.data(), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque_number), RD_KAFKA_V_END);
     if (error == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         return unexpected(ProduceError{ProduceErrorCode::queue_full,
                                        "producer queue is full (" +
