@@ -1,16 +1,21 @@
-// LedgerStore: the append-only ledger in RocksDB (DESIGN.md, "The ledger store").
+// LedgerStore: the append-only ledger in RocksDB (DESIGN.md, "The ledger store"; byte layouts
+// and the crash-safety argument in ledger/README.md).
 // Column families:
 //   entries  (partition u32 BE, sequence u64 BE) → encoded ledger entry (schemas/canonical.h)
 //   dedup    DedupKey (16 bytes, high then low, BE) → partition u32 BE, sequence u64 BE,
-//            payload hash (16 bytes); bloom filter 10 bits/key
-//   dlq      (partition u32 BE, dead-letter sequence u64 BE) → a dead letter awaiting the DLQ relay
-//   meta     "p" + partition u32 BE → PartitionState (64 bytes, see ledger/README.md);
-//            "counters" → outcome counts; "g" + partition u32 BE + from i64 BE → gap record
+//            payload hash (16 bytes); hash memtable, bloom filters (10 bits/key)
+//   dlq      (partition u32 BE, dead-letter sequence u64 BE) → a dead letter awaiting the relay
+//   meta     "p" + partition u32 BE → PartitionState (64 bytes); "counters" → outcome counts;
+//            "g" + partition u32 BE + from u64 BE → gap record
 // One poll batch becomes ONE WriteBatch holding the entries, dedup keys, dead letters, next
 // source offsets and counters, written with sync by default: a crash at any instruction leaves
 // either all of a batch or none of it, and the consumer resumes from the stored offsets.
-// Threading: one writer (apply, record_gap, set_outbox); callers serialize. A secondary
-// (read-only) instance may run in another process beside a live writer.
+// Hot path (apply): one sorted MultiGet per batch, no per-event heap allocation once the
+// working buffers have grown to the batch size.
+// Threading: one writer (apply, record_gap, set_outbox); not thread-safe, callers serialize.
+// Reads (partitions, counts, read_entries, verify) from the writer's thread, or from a
+// secondary instance (OpenMode::secondary), which may run in another process beside a live
+// writer and follows it with catch_up().
 #pragma once
 
 #include <rocksdb/db.h>
@@ -43,7 +48,8 @@ struct LedgerStoreOptions {
     std::string path;
     bool sync = true;  // fsync every batch (group commit amortises it)
     std::size_t block_cache_bytes = 64U << 20U;
-    std::size_t write_buffer_bytes = 16U << 20U;  // per column family, two at most
+    // Per column family, two at most (entries and dedup fill them; meta and dlq barely).
+    std::size_t write_buffer_bytes = 32U << 20U;
     ValidationOptions validation;
 };
 
@@ -67,8 +73,12 @@ struct Gap {
 struct MessageOutcome {
     bool redelivery = false;  // below the stored offset: already counted, skipped
     Decision decision;
+    // accepted: the new entry's ledger position; duplicate or conflict: the position of the
+    // entry that won (stored earlier, or accepted earlier in this batch); invalid: the source
+    // partition and the dead letter's sequence in the dlq outbox; redelivery: the source
+    // partition only.
     std::uint32_t partition = 0;
-    std::uint64_t sequence = 0;  // when accepted
+    std::uint64_t sequence = 0;
 };
 
 struct DeadLetter {
@@ -96,13 +106,20 @@ class LedgerStore {
     LedgerStore(const LedgerStore&) = delete;
     LedgerStore& operator=(const LedgerStore&) = delete;
 
-    // Validates, admits and appends one poll batch atomically. Outcomes are per message, in
-    // order; they stay valid until the next apply().
+    // Validates, admits and appends one poll batch atomically: messages of any partitions, each
+    // at most once per batch. A message below its partition's stored next offset is a
+    // redelivery: skipped, not counted again. Outcomes are per message, in batch order; they
+    // stay valid until the next apply(). On error nothing was written (the batch can be
+    // applied again).
     Result<std::span<const MessageOutcome>, std::string> apply(std::span<const SourceMessage> batch,
                                                                std::int64_t now_us);
-    // Records that offsets [from, to) of `partition` are gone from Kafka and moves past them.
+    // Records that offsets [from, to) of `partition` are gone from Kafka and moves the next
+    // offset to `to` (a `to` below `from`: the broker's log was reset; a gap of count 0).
     Result<bool, std::string> record_gap(std::uint32_t partition, std::int64_t from,
                                          std::int64_t to);
+    // Advances the relays' watermarks (next entry to publish to usage.ledger, next dead letter
+    // to publish to the DLQ topic) once Kafka acknowledged everything below them. Not synced:
+    // a lost watermark repeats publishes, which consumers of those topics ignore.
     Result<bool, std::string> set_outbox(std::uint32_t partition, std::uint64_t outbox_next,
                                          std::uint64_t dlq_outbox_next);
     // Secondary instances: catch up with the writer and reload the meta state.
@@ -134,6 +151,9 @@ class LedgerStore {
   private:
     LedgerStore() = default;
     Result<bool, std::string> load_meta();
+    PartitionState& working_state(std::uint32_t partition);
+    Result<bool, std::string> lookup_dedup_keys();
+    void put_entries_in_key_order();
 
     LedgerStoreOptions options_;
     OpenMode mode_ = OpenMode::read_write;
@@ -149,33 +169,36 @@ class LedgerStore {
     OutcomeCounts counts_;
     std::vector<Gap> gaps_;
 
-    // Reused per batch: no per-event allocation once grown.
+    // apply()'s working space, reused: no per-event allocation once grown to the batch size.
     EventValidator validator_;
-    Admitter admitter_;
+    std::vector<std::pair<std::uint32_t, PartitionState>> touched_;
+    std::size_t last_touched_ = 0;
     std::vector<Candidate> candidates_;
+    std::vector<std::uint32_t> admitted_;   // batch index of each candidate
+    std::vector<std::uint32_t> key_order_;  // valid candidates sorted by (dedup key, index)
     std::vector<StoredKey> stored_;
     std::vector<Decision> decisions_;
     std::vector<MessageOutcome> outcomes_;
-    std::vector<std::uint32_t> admitted_;  // batch index of each candidate
+    std::string canonical_;  // canonical events of the batch, back to back
     std::vector<std::pair<std::size_t, std::size_t>> canonical_spans_;
-    std::vector<std::string> invalid_details_;
-    std::string canonical_;
-    struct EntryPut {
-        std::array<char, 12> key;
-        std::size_t start;
-        std::size_t length;
-    };
-    struct DedupPut {
-        std::array<char, 16> key;
-        std::array<char, 28> value;
-    };
-    std::string entry_arena_;
-    std::vector<EntryPut> entry_puts_;
-    std::vector<DedupPut> dedup_puts_;
+    std::string details_;  // validation details of the invalid candidates, back to back
+    std::vector<std::pair<std::size_t, std::size_t>> detail_spans_;
+    std::string dead_letter_;
     std::vector<std::array<char, 16>> key_bytes_;
+    std::vector<std::uint32_t> lookup_of_;  // candidate → its distinct key's MultiGet slot
     std::vector<rocksdb::Slice> key_slices_;
     std::vector<rocksdb::PinnableSlice> values_;
     std::vector<rocksdb::Status> statuses_;
+    struct EntryPut {
+        std::uint32_t partition;
+        std::uint64_t sequence;
+        std::size_t start;  // in entry_arena_
+        std::size_t length;
+    };
+    std::string entry_arena_;
+    std::vector<EntryPut> entry_puts_;
+    std::vector<EntryPut> sorted_entry_puts_;
+    std::vector<std::size_t> partition_starts_;
     rocksdb::WriteBatch batch_;
 };
 

@@ -1,9 +1,15 @@
-// The ledger store on a real RocksDB in a temp dir: batches, reopen, redelivery, tampering,
-// a secondary reader beside the writer, and a seeded property test against a reference model.
+// The ledger store on a real RocksDB in a temp dir: batches, reopen, redelivery, positions of
+// duplicates, dense sequences and the hash chain, tampering, gaps and outbox watermarks, a
+// secondary reader beside a live writer, and a seeded property test against a reference model
+// (seed printed; UL_TEST_SEED replays it).
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cstdlib>
 #include <map>
+#include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,6 +22,15 @@ namespace {
 
 const std::int64_t kNow = *parse_rfc3339("2026-11-24T12:00:00Z");
 
+std::uint64_t test_seed(const char* name) {
+    const char* forced = std::getenv("UL_TEST_SEED");
+    const std::uint64_t seed =
+        forced != nullptr ? std::strtoull(forced, nullptr, 10) : std::random_device{}();
+    std::printf("%s seed %llu (UL_TEST_SEED=%llu replays it)\n", name,
+                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
+    return seed;
+}
+
 std::string event(const std::string& tenant, const std::string& key, const std::string& quantity) {
     return R"({"idempotency_key":")" + key + R"(","tenant_id":")" + tenant +
            R"(","meter":"tokens","quantity":)" + quantity +
@@ -27,9 +42,44 @@ std::unique_ptr<LedgerStore> open_store(const std::string& path,
     LedgerStoreOptions options;
     options.path = path;
     options.sync = false;
+    options.write_buffer_bytes = 256U << 10U;  // flushes within the tests
     auto store = LedgerStore::open(options, mode);
     EXPECT_TRUE(store) << (store ? "" : store.error());
     return store ? std::move(store).value() : nullptr;
+}
+
+std::vector<SourceMessage> messages(std::uint32_t partition, std::int64_t first_offset,
+                                    const std::vector<std::string>& values) {
+    std::vector<SourceMessage> batch;
+    for (std::size_t index = 0; index < values.size(); ++index) {
+        batch.push_back(SourceMessage{partition, first_offset + static_cast<std::int64_t>(index),
+                                      "k", values[index]});
+    }
+    return batch;
+}
+
+// Every entry of a partition, checked for density and the hash chain on the way.
+std::vector<std::string> chained_entries(const LedgerStore& store, std::uint32_t partition) {
+    std::vector<std::string> entries;
+    PayloadHash previous;
+    std::uint64_t expected = 0;
+    auto read = store.read_entries(partition, 0, 1'000'000,
+                                   [&](std::uint64_t sequence, std::string_view entry) {
+                                       EXPECT_EQ(sequence, expected++);
+                                       auto decoded = decode_ledger_entry_header(entry);
+                                       EXPECT_TRUE(decoded);
+                                       if (decoded) {
+                                           EXPECT_EQ(decoded->header.partition, partition);
+                                           EXPECT_EQ(decoded->header.sequence, sequence);
+                                           EXPECT_EQ(decoded->header.prev_hash, previous);
+                                       }
+                                       previous = entry_hash(entry);
+                                       entries.emplace_back(entry);
+                                   });
+    EXPECT_TRUE(read);
+    EXPECT_EQ(store.partition(partition).next_sequence, entries.size());
+    EXPECT_EQ(store.partition(partition).chain_head, previous);
+    return entries;
 }
 
 TEST(LedgerStore, AppliesBatchesAndSurvivesReopen) {
@@ -40,18 +90,14 @@ TEST(LedgerStore, AppliesBatchesAndSurvivesReopen) {
                                        event("beta", "a", "\"0.5\"")};
     {
         auto store = open_store(path);
-        std::vector<SourceMessage> batch;
-        for (std::size_t index = 0; index < values.size(); ++index) {
-            batch.push_back(
-                SourceMessage{3, static_cast<std::int64_t>(100 + index), "k", values[index]});
-        }
-        auto outcomes = store->apply(batch, kNow);
+        auto outcomes = store->apply(messages(3, 100, values), kNow);
         ASSERT_TRUE(outcomes) << outcomes.error();
         EXPECT_EQ((*outcomes)[0].decision.verdict, Verdict::accepted);
         EXPECT_EQ((*outcomes)[1].decision.verdict, Verdict::duplicate);
         EXPECT_EQ((*outcomes)[2].decision.verdict, Verdict::conflict);
         EXPECT_EQ((*outcomes)[3].decision.verdict, Verdict::invalid);
         EXPECT_EQ((*outcomes)[3].decision.reason, Reason::malformed_json);
+        EXPECT_EQ((*outcomes)[4].decision.verdict, Verdict::accepted);
         EXPECT_EQ((*outcomes)[4].sequence, 1U);
     }
     auto store = open_store(path);
@@ -59,27 +105,99 @@ TEST(LedgerStore, AppliesBatchesAndSurvivesReopen) {
     EXPECT_EQ(store->counts().duplicate, 1U);
     EXPECT_EQ(store->counts().conflict, 1U);
     EXPECT_EQ(store->counts().dead_lettered, 1U);
+    EXPECT_EQ(
+        store->counts().dead_lettered_by_reason[static_cast<std::size_t>(Reason::malformed_json)],
+        1U);
     EXPECT_EQ(store->partition(3).next_offset, 105);
     EXPECT_EQ(store->partition(3).next_sequence, 2U);
     EXPECT_EQ(store->partition(3).dlq_next, 1U);
+    EXPECT_EQ(chained_entries(*store, 3).size(), 2U);
 
-    // Redelivery of consumed offsets is a no-op; the next offset is new.
+    // Redelivery of consumed offsets is a no-op, also after a reopen; the next offset is new.
     std::vector<SourceMessage> again = {{3, 101, "k", values[1]}, {3, 105, "k", values[0]}};
     auto outcomes = store->apply(again, kNow);
     ASSERT_TRUE(outcomes);
     EXPECT_TRUE((*outcomes)[0].redelivery);
+    EXPECT_FALSE((*outcomes)[1].redelivery);
     EXPECT_EQ((*outcomes)[1].decision.verdict, Verdict::duplicate);
     EXPECT_EQ(store->counts().consumed(), 6U);
+    EXPECT_EQ(store->partition(3).next_offset, 106);
 
     std::vector<std::string> letters;
     ASSERT_TRUE(store->read_dead_letters(3, 0, 10, [&](std::uint64_t, const DeadLetter& letter) {
         letters.emplace_back(letter.value);
         EXPECT_EQ(letter.source_offset, 103);
+        EXPECT_EQ(letter.reason, Reason::malformed_json);
+        EXPECT_EQ(letter.key, "k");
+        EXPECT_FALSE(letter.detail.empty());
     }));
     EXPECT_EQ(letters, std::vector<std::string>{"not json"});
     const auto report = store->verify();
     EXPECT_TRUE(report.ok) << report.problem;
     EXPECT_EQ(report.entries, 2U);
+    EXPECT_EQ(report.dedup_keys, 2U);
+}
+
+TEST(LedgerStore, DuplicatesAndConflictsNameThePositionThatWon) {
+    test::TempDir dir;
+    auto store = open_store((dir.path() / "ledger").string());
+    ASSERT_TRUE(
+        store->apply(messages(1, 0, {event("acme", "x", "1"), event("acme", "y", "1")}), kNow));
+    // Partition 2 repeats partition 1's key (same tenant, another partition) and its own.
+    auto outcomes = store->apply(
+        messages(2, 0,
+                 {event("acme", "z", "1"), event("acme", "y", "1"), event("acme", "y", "9"),
+                  event("acme", "z", "1"), event("acme", "z", "5")}),
+        kNow);
+    ASSERT_TRUE(outcomes);
+    const auto& result = *outcomes;
+    EXPECT_EQ(result[0].decision.verdict, Verdict::accepted);
+    EXPECT_EQ(result[0].partition, 2U);
+    EXPECT_EQ(result[0].sequence, 0U);
+    EXPECT_EQ(result[1].decision.verdict, Verdict::duplicate);  // of (1, 1), stored
+    EXPECT_EQ(result[1].partition, 1U);
+    EXPECT_EQ(result[1].sequence, 1U);
+    EXPECT_EQ(result[2].decision.verdict, Verdict::conflict);  // with (1, 1)
+    EXPECT_EQ(result[2].partition, 1U);
+    EXPECT_EQ(result[2].sequence, 1U);
+    EXPECT_EQ(result[3].decision.verdict, Verdict::duplicate);  // of (2, 0), this batch
+    EXPECT_EQ(result[3].decision.earlier, 0U);
+    EXPECT_EQ(result[3].partition, 2U);
+    EXPECT_EQ(result[3].sequence, 0U);
+    EXPECT_EQ(result[4].decision.verdict, Verdict::conflict);
+    EXPECT_EQ(result[4].partition, 2U);
+    EXPECT_EQ(result[4].sequence, 0U);
+}
+
+TEST(LedgerStore, SequencesAreDenseAndChainedAcrossBatchesAndPartitions) {
+    test::TempDir dir;
+    const std::string path = (dir.path() / "ledger").string();
+    auto store = open_store(path);
+    std::vector<std::int64_t> offsets(3, 0);
+    for (int round = 0; round < 30; ++round) {
+        std::vector<std::string> values;
+        std::vector<SourceMessage> batch;
+        values.reserve(300);
+        for (int index = 0; index < 300; ++index) {
+            values.push_back(event("t" + std::to_string(index % 7),
+                                   "r" + std::to_string(round) + "-" + std::to_string(index), "2"));
+        }
+        for (int index = 0; index < 300; ++index) {
+            const auto partition = static_cast<std::uint32_t>(index % 3);
+            batch.push_back(SourceMessage{partition, offsets[partition]++, "", values[index]});
+        }
+        ASSERT_TRUE(store->apply(batch, kNow));
+        if (round == 15) {
+            store.reset();
+            store = open_store(path);
+        }
+    }
+    for (std::uint32_t partition = 0; partition < 3; ++partition) {
+        EXPECT_EQ(chained_entries(*store, partition).size(), 3000U);
+    }
+    const auto report = store->verify();
+    EXPECT_TRUE(report.ok) << report.problem;
+    EXPECT_EQ(report.entries, 9000U);
 }
 
 TEST(LedgerStore, TamperingWithOneByteIsDetectedAtItsPosition) {
@@ -90,11 +208,7 @@ TEST(LedgerStore, TamperingWithOneByteIsDetectedAtItsPosition) {
     for (int index = 0; index < 10; ++index) {
         values.push_back(event("acme", "k" + std::to_string(index), "1"));
     }
-    std::vector<SourceMessage> batch;
-    for (std::size_t index = 0; index < values.size(); ++index) {
-        batch.push_back(SourceMessage{0, static_cast<std::int64_t>(index), "acme", values[index]});
-    }
-    ASSERT_TRUE(store->apply(batch, kNow));
+    ASSERT_TRUE(store->apply(messages(0, 0, values), kNow));
     ASSERT_TRUE(store->verify().ok);
     // Change one byte of entry (0, 4): quantity 1 → 7.
     std::array<char, 12> key{};
@@ -115,6 +229,64 @@ TEST(LedgerStore, TamperingWithOneByteIsDetectedAtItsPosition) {
     EXPECT_FALSE(report.ok);
     EXPECT_EQ(report.partition, 0U);
     EXPECT_EQ(report.sequence, 4U) << report.problem;
+
+    // A reopened store (and a secondary reader) find the same.
+    store.reset();
+    auto reader = open_store(path, OpenMode::secondary);
+    ASSERT_NE(reader, nullptr);
+    const auto again = reader->verify();
+    EXPECT_FALSE(again.ok);
+    EXPECT_EQ(again.sequence, 4U) << again.problem;
+}
+
+TEST(LedgerStore, ARemovedEntryBreaksDensityAndTheDedupCount) {
+    test::TempDir dir;
+    auto store = open_store((dir.path() / "ledger").string());
+    std::vector<std::string> values;
+    for (int index = 0; index < 5; ++index) {
+        values.push_back(event("acme", "k" + std::to_string(index), "1"));
+    }
+    ASSERT_TRUE(store->apply(messages(7, 0, values), kNow));
+    std::array<char, 12> key{};
+    key[3] = 7;
+    key[11] = 2;
+    ASSERT_TRUE(store->raw_db()
+                    ->Delete(rocksdb::WriteOptions(), store->entries_family(),
+                             rocksdb::Slice(key.data(), key.size()))
+                    .ok());
+    const auto report = store->verify();
+    EXPECT_FALSE(report.ok);
+    EXPECT_EQ(report.partition, 7U);
+    EXPECT_EQ(report.sequence, 2U) << report.problem;
+}
+
+TEST(LedgerStore, GapsAndOutboxWatermarksSurviveReopen) {
+    test::TempDir dir;
+    const std::string path = (dir.path() / "ledger").string();
+    {
+        auto store = open_store(path);
+        ASSERT_TRUE(store->apply(messages(0, 0, {event("acme", "a", "1"), "[]"}), kNow));
+        ASSERT_TRUE(store->record_gap(0, 2, 50));
+        ASSERT_TRUE(store->set_outbox(0, 1, 1));
+        // Offsets below the gap's end are redeliveries now; 50 is next.
+        auto outcomes =
+            store->apply(messages(0, 49, {event("acme", "b", "1"), event("acme", "c", "1")}), kNow);
+        ASSERT_TRUE(outcomes);
+        EXPECT_TRUE((*outcomes)[0].redelivery);
+        EXPECT_EQ((*outcomes)[1].decision.verdict, Verdict::accepted);
+    }
+    auto store = open_store(path);
+    ASSERT_EQ(store->gaps().size(), 1U);
+    EXPECT_EQ(store->gaps()[0].partition, 0U);
+    EXPECT_EQ(store->gaps()[0].from, 2);
+    EXPECT_EQ(store->gaps()[0].to, 50);
+    const PartitionState state = store->partition(0);
+    EXPECT_EQ(state.next_offset, 51);
+    EXPECT_EQ(state.next_sequence, 2U);
+    EXPECT_EQ(state.outbox_next, 1U);
+    EXPECT_EQ(state.dlq_next, 1U);
+    EXPECT_EQ(state.dlq_outbox_next, 1U);
+    EXPECT_EQ(store->counts().consumed(), 3U);
 }
 
 TEST(LedgerStore, ASecondaryReaderFollowsALiveWriter) {
@@ -126,20 +298,28 @@ TEST(LedgerStore, ASecondaryReaderFollowsALiveWriter) {
     auto reader = open_store(path, OpenMode::secondary);
     ASSERT_NE(reader, nullptr);
     EXPECT_EQ(reader->counts().accepted, 1U);
-    const std::string second = event("acme", "two", "1");
-    ASSERT_TRUE(writer->apply(std::vector<SourceMessage>{{0, 1, "acme", second}}, kNow));
-    ASSERT_TRUE(reader->catch_up());
-    EXPECT_EQ(reader->counts().accepted, 2U);
-    EXPECT_TRUE(reader->verify().ok);
+    // Enough writes for flushes and compactions in the writer while the reader is open.
+    std::vector<std::string> values;
+    for (int index = 0; index < 5000; ++index) {
+        values.push_back(event("acme", "many-" + std::to_string(index), "1"));
+    }
+    for (int start = 0; start < 5000; start += 500) {
+        const std::vector<std::string> slice(values.begin() + start, values.begin() + start + 500);
+        ASSERT_TRUE(writer->apply(messages(0, 1 + start, slice), kNow));
+        ASSERT_TRUE(reader->catch_up());
+        EXPECT_EQ(reader->counts().accepted, 1U + static_cast<std::uint64_t>(start) + 500U);
+    }
+    const auto report = reader->verify();
+    EXPECT_TRUE(report.ok) << report.problem;
+    EXPECT_EQ(report.entries, 5001U);
+    EXPECT_EQ(chained_entries(*reader, 0).size(), 5001U);
 }
 
 // Random streams with duplicates, conflicts, invalid lines and redeliveries, in random batches,
-// with reopens, against a simple reference model: counts and contents must be equal.
+// with reopens, against a reference model: counts, entries, dead letters and the positions named
+// by duplicates must be equal.
 TEST(LedgerStore, PropertyMatchesAReferenceModel) {
-    const auto seed = static_cast<std::uint64_t>(std::random_device{}());
-    std::printf("LedgerStore.PropertyMatchesAReferenceModel seed %llu\n",
-                static_cast<unsigned long long>(seed));
-    std::mt19937_64 random(seed);
+    std::mt19937_64 random(test_seed("LedgerStore.PropertyMatchesAReferenceModel"));
     test::TempDir dir;
     const std::string path = (dir.path() / "ledger").string();
     auto store = open_store(path);
@@ -147,7 +327,7 @@ TEST(LedgerStore, PropertyMatchesAReferenceModel) {
     // The input log: per partition, a list of messages at offsets 0, 1, 2, …
     constexpr std::uint32_t kPartitions = 4;
     std::vector<std::vector<std::string>> log(kPartitions);
-    for (int index = 0; index < 3000; ++index) {
+    for (int index = 0; index < 4000; ++index) {
         const auto partition = static_cast<std::uint32_t>(random() % kPartitions);
         const auto roll = random() % 100;
         if (roll < 8) {
@@ -158,15 +338,22 @@ TEST(LedgerStore, PropertyMatchesAReferenceModel) {
             log[partition].push_back(event(tenant, key, std::to_string(random() % 2 + 1)));
         }
     }
-    // Reference model: consume every offset once, in partition order of delivery.
-    std::map<std::pair<std::string, std::string>, std::string> first_payload;
+    // Reference model: every offset consumed once, in each partition's order.
+    struct Position {
+        std::uint32_t partition;
+        std::uint64_t sequence;
+        std::string canonical;
+    };
+    std::map<std::pair<std::string, std::string>, Position> winners;
+    std::vector<std::vector<std::string>> expected_entries(kPartitions);
+    std::vector<std::vector<std::pair<std::int64_t, std::string>>> expected_letters(kPartitions);
     OutcomeCounts expected;
     std::vector<std::size_t> delivered(kPartitions, 0);  // next offset delivered per partition
     std::vector<std::size_t> model_next(kPartitions, 0);
     EventValidator validator;
-    std::multiset<std::string> expected_entries;
     while (true) {
         std::vector<SourceMessage> batch;
+        std::vector<std::optional<Position>> expected_position;
         const std::size_t size = 1 + random() % 100;
         for (std::size_t index = 0; index < size; ++index) {
             const auto partition = static_cast<std::uint32_t>(random() % kPartitions);
@@ -181,27 +368,32 @@ TEST(LedgerStore, PropertyMatchesAReferenceModel) {
             }
             batch.push_back(SourceMessage{partition, static_cast<std::int64_t>(offset), "k",
                                           log[partition][offset]});
-            if (offset == model_next[partition]) {
-                ++model_next[partition];
-                auto parsed = validator.validate(log[partition][offset], kNow);
-                if (!parsed) {
-                    expected.add({Verdict::invalid, parsed.error().reason});
-                } else {
-                    std::string canonical;
-                    append_canonical_event(*parsed, canonical);
-                    auto [it, inserted] = first_payload.try_emplace(
-                        {std::string(parsed->tenant_id), std::string(parsed->idempotency_key)},
-                        canonical);
-                    if (inserted) {
-                        expected.add({Verdict::accepted, Reason::malformed_json});
-                        expected_entries.insert(canonical);
-                    } else {
-                        expected.add(
-                            {it->second == canonical ? Verdict::duplicate : Verdict::conflict,
-                             Reason::malformed_json});
-                    }
-                }
+            expected_position.emplace_back();
+            if (offset != model_next[partition]) {
+                continue;  // a redelivery
             }
+            ++model_next[partition];
+            auto parsed = validator.validate(log[partition][offset], kNow);
+            if (!parsed) {
+                expected.add({Verdict::invalid, parsed.error().reason});
+                expected_letters[partition].emplace_back(offset, log[partition][offset]);
+                continue;
+            }
+            std::string canonical;
+            append_canonical_event(*parsed, canonical);
+            const auto sequence = expected_entries[partition].size();
+            auto [it, inserted] = winners.try_emplace(
+                {std::string(parsed->tenant_id), std::string(parsed->idempotency_key)},
+                Position{partition, sequence, canonical});
+            if (inserted) {
+                expected.add({Verdict::accepted, Reason::malformed_json});
+                expected_entries[partition].push_back(canonical);
+            } else {
+                expected.add(
+                    {it->second.canonical == canonical ? Verdict::duplicate : Verdict::conflict,
+                     Reason::malformed_json});
+            }
+            expected_position.back() = it->second;
         }
         if (batch.empty()) {
             bool done = true;
@@ -213,20 +405,41 @@ TEST(LedgerStore, PropertyMatchesAReferenceModel) {
             }
             continue;
         }
-        ASSERT_TRUE(store->apply(batch, kNow));
+        auto outcomes = store->apply(batch, kNow);
+        ASSERT_TRUE(outcomes) << outcomes.error();
+        for (std::size_t index = 0; index < batch.size(); ++index) {
+            const MessageOutcome& outcome = (*outcomes)[index];
+            if (!expected_position[index]) {
+                continue;  // redelivery or invalid
+            }
+            ASSERT_FALSE(outcome.redelivery);
+            EXPECT_EQ(outcome.partition, expected_position[index]->partition);
+            EXPECT_EQ(outcome.sequence, expected_position[index]->sequence);
+        }
         if (random() % 20 == 0) {
             store.reset();
             store = open_store(path);
         }
     }
     EXPECT_EQ(store->counts(), expected);
-    std::multiset<std::string> entries;
-    ASSERT_TRUE(store->for_each_entry([&](std::string_view entry) {
-        auto decoded = decode_ledger_entry_header(entry);
-        ASSERT_TRUE(decoded);
-        entries.insert(std::string(decoded->event_json));
-    }));
-    EXPECT_EQ(entries, expected_entries);
+    for (std::uint32_t partition = 0; partition < kPartitions; ++partition) {
+        std::vector<std::string> events;
+        for (const auto& entry : chained_entries(*store, partition)) {
+            auto decoded = decode_ledger_entry_header(entry);
+            ASSERT_TRUE(decoded);
+            events.emplace_back(decoded->event_json);
+        }
+        EXPECT_EQ(events, expected_entries[partition]) << "partition " << partition;
+        std::vector<std::pair<std::int64_t, std::string>> letters;
+        ASSERT_TRUE(store->read_dead_letters(
+            partition, 0, 1'000'000, [&](std::uint64_t sequence, const DeadLetter& letter) {
+                EXPECT_EQ(sequence, letters.size());
+                letters.emplace_back(letter.source_offset, std::string(letter.value));
+            }));
+        EXPECT_EQ(letters, expected_letters[partition]) << "partition " << partition;
+        EXPECT_EQ(store->partition(partition).next_offset,
+                  static_cast<std::int64_t>(log[partition].size()));
+    }
     const auto report = store->verify();
     EXPECT_TRUE(report.ok) << report.problem;
 }
