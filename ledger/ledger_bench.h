@@ -48,6 +48,9 @@ struct LedgerBenchFigures {
     // compaction threads and the event generator): on a busy machine these say more than wall.
     double ledger_thread_cpu_seconds = 0;
     double ledger_events_per_thread_cpu_second = 0;
+    // Time the applying thread was runnable inside apply but waited for a CPU (Linux only):
+    // wall ≈ thread CPU + runqueue wait + I/O waits (fsync).
+    double ledger_thread_runqueue_wait_seconds = 0;
     double ledger_process_cpu_seconds = 0;     // includes the store's close (waits for flushes)
     double ledger_flush_cpu_seconds = 0;       // RocksDB's flush threads, same phase
     double ledger_compaction_cpu_seconds = 0;  // RocksDB's compaction threads, same phase
