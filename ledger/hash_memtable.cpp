@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <vector>
@@ -47,7 +48,7 @@ Slice user_key_of(const char* entry) {
     std::uint32_t length = 0;
     const char* key = decode_varint32(entry, length);
     UL_CHECK(length >= 8, "memtable entry shorter than its sequence number");
-    return Slice(key, length - 8);
+    return {key, length - 8};
 }
 
 std::uint64_t hash_of(const Slice& user_key) {
@@ -134,10 +135,12 @@ class HashMemTableRep final : public MemTableRep {
         // The arena's own allocator is internal to RocksDB: take bytes through the base class
         // (unaligned) and align the links by hand.
         char* raw = nullptr;
-        MemTableRep::Allocate(length + sizeof(Node) + alignof(Node) - 1, &raw);
-        const std::uintptr_t aligned =
-            (reinterpret_cast<std::uintptr_t>(raw) + alignof(Node) - 1) & ~(alignof(Node) - 1);
-        Node* node = new (reinterpret_cast<void*>(aligned)) Node();
+        std::size_t space = length + sizeof(Node) + alignof(Node) - 1;
+        MemTableRep::Allocate(space, &raw);
+        void* address = raw;
+        UL_CHECK(std::align(alignof(Node), sizeof(Node) + length, address, space) != nullptr,
+                 "hash memtable: cannot align a node");
+        Node* node = new (address) Node();
         *buffer = node->entry();
         return node;
     }

@@ -3,15 +3,15 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
-#include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -68,7 +68,7 @@ Result<std::string, std::string> make_temp_dir(const LedgerBenchOptions& options
 std::map<std::string, double> cpu_seconds_by_thread_name() {
     std::map<std::string, double> seconds;
     std::error_code error;
-    const double ticks_per_second = static_cast<double>(sysconf(_SC_CLK_TCK));
+    const auto ticks_per_second = static_cast<double>(sysconf(_SC_CLK_TCK));
     std::filesystem::directory_iterator tasks("/proc/self/task", error);
     for (; !error && tasks != std::filesystem::directory_iterator(); tasks.increment(error)) {
         const auto& task = *tasks;
@@ -395,7 +395,7 @@ std::string ledger_bench_json(const LedgerBenchFigures& figures) {
         figures.ledger_compaction_cpu_seconds, figures.raw_writes_per_second,
         figures.raw_writes_per_thread_cpu_second, figures.raw_reads_per_second,
         figures.ledger_vs_raw_write, static_cast<unsigned long long>(figures.seed));
-    return std::string(buffer, static_cast<std::size_t>(std::max(length, 0)));
+    return {buffer, static_cast<std::size_t>(std::max(length, 0))};
 }
 
 }  // namespace ul
