@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <vector>
@@ -136,9 +137,15 @@ void LedgerService::on_rebalance(rd_kafka_resp_err_t error,
         spdlog::info("ledger: assigned {} partitions of {}, resuming at the stored offsets",
                      partitions->cnt, options_.events_topic);
         rd_kafka_assign(consumer_.get(), partitions);
+        assigned_.clear();
+        for (int index = 0; index < partitions->cnt; ++index) {
+            assigned_.push_back(partitions->elems[index].partition);
+        }
     } else {
         rd_kafka_assign(consumer_.get(), nullptr);
+        assigned_.clear();
     }
+    metrics_.assigned_partitions.store(assigned_.size());
 }
 
 Result<bool, std::string> LedgerService::handle_offset_error(std::int32_t partition) {
@@ -234,9 +241,47 @@ Result<bool, std::string> LedgerService::relay(std::uint32_t partition) {
     // Advance the watermarks only once everything produced here is acknowledged.
     if (rd_kafka_flush(producer_.get(), 30000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
         delivery_failures_.load() != failures_before) {
+        metrics_.relay_failures.fetch_add(1);
         return unexpected(std::string("relay to Kafka did not complete; will retry"));
     }
     return store_->set_outbox(partition, outbox_next, dlq_outbox_next);
+}
+
+void LedgerService::publish_metrics() {
+    std::uint64_t gap_events = 0;
+    for (const auto& gap : store_->gaps()) {
+        // A log reset (stored offset beyond a new broker's log end) loses nothing known: 0.
+        gap_events += static_cast<std::uint64_t>(std::max<std::int64_t>(0, gap.to - gap.from));
+    }
+    metrics_.publish_counts(store_->counts(), gap_events, store_->gaps().size());
+    // Lag from the watermarks the consumer already has (fetch responses): no broker round trip.
+    std::int64_t lag = 0;
+    for (const auto partition : assigned_) {
+        std::int64_t low = 0;
+        std::int64_t high = 0;
+        if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.events_topic.c_str(),
+                                           partition, &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            high < 0) {
+            return;  // not known yet: keep the previous value
+        }
+        const std::int64_t next =
+            store_->partition(static_cast<std::uint32_t>(partition)).next_offset;
+        lag += std::max<std::int64_t>(0, high - std::max(next, low));
+    }
+    metrics_.consumer_lag.store(lag);
+}
+
+void LedgerService::log_status(std::uint64_t consumed, double seconds) const {
+    const auto batches = metrics_.batch_size.count();
+    spdlog::info(
+        "ledger: {} consumed ({:.0f}/s over the last {:.0f} s), {} accepted, {} duplicate, {} "
+        "conflict, {} dead-lettered; lag {} events; {} batches, mean {} events and {} µs to "
+        "commit",
+        store_->counts().consumed(), static_cast<double>(consumed) / seconds, seconds,
+        store_->counts().accepted, store_->counts().duplicate, store_->counts().conflict,
+        store_->counts().dead_lettered, metrics_.consumer_lag.load(), batches,
+        batches == 0 ? 0 : metrics_.batch_size.sum() / batches,
+        batches == 0 ? 0 : metrics_.commit_latency_us.sum() / batches);
 }
 
 Result<bool, std::string> LedgerService::run() {
@@ -264,6 +309,7 @@ Result<bool, std::string> LedgerService::run() {
                               rd_kafka_err2str(error));
         }
     }
+    publish_metrics();
     // Entries written before a crash but not yet relayed go out first.
     for (const auto& [partition, state] : store_->partitions()) {
         (void)state;
@@ -273,9 +319,19 @@ Result<bool, std::string> LedgerService::run() {
     }
     std::vector<kafka::Message> messages;
     std::vector<SourceMessage> batch;
+    auto last_status = std::chrono::steady_clock::now();
+    std::uint64_t consumed_at_status = store_->counts().consumed();
     messages.reserve(options_.max_batch);
     batch.reserve(options_.max_batch);
     while (!stop_.load()) {
+        if (const auto now = std::chrono::steady_clock::now();
+            now - last_status >= options_.status_interval) {
+            const std::uint64_t consumed = store_->counts().consumed();
+            log_status(consumed - consumed_at_status,
+                       std::chrono::duration<double>(now - last_status).count());
+            last_status = now;
+            consumed_at_status = consumed;
+        }
         messages.clear();
         batch.clear();
         int timeout_ms = 100;
@@ -304,6 +360,7 @@ Result<bool, std::string> LedgerService::run() {
             messages.push_back(std::move(message));
         }
         if (batch.empty()) {
+            publish_metrics();
             // Idle: retry relays that did not complete (e.g. Kafka was briefly away).
             for (const auto& [partition, state] : store_->partitions()) {
                 if (state.outbox_next != state.next_sequence ||
@@ -315,10 +372,17 @@ Result<bool, std::string> LedgerService::run() {
             }
             continue;
         }
+        const auto commit_start = std::chrono::steady_clock::now();
         auto applied = store_->apply(batch, options_.now_us());
         if (!applied) {
             return unexpected(applied.error());
         }
+        metrics_.commit_latency_us.observe(
+            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                           std::chrono::steady_clock::now() - commit_start)
+                                           .count()));
+        metrics_.batch_size.observe(batch.size());
+        publish_metrics();
         std::set<std::uint32_t> touched;
         for (const auto& message : batch) {
             touched.insert(message.partition);

@@ -9,12 +9,15 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "consumers/kafka.h"
+#include "ledger/ledger_metrics.h"
 #include "ledger/ledger_store.h"
 #include "schemas/result.h"
 
@@ -34,6 +37,8 @@ struct LedgerServiceOptions {
     bool sync = true;
     ValidationOptions validation;
     std::function<std::int64_t()> now_us;
+    // How often run() logs its progress line (counts, rate, lag, batch size, commit latency).
+    std::chrono::steady_clock::duration status_interval = std::chrono::seconds(10);
 };
 
 class LedgerService {
@@ -47,6 +52,8 @@ class LedgerService {
     Result<bool, std::string> run();
     void request_stop() { stop_.store(true); }
     const LedgerStore& store() const { return *store_; }
+    // Safe to read from any thread while run() goes on.
+    const LedgerMetrics& metrics() const { return metrics_; }
 
     // Called by librdkafka's rebalance callback.
     void on_rebalance(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* partitions);
@@ -55,6 +62,11 @@ class LedgerService {
     explicit LedgerService(LedgerServiceOptions options);
     Result<bool, std::string> handle_offset_error(std::int32_t partition);
     Result<bool, std::string> relay(std::uint32_t partition);
+    void publish_metrics();
+    void log_status(std::uint64_t consumed, double seconds) const;
+
+    LedgerMetrics metrics_;
+    std::vector<std::int32_t> assigned_;  // partitions of events_topic, for the lag
 
     LedgerServiceOptions options_;
     std::unique_ptr<LedgerStore> store_;
