@@ -5,14 +5,14 @@
 #include "schemas/event.h"
 
 namespace ul {
-namespace {
-
-void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+void append_metric_header(std::string& out, std::string_view name, std::string_view type,
+                          std::string_view help) {
     out.append("# HELP ").append(name).append(" ").append(help).append("\n");
     out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
 
-void sample(std::string& out, std::string_view name, std::string_view labels, std::uint64_t value) {
+void append_metric_sample(std::string& out, std::string_view name, std::string_view labels,
+                          std::uint64_t value) {
     out.append(name);
     if (!labels.empty()) {
         out.append("{").append(labels).append("}");
@@ -20,25 +20,14 @@ void sample(std::string& out, std::string_view name, std::string_view labels, st
     out.append(" ").append(std::to_string(value)).append("\n");
 }
 
-template <std::size_t N>
-void histogram(std::string& out, std::string_view name, std::string_view help,
-               const Histogram<N>& histogram) {
-    header(out, name, "histogram", help);
-    const std::string bucket_name = std::string(name) + "_bucket";
-    std::uint64_t cumulative = 0;
-    for (std::size_t index = 0; index < N; ++index) {
-        cumulative += histogram.bucket(index);
-        sample(out, bucket_name, "le=\"" + std::to_string(histogram.bounds()[index]) + "\"",
-               cumulative);
+void append_metric_sample(std::string& out, std::string_view name, std::string_view labels,
+                          std::int64_t value) {
+    out.append(name);
+    if (!labels.empty()) {
+        out.append("{").append(labels).append("}");
     }
-    cumulative += histogram.bucket(N);
-    sample(out, bucket_name, "le=\"+Inf\"", cumulative);
-    sample(out, std::string(name) + "_sum", "", histogram.sum());
-    // The count is the +Inf bucket, so the exposition is consistent even mid-update.
-    sample(out, std::string(name) + "_count", "", cumulative);
+    out.append(" ").append(std::to_string(value)).append("\n");
 }
-
-}  // namespace
 
 void LedgerMetrics::publish_counts(const OutcomeCounts& counts, std::uint64_t gap_event_total,
                                    std::uint64_t gap_count) {
@@ -61,43 +50,49 @@ void append_ledger_metrics_text(const LedgerMetrics& metrics, std::string& out) 
     for (const auto& count : metrics.dead_lettered_by_reason) {
         dead_lettered += count.load(std::memory_order_relaxed);
     }
-    header(out, "ledger_events_consumed_total", "counter",
-           "Events consumed from usage.events and given exactly one outcome.");
-    sample(out, "ledger_events_consumed_total", "",
-           accepted + duplicate + conflict + dead_lettered);
-    header(out, "ledger_events_total", "counter", "Consumed events by outcome.");
-    sample(out, "ledger_events_total", "outcome=\"accepted\"", accepted);
-    sample(out, "ledger_events_total", "outcome=\"duplicate\"", duplicate);
-    sample(out, "ledger_events_total", "outcome=\"conflict\"", conflict);
-    sample(out, "ledger_events_total", "outcome=\"dead_lettered\"", dead_lettered);
-    header(out, "ledger_dead_lettered_total", "counter", "Dead-lettered events by reason code.");
+    append_metric_header(out, "ledger_events_consumed_total", "counter",
+                         "Events consumed from usage.events and given exactly one outcome.");
+    append_metric_sample(out, "ledger_events_consumed_total", "",
+                         accepted + duplicate + conflict + dead_lettered);
+    append_metric_header(out, "ledger_events_total", "counter", "Consumed events by outcome.");
+    append_metric_sample(out, "ledger_events_total", "outcome=\"accepted\"", accepted);
+    append_metric_sample(out, "ledger_events_total", "outcome=\"duplicate\"", duplicate);
+    append_metric_sample(out, "ledger_events_total", "outcome=\"conflict\"", conflict);
+    append_metric_sample(out, "ledger_events_total", "outcome=\"dead_lettered\"", dead_lettered);
+    append_metric_header(out, "ledger_dead_lettered_total", "counter",
+                         "Dead-lettered events by reason code.");
     for (std::size_t reason = 0; reason < kReasonCount; ++reason) {
-        sample(out, "ledger_dead_lettered_total",
-               "reason=\"" + std::string(reason_code(static_cast<Reason>(reason))) + "\"",
-               metrics.dead_lettered_by_reason[reason].load(std::memory_order_relaxed));
+        append_metric_sample(
+            out, "ledger_dead_lettered_total",
+            "reason=\"" + std::string(reason_code(static_cast<Reason>(reason))) + "\"",
+            metrics.dead_lettered_by_reason[reason].load(std::memory_order_relaxed));
     }
-    header(out, "ledger_gap_events_total", "counter",
-           "Events lost before the ledger read them (retention, embedded broker truncation).");
-    sample(out, "ledger_gap_events_total", "", metrics.gap_events.load(std::memory_order_relaxed));
-    header(out, "ledger_gaps_total", "counter", "Gaps recorded.");
-    sample(out, "ledger_gaps_total", "", metrics.gaps.load(std::memory_order_relaxed));
-    histogram(out, "ledger_batch_size_events", "Events per applied batch (one WriteBatch).",
-              metrics.batch_size);
-    histogram(out, "ledger_commit_latency_microseconds",
-              "Time to apply and commit one batch (fsync included when durable).",
-              metrics.commit_latency_us);
-    header(out, "ledger_relay_failures_total", "counter",
-           "Outbox relays that did not complete and will be retried.");
-    sample(out, "ledger_relay_failures_total", "",
-           metrics.relay_failures.load(std::memory_order_relaxed));
-    header(out, "ledger_consumer_lag_events", "gauge",
-           "Events in usage.events not yet consumed, over the assigned partitions (-1: unknown).");
-    out.append("ledger_consumer_lag_events ")
-        .append(std::to_string(metrics.consumer_lag.load(std::memory_order_relaxed)))
-        .append("\n");
-    header(out, "ledger_assigned_partitions", "gauge", "Partitions of usage.events assigned.");
-    sample(out, "ledger_assigned_partitions", "",
-           metrics.assigned_partitions.load(std::memory_order_relaxed));
+    append_metric_header(
+        out, "ledger_gap_events_total", "counter",
+        "Events lost before the ledger read them (retention, embedded broker truncation).");
+    append_metric_sample(out, "ledger_gap_events_total", "",
+                         metrics.gap_events.load(std::memory_order_relaxed));
+    append_metric_header(out, "ledger_gaps_total", "counter", "Gaps recorded.");
+    append_metric_sample(out, "ledger_gaps_total", "",
+                         metrics.gaps.load(std::memory_order_relaxed));
+    append_histogram(out, "ledger_batch_size_events", "Events per applied batch (one WriteBatch).",
+                     metrics.batch_size);
+    append_histogram(out, "ledger_commit_latency_microseconds",
+                     "Time to apply and commit one batch (fsync included when durable).",
+                     metrics.commit_latency_us);
+    append_metric_header(out, "ledger_relay_failures_total", "counter",
+                         "Outbox relays that did not complete and will be retried.");
+    append_metric_sample(out, "ledger_relay_failures_total", "",
+                         metrics.relay_failures.load(std::memory_order_relaxed));
+    append_metric_header(
+        out, "ledger_consumer_lag_events", "gauge",
+        "Events in usage.events not yet consumed, over the assigned partitions (-1: unknown).");
+    append_metric_sample(out, "ledger_consumer_lag_events", "",
+                         metrics.consumer_lag.load(std::memory_order_relaxed));
+    append_metric_header(out, "ledger_assigned_partitions", "gauge",
+                         "Partitions of usage.events assigned.");
+    append_metric_sample(out, "ledger_assigned_partitions", "",
+                         metrics.assigned_partitions.load(std::memory_order_relaxed));
 }
 
 }  // namespace ul

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "ledger/admission.h"
 
@@ -69,5 +70,31 @@ struct LedgerMetrics {
 
 // Appends the metrics in Prometheus text format (HELP, TYPE, samples; names prefixed `ledger_`).
 void append_ledger_metrics_text(const LedgerMetrics& metrics, std::string& out);
+
+// Prometheus text exposition helpers, for every metrics family of the program.
+void append_metric_header(std::string& out, std::string_view name, std::string_view type,
+                          std::string_view help);
+void append_metric_sample(std::string& out, std::string_view name, std::string_view labels,
+                          std::uint64_t value);
+void append_metric_sample(std::string& out, std::string_view name, std::string_view labels,
+                          std::int64_t value);
+template <std::size_t N>
+void append_histogram(std::string& out, std::string_view name, std::string_view help,
+                      const Histogram<N>& histogram) {
+    append_metric_header(out, name, "histogram", help);
+    const std::string bucket_name = std::string(name) + "_bucket";
+    std::uint64_t cumulative = 0;
+    for (std::size_t index = 0; index < N; ++index) {
+        cumulative += histogram.bucket(index);
+        append_metric_sample(out, bucket_name,
+                             "le=\"" + std::to_string(histogram.bounds()[index]) + "\"",
+                             cumulative);
+    }
+    cumulative += histogram.bucket(N);
+    append_metric_sample(out, bucket_name, "le=\"+Inf\"", cumulative);
+    append_metric_sample(out, std::string(name) + "_sum", "", histogram.sum());
+    // The count is the +Inf bucket, so the exposition is consistent even mid-update.
+    append_metric_sample(out, std::string(name) + "_count", "", cumulative);
+}
 
 }  // namespace ul
