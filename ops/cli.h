@@ -43,5 +43,6 @@ void add_broker_command(CLI::App& app, CommandRunner& run);
 void add_emit_command(CLI::App& app, CommandRunner& run);
 void add_up_command(CLI::App& app, CommandRunner& run);
 void add_bench_command(CLI::App& app, CommandRunner& run);
+void add_account_command(CLI::App& app, CommandRunner& run);
 
 }  // namespace ul::ops

@@ -8,6 +8,7 @@
 #include "ops/cli.h"
 #include "ops/ledger_commands.h"
 #include "ops/logging.h"
+#include "ops/project_commands.h"
 
 int main(int argc, char** argv) {
     using namespace ul::ops;
@@ -31,6 +32,8 @@ int main(int argc, char** argv) {
     add_broker_command(app, run);
     add_emit_command(app, run);
     add_ledger_commands(app, run);
+    add_project_commands(app, run);  // after the ledger's: adds `export counters`
+    add_account_command(app, run);
     add_bench_command(app, run);
 
     try {

@@ -1,5 +1,6 @@
-// `usage-ledger up`: the whole system on one machine, on the embedded broker: the broker and the
-// ledger consumer; projections and the query API join them with their issue.
+// `usage-ledger up`: the whole system in one process, on the embedded broker: broker, ledger,
+// counters projection and query API (with the dashboard), each consumer on its own thread, and
+// with --demo a few tenants on different plans sending traffic.
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -10,7 +11,10 @@
 #include "ledger/ledger_service.h"
 #include "ops/cli.h"
 #include "ops/embedded.h"
+#include "ops/project_commands.h"
 #include "ops/signals.h"
+#include "producers/demo_traffic.h"
+#include "projections/projection_service.h"
 
 namespace ul::ops {
 namespace {
@@ -18,6 +22,9 @@ namespace {
 struct UpArgs {
     std::string data_dir = "data";
     int partitions = 16;
+    bool demo = false;
+    std::string config;
+    ApiArgs api;
 };
 
 int run_up(const UpArgs& args) {
@@ -39,21 +46,77 @@ int run_up(const UpArgs& args) {
     }
     Result<bool, std::string> ledger_result = true;
     std::thread ledger_thread([&] { ledger_result = (*ledger)->run(); });
+    auto stop_ledger = [&] {
+        (*ledger)->request_stop();
+        ledger_thread.join();
+    };
+
+    const PlanBook plans = load_plan_book_or_throw(args.config);
+    ProjectionServiceOptions projection_options;
+    projection_options.bootstrap = broker->bootstrap();
+    projection_options.data_dir = args.data_dir;
+    projection_options.assign_all = true;
+    projection_options.heal_from_ledger = true;  // the ledger store is right here
+    projection_options.group_by = group_by_of(plans);
+    auto projections = ProjectionService::start(projection_options);
+    if (!projections) {
+        spdlog::error("up: {}", projections.error());
+        stop_ledger();
+        return kExitFailure;
+    }
+    Result<bool, std::string> projection_result = true;
+    std::thread projection_thread([&] { projection_result = (*projections)->run(); });
+    auto stop_projections = [&] {
+        (*projections)->request_stop();
+        projection_thread.join();
+    };
+    auto api = start_api(args.api, plans, **projections, &(*ledger)->metrics());
+    if (!api) {
+        spdlog::error("up: {}", api.error());
+        stop_projections();
+        stop_ledger();
+        return kExitFailure;
+    }
+    std::unique_ptr<DemoTraffic> demo;
+    if (args.demo) {
+        DemoOptions demo_options;
+        demo_options.bootstrap = broker->bootstrap();
+        auto started = DemoTraffic::start(demo_options, plans);
+        if (!started) {
+            spdlog::error("up: {}", started.error());
+        } else {
+            demo = std::move(started).value();
+        }
+    }
 
     std::error_code ignored;
     const std::string binary = std::filesystem::read_symlink("/proc/self/exe", ignored).string();
+    const std::string url = "http://" + api->server->address() + "/";
     std::printf(
         "usage-ledger is up.\n"
+        "  dashboard:      %s#key=%s\n"
+        "  query API:      curl -H 'Authorization: Bearer %s' %sv1/admin/tenants\n"
         "  embedded Kafka: %s (bootstrap written to %s)\n"
-        "  ledger:         %s/ledger (RocksDB), consuming usage.events\n"
+        "  state:          %s/ledger and %s/projections (RocksDB)\n"
         "  send events:    %s emit --bootstrap-file %s --tenant acme --meter tokens "
         "--quantity 1500\n"
         "  or a file:      %s emit --bootstrap-file %s --file events.jsonl\n"
-        "  see the counts: %s stats --data-dir %s\n"
-        "Stop with Ctrl-C.\n",
-        broker->bootstrap().c_str(), bootstrap_file.c_str(), args.data_dir.c_str(), binary.c_str(),
-        bootstrap_file.c_str(), binary.c_str(), bootstrap_file.c_str(), binary.c_str(),
+        "  then:           curl -H 'Authorization: Bearer %s' '%sv1/tenants/acme/usage'\n"
+        "  ledger counts:  %s stats --data-dir %s\n",
+        url.c_str(), api->admin_key.c_str(), api->admin_key.c_str(), url.c_str(),
+        broker->bootstrap().c_str(), bootstrap_file.c_str(), args.data_dir.c_str(),
+        args.data_dir.c_str(), binary.c_str(), bootstrap_file.c_str(), binary.c_str(),
+        bootstrap_file.c_str(), api->admin_key.c_str(), url.c_str(), binary.c_str(),
         args.data_dir.c_str());
+    if (demo) {
+        std::printf("  demo tenants:  ");
+        for (const auto& tenant : demo->tenants()) {
+            std::printf(" %s (plan %s, key %s)", tenant.tenant_id.c_str(), tenant.plan.c_str(),
+                        tenant.api_key.c_str());
+        }
+        std::printf("\n");
+    }
+    std::printf("Stop with Ctrl-C.\n");
     std::fflush(stdout);
     spdlog::info(
         "up: the embedded broker keeps at most ~5 MiB per partition in memory; the ledger "
@@ -63,13 +126,23 @@ int run_up(const UpArgs& args) {
         taken = wait_for_termination_signal(std::chrono::seconds(1));
     }
     spdlog::info("up: signal {} taken, stopping", taken);
-    (*ledger)->request_stop();
-    ledger_thread.join();
+    if (demo) {
+        demo->stop();
+    }
+    api->server->stop();
+    stop_ledger();
+    stop_projections();
+    int status = kExitOk;
     if (!ledger_result) {
         spdlog::error("up: ledger: {}", ledger_result.error());
+        status = kExitFailure;
+    }
+    if (!projection_result) {
+        spdlog::error("up: projections: {}", projection_result.error());
+        status = kExitFailure;
     }
     std::filesystem::remove(bootstrap_file, ignored);
-    return kExitOk;
+    return status;
 }
 
 }  // namespace
@@ -78,14 +151,21 @@ void add_up_command(CLI::App& app, CommandRunner& run) {
     auto args = std::make_shared<UpArgs>();
     auto* command = app.add_subcommand(
         "up",
-        "Run the whole system on one machine until Ctrl-C: the embedded broker and the ledger\n"
-        "(state in --data-dir), and print how to send it events. (Projections, query API and\n"
-        "dashboard arrive with their issue.)");
+        "Run the whole system on one machine until Ctrl-C: the embedded broker, the ledger, the\n"
+        "counters projection and the query API with the dashboard (state in --data-dir); prints\n"
+        "the dashboard URL and how to send events. --demo adds traffic from a few tenants.");
     command->add_option("--data-dir", args->data_dir, "Directory for state and the bootstrap file")
         ->capture_default_str();
     command->add_option("--partitions", args->partitions, "Partitions per topic")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
+    command->add_flag("--demo", args->demo,
+                      "Publish demo tenants on several plans and send them traffic that crosses "
+                      "the 80 / 95 / 100 % thresholds within minutes");
+    command
+        ->add_option("--config", args->config, "Plans file (default: the built-in example plans)")
+        ->check(CLI::ExistingFile);
+    add_api_options(*command, args->api);
     command->callback([args, &run] { run = [args] { return run_up(*args); }; });
 }
 

@@ -88,6 +88,18 @@ std::string ChildProcess::stderr_text() const {
     return read_file(stderr_path_);
 }
 
+std::optional<std::string> run_and_capture(const std::string& name,
+                                           const std::vector<std::string>& argv,
+                                           const std::filesystem::path& log_dir,
+                                           std::chrono::milliseconds timeout) {
+    ChildProcess child(name, argv, log_dir);
+    const auto status = child.wait(timeout);
+    if (!status || *status != 0) {
+        return std::nullopt;
+    }
+    return child.stdout_text();
+}
+
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!condition()) {

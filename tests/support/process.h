@@ -37,6 +37,12 @@ class ChildProcess {
     std::optional<int> status_;
 };
 
+// Runs `argv` to its end (at most `timeout`); its stdout when it exited 0, else nullopt.
+std::optional<std::string> run_and_capture(const std::string& name,
+                                           const std::vector<std::string>& argv,
+                                           const std::filesystem::path& log_dir,
+                                           std::chrono::milliseconds timeout);
+
 // Polls `condition` every few milliseconds until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 

@@ -1,0 +1,258 @@
+// `usage-ledger project` (the counters projection consumer) and `export counters`.
+// export opens the projection store as a RocksDB secondary: it works on a stopped store and
+// beside a running `project`.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include "ops/cli.h"
+#include "ops/project_commands.h"
+#include "ops/signals.h"
+#include "projections/projection_service.h"
+#include "projections/projection_store.h"
+#include "schemas/canonical.h"
+#include "schemas/time.h"
+
+namespace ul::ops {
+namespace {
+
+struct ProjectArgs {
+    KafkaOptions kafka;
+    ApiArgs api;
+    std::string data_dir = "data";
+    std::string config;
+    std::size_t batch_size = 10'000;
+    bool assign_all = false;
+    bool heal_from_ledger = false;
+};
+
+// 128 random bits as 32 hex digits.
+std::string new_random_key() {
+    std::random_device device;
+    std::string out;
+    char digits[9];
+    for (int word = 0; word < 4; ++word) {
+        std::snprintf(digits, sizeof digits, "%08x", device());
+        out += digits;
+    }
+    return out;
+}
+
+int run_project(const ProjectArgs& args) {
+    block_termination_signals();
+    ProjectionServiceOptions options;
+    options.bootstrap = resolve_bootstrap_or_throw(args.kafka);
+    options.data_dir = args.data_dir;
+    options.max_batch = args.batch_size;
+    options.assign_all = args.assign_all;
+    options.heal_from_ledger = args.heal_from_ledger;
+    auto plans = load_plan_book_or_throw(args.config);
+    options.group_by = group_by_of(plans);
+    auto service = ProjectionService::start(options);
+    if (!service) {
+        spdlog::error("project: {}", service.error());
+        return kExitFailure;
+    }
+    auto api = start_api(args.api, plans, **service, nullptr);
+    if (!api) {
+        spdlog::error("project: {}", api.error());
+        return kExitFailure;
+    }
+    spdlog::info("project: applying {} from {} into {}/projections; query API on http://{}",
+                 options.ledger_topic, options.bootstrap, args.data_dir, api->server->address());
+    std::atomic<bool> finished{false};
+    std::thread signal_waiter([&service, &finished] {
+        while (!finished.load()) {
+            if (const int taken = wait_for_termination_signal(std::chrono::milliseconds(200))) {
+                spdlog::info("project: signal {} taken, finishing the batch in hand", taken);
+                (*service)->request_stop();
+                return;
+            }
+        }
+    });
+    auto ran = (*service)->run();
+    finished.store(true);
+    signal_waiter.join();
+    api->server->stop();
+    if (!ran) {
+        spdlog::error("project: {}", ran.error());
+        return kExitFailure;
+    }
+    return kExitOk;
+}
+
+struct ExportCountersArgs {
+    std::string data_dir = "data";
+    std::string window = "day";
+    std::string format = "jsonl";
+};
+
+int run_export_counters(const ExportCountersArgs& args) {
+    const auto window = parse_window(args.window);
+    if (!window) {
+        throw UsageError("--window must be hour, day or month, not '" + args.window + "'");
+    }
+    ProjectionStoreOptions options;
+    options.path = args.data_dir + "/projections";
+    auto store = ProjectionStore::open(options, ProjectionOpenMode::secondary);
+    if (!store) {
+        throw UsageError(store.error() + " (is --data-dir right?)");
+    }
+    const bool csv = args.format == "csv";
+    if (csv) {
+        std::fputs("tenant_id,meter,period_start,sum,count\n", stdout);
+    }
+    std::string line;
+    char sum[DecimalSum::kFormatBytes];
+    auto exported =
+        (*store)->for_each_counter_range("", "", [&](const CounterKey& key, const Cell& cell) {
+            if (key.window != *window) {
+                return true;
+            }
+            line.clear();
+            const std::size_t sum_length = cell.sum.format(sum);
+            if (csv) {
+                // Tenant ids and meters are [A-Za-z0-9._:-]: nothing to quote.
+                line.append(key.tenant_id).push_back(',');
+                line.append(key.meter).push_back(',');
+                line.append(format_rfc3339(key.period_start_us)).push_back(',');
+                line.append(sum, sum_length).push_back(',');
+                line.append(std::to_string(cell.count)).push_back('\n');
+            } else {
+                line.append("{\"tenant_id\":");
+                append_json_string(line, key.tenant_id);
+                line.append(",\"meter\":");
+                append_json_string(line, key.meter);
+                line.append(",\"period_start\":\"").append(format_rfc3339(key.period_start_us));
+                line.append("\",\"sum\":\"").append(sum, sum_length);
+                line.append("\",\"count\":").append(std::to_string(cell.count)).append("}\n");
+            }
+            std::fwrite(line.data(), 1, line.size(), stdout);
+            return true;
+        });
+    if (!exported) {
+        spdlog::error("export: {}", exported.error());
+        return kExitFailure;
+    }
+    return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+PlanBook load_plan_book_or_throw(const std::string& path) {
+    if (path.empty()) {
+        return default_plan_book();
+    }
+    auto plans = load_plans(path);
+    if (!plans) {
+        throw UsageError("--config: " + plans.error());
+    }
+    return std::move(plans).value();
+}
+
+void add_api_options(CLI::App& command, ApiArgs& args) {
+    command
+        .add_option("--listen", args.listen,
+                    "Query API address host:port (port 0: any free port, logged)")
+        ->capture_default_str();
+    command
+        .add_option("--admin-key", args.admin_keys,
+                    "Admin API key (repeatable; also $UL_ADMIN_KEY); none: one is generated and "
+                    "printed")
+        ->envname("UL_ADMIN_KEY");
+    command.add_option("--rate-limit", args.requests_per_second, "Requests per second per key")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    command.add_option("--rate-burst", args.burst, "Burst size per key")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+}
+
+Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
+                                          const ProjectionService& projections,
+                                          const LedgerMetrics* ledger_metrics) {
+    RunningApi running;
+    QueryApiOptions options;
+    options.admin_keys = args.admin_keys;
+    if (options.admin_keys.empty()) {
+        options.admin_keys.push_back("admin-" + new_random_key());
+    }
+    running.admin_key = options.admin_keys.front();
+    options.rate_limit.requests_per_second = args.requests_per_second;
+    options.rate_limit.burst = args.burst;
+    options.now_us = system_now_us;
+    options.ledger_metrics = ledger_metrics;
+    running.api = std::make_unique<QueryApi>(std::move(options), std::move(plans), projections);
+    HttpServerOptions server_options;
+    server_options.listen = args.listen;
+    auto server = HttpServer::start(server_options);
+    if (!server) {
+        return unexpected(server.error());
+    }
+    running.server = std::move(server).value();
+    running.api->install(*running.server);
+    if (args.admin_keys.empty()) {
+        spdlog::info("api: generated admin key {} (give --admin-key or $UL_ADMIN_KEY to choose)",
+                     running.admin_key);
+    }
+    return running;
+}
+
+GroupBy group_by_of(const PlanBook& plans) {
+    GroupBy out;
+    for (const auto& [meter, properties] : plans.group_by) {
+        out.emplace_back(meter, properties);
+    }
+    return out;
+}
+
+void add_project_commands(CLI::App& app, CommandRunner& run) {
+    auto args = std::make_shared<ProjectArgs>();
+    auto* project = app.add_subcommand(
+        "project",
+        "Run the counters projection until SIGINT/SIGTERM: usage.ledger → per (tenant, meter)\n"
+        "hour, day and billing-month cells in RocksDB (<data-dir>/projections). Positions and\n"
+        "cells change in one WriteBatch: a crash at any moment neither loses nor double-counts.");
+    add_kafka_options(*project, args->kafka);
+    project->add_option("--data-dir", args->data_dir, "State directory")->capture_default_str();
+    project
+        ->add_option("--config", args->config,
+                     "Plans file (see schemas/plans.example.json); default: the built-in example "
+                     "plans")
+        ->check(CLI::ExistingFile);
+    project->add_option("--batch-size", args->batch_size, "Most entries per batch")
+        ->check(CLI::Range(1, 1'000'000))
+        ->capture_default_str();
+    project->add_flag("--assign-all", args->assign_all,
+                      "Take every partition without joining the consumer group (one instance)");
+    project->add_flag("--heal-from-ledger", args->heal_from_ledger,
+                      "When entries are missing from usage.ledger, read them from the ledger "
+                      "store in the same --data-dir instead of stopping the partition");
+    add_api_options(*project, args->api);
+    project->callback([args, &run] { run = [args] { return run_project(*args); }; });
+
+    auto* export_command = app.get_subcommand("export");
+    auto counters_args = std::make_shared<ExportCountersArgs>();
+    auto* counters = export_command->add_subcommand(
+        "counters",
+        "Counter cells, one line per (tenant, meter, period) sorted by tenant, meter, period:\n"
+        "{\"tenant_id\",\"meter\",\"period_start\",\"sum\",\"count\"}. Works beside a running "
+        "`project`.");
+    counters->add_option("--data-dir", counters_args->data_dir, "State directory")
+        ->capture_default_str();
+    counters->add_option("--window", counters_args->window, "hour, day or month")
+        ->check(CLI::IsMember({"hour", "day", "month"}))
+        ->capture_default_str();
+    counters->add_option("--format", counters_args->format, "jsonl or csv")
+        ->check(CLI::IsMember({"jsonl", "csv"}))
+        ->capture_default_str();
+    counters->callback([counters_args, &run] {
+        run = [counters_args] { return run_export_counters(*counters_args); };
+    });
+}
+
+}  // namespace ul::ops

@@ -1,0 +1,46 @@
+// The projection-facing commands and what `up` shares with them.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ledger/ledger_metrics.h"
+#include "ops/cli.h"
+#include "projections/cells.h"
+#include "projections/http_server.h"
+#include "projections/projection_service.h"
+#include "projections/query_api.h"
+#include "schemas/plans.h"
+
+namespace ul::ops {
+
+// `project` and `export counters` (call after add_ledger_commands, which adds `export`).
+void add_project_commands(CLI::App& app, CommandRunner& run);
+// The plans of --config, or the built-in example plans when `path` is empty; a bad file is a
+// UsageError naming what is wrong.
+PlanBook load_plan_book_or_throw(const std::string& path);
+GroupBy group_by_of(const PlanBook& plans);
+// schemas/plans.example.json, compiled in (ops/builtin_plans.cpp.in).
+PlanBook default_plan_book();
+
+// The query API's options, shared by `project` and `up`.
+struct ApiArgs {
+    std::string listen = "127.0.0.1:8080";
+    std::vector<std::string> admin_keys;  // empty: one is generated and printed
+    double requests_per_second = 50;
+    double burst = 100;
+};
+void add_api_options(CLI::App& command, ApiArgs& args);
+
+struct RunningApi {
+    std::unique_ptr<QueryApi> api;
+    std::unique_ptr<HttpServer> server;
+    std::string admin_key;  // the first admin key (generated when none was given)
+};
+// Starts the HTTP server with every route; errors name the address.
+Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
+                                          const ProjectionService& projections,
+                                          const LedgerMetrics* ledger_metrics);
+
+}  // namespace ul::ops

@@ -1,0 +1,42 @@
+#include "projections/api_keys.h"
+
+#include <mutex>
+
+#include "schemas/account.h"
+
+namespace ul {
+
+void ApiKeys::add_admin_key(std::string_view key) {
+    std::unique_lock lock(mutex_);
+    admin_hashes_.insert(sha256_hex(key));
+}
+
+void ApiKeys::set_tenant_key_hash(std::string_view tenant_id, std::string_view sha256_hex_of_key) {
+    std::unique_lock lock(mutex_);
+    const std::string tenant(tenant_id);
+    if (const auto old = hash_by_tenant_.find(tenant); old != hash_by_tenant_.end()) {
+        tenant_by_hash_.erase(old->second);
+    }
+    hash_by_tenant_[tenant] = std::string(sha256_hex_of_key);
+    tenant_by_hash_[std::string(sha256_hex_of_key)] = tenant;
+}
+
+std::optional<ApiPrincipal> ApiKeys::find(std::string_view authorization_header) const {
+    constexpr std::string_view kBearer = "Bearer ";
+    if (authorization_header.size() <= kBearer.size() ||
+        authorization_header.substr(0, kBearer.size()) != kBearer) {
+        return std::nullopt;
+    }
+    // Lookups are by the key's hash, so no comparison ever runs over the secret itself.
+    const std::string hash = sha256_hex(authorization_header.substr(kBearer.size()));
+    std::shared_lock lock(mutex_);
+    if (admin_hashes_.contains(hash)) {
+        return ApiPrincipal{true, ""};
+    }
+    if (const auto found = tenant_by_hash_.find(hash); found != tenant_by_hash_.end()) {
+        return ApiPrincipal{false, found->second};
+    }
+    return std::nullopt;
+}
+
+}  // namespace ul

@@ -1,0 +1,430 @@
+#include "projections/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
+
+#include "schemas/canonical.h"
+
+namespace ul {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+// Percent-decoding; '+' is a space in query components. nullopt on a bad escape.
+std::optional<std::string> decode(std::string_view text, bool query) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t index = 0; index < text.size(); ++index) {
+        const char c = text[index];
+        if (c == '%') {
+            if (index + 2 >= text.size()) {
+                return std::nullopt;
+            }
+            const int high = hex_value(text[index + 1]);
+            const int low = hex_value(text[index + 2]);
+            if (high < 0 || low < 0) {
+                return std::nullopt;
+            }
+            out.push_back(static_cast<char>(high * 16 + low));
+            index += 2;
+        } else if (c == '+' && query) {
+            out.push_back(' ');
+        } else {
+            out.push_back(c);
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+    std::vector<std::string> segments;
+    std::size_t start = 1;  // after the leading '/'
+    while (start <= path.size()) {
+        const auto end = path.find('/', start);
+        const auto stop = end == std::string_view::npos ? path.size() : end;
+        segments.emplace_back(path.substr(start, stop - start));
+        if (end == std::string_view::npos) {
+            break;
+        }
+        start = end + 1;
+    }
+    if (segments.size() == 1 && segments[0].empty()) {
+        segments.clear();  // "/"
+    }
+    return segments;
+}
+
+struct Route {
+    std::string method;
+    std::vector<std::string> pattern;  // raw segments; "{name}" captures
+    HttpAsyncRouteHandler handler;
+};
+
+bool match(const std::vector<std::string>& pattern, const std::vector<std::string>& segments,
+           HttpParams& params) {
+    if (pattern.size() != segments.size()) {
+        return false;
+    }
+    for (std::size_t index = 0; index < pattern.size(); ++index) {
+        const std::string& part = pattern[index];
+        if (part.size() > 2 && part.front() == '{' && part.back() == '}') {
+            if (segments[index].empty()) {
+                return false;
+            }
+            params[part.substr(1, part.size() - 2)] = segments[index];
+        } else if (part != segments[index]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<std::string_view> HttpRequest::query_param(std::string_view name) const {
+    for (const auto& [key, value] : query) {
+        if (key == name) {
+            return std::string_view(value);
+        }
+    }
+    return std::nullopt;
+}
+
+HttpResponse json_error(int status, std::string_view code, std::string_view detail) {
+    HttpResponse response;
+    response.status = status;
+    response.body = "{\"error\":";
+    append_json_string(response.body, code);
+    response.body += ",\"detail\":";
+    append_json_string(response.body, detail);
+    response.body += "}";
+    return response;
+}
+
+struct HttpServer::Impl {
+    HttpServerOptions options;
+    asio::io_context io;
+    tcp::acceptor acceptor{io};
+    std::vector<std::thread> threads;
+    std::vector<Route> routes;
+    std::atomic<bool> stopped{false};
+    std::string address;
+
+    void accept();
+    // Routes `request`; calls `reply` exactly once.
+    void dispatch(const HttpRequest& request, const HttpReply& reply) const;
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+  public:
+    Session(tcp::socket socket, HttpServer::Impl& server)
+        : stream_(std::move(socket)), server_(server) {}
+
+    void start() {
+        asio::dispatch(stream_.get_executor(),
+                       beast::bind_front_handler(&Session::read, shared_from_this()));
+    }
+
+  private:
+    void read() {
+        parser_.emplace();
+        parser_->body_limit(server_.options.max_body_bytes);
+        parser_->header_limit(16U * 1024U);
+        stream_.expires_after(server_.options.idle_timeout);
+        http::async_read_header(stream_, buffer_, *parser_,
+                                beast::bind_front_handler(&Session::on_header, shared_from_this()));
+    }
+
+    void on_header(beast::error_code error, std::size_t /*bytes*/) {
+        if (error) {
+            fail(error);
+            return;
+        }
+        const auto length = parser_->content_length();
+        if (length && *length > server_.options.max_body_bytes) {
+            send(json_error(413, "request_too_large",
+                            "the body is " + std::to_string(*length) + " bytes; at most " +
+                                std::to_string(server_.options.max_body_bytes)),
+                 false);
+            return;
+        }
+        http::async_read(stream_, buffer_, *parser_,
+                         beast::bind_front_handler(&Session::on_read, shared_from_this()));
+    }
+
+    void fail(beast::error_code error) {
+        if (error == http::error::end_of_stream || error == asio::error::eof ||
+            error == asio::error::connection_reset || error == beast::error::timeout ||
+            error == asio::error::operation_aborted) {
+            close();
+            return;
+        }
+        if (error == http::error::body_limit) {
+            send(json_error(413, "request_too_large",
+                            "the body is larger than " +
+                                std::to_string(server_.options.max_body_bytes) + " bytes"),
+                 false);
+            return;
+        }
+        // Anything else the parser refused: a malformed request.
+        send(json_error(400, "bad_request", "malformed HTTP request: " + error.message()), false);
+    }
+
+    void on_read(beast::error_code error, std::size_t /*bytes*/) {
+        if (error) {
+            fail(error);
+            return;
+        }
+        auto message = parser_->release();
+        keep_alive_ = message.keep_alive();
+        HttpRequest request;
+        request.method = std::string(message.method_string());
+        const std::string_view target(message.target().data(), message.target().size());
+        const auto question = target.find('?');
+        auto path = decode(target.substr(0, question), false);
+        if (!path || path->empty() || path->front() != '/') {
+            send(json_error(400, "bad_request", "the request target is not a valid path"), false);
+            return;
+        }
+        request.path = std::move(*path);
+        if (question != std::string_view::npos) {
+            std::string_view rest = target.substr(question + 1);
+            while (!rest.empty()) {
+                const auto amp = rest.find('&');
+                const std::string_view pair = rest.substr(0, amp);
+                rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+                if (pair.empty()) {
+                    continue;
+                }
+                const auto equals = pair.find('=');
+                auto key = decode(pair.substr(0, equals), true);
+                auto value = decode(
+                    equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1),
+                    true);
+                if (!key || !value) {
+                    send(json_error(400, "bad_request", "a bad percent-escape in the query"),
+                         false);
+                    return;
+                }
+                request.query.emplace_back(std::move(*key), std::move(*value));
+            }
+        }
+        request.content_type = std::string(message[http::field::content_type]);
+        request.authorization = std::string(message[http::field::authorization]);
+        beast::error_code ignored;
+        const auto endpoint = stream_.socket().remote_endpoint(ignored);
+        request.remote = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+        request.body = std::move(message.body());
+        auto self = shared_from_this();
+        auto replied = std::make_shared<std::atomic<bool>>(false);
+        server_.dispatch(request, [self, replied](HttpResponse response) {
+            if (replied->exchange(true)) {
+                return;  // a second reply is ignored
+            }
+            asio::post(self->stream_.get_executor(),
+                       [self, response = std::move(response)]() mutable {
+                           self->send(std::move(response), self->keep_alive_);
+                       });
+        });
+    }
+
+    void send(HttpResponse response, bool keep_alive) {
+        auto message = std::make_shared<http::response<http::string_body>>(
+            static_cast<http::status>(response.status), 11);
+        message->set(http::field::server, "usage-ledger");
+        message->set(http::field::content_type, response.content_type);
+        message->set(http::field::cache_control, "no-store");
+        for (const auto& [name, value] : response.headers) {
+            message->set(name, value);
+        }
+        message->body() = std::move(response.body);
+        message->keep_alive(keep_alive);
+        message->prepare_payload();
+        stream_.expires_after(server_.options.idle_timeout);
+        http::async_write(stream_, *message,
+                          [self = shared_from_this(), message, keep_alive](beast::error_code error,
+                                                                           std::size_t /*bytes*/) {
+                              if (error || !keep_alive || self->server_.stopped.load()) {
+                                  self->close();
+                                  return;
+                              }
+                              self->read();
+                          });
+    }
+
+    void close() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream_.socket().close(ignored);
+    }
+
+    beast::tcp_stream stream_;
+    HttpServer::Impl& server_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    bool keep_alive_ = false;
+};
+
+}  // namespace
+
+void HttpServer::Impl::accept() {
+    acceptor.async_accept(asio::make_strand(io),
+                          [this](beast::error_code error, tcp::socket socket) {
+                              if (stopped.load()) {
+                                  return;
+                              }
+                              if (!error) {
+                                  std::make_shared<Session>(std::move(socket), *this)->start();
+                              } else if (error != asio::error::operation_aborted) {
+                                  spdlog::warn("http: accept: {}", error.message());
+                              }
+                              accept();
+                          });
+}
+
+void HttpServer::Impl::dispatch(const HttpRequest& request, const HttpReply& reply) const {
+    const auto segments = split_path(request.path);
+    std::string allowed;
+    for (const auto& route : routes) {
+        HttpParams params;
+        if (!match(route.pattern, segments, params)) {
+            continue;
+        }
+        if (route.method != request.method) {
+            allowed += (allowed.empty() ? "" : ", ") + route.method;
+            continue;
+        }
+        try {
+            route.handler(request, params, reply);
+        } catch (const std::exception& error) {
+            spdlog::error("http: {} {}: handler failed: {}", request.method, request.path,
+                          error.what());
+            reply(json_error(500, "internal", "the server failed to answer; see its log"));
+        }
+        return;
+    }
+    if (!allowed.empty()) {
+        HttpResponse response = json_error(405, "method_not_allowed",
+                                           request.method + " is not allowed on " + request.path);
+        response.headers.emplace_back("Allow", allowed);
+        reply(std::move(response));
+        return;
+    }
+    reply(json_error(404, "not_found", "no route for " + request.method + " " + request.path));
+}
+
+Result<std::unique_ptr<HttpServer>, std::string> HttpServer::start(HttpServerOptions options) {
+    std::unique_ptr<HttpServer> server(new HttpServer());
+    server->impl_ = std::make_unique<Impl>();
+    Impl& impl = *server->impl_;
+    impl.options = std::move(options);
+    const std::string& listen = impl.options.listen;
+    const auto colon = listen.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+        return unexpected("--listen must be host:port, not '" + listen + "'");
+    }
+    beast::error_code error;
+    const auto address = asio::ip::make_address(listen.substr(0, colon), error);
+    if (error) {
+        return unexpected("cannot listen on " + listen + ": '" + listen.substr(0, colon) +
+                          "' is not an IP address");
+    }
+    int port = -1;
+    try {
+        std::size_t used = 0;
+        port = std::stoi(listen.substr(colon + 1), &used);
+        if (used != listen.size() - colon - 1) {
+            port = -1;
+        }
+    } catch (const std::exception&) {
+        port = -1;
+    }
+    if (port < 0 || port > 65535) {
+        return unexpected("cannot listen on " + listen + ": the port must be 0-65535");
+    }
+    const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+    impl.acceptor.open(endpoint.protocol(), error);
+    if (!error) {
+        impl.acceptor.set_option(asio::socket_base::reuse_address(true), error);
+    }
+    if (!error) {
+        impl.acceptor.bind(endpoint, error);
+    }
+    if (!error) {
+        impl.acceptor.listen(asio::socket_base::max_listen_connections, error);
+    }
+    if (error) {
+        return unexpected("cannot listen on " + listen + ": " + error.message());
+    }
+    const auto bound = impl.acceptor.local_endpoint();
+    impl.address = bound.address().to_string() + ":" + std::to_string(bound.port());
+    impl.accept();
+    for (std::size_t index = 0; index < std::max<std::size_t>(1, impl.options.threads); ++index) {
+        impl.threads.emplace_back([&impl] { impl.io.run(); });
+    }
+    return server;
+}
+
+HttpServer::~HttpServer() {
+    stop();
+}
+
+std::string HttpServer::address() const {
+    return impl_->address;
+}
+
+void HttpServer::route(std::string method, std::string pattern, HttpRouteHandler handler) {
+    route_async(
+        std::move(method), std::move(pattern),
+        [handler = std::move(handler)](const HttpRequest& request, const HttpParams& params,
+                                       HttpReply reply) { reply(handler(request, params)); });
+}
+
+void HttpServer::route_async(std::string method, std::string pattern,
+                             HttpAsyncRouteHandler handler) {
+    impl_->routes.push_back(Route{std::move(method), split_path(pattern), std::move(handler)});
+}
+
+void HttpServer::stop() {
+    if (!impl_ || impl_->stopped.exchange(true)) {
+        return;
+    }
+    asio::post(impl_->io, [this] {
+        beast::error_code ignored;
+        impl_->acceptor.close(ignored);
+    });
+    impl_->io.stop();
+    for (auto& thread : impl_->threads) {
+        if (thread.joinable()) {
+            thread.join();
+        }
+    }
+}
+
+}  // namespace ul

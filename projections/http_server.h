@@ -1,0 +1,79 @@
+// A small asynchronous HTTP/1.1 server (Boost.Beast over Asio, real TCP sockets) that knows
+// nothing about usage: routes with "{name}" path segments, JSON errors, keep-alive, a body limit
+// (413, judged from Content-Length before the body is read, and while a chunked body grows),
+// 400 for malformed requests, 404 / 405, 500 for a handler that throws (logged; the server
+// goes on). Every response has Content-Length and Cache-Control: no-store.
+// Threading: `threads` Asio threads; each connection is served on its own strand. Handlers run
+// on those threads and must be thread-safe; an async handler may reply from any thread, once.
+// Routes must be added before traffic starts (route() is not synchronised with requests).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "schemas/result.h"
+
+namespace ul {
+
+struct HttpRequest {
+    std::string method;  // "GET", "POST", …
+    std::string path;    // without the query string, percent-decoded
+    std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+    std::string body;
+    std::string content_type;
+    std::string authorization;
+    std::string remote;                                                        // "ip:port"
+    std::optional<std::string_view> query_param(std::string_view name) const;  // first match
+};
+
+struct HttpResponse {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;  // extra, e.g. Retry-After
+};
+
+// {"error":code,"detail":detail}
+HttpResponse json_error(int status, std::string_view code, std::string_view detail);
+
+using HttpParams = std::map<std::string, std::string>;
+using HttpRouteHandler = std::function<HttpResponse(const HttpRequest&, const HttpParams&)>;
+using HttpReply = std::function<void(HttpResponse)>;
+using HttpAsyncRouteHandler =
+    std::function<void(const HttpRequest&, const HttpParams&, HttpReply reply)>;
+
+struct HttpServerOptions {
+    std::string listen = "127.0.0.1:8080";  // host:port; port 0 = any free port
+    std::size_t max_body_bytes = 1U << 20U;
+    std::size_t threads = 1;
+    std::chrono::seconds idle_timeout{30};
+};
+
+class HttpServer {
+  public:
+    // Binds and listens; errors name the address ("cannot listen on 127.0.0.1:8080: …").
+    static Result<std::unique_ptr<HttpServer>, std::string> start(HttpServerOptions options);
+    ~HttpServer();  // stops and joins
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    std::string address() const;  // "127.0.0.1:41234": the bound port
+    void route(std::string method, std::string pattern, HttpRouteHandler handler);
+    void route_async(std::string method, std::string pattern, HttpAsyncRouteHandler handler);
+    void stop();
+
+    struct Impl;
+
+  private:
+    HttpServer() = default;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ul

@@ -1,0 +1,34 @@
+#include "projections/projection_metrics.h"
+
+namespace ul {
+
+void append_projection_metrics_text(const ProjectionMetrics& metrics, std::string& out) {
+    append_metric_header(out, "projection_entries_applied_total", "counter",
+                         "Ledger entries applied to the counters projection.");
+    append_metric_sample(out, "projection_entries_applied_total", "", metrics.applied.load());
+    append_metric_header(out, "projection_entries_repeated_total", "counter",
+                         "Ledger entries seen again (below the watermark) and skipped.");
+    append_metric_sample(out, "projection_entries_repeated_total", "", metrics.repeats.load());
+    append_metric_header(out, "projection_stalled_partitions", "gauge",
+                         "Ledger partitions stopped at a gap in usage.ledger (never skipped).");
+    append_metric_sample(out, "projection_stalled_partitions", "",
+                         metrics.stalled_partitions.load());
+    append_metric_header(out, "projection_lag_entries", "gauge",
+                         "usage.ledger messages not yet read (-1: unknown).");
+    append_metric_sample(out, "projection_lag_entries", "", metrics.lag.load());
+    append_metric_header(out, "projection_assigned_partitions", "gauge",
+                         "Partitions of usage.ledger assigned.");
+    append_metric_sample(out, "projection_assigned_partitions", "",
+                         metrics.assigned_partitions.load());
+    append_metric_header(out, "projection_accounts", "gauge", "Accounts known.");
+    append_metric_sample(out, "projection_accounts", "", metrics.accounts.load());
+    append_metric_header(out, "projection_bad_accounts_total", "counter",
+                         "Messages of usage.accounts that were not valid accounts (skipped).");
+    append_metric_sample(out, "projection_bad_accounts_total", "", metrics.bad_accounts.load());
+    append_histogram(out, "projection_batch_size_entries", "Ledger entries per applied batch.",
+                     metrics.batch_size);
+    append_histogram(out, "projection_apply_latency_microseconds",
+                     "Time to write one batch to the projection store.", metrics.apply_latency_us);
+}
+
+}  // namespace ul

@@ -1,0 +1,516 @@
+#include "projections/projection_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <mutex>
+
+#include "ledger/ledger_store.h"
+#include "schemas/canonical.h"
+
+namespace ul {
+namespace {
+
+void rebalance_callback(rd_kafka_t* /*handle*/, rd_kafka_resp_err_t error,
+                        rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+    static_cast<ProjectionService*>(opaque)->on_rebalance(error, partitions);
+}
+
+ValidationOptions entry_validation() {
+    // Entries were validated by the ledger on arrival; here they are only parsed. No arrival
+    // window: a replay years later reads the same events.
+    ValidationOptions options;
+    options.max_event_age_us = std::numeric_limits<std::int64_t>::max();
+    options.max_future_us = std::numeric_limits<std::int64_t>::max();
+    return options;
+}
+
+const BillingCalendar kUtcCalendar{};
+
+}  // namespace
+
+ProjectionService::ProjectionService(ProjectionServiceOptions options)
+    : options_(std::move(options)), validator_(entry_validation()) {}
+
+ProjectionService::~ProjectionService() {
+    if (consumer_) {
+        rd_kafka_consumer_close(consumer_.get());
+    }
+}
+
+Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start(
+    ProjectionServiceOptions options) {
+    std::unique_ptr<ProjectionService> service(new ProjectionService(std::move(options)));
+    const ProjectionServiceOptions& config = service->options_;
+    ProjectionStoreOptions store_options;
+    store_options.path = config.data_dir + "/projections";
+    store_options.sync = config.sync;
+    auto store = ProjectionStore::open(store_options, ProjectionOpenMode::read_write);
+    if (!store) {
+        return unexpected(store.error());
+    }
+    service->store_ = std::move(store).value();
+    // Accounts as last seen (usage.accounts is re-read from its start below; the embedded
+    // broker forgets it on restart, the store does not).
+    auto stored = service->store_->accounts();
+    if (!stored) {
+        return unexpected(stored.error());
+    }
+    for (const auto& [tenant, json] : *stored) {
+        if (auto account = parse_account(json)) {
+            service->accounts_[tenant] = *account;
+        }
+    }
+    for (const auto& [partition, state] : service->store_->partitions()) {
+        service->positions_[partition] = state.next_sequence;
+    }
+
+    auto consumer_config = kafka::make_config({
+        {"bootstrap.servers", config.bootstrap},
+        {"group.id", config.group},
+        {"client.id", "usage-ledger-projections"},
+        {"enable.auto.commit", "false"},  // positions live in RocksDB
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "error"},    // lost entries are seen, never skipped silently
+        {"enable.partition.eof", "true"},  // to know when usage.accounts has been read
+        {"fetch.wait.max.ms", "10"},
+        {"queued.max.messages.kbytes", "65536"},
+    });
+    if (!consumer_config) {
+        return unexpected(consumer_config.error());
+    }
+    rd_kafka_conf_set_opaque(consumer_config->get(), service.get());
+    rd_kafka_conf_set_rebalance_cb(consumer_config->get(), rebalance_callback);
+    auto consumer = kafka::make_handle(RD_KAFKA_CONSUMER, std::move(consumer_config).value());
+    if (!consumer) {
+        return unexpected(consumer.error());
+    }
+    service->consumer_ = std::move(consumer).value();
+    rd_kafka_poll_set_consumer(service->consumer_.get());
+    return service;
+}
+
+void ProjectionService::on_rebalance(rd_kafka_resp_err_t error,
+                                     rd_kafka_topic_partition_list_t* partitions) {
+    if (error != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        rd_kafka_assign(consumer_.get(), nullptr);
+        assigned_.clear();
+        metrics_.assigned_partitions.store(0);
+        return;
+    }
+    assigned_.clear();
+    for (int index = 0; index < partitions->cnt; ++index) {
+        auto& partition = partitions->elems[index];
+        if (options_.ledger_topic == partition.topic) {
+            const auto state = store_->partition(static_cast<std::uint32_t>(partition.partition));
+            partition.offset =
+                state.next_offset >= 0 ? state.next_offset : RD_KAFKA_OFFSET_BEGINNING;
+            assigned_.push_back(partition.partition);
+        } else {
+            partition.offset = RD_KAFKA_OFFSET_BEGINNING;  // the whole account table, every time
+            accounts_end_[partition.partition] = -1;
+        }
+    }
+    spdlog::info("projections: assigned {} partitions of {}, resuming at the stored positions",
+                 assigned_.size(), options_.ledger_topic);
+    rd_kafka_assign(consumer_.get(), partitions);
+    // A stalled partition stays paused until it is healed.
+    for (const auto partition : assigned_) {
+        if (store_->partition(static_cast<std::uint32_t>(partition)).stalled_at) {
+            kafka::PartitionList list(rd_kafka_topic_partition_list_new(1));
+            rd_kafka_topic_partition_list_add(list.get(), options_.ledger_topic.c_str(), partition);
+            rd_kafka_pause_partitions(consumer_.get(), list.get());
+        }
+    }
+    metrics_.assigned_partitions.store(assigned_.size());
+}
+
+const BillingCalendar& ProjectionService::calendar_of(std::string_view tenant_id) {
+    const auto cached = calendars_.find(tenant_id);
+    if (cached != calendars_.end()) {
+        return cached->second;
+    }
+    BillingCalendar calendar = kUtcCalendar;
+    {
+        std::shared_lock lock(accounts_mutex_);
+        const auto found = accounts_.find(tenant_id);
+        if (found != accounts_.end()) {
+            auto made =
+                make_billing_calendar(found->second.billing_anchor_day, found->second.time_zone);
+            if (made) {
+                calendar = *made;
+            } else {
+                spdlog::warn("projections: account {}: {}; using calendar months in UTC", tenant_id,
+                             made.error());
+            }
+        }
+    }
+    return calendars_.emplace(std::string(tenant_id), calendar).first->second;
+}
+
+void ProjectionService::take_account(const rd_kafka_message_t& message, ProjectionBatch& batch) {
+    const std::string_view key(static_cast<const char*>(message.key), message.key_len);
+    if (message.payload == nullptr) {  // a tombstone: the account is deleted
+        std::unique_lock lock(accounts_mutex_);
+        accounts_.erase(std::string(key));
+        calendars_.erase(std::string(key));
+        accounts_version_.fetch_add(1);
+        return;
+    }
+    const std::string_view value(static_cast<const char*>(message.payload), message.len);
+    auto account = parse_account(value);
+    if (!account) {
+        metrics_.bad_accounts.fetch_add(1);
+        spdlog::error("projections: {} partition {} offset {}: not an account: {}",
+                      options_.accounts_topic, message.partition, message.offset, account.error());
+        return;
+    }
+    {
+        std::unique_lock lock(accounts_mutex_);
+        const auto found = accounts_.find(account->tenant_id);
+        if (found != accounts_.end() && account_json(found->second) == account_json(*account)) {
+            return;  // re-read at start: nothing new
+        }
+        calendars_.erase(account->tenant_id);
+        accounts_[account->tenant_id] = *account;
+        accounts_version_.fetch_add(1);
+    }
+    batch.accounts.emplace_back(account->tenant_id, std::string(value));
+    spdlog::info("projections: account {}: plan {}, billing anchor day {}, time zone {}",
+                 account->tenant_id, account->plan, account->billing_anchor_day,
+                 account->time_zone.empty() ? "UTC" : account->time_zone);
+}
+
+bool ProjectionService::apply_entry(std::string_view encoded, std::uint32_t partition,
+                                    ProjectionBatch& batch, ProjectionPartition& state) {
+    auto decoded = decode_ledger_entry_header(encoded);
+    if (!decoded) {
+        spdlog::error("projections: ledger partition {}: an entry that does not decode: {}",
+                      partition, decoded.error());
+        return false;
+    }
+    auto event = validator_.validate(decoded->event_json, 0);
+    if (!event) {
+        spdlog::error(
+            "projections: ledger partition {} sequence {}: an event that does not "
+            "parse: {}",
+            partition, decoded->header.sequence, event.error().detail);
+        return false;
+    }
+    if (!batch.deltas.add_event(*event, calendar_of(event->tenant_id), options_.group_by)) {
+        spdlog::error("projections: ledger partition {} sequence {}: a counter would overflow",
+                      partition, decoded->header.sequence);
+        return false;
+    }
+    state.next_sequence = decoded->header.sequence + 1;
+    ++batch.applied;
+    return true;
+}
+
+void ProjectionService::take_entry(const rd_kafka_message_t& message, ProjectionBatch& batch) {
+    const auto partition = static_cast<std::uint32_t>(message.partition);
+    auto [slot, inserted] = batch.partitions.try_emplace(partition);
+    if (inserted) {
+        slot->second = store_->partition(partition);
+    }
+    ProjectionPartition& state = slot->second;
+    if (state.stalled_at) {
+        return;  // paused; a message already fetched before the pause
+    }
+    const std::string_view encoded(static_cast<const char*>(message.payload), message.len);
+    auto decoded = decode_ledger_entry_header(encoded);
+    if (!decoded || decoded->header.partition != partition) {
+        spdlog::error(
+            "projections: {} partition {} offset {}: not a ledger entry of this "
+            "partition; stopping the partition",
+            options_.ledger_topic, partition, message.offset);
+        state.stalled_at = state.next_sequence;
+        return;
+    }
+    switch (classify_sequence(state.next_sequence, decoded->header.sequence)) {
+        case SequenceVerdict::repeat:
+            ++batch.repeats;
+            state.next_offset = message.offset + 1;
+            return;
+        case SequenceVerdict::jump:
+            state.stalled_at = decoded->header.sequence;
+            spdlog::error(
+                "projections: GAP in {} partition {}: expected ledger sequence {}, got {} ({} "
+                "entries missing); the partition stops here and is not skipped{}",
+                options_.ledger_topic, partition, state.next_sequence, decoded->header.sequence,
+                decoded->header.sequence - state.next_sequence,
+                options_.heal_from_ledger ? "; reading them from the ledger store"
+                                          : "; run `usage-ledger project --heal-from-ledger` "
+                                            "on the ledger's --data-dir to resume");
+            return;
+        case SequenceVerdict::apply:
+            if (!apply_entry(encoded, partition, batch, state)) {
+                state.stalled_at = decoded->header.sequence;
+                return;
+            }
+            state.next_offset = message.offset + 1;
+            return;
+    }
+}
+
+Result<bool, std::string> ProjectionService::heal(std::uint32_t partition, ProjectionBatch& batch) {
+    LedgerStoreOptions options;
+    options.path = options_.data_dir + "/ledger";
+    auto ledger = LedgerStore::open(options, OpenMode::secondary);
+    if (!ledger) {
+        return unexpected(ledger.error());
+    }
+    ProjectionPartition& state = batch.partitions[partition];
+    const std::uint64_t to = *state.stalled_at;
+    state.stalled_at.reset();
+    bool ok = true;
+    auto read = (*ledger)->read_entries(partition, state.next_sequence, to - state.next_sequence,
+                                        [&](std::uint64_t sequence, std::string_view entry) {
+                                            if (ok && sequence == state.next_sequence) {
+                                                ok = apply_entry(entry, partition, batch, state);
+                                            }
+                                        });
+    if (!read) {
+        return unexpected(read.error());
+    }
+    if (!ok || state.next_sequence != to) {
+        state.stalled_at = to;
+        return unexpected("the ledger store holds entries " + std::to_string(state.next_sequence) +
+                          ".." + std::to_string(to) + " of partition " + std::to_string(partition) +
+                          " only partly; still stopped");
+    }
+    spdlog::info("projections: partition {} healed from the ledger store up to sequence {}",
+                 partition, to);
+    return true;
+}
+
+Result<bool, std::string> ProjectionService::handle_offset_error(
+    const rd_kafka_message_t& message) {
+    const char* topic = rd_kafka_topic_name(message.rkt);
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    const auto error = rd_kafka_query_watermark_offsets(consumer_.get(), topic, message.partition,
+                                                        &low, &high, 10000);
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return unexpected(std::string("cannot query the log start of ") + topic + " partition " +
+                          std::to_string(message.partition) + ": " + rd_kafka_err2str(error));
+    }
+    spdlog::warn(
+        "projections: {} partition {}: stored offset no longer in Kafka (log {}..{}); "
+        "reading from {} — the ledger sequences show whether entries were lost",
+        topic, message.partition, low, high, low);
+    // Re-assign with that partition from the log start (a seek does not restart a partition
+    // stopped by an offset error).
+    rd_kafka_topic_partition_list_t* current = nullptr;
+    if (rd_kafka_assignment(consumer_.get(), &current) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return unexpected(std::string("cannot read the assignment"));
+    }
+    kafka::PartitionList assignment(current);
+    for (int index = 0; index < assignment->cnt; ++index) {
+        auto& partition = assignment->elems[index];
+        if (options_.ledger_topic == partition.topic) {
+            const auto state = store_->partition(static_cast<std::uint32_t>(partition.partition));
+            partition.offset =
+                state.next_offset >= 0 ? state.next_offset : RD_KAFKA_OFFSET_BEGINNING;
+            if (partition.partition == message.partition && topic == options_.ledger_topic) {
+                partition.offset = low;
+            }
+        } else {
+            partition.offset = RD_KAFKA_OFFSET_BEGINNING;
+        }
+    }
+    rd_kafka_assign(consumer_.get(), assignment.get());
+    return true;
+}
+
+void ProjectionService::publish_metrics() {
+    metrics_.applied.store(store_->applied_total());
+    metrics_.repeats.store(store_->repeats_total());
+    std::uint64_t stalled = 0;
+    {
+        std::unique_lock lock(positions_mutex_);
+        for (const auto& [partition, state] : store_->partitions()) {
+            positions_[partition] = state.next_sequence;
+            stalled += state.stalled_at ? 1 : 0;
+        }
+    }
+    metrics_.stalled_partitions.store(stalled);
+    {
+        std::shared_lock lock(accounts_mutex_);
+        metrics_.accounts.store(accounts_.size());
+    }
+    std::int64_t lag = 0;
+    for (const auto partition : assigned_) {
+        std::int64_t low = 0;
+        std::int64_t high = 0;
+        if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.ledger_topic.c_str(),
+                                           partition, &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            high < 0) {
+            return;  // not known yet
+        }
+        const std::int64_t next =
+            store_->partition(static_cast<std::uint32_t>(partition)).next_offset;
+        lag += std::max<std::int64_t>(0, high - std::max(next, low));
+    }
+    metrics_.lag.store(lag);
+}
+
+void ProjectionService::log_status(double seconds, std::uint64_t applied) const {
+    spdlog::info(
+        "projections: {} entries applied ({:.0f}/s over the last {:.0f} s), {} repeats "
+        "skipped, lag {}, {} partitions stopped at a gap, {} accounts",
+        metrics_.applied.load(), static_cast<double>(applied) / seconds, seconds,
+        metrics_.repeats.load(), metrics_.lag.load(), metrics_.stalled_partitions.load(),
+        metrics_.accounts.load());
+}
+
+Result<bool, std::string> ProjectionService::run() {
+    if (options_.assign_all) {
+        auto metadata = kafka::wait_for_cluster(consumer_.get(), options_.bootstrap, 30000);
+        if (!metadata) {
+            return unexpected(metadata.error());
+        }
+        const int ledger_partitions = kafka::partition_count(**metadata, options_.ledger_topic);
+        if (ledger_partitions == 0) {
+            return unexpected("topic " + options_.ledger_topic + " does not exist");
+        }
+        const int account_partitions = kafka::partition_count(**metadata, options_.accounts_topic);
+        kafka::PartitionList all(
+            rd_kafka_topic_partition_list_new(ledger_partitions + account_partitions));
+        for (int partition = 0; partition < ledger_partitions; ++partition) {
+            rd_kafka_topic_partition_list_add(all.get(), options_.ledger_topic.c_str(), partition);
+        }
+        for (int partition = 0; partition < account_partitions; ++partition) {
+            rd_kafka_topic_partition_list_add(all.get(), options_.accounts_topic.c_str(),
+                                              partition);
+        }
+        on_rebalance(RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, all.get());
+    } else {
+        kafka::PartitionList topics(rd_kafka_topic_partition_list_new(2));
+        rd_kafka_topic_partition_list_add(topics.get(), options_.ledger_topic.c_str(),
+                                          RD_KAFKA_PARTITION_UA);
+        rd_kafka_topic_partition_list_add(topics.get(), options_.accounts_topic.c_str(),
+                                          RD_KAFKA_PARTITION_UA);
+        if (const auto error = rd_kafka_subscribe(consumer_.get(), topics.get());
+            error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return unexpected(std::string("cannot subscribe: ") + rd_kafka_err2str(error));
+        }
+    }
+    ProjectionBatch batch;
+    std::vector<kafka::Message> messages;
+    auto last_status = std::chrono::steady_clock::now();
+    std::uint64_t applied_at_status = store_->applied_total();
+    publish_metrics();
+    while (!stop_.load()) {
+        if (const auto now = std::chrono::steady_clock::now();
+            now - last_status >= options_.status_interval) {
+            log_status(std::chrono::duration<double>(now - last_status).count(),
+                       store_->applied_total() - applied_at_status);
+            last_status = now;
+            applied_at_status = store_->applied_total();
+        }
+        batch.clear();
+        messages.clear();
+        int timeout_ms = 100;
+        while (messages.size() < options_.max_batch) {
+            kafka::Message message(rd_kafka_consumer_poll(consumer_.get(), timeout_ms));
+            if (!message) {
+                break;
+            }
+            timeout_ms = 0;
+            const bool accounts = message->rkt != nullptr &&
+                                  options_.accounts_topic == rd_kafka_topic_name(message->rkt);
+            if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                if (accounts) {
+                    accounts_end_[message->partition] = message->offset;
+                    if (!metrics_.accounts_loaded.load() &&
+                        std::all_of(accounts_end_.begin(), accounts_end_.end(),
+                                    [](const auto& entry) { return entry.second >= 0; })) {
+                        metrics_.accounts_loaded.store(true);
+                        spdlog::info("projections: {} read to its end", options_.accounts_topic);
+                    }
+                }
+                continue;
+            }
+            if (message->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+                message->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+                auto handled = handle_offset_error(*message);
+                if (!handled) {
+                    return handled;
+                }
+                continue;
+            }
+            if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                spdlog::warn("projections: consumer: {}", rd_kafka_message_errstr(message.get()));
+                continue;
+            }
+            if (accounts) {
+                take_account(*message, batch);
+            } else {
+                const bool was_stalled =
+                    batch.partitions.contains(static_cast<std::uint32_t>(message->partition)) &&
+                    batch.partitions[static_cast<std::uint32_t>(message->partition)].stalled_at;
+                take_entry(*message, batch);
+                const auto partition = static_cast<std::uint32_t>(message->partition);
+                if (!was_stalled && batch.partitions[partition].stalled_at) {
+                    if (options_.heal_from_ledger) {
+                        if (auto healed = heal(partition, batch); !healed) {
+                            spdlog::error("projections: {}", healed.error());
+                        } else {
+                            take_entry(*message, batch);  // the entry after the gap
+                        }
+                    }
+                    if (batch.partitions[partition].stalled_at) {
+                        kafka::PartitionList list(rd_kafka_topic_partition_list_new(1));
+                        rd_kafka_topic_partition_list_add(list.get(), options_.ledger_topic.c_str(),
+                                                          message->partition);
+                        rd_kafka_pause_partitions(consumer_.get(), list.get());
+                    }
+                }
+            }
+            messages.push_back(std::move(message));
+        }
+        if (batch.partitions.empty() && batch.accounts.empty()) {
+            publish_metrics();
+            continue;
+        }
+        const auto start = std::chrono::steady_clock::now();
+        auto applied = store_->apply(batch);
+        if (!applied) {
+            return unexpected(applied.error());
+        }
+        metrics_.apply_latency_us.observe(
+            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                           std::chrono::steady_clock::now() - start)
+                                           .count()));
+        metrics_.batch_size.observe(batch.applied + batch.repeats);
+        publish_metrics();
+    }
+    spdlog::info("projections: stopping; {} entries applied so far", store_->applied_total());
+    return true;
+}
+
+std::optional<Account> ProjectionService::account(std::string_view tenant_id) const {
+    std::shared_lock lock(accounts_mutex_);
+    const auto found = accounts_.find(tenant_id);
+    return found == accounts_.end() ? std::nullopt : std::optional<Account>(found->second);
+}
+
+std::vector<Account> ProjectionService::accounts() const {
+    std::shared_lock lock(accounts_mutex_);
+    std::vector<Account> out;
+    out.reserve(accounts_.size());
+    for (const auto& [tenant, account] : accounts_) {
+        out.push_back(account);
+    }
+    return out;
+}
+
+std::map<std::uint32_t, std::uint64_t> ProjectionService::positions() const {
+    std::shared_lock lock(positions_mutex_);
+    return positions_;
+}
+
+}  // namespace ul

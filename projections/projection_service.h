@@ -1,0 +1,99 @@
+// ProjectionService: the counters projection's consumer. Reads usage.ledger (entries; group
+// usage-ledger-projections, or every partition with assign_all) and usage.accounts (the
+// compacted account table, always from the start), and applies each poll batch to the
+// ProjectionStore in one WriteBatch with the per-partition watermarks.
+// Positions come from the store, never from Kafka's committed offsets. Ledger sequences are
+// dense: an entry below the watermark is a repeat (skipped), an entry above it means entries
+// were lost in usage.ledger — the partition stops (paused, recorded, logged, in the metrics and
+// /readyz) and is never skipped; with `heal_from_ledger` the missing entries are read from the
+// ledger store (<data_dir>/ledger, secondary open) and applied, and the partition resumes.
+// Threading: run() on one thread; request_stop(), metrics(), store() reads and account() from
+// any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "consumers/kafka.h"
+#include "projections/projection_metrics.h"
+#include "projections/projection_store.h"
+#include "schemas/account.h"
+#include "schemas/event.h"
+#include "schemas/result.h"
+
+namespace ul {
+
+struct ProjectionServiceOptions {
+    std::string bootstrap;
+    std::string data_dir;  // the store lives in <data_dir>/projections
+    std::string ledger_topic = "usage.ledger";
+    std::string accounts_topic = "usage.accounts";
+    std::string group = "usage-ledger-projections";
+    bool assign_all = false;
+    std::size_t max_batch = 10'000;
+    bool sync = false;
+    GroupBy group_by;
+    // Read entries missing from usage.ledger from the ledger store at <data_dir>/ledger.
+    bool heal_from_ledger = false;
+    std::chrono::steady_clock::duration status_interval = std::chrono::seconds(10);
+};
+
+class ProjectionService {
+  public:
+    static Result<std::unique_ptr<ProjectionService>, std::string> start(
+        ProjectionServiceOptions options);
+    ~ProjectionService();
+    ProjectionService(const ProjectionService&) = delete;
+    ProjectionService& operator=(const ProjectionService&) = delete;
+
+    Result<bool, std::string> run();  // until request_stop(); finishes the batch in hand
+    void request_stop() { stop_.store(true); }
+
+    const ProjectionStore& store() const { return *store_; }
+    const ProjectionMetrics& metrics() const { return metrics_; }
+    std::optional<Account> account(std::string_view tenant_id) const;
+    std::vector<Account> accounts() const;
+    // Changes whenever an account is added, changed or deleted.
+    std::uint64_t accounts_version() const { return accounts_version_.load(); }
+    // Ledger positions applied so far, partition → next sequence (for `as_of`).
+    std::map<std::uint32_t, std::uint64_t> positions() const;
+
+    void on_rebalance(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* partitions);
+
+  private:
+    explicit ProjectionService(ProjectionServiceOptions options);
+    void take_account(const rd_kafka_message_t& message, ProjectionBatch& batch);
+    void take_entry(const rd_kafka_message_t& message, ProjectionBatch& batch);
+    bool apply_entry(std::string_view encoded, std::uint32_t partition, ProjectionBatch& batch,
+                     ProjectionPartition& state);
+    Result<bool, std::string> heal(std::uint32_t partition, ProjectionBatch& batch);
+    Result<bool, std::string> handle_offset_error(const rd_kafka_message_t& message);
+    const BillingCalendar& calendar_of(std::string_view tenant_id);
+    void publish_metrics();
+    void log_status(double seconds, std::uint64_t applied) const;
+
+    ProjectionServiceOptions options_;
+    std::unique_ptr<ProjectionStore> store_;
+    kafka::Handle consumer_;
+    EventValidator validator_;
+    ProjectionMetrics metrics_;
+    std::atomic<bool> stop_{false};
+    std::vector<std::int32_t> assigned_;                 // partitions of the ledger topic
+    std::map<std::int32_t, std::int64_t> accounts_end_;  // accounts partition → end offset
+    // Accounts: written by run(), read by queries.
+    mutable std::shared_mutex accounts_mutex_;
+    std::map<std::string, Account, std::less<>> accounts_;
+    std::atomic<std::uint64_t> accounts_version_{0};
+    std::map<std::string, BillingCalendar, std::less<>> calendars_;  // run()'s thread only
+    mutable std::shared_mutex positions_mutex_;
+    std::map<std::uint32_t, std::uint64_t> positions_;
+};
+
+}  // namespace ul

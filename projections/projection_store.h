@@ -1,0 +1,116 @@
+// The counters projection's RocksDB store (<data-dir>/projections): column families
+//   counters   counter cells (projections/cells.h keys), merged by a RocksDB merge operator
+//   breakdown  per-day property breakdown cells, same merge
+//   meta       "p" + partition u32 BE → next ledger sequence u64 BE + next usage.ledger offset
+//              i64 BE (the watermark); "s" + partition → a stall (expected, got) when entries
+//              were missing
+//   accounts   tenant → account JSON (schemas/account.h), as last read from usage.accounts
+// One batch of ledger entries → one WriteBatch holding the cell deltas (Merge, no read) and the
+// watermarks, so a crash between any two instructions neither loses nor double-applies an
+// entry, and a repeated entry (sequence below the watermark) is a no-op.
+// Durability: sync off by default — the WAL is written per batch (a killed process loses
+// nothing), and what an OS crash loses is a consistent suffix that is re-read from usage.ledger.
+// Reads (cells, export) are safe from any thread while a writer runs; a second process reads
+// through open(…, secondary) + catch_up().
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "projections/cells.h"
+#include "schemas/result.h"
+
+namespace ul {
+
+struct ProjectionStoreOptions {
+    std::string path;
+    bool sync = false;
+    std::size_t block_cache_bytes = 64U << 20U;
+    std::size_t write_buffer_bytes = 32U << 20U;
+};
+
+enum class ProjectionOpenMode : std::uint8_t { read_write, secondary };
+
+struct ProjectionPartition {
+    std::uint64_t next_sequence = 0;  // next ledger sequence to apply
+    std::int64_t next_offset = -1;    // next usage.ledger offset to read; -1: from the start
+    // A jump was seen: entries [next_sequence, stalled_at) never arrived. The partition is not
+    // applied past next_sequence until they are supplied (never skipped).
+    std::optional<std::uint64_t> stalled_at;
+};
+
+// What one batch changes.
+struct ProjectionBatch {
+    CellDeltas deltas;
+    std::map<std::uint32_t, ProjectionPartition> partitions;    // new states of touched partitions
+    std::vector<std::pair<std::string, std::string>> accounts;  // tenant → account JSON
+    std::uint64_t applied = 0;                                  // entries applied
+    std::uint64_t repeats = 0;                                  // entries seen again, skipped
+    void clear();
+};
+
+class ProjectionStore {
+  public:
+    static Result<std::unique_ptr<ProjectionStore>, std::string> open(
+        const ProjectionStoreOptions& options, ProjectionOpenMode mode);
+    ~ProjectionStore();
+    ProjectionStore(const ProjectionStore&) = delete;
+    ProjectionStore& operator=(const ProjectionStore&) = delete;
+
+    // Writer only. One WriteBatch; the in-memory partition states follow on success.
+    Result<bool, std::string> apply(const ProjectionBatch& batch);
+    // Secondary only: follow the writer.
+    Result<bool, std::string> catch_up();
+
+    // Writer's thread (or a secondary after catch_up).
+    const std::map<std::uint32_t, ProjectionPartition>& partitions() const { return partitions_; }
+    ProjectionPartition partition(std::uint32_t partition) const;
+    std::uint64_t applied_total() const { return applied_total_; }
+    std::uint64_t repeats_total() const { return repeats_total_; }
+
+    // Any thread.
+    Result<std::optional<Cell>, std::string> cell(const CounterKey& key) const;
+    // Cells whose key starts with `prefix`, in key order; `visit` returns false to stop.
+    Result<bool, std::string> for_each_counter(
+        std::string_view prefix,
+        const std::function<bool(const CounterKey&, const Cell&)>& visit) const;
+    // The same, from `from` (inclusive) to `to` (exclusive) keys.
+    Result<bool, std::string> for_each_counter_range(
+        std::string_view from, std::string_view to,
+        const std::function<bool(const CounterKey&, const Cell&)>& visit) const;
+    Result<bool, std::string> for_each_breakdown(
+        std::string_view prefix,
+        const std::function<bool(const BreakdownKey&, const Cell&)>& visit) const;
+    // Distinct tenants with counters (skip-scan: one seek per tenant), in order.
+    Result<std::vector<std::string>, std::string> tenants() const;
+    // Distinct meters a tenant has counters for, in order.
+    Result<std::vector<std::string>, std::string> meters(std::string_view tenant_id) const;
+    // Every stored account JSON, tenant → JSON.
+    Result<std::map<std::string, std::string>, std::string> accounts() const;
+
+  private:
+    ProjectionStore() = default;
+    Result<bool, std::string> load_meta();
+
+    ProjectionStoreOptions options_;
+    ProjectionOpenMode mode_ = ProjectionOpenMode::read_write;
+    std::string secondary_path_;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+    std::unique_ptr<rocksdb::DB> db_;
+    rocksdb::ColumnFamilyHandle* counters_ = nullptr;
+    rocksdb::ColumnFamilyHandle* breakdown_ = nullptr;
+    rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+    rocksdb::ColumnFamilyHandle* accounts_ = nullptr;
+    std::map<std::uint32_t, ProjectionPartition> partitions_;
+    std::uint64_t applied_total_ = 0;
+    std::uint64_t repeats_total_ = 0;
+};
+
+}  // namespace ul

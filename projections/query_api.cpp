@@ -1,0 +1,653 @@
+#include "projections/query_api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "projections/dashboard.h"
+#include "projections/quota.h"
+#include "projections/windows.h"
+#include "schemas/canonical.h"
+#include "schemas/time.h"
+
+namespace ul {
+namespace {
+
+constexpr std::size_t kMaxId = 64;
+
+bool valid_tenant(std::string_view tenant) {
+    return !tenant.empty() && tenant.size() <= kMaxId &&
+           std::all_of(tenant.begin(), tenant.end(), [](char c) {
+               return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == ':' || c == '-';
+           });
+}
+
+bool valid_meter(std::string_view meter) {
+    return !meter.empty() && meter.size() <= kMaxId &&
+           std::all_of(meter.begin(), meter.end(), [](char c) {
+               return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+                      c == '-';
+           });
+}
+
+HttpResponse json_ok(std::string body) {
+    HttpResponse response;
+    response.body = std::move(body);
+    return response;
+}
+
+void append_decimal(std::string& out, DecimalSum value) {
+    char text[DecimalSum::kFormatBytes];
+    const std::size_t length = value.format(text);
+    out.push_back('"');
+    out.append(text, length);
+    out.push_back('"');
+}
+
+void append_decimal(std::string& out, Decimal value) {
+    char text[Decimal::kFormatBytes];
+    const std::size_t length = value.format(text);
+    out.push_back('"');
+    out.append(text, length);
+    out.push_back('"');
+}
+
+// Thousandths of a percent as a JSON number: 83333 → 83.333, 100000 → 100.
+void append_percentage(std::string& out, std::int64_t milli) {
+    out.append(std::to_string(milli / 1000));
+    if (const std::int64_t fraction = milli % 1000; fraction != 0) {
+        std::string digits = std::to_string(fraction);
+        digits.insert(0, 3 - digits.size(), '0');
+        while (digits.back() == '0') {
+            digits.pop_back();
+        }
+        out.push_back('.');
+        out.append(digits);
+    }
+}
+
+void append_period(std::string& out, const Period& period) {
+    out.append("{\"start\":\"").append(format_rfc3339(period.start_us));
+    out.append("\",\"end\":\"").append(format_rfc3339(period.end_us)).append("\"}");
+}
+
+Result<std::int64_t, HttpResponse> time_param(const HttpRequest& request, std::string_view name,
+                                              std::int64_t fallback) {
+    const auto text = request.query_param(name);
+    if (!text) {
+        return fallback;
+    }
+    auto parsed = parse_rfc3339(*text);
+    if (!parsed) {
+        return unexpected(json_error(400, "bad_" + std::string(name),
+                                     std::string(name) + " must be an RFC 3339 time such as "
+                                                         "2026-11-01T00:00:00Z"));
+    }
+    return *parsed;
+}
+
+}  // namespace
+
+QueryApi::QueryApi(QueryApiOptions options, PlanBook plans, const ProjectionService& projections)
+    : options_(std::move(options)),
+      plans_(std::move(plans)),
+      projections_(projections),
+      limiter_(options_.rate_limit) {
+    for (const auto& key : options_.admin_keys) {
+        keys_.add_admin_key(key);
+    }
+    refresh_keys();
+}
+
+void QueryApi::refresh_keys() {
+    const std::uint64_t version = projections_.accounts_version();
+    if (version == keys_version_.load()) {
+        return;
+    }
+    for (const auto& account : projections_.accounts()) {
+        if (!account.api_key_sha256.empty()) {
+            keys_.set_tenant_key_hash(account.tenant_id, account.api_key_sha256);
+        }
+    }
+    keys_version_.store(version);
+}
+
+std::optional<HttpResponse> QueryApi::authorize(const HttpRequest& request,
+                                                const std::string* tenant) {
+    refresh_keys();
+    const auto principal = keys_.find(request.authorization);
+    if (!principal) {
+        HttpResponse response =
+            json_error(401, "unauthorized",
+                       request.authorization.empty()
+                           ? "send Authorization: Bearer <key> (a tenant's key or an admin key)"
+                           : "the key in Authorization is not known");
+        response.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return response;
+    }
+    if (const std::int64_t wait = limiter_.take(request.authorization, options_.now_us());
+        wait > 0) {
+        HttpResponse response = json_error(
+            429, "rate_limited",
+            "too many requests for this key; retry after " + std::to_string(wait) + " s");
+        response.headers.emplace_back("Retry-After", std::to_string(wait));
+        return response;
+    }
+    if (tenant == nullptr) {  // an admin route
+        if (!principal->admin) {
+            return json_error(403, "forbidden", "this route needs an admin key");
+        }
+        return std::nullopt;
+    }
+    if (!valid_tenant(*tenant)) {
+        return json_error(400, "bad_tenant", "a tenant id is 1-64 of [A-Za-z0-9._:-]");
+    }
+    if (!principal->admin && principal->tenant_id != *tenant) {
+        return json_error(403, "forbidden", "this key belongs to another tenant");
+    }
+    return std::nullopt;
+}
+
+const Plan* QueryApi::plan_of(const std::string& tenant, std::string* plan_id) const {
+    const auto account = projections_.account(tenant);
+    std::string id = account && !account->plan.empty() ? account->plan : plans_.default_plan;
+    const Plan* plan = plans_.find(id);
+    if (plan == nullptr) {
+        spdlog::warn("api: tenant {} has plan {}, which the plans file does not define; using {}",
+                     tenant, id, plans_.default_plan);
+        id = plans_.default_plan;
+        plan = plans_.find(id);
+    }
+    if (plan_id != nullptr) {
+        *plan_id = id;
+    }
+    return plan;
+}
+
+BillingCalendar QueryApi::calendar_of(const std::string& tenant) const {
+    const auto account = projections_.account(tenant);
+    if (account) {
+        if (auto calendar =
+                make_billing_calendar(account->billing_anchor_day, account->time_zone)) {
+            return *calendar;
+        }
+    }
+    return BillingCalendar{};
+}
+
+void QueryApi::append_as_of(std::string& out) const {
+    out.append("\"as_of\":{\"positions\":{");
+    bool first = true;
+    for (const auto& [partition, next] : projections_.positions()) {
+        out.append(first ? "\"" : ",\"").append(std::to_string(partition)).append("\":");
+        out.append(std::to_string(next));
+        first = false;
+    }
+    out.append("},\"applied\":").append(std::to_string(projections_.metrics().applied.load()));
+    out.append(",\"lag\":").append(std::to_string(projections_.metrics().lag.load()));
+    out.append("}");
+}
+
+HttpResponse QueryApi::readyz() const {
+    const auto& metrics = projections_.metrics();
+    const auto assigned = metrics.assigned_partitions.load();
+    const auto lag = metrics.lag.load();
+    const auto stalled = metrics.stalled_partitions.load();
+    const bool accounts = metrics.accounts_loaded.load();
+    std::vector<std::string> reasons;
+    if (assigned == 0) {
+        reasons.emplace_back("no usage.ledger partition assigned yet");
+    }
+    if (lag < 0) {
+        reasons.emplace_back("lag not known yet");
+    } else if (lag > options_.ready_lag_bound) {
+        reasons.emplace_back("lag " + std::to_string(lag) + " above the bound " +
+                             std::to_string(options_.ready_lag_bound));
+    }
+    if (stalled > 0) {
+        reasons.emplace_back(std::to_string(stalled) +
+                             " partitions stopped at a gap in usage.ledger");
+    }
+    if (!accounts) {
+        reasons.emplace_back("usage.accounts not read to its end yet");
+    }
+    std::string body = "{\"ready\":";
+    body.append(reasons.empty() ? "true" : "false");
+    body.append(",\"assigned_partitions\":").append(std::to_string(assigned));
+    body.append(",\"lag\":").append(std::to_string(lag));
+    body.append(",\"lag_bound\":").append(std::to_string(options_.ready_lag_bound));
+    body.append(",\"stalled_partitions\":").append(std::to_string(stalled));
+    body.append(",\"reasons\":[");
+    for (std::size_t index = 0; index < reasons.size(); ++index) {
+        if (index > 0) {
+            body.push_back(',');
+        }
+        append_json_string(body, reasons[index]);
+    }
+    body.append("]}");
+    HttpResponse response = json_ok(std::move(body));
+    response.status = reasons.empty() ? 200 : 503;
+    return response;
+}
+
+HttpResponse QueryApi::metrics() const {
+    HttpResponse response;
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    if (options_.ledger_metrics != nullptr) {
+        append_ledger_metrics_text(*options_.ledger_metrics, response.body);
+    }
+    append_projection_metrics_text(projections_.metrics(), response.body);
+    return response;
+}
+
+HttpResponse QueryApi::usage(const HttpRequest& request, const std::string& tenant) const {
+    const std::string period_text(request.query_param("period").value_or("month"));
+    const auto window = parse_window(period_text);
+    if (!window) {
+        return json_error(400, "bad_period", "period must be month, day or hour");
+    }
+    auto at = time_param(request, "at", options_.now_us());
+    if (!at) {
+        return at.error();
+    }
+    const BillingCalendar calendar = calendar_of(tenant);
+    const Period period = period_of(*window, calendar, *at);
+    std::string plan_id;
+    const Plan* plan = plan_of(tenant, &plan_id);
+    std::set<std::string> meters;
+    if (plan != nullptr) {
+        for (const auto& meter : plan->meters) {
+            meters.insert(meter.meter);
+        }
+    }
+    auto used_meters = projections_.store().meters(tenant);
+    if (!used_meters) {
+        return json_error(500, "internal", used_meters.error());
+    }
+    std::map<std::string, Cell> cells;
+    for (const auto& meter : *used_meters) {
+        auto cell = projections_.store().cell(CounterKey{tenant, meter, *window, period.start_us});
+        if (!cell) {
+            return json_error(500, "internal", cell.error());
+        }
+        if (*cell) {
+            cells[meter] = **cell;
+            meters.insert(meter);
+        }
+    }
+    std::string body = "{\"tenant_id\":";
+    append_json_string(body, tenant);
+    body.append(",\"plan\":");
+    append_json_string(body, plan_id);
+    body.append(",\"currency\":");
+    append_json_string(body, plans_.currency);
+    body.append(",\"period\":\"").append(window_name(*window)).append("\",\"start\":\"");
+    body.append(format_rfc3339(period.start_us)).append("\",\"end\":\"");
+    body.append(format_rfc3339(period.end_us)).append("\",\"meters\":[");
+    bool first = true;
+    for (const auto& meter : meters) {
+        const auto found = cells.find(meter);
+        const Cell cell = found == cells.end() ? Cell{} : found->second;
+        body.append(first ? "{\"meter\":" : ",{\"meter\":");
+        first = false;
+        append_json_string(body, meter);
+        body.append(",\"used\":");
+        append_decimal(body, cell.sum);
+        body.append(",\"count\":").append(std::to_string(cell.count));
+        if (*window != WindowKind::month) {
+            // Plans limit months; hours and days report usage only.
+            body.append(",\"limit\":null,\"limit_period\":\"month\"}");
+            continue;
+        }
+        auto figures = quota_figures(plan == nullptr ? nullptr : plan->find(meter), cell.sum);
+        if (!figures) {
+            return json_error(500, "overflow", figures.error());
+        }
+        body.append(",\"limit\":");
+        if (figures->limit) {
+            append_decimal(body, *figures->limit);
+        } else {
+            body.append("null");
+        }
+        body.append(",\"remaining\":");
+        append_decimal(body, figures->remaining);
+        body.append(",\"percentage\":");
+        append_percentage(body, figures->percentage_milli);
+        body.append(",\"unlimited\":").append(figures->unlimited ? "true" : "false");
+        body.append(",\"is_warning\":").append(figures->is_warning ? "true" : "false");
+        body.append(",\"is_upgrade_suggested\":")
+            .append(figures->is_upgrade_suggested ? "true" : "false");
+        body.append(",\"is_blocked\":").append(figures->is_blocked ? "true" : "false");
+        body.append(",\"overage_units\":");
+        append_decimal(body, figures->overage_units);
+        body.append(",\"overage_cost\":");
+        append_decimal(body, figures->overage_cost);
+        body.append("}");
+    }
+    body.append("],");
+    append_as_of(body);
+    body.append("}");
+    return json_ok(std::move(body));
+}
+
+HttpResponse QueryApi::history(const HttpRequest& request, const std::string& tenant) const {
+    const auto meter_param = request.query_param("meter");
+    if (!meter_param) {
+        return json_error(400, "missing_meter", "meter is required");
+    }
+    const std::string meter(*meter_param);
+    if (!valid_meter(meter)) {
+        return json_error(400, "bad_meter", "a meter is 1-64 of [a-z0-9_.-]");
+    }
+    const std::string window_text(request.query_param("window").value_or("day"));
+    const auto window = parse_window(window_text);
+    if (!window) {
+        return json_error(400, "bad_window", "window must be hour, day or month");
+    }
+    const std::int64_t now = options_.now_us();
+    auto to = time_param(request, "to", now);
+    if (!to) {
+        return to.error();
+    }
+    constexpr std::int64_t kHour = 3'600'000'000LL;
+    const std::int64_t span = *window == WindowKind::hour  ? 48 * kHour
+                              : *window == WindowKind::day ? 30 * 24 * kHour
+                                                           : 365 * 24 * kHour;
+    auto from = time_param(request, "from", *to - span);
+    if (!from) {
+        return from.error();
+    }
+    if (*from > *to) {
+        return json_error(400, "bad_range", "from must not be after to");
+    }
+    const auto group_by = request.query_param("group_by");
+    if (group_by && *window != WindowKind::day) {
+        return json_error(400, "bad_group_by", "group_by needs window=day");
+    }
+    const BillingCalendar calendar = calendar_of(tenant);
+    std::vector<Period> periods;
+    for (Period period = period_of(*window, calendar, *from); period.start_us <= *to;
+         period = next_period(*window, calendar, period)) {
+        if (periods.size() == options_.max_history_points) {
+            return json_error(400, "too_many_points",
+                              "at most " + std::to_string(options_.max_history_points) +
+                                  " periods per request; narrow from/to or use a wider window");
+        }
+        periods.push_back(period);
+    }
+    auto append_points = [&](std::string& out, const std::map<std::int64_t, Cell>& cells) {
+        out.push_back('[');
+        for (std::size_t index = 0; index < periods.size(); ++index) {
+            const auto found = cells.find(periods[index].start_us);
+            const Cell cell = found == cells.end() ? Cell{} : found->second;
+            out.append(index == 0 ? "{\"start\":\"" : ",{\"start\":\"");
+            out.append(format_rfc3339(periods[index].start_us)).append("\",\"end\":\"");
+            out.append(format_rfc3339(periods[index].end_us)).append("\",\"sum\":");
+            append_decimal(out, cell.sum);
+            out.append(",\"count\":").append(std::to_string(cell.count)).append("}");
+        }
+        out.push_back(']');
+    };
+    std::string body = "{\"tenant_id\":";
+    append_json_string(body, tenant);
+    body.append(",\"meter\":");
+    append_json_string(body, meter);
+    body.append(",\"window\":\"").append(window_name(*window)).append("\",\"from\":\"");
+    body.append(format_rfc3339(periods.front().start_us)).append("\",\"to\":\"");
+    body.append(format_rfc3339(periods.back().end_us)).append("\",");
+    if (!group_by) {
+        std::map<std::int64_t, Cell> cells;
+        std::string low;
+        std::string high;
+        append_counter_key(CounterKey{tenant, meter, *window, periods.front().start_us}, low);
+        append_counter_key(CounterKey{tenant, meter, *window, periods.back().end_us}, high);
+        auto read = projections_.store().for_each_counter_range(
+            low, high, [&](const CounterKey& key, const Cell& cell) {
+                cells[key.period_start_us] = cell;
+                return true;
+            });
+        if (!read) {
+            return json_error(500, "internal", read.error());
+        }
+        body.append("\"points\":");
+        append_points(body, cells);
+    } else {
+        std::map<std::string, std::map<std::int64_t, Cell>> groups;
+        const std::int64_t first = periods.front().start_us;
+        const std::int64_t last = periods.back().end_us;
+        auto read = projections_.store().for_each_breakdown(
+            counter_prefix(tenant, meter), [&](const BreakdownKey& key, const Cell& cell) {
+                if (key.property == *group_by && key.day_start_us >= first &&
+                    key.day_start_us < last) {
+                    groups[std::string(key.value)][key.day_start_us] = cell;
+                }
+                return true;
+            });
+        if (!read) {
+            return json_error(500, "internal", read.error());
+        }
+        body.append("\"group_by\":");
+        append_json_string(body, *group_by);
+        body.append(",\"groups\":[");
+        bool first_group = true;
+        for (const auto& [value, cells] : groups) {
+            body.append(first_group ? "{\"value\":" : ",{\"value\":");
+            first_group = false;
+            append_json_string(body, value);
+            body.append(",\"points\":");
+            append_points(body, cells);
+            body.append("}");
+        }
+        body.append("]");
+    }
+    body.append(",");
+    append_as_of(body);
+    body.append("}");
+    return json_ok(std::move(body));
+}
+
+HttpResponse QueryApi::entitlement(const HttpRequest& request, const std::string& tenant,
+                                   const std::string& meter) const {
+    if (!valid_meter(meter)) {
+        return json_error(400, "bad_meter", "a meter is 1-64 of [a-z0-9_.-]");
+    }
+    const std::string amount_text(request.query_param("amount").value_or("1"));
+    const auto amount = Decimal::parse_quantity(amount_text);
+    if (!amount) {
+        return json_error(400, "bad_amount",
+                          "amount must be a non-negative decimal with at most 6 fraction digits: " +
+                              std::string(decimal_error_text(amount.error())));
+    }
+    const std::int64_t now = options_.now_us();
+    const Period month = month_period(calendar_of(tenant), now);
+    auto cell =
+        projections_.store().cell(CounterKey{tenant, meter, WindowKind::month, month.start_us});
+    if (!cell) {
+        return json_error(500, "internal", cell.error());
+    }
+    const DecimalSum used = *cell ? (*cell)->sum : DecimalSum{};
+    const Plan* plan = plan_of(tenant, nullptr);
+    auto answer = ul::entitlement(plan == nullptr ? nullptr : plan->find(meter), used, *amount);
+    if (!answer) {
+        return json_error(500, "overflow", answer.error());
+    }
+    std::string body = "{\"tenant_id\":";
+    append_json_string(body, tenant);
+    body.append(",\"meter\":");
+    append_json_string(body, meter);
+    body.append(",\"amount\":");
+    append_decimal(body, *amount);
+    body.append(",\"allowed\":").append(answer->allowed ? "true" : "false");
+    body.append(",\"used\":");
+    append_decimal(body, answer->used);
+    body.append(",\"limit\":");
+    if (answer->limit) {
+        append_decimal(body, *answer->limit);
+    } else {
+        body.append("null");
+    }
+    body.append(",\"remaining\":");
+    append_decimal(body, answer->remaining);
+    body.append(",\"unlimited\":").append(answer->unlimited ? "true" : "false");
+    body.append(",\"period\":");
+    append_period(body, month);
+    body.append(",");
+    append_as_of(body);
+    body.append("}");
+    return json_ok(std::move(body));
+}
+
+HttpResponse QueryApi::admin_tenants(const HttpRequest& /*request*/) const {
+    auto tenants = projections_.store().tenants();
+    if (!tenants) {
+        return json_error(500, "internal", tenants.error());
+    }
+    std::set<std::string> all(tenants->begin(), tenants->end());
+    for (const auto& account : projections_.accounts()) {
+        all.insert(account.tenant_id);
+    }
+    const std::int64_t now = options_.now_us();
+    std::string body = "{\"tenants\":[";
+    bool first = true;
+    for (const auto& tenant : all) {
+        std::string plan_id;
+        const Plan* plan = plan_of(tenant, &plan_id);
+        const Period month = month_period(calendar_of(tenant), now);
+        body.append(first ? "{\"tenant_id\":" : ",{\"tenant_id\":");
+        first = false;
+        append_json_string(body, tenant);
+        body.append(",\"plan\":");
+        append_json_string(body, plan_id);
+        body.append(",\"period\":");
+        append_period(body, month);
+        body.append(",\"meters\":[");
+        auto meters = projections_.store().meters(tenant);
+        if (!meters) {
+            return json_error(500, "internal", meters.error());
+        }
+        bool first_meter = true;
+        for (const auto& meter : *meters) {
+            auto cell = projections_.store().cell(
+                CounterKey{tenant, meter, WindowKind::month, month.start_us});
+            if (!cell) {
+                return json_error(500, "internal", cell.error());
+            }
+            if (!*cell) {
+                continue;
+            }
+            auto figures =
+                quota_figures(plan == nullptr ? nullptr : plan->find(meter), (*cell)->sum);
+            if (!figures) {
+                return json_error(500, "overflow", figures.error());
+            }
+            body.append(first_meter ? "{\"meter\":" : ",{\"meter\":");
+            first_meter = false;
+            append_json_string(body, meter);
+            body.append(",\"used\":");
+            append_decimal(body, figures->used);
+            body.append(",\"percentage\":");
+            append_percentage(body, figures->percentage_milli);
+            body.append(",\"unlimited\":").append(figures->unlimited ? "true" : "false");
+            body.append(",\"is_blocked\":").append(figures->is_blocked ? "true" : "false");
+            body.append("}");
+        }
+        body.append("]}");
+    }
+    body.append("],");
+    append_as_of(body);
+    body.append("}");
+    return json_ok(std::move(body));
+}
+
+void QueryApi::install(HttpServer& server) {
+    using Params = std::map<std::string, std::string>;
+    server.route("GET", "/healthz",
+                 [](const HttpRequest&, const Params&) { return json_ok("{\"status\":\"ok\"}"); });
+    server.route("GET", "/readyz", [this](const HttpRequest&, const Params&) { return readyz(); });
+    server.route("GET", "/metrics",
+                 [this](const HttpRequest&, const Params&) { return metrics(); });
+    server.route("GET", "/", [](const HttpRequest&, const Params&) {
+        HttpResponse response;
+        response.content_type = "text/html; charset=utf-8";
+        response.body = std::string(dashboard_html());
+        return response;
+    });
+    server.route("GET", "/v1/tenants/{tenant}/usage",
+                 [this](const HttpRequest& request, const Params& params) {
+                     const std::string& tenant = params.at("tenant");
+                     if (auto denied = authorize(request, &tenant)) {
+                         return *denied;
+                     }
+                     return usage(request, tenant);
+                 });
+    server.route("GET", "/v1/tenants/{tenant}/usage/history",
+                 [this](const HttpRequest& request, const Params& params) {
+                     const std::string& tenant = params.at("tenant");
+                     if (auto denied = authorize(request, &tenant)) {
+                         return *denied;
+                     }
+                     return history(request, tenant);
+                 });
+    server.route("GET", "/v1/tenants/{tenant}/entitlements/{meter}",
+                 [this](const HttpRequest& request, const Params& params) {
+                     const std::string& tenant = params.at("tenant");
+                     if (auto denied = authorize(request, &tenant)) {
+                         return *denied;
+                     }
+                     return entitlement(request, tenant, params.at("meter"));
+                 });
+    server.route("GET", "/v1/tenants/{tenant}/alerts",
+                 [this](const HttpRequest& request, const Params& params) {
+                     const std::string& tenant = params.at("tenant");
+                     if (auto denied = authorize(request, &tenant)) {
+                         return *denied;
+                     }
+                     // The alerts projection arrives with its issue; until then none are raised.
+                     std::string body = "{\"tenant_id\":";
+                     append_json_string(body, tenant);
+                     body.append(",\"alerts\":[]}");
+                     return json_ok(std::move(body));
+                 });
+    server.route("GET", "/v1/tenants/{tenant}/billing",
+                 [this](const HttpRequest& request, const Params& params) {
+                     const std::string& tenant = params.at("tenant");
+                     if (auto denied = authorize(request, &tenant)) {
+                         return *denied;
+                     }
+                     // The billing projection arrives with its issue; until then no reports.
+                     std::string body = "{\"tenant_id\":";
+                     append_json_string(body, tenant);
+                     body.append(",\"reports\":[]}");
+                     return json_ok(std::move(body));
+                 });
+    server.route("GET", "/v1/whoami", [this](const HttpRequest& request, const Params&) {
+        refresh_keys();
+        const auto principal = keys_.find(request.authorization);
+        if (!principal) {
+            HttpResponse response =
+                json_error(401, "unauthorized", "send Authorization: Bearer <key>");
+            response.headers.emplace_back("WWW-Authenticate", "Bearer");
+            return response;
+        }
+        std::string body = "{\"admin\":";
+        body.append(principal->admin ? "true" : "false").append(",\"tenant_id\":");
+        if (principal->admin) {
+            body.append("null");
+        } else {
+            append_json_string(body, principal->tenant_id);
+        }
+        body.append("}");
+        return json_ok(std::move(body));
+    });
+    server.route("GET", "/v1/admin/tenants", [this](const HttpRequest& request, const Params&) {
+        if (auto denied = authorize(request, nullptr)) {
+            return *denied;
+        }
+        return admin_tenants(request);
+    });
+}
+
+}  // namespace ul

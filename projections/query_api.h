@@ -1,0 +1,64 @@
+// The query API of DESIGN's table, on an HttpServer: health, readiness, Prometheus metrics,
+// usage, history, entitlements, alerts, billing, admin tenants and the dashboard page. Reads the
+// projection store (RocksDB reads are thread-safe beside the writer) and the projection
+// service's accounts; the plans come from the plans file. Bearer keys: the admin keys given
+// here, and each tenant's key as its account's api_key_sha256. Per-key token bucket → 429.
+// Handlers run on the server's threads; everything they touch is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ledger/ledger_metrics.h"
+#include "projections/api_keys.h"
+#include "projections/http_server.h"
+#include "projections/projection_service.h"
+#include "projections/rate_limit.h"
+#include "schemas/plans.h"
+
+namespace ul {
+
+struct QueryApiOptions {
+    std::vector<std::string> admin_keys;
+    RateLimitOptions rate_limit;
+    std::int64_t ready_lag_bound = 10'000;  // /readyz: ready when the lag is at most this
+    std::size_t max_history_points = 2'000;
+    std::function<std::int64_t()> now_us;
+    const LedgerMetrics* ledger_metrics = nullptr;  // when the ledger runs in this process
+};
+
+class QueryApi {
+  public:
+    QueryApi(QueryApiOptions options, PlanBook plans, const ProjectionService& projections);
+    // Adds every route to `server` (before traffic starts).
+    void install(HttpServer& server);
+    // Re-reads tenant keys from the accounts (call when accounts change; cheap).
+    void refresh_keys();
+
+  private:
+    HttpResponse readyz() const;
+    HttpResponse metrics() const;
+    HttpResponse usage(const HttpRequest& request, const std::string& tenant) const;
+    HttpResponse history(const HttpRequest& request, const std::string& tenant) const;
+    HttpResponse entitlement(const HttpRequest& request, const std::string& tenant,
+                             const std::string& meter) const;
+    HttpResponse admin_tenants(const HttpRequest& request) const;
+    // nullopt: allowed; else the 401/403/429 answer.
+    std::optional<HttpResponse> authorize(const HttpRequest& request, const std::string* tenant);
+    const Plan* plan_of(const std::string& tenant, std::string* plan_id) const;
+    BillingCalendar calendar_of(const std::string& tenant) const;
+    void append_as_of(std::string& out) const;
+
+    QueryApiOptions options_;
+    PlanBook plans_;
+    const ProjectionService& projections_;
+    ApiKeys keys_;
+    std::atomic<std::uint64_t> keys_version_{~0ULL};  // accounts version the tenant keys match
+    RateLimiter limiter_;
+};
+
+}  // namespace ul

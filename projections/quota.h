@@ -1,0 +1,48 @@
+// Usage against a plan, exact: remaining, percentage, the 80 / 95 / 100 % flags, overage, the
+// entitlement pre-flight check and threshold crossings. Pure; 128-bit arithmetic, no floating
+// point; an overflow is an error.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "schemas/decimal.h"
+#include "schemas/plans.h"
+#include "schemas/result.h"
+
+namespace ul {
+
+struct QuotaFigures {
+    bool unlimited = false;
+    std::optional<Decimal> limit;
+    DecimalSum used;
+    DecimalSum remaining;               // max(0, limit − used); 0 when unlimited
+    std::int64_t percentage_milli = 0;  // used / limit in thousandths of a percent, rounded down
+    bool is_warning = false;            // used ≥ 80 % of the limit
+    bool is_upgrade_suggested = false;  // ≥ 95 %
+    bool is_blocked = false;            // ≥ 100 %
+    DecimalSum overage_units;           // max(0, used − limit)
+    DecimalSum overage_cost;            // overage_units × overage_unit_price
+};
+
+// `plan` nullptr: the meter is not in the tenant's plan, so it is unlimited. A limit of 0 with
+// any use counts as 100 % (blocked).
+Result<QuotaFigures, std::string> quota_figures(const MeterPlan* plan, DecimalSum used);
+
+struct Entitlement {
+    bool allowed = false;  // unlimited, or used + amount ≤ limit
+    DecimalSum used;
+    std::optional<Decimal> limit;
+    DecimalSum remaining;
+    bool unlimited = false;
+};
+Result<Entitlement, std::string> entitlement(const MeterPlan* plan, DecimalSum used,
+                                             Decimal amount);
+
+// The thresholds of `plan` crossed going from `before` to `after` (before < t × limit ≤ after),
+// ascending; none for an unlimited meter.
+std::vector<Decimal> crossed_thresholds(const MeterPlan& plan, DecimalSum before, DecimalSum after);
+
+}  // namespace ul

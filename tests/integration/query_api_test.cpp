@@ -1,0 +1,357 @@
+// The query API over real sockets, against real processes: broker, ledger and `project --listen
+// 127.0.0.1:0` (the test reads the bound address from its log). Accounts are set with
+// `account set`, usage is sent with `emit`; every endpoint and every error of DESIGN's table is
+// checked, and `promtool check metrics` must accept /metrics.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using ul::test::ChildProcess;
+using ul::test::http_get;
+using ul::test::http_request;
+using ul::test::TempDir;
+
+constexpr char kPlans[] = R"({
+  "currency": "usd",
+  "default_plan": "free",
+  "thresholds": ["0.80", "0.95", "1.00"],
+  "group_by": {"tokens": ["model"]},
+  "plans": [
+    {"id": "free", "name": "Free", "meters": {
+      "api_calls": {"limit": "100", "overage_unit_price": "0.01"},
+      "tokens": {"limit": "10000", "overage_unit_price": "0.000002"}}},
+    {"id": "pro", "name": "Pro", "meters": {
+      "api_calls": {"limit": "1000", "overage_unit_price": "0.001"},
+      "tokens": {"limit": null}}}
+  ]
+})";
+
+constexpr char kAdmin[] = "admin-test-key";
+
+// The address `project` logged ("query API on http://ADDRESS").
+std::string bound_address(const ChildProcess& project) {
+    std::string address;
+    EXPECT_TRUE(ul::test::wait_until(
+        [&] {
+            std::smatch match;
+            const std::string log = project.stderr_text();
+            static const std::regex pattern("query API on http://([0-9.]+:[0-9]+)");
+            if (std::regex_search(log, match, pattern)) {
+                address = match[1];
+                return true;
+            }
+            return false;
+        },
+        60s))
+        << project.stderr_text();
+    return address;
+}
+
+bool has(const std::string& body, const std::string& part) {
+    return body.find(part) != std::string::npos;
+}
+
+class QueryApiTest : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        dir_ = new TempDir();
+        const auto& path = dir_->path();
+        bootstrap_file_ = (path / "bootstrap").string();
+        data_dir_ = (path / "data").string();
+        plans_file_ = (path / "plans.json").string();
+        std::ofstream(plans_file_) << kPlans;
+        broker_ = new ChildProcess(
+            "broker", {UL_BINARY, "broker", "--bootstrap-file", bootstrap_file_}, path);
+        ASSERT_TRUE(
+            ul::test::wait_until([] { return std::filesystem::exists(bootstrap_file_); }, 30s));
+        ledger_ = new ChildProcess("ledger",
+                                   {UL_BINARY, "ledger", "--bootstrap-file", bootstrap_file_,
+                                    "--data-dir", data_dir_, "--assign-all"},
+                                   path);
+        project_ = new ChildProcess(
+            "project",
+            {UL_BINARY, "project", "--bootstrap-file", bootstrap_file_, "--data-dir", data_dir_,
+             "--assign-all", "--config", plans_file_, "--listen", "127.0.0.1:0", "--admin-key",
+             kAdmin, "--rate-limit", "1000", "--rate-burst", "1000"},
+            path);
+        address_ = bound_address(*project_);
+        for (const auto& [tenant, plan] : std::vector<std::pair<std::string, std::string>>{
+                 {"acme", "pro"}, {"globex", "free"}}) {
+            ChildProcess account(
+                "account-" + tenant,
+                {UL_BINARY, "account", "set", "--bootstrap-file", bootstrap_file_, "--tenant",
+                 tenant, "--plan", plan, "--api-key", tenant + "-key", "--config", plans_file_},
+                path);
+            ASSERT_EQ(account.wait(60s), std::optional<int>(0)) << account.stderr_text();
+        }
+        // globex (free): api_calls 85 of 100 (warning), tokens 10,500 of 10,000 (blocked).
+        // acme (pro): api_calls 3, tokens 123456.789 (unlimited).
+        const std::string events = (path / "events.jsonl").string();
+        {
+            std::ofstream out(events);
+            int key = 0;
+            auto line = [&](const std::string& tenant, const std::string& meter,
+                            const std::string& quantity, const std::string& model) {
+                out << R"({"idempotency_key":"k-)" << key++ << R"(","tenant_id":")" << tenant
+                    << R"(","meter":")" << meter << R"(","quantity":")" << quantity
+                    << R"(","timestamp":")" << now_text() << R"(","properties":{"model":")" << model
+                    << "\"}}\n";
+            };
+            for (int index = 0; index < 85; ++index) {
+                line("globex", "api_calls", "1", "none");
+            }
+            line("globex", "tokens", "10000", "gpt-x");
+            line("globex", "tokens", "500", "claude-z");
+            for (int index = 0; index < 3; ++index) {
+                line("acme", "api_calls", "1", "none");
+            }
+            line("acme", "tokens", "123456.789", "gpt-x");
+        }
+        ChildProcess emit(
+            "emit", {UL_BINARY, "emit", "--bootstrap-file", bootstrap_file_, "--file", events},
+            path);
+        ASSERT_EQ(emit.wait(60s), std::optional<int>(0)) << emit.stderr_text();
+        // Everything applied: acme's tokens appear last in the file but not necessarily last
+        // applied (partitions), so wait on every tenant's figures.
+        ASSERT_TRUE(ul::test::wait_until(
+            [] {
+                auto globex = http_get(address_, "/v1/tenants/globex/usage", kAdmin);
+                auto acme = http_get(address_, "/v1/tenants/acme/usage", kAdmin);
+                return has(globex.body, R"("used":"85")") &&
+                       has(globex.body, R"("used":"10500")") && has(acme.body, R"("used":"3")") &&
+                       has(acme.body, R"("used":"123456.789")");
+            },
+            120s))
+            << http_get(address_, "/v1/tenants/globex/usage", kAdmin).body;
+    }
+    static void TearDownTestSuite() {
+        project_->signal(SIGTERM);
+        EXPECT_EQ(project_->wait(60s), std::optional<int>(0)) << project_->stderr_text();
+        delete project_;
+        delete ledger_;
+        delete broker_;
+        delete dir_;
+    }
+    static std::string now_text() {
+        const auto now = std::chrono::system_clock::now();
+        const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+        char text[32];
+        std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&seconds));
+        return text;
+    }
+
+    static TempDir* dir_;
+    static ChildProcess* broker_;
+    static ChildProcess* ledger_;
+    static ChildProcess* project_;
+    static std::string bootstrap_file_;
+    static std::string data_dir_;
+    static std::string plans_file_;
+    static std::string address_;
+};
+
+TempDir* QueryApiTest::dir_ = nullptr;
+ChildProcess* QueryApiTest::broker_ = nullptr;
+ChildProcess* QueryApiTest::ledger_ = nullptr;
+ChildProcess* QueryApiTest::project_ = nullptr;
+std::string QueryApiTest::bootstrap_file_;
+std::string QueryApiTest::data_dir_;
+std::string QueryApiTest::plans_file_;
+std::string QueryApiTest::address_;
+
+TEST_F(QueryApiTest, HealthReadinessAndTheDashboardPage) {
+    auto health = http_get(address_, "/healthz");
+    EXPECT_EQ(health.status, 200);
+    EXPECT_EQ(health.body, R"({"status":"ok"})");
+    EXPECT_TRUE(
+        ul::test::wait_until([] { return http_get(address_, "/readyz").status == 200; }, 60s))
+        << http_get(address_, "/readyz").body;
+    EXPECT_TRUE(has(http_get(address_, "/readyz").body, R"("ready":true)"));
+    auto page = http_get(address_, "/");
+    EXPECT_EQ(page.status, 200);
+    EXPECT_TRUE(has(page.headers["content-type"], "text/html"));
+    EXPECT_TRUE(has(page.body, "usage-ledger"));
+}
+
+TEST_F(QueryApiTest, MetricsPassPromtool) {
+    auto metrics = http_get(address_, "/metrics");
+    ASSERT_EQ(metrics.status, 200);
+    EXPECT_TRUE(has(metrics.headers["content-type"], "text/plain"));
+    EXPECT_TRUE(has(metrics.body, "projection_entries_applied_total "));
+    const std::string file = (dir_->path() / "metrics.txt").string();
+    std::ofstream(file) << metrics.body;
+    const std::string command = "promtool check metrics < " + file;
+    EXPECT_EQ(std::system(command.c_str()), 0) << metrics.body;
+}
+
+TEST_F(QueryApiTest, UsageCarriesLimitsFlagsOverageAndFreshness) {
+    auto globex = http_get(address_, "/v1/tenants/globex/usage?period=month", "globex-key");
+    ASSERT_EQ(globex.status, 200) << globex.body;
+    const std::string& body = globex.body;
+    EXPECT_TRUE(has(body, R"("plan":"free")")) << body;
+    EXPECT_TRUE(has(body,
+                    R"({"meter":"api_calls","used":"85","count":85,"limit":"100","remaining":"15",)"
+                    R"("percentage":85,"unlimited":false,"is_warning":true,)"
+                    R"("is_upgrade_suggested":false,"is_blocked":false,"overage_units":"0",)"
+                    R"("overage_cost":"0"})"))
+        << body;
+    EXPECT_TRUE(has(body,
+                    R"({"meter":"tokens","used":"10500","count":2,"limit":"10000","remaining":"0",)"
+                    R"("percentage":105,"unlimited":false,"is_warning":true,)"
+                    R"("is_upgrade_suggested":true,"is_blocked":true,"overage_units":"500",)"
+                    R"("overage_cost":"0.001"})"))
+        << body;
+    EXPECT_TRUE(has(body, R"("as_of":{"positions":{)")) << body;
+
+    auto acme = http_get(address_, "/v1/tenants/acme/usage", "acme-key");
+    ASSERT_EQ(acme.status, 200);
+    EXPECT_TRUE(has(acme.body, R"("meter":"tokens","used":"123456.789","count":1,"limit":null,)"))
+        << acme.body;
+    EXPECT_TRUE(has(acme.body, R"("unlimited":true)")) << acme.body;
+
+    auto day = http_get(address_, "/v1/tenants/globex/usage?period=day", "globex-key");
+    ASSERT_EQ(day.status, 200);
+    EXPECT_TRUE(has(day.body, R"("period":"day")")) << day.body;
+    EXPECT_TRUE(has(day.body, R"("used":"85")")) << day.body;
+}
+
+TEST_F(QueryApiTest, EntitlementIsExactAtTheLimit) {
+    const auto at_limit =
+        http_get(address_, "/v1/tenants/globex/entitlements/api_calls?amount=15", "globex-key");
+    ASSERT_EQ(at_limit.status, 200) << at_limit.body;
+    EXPECT_TRUE(
+        has(at_limit.body,
+            R"("allowed":true,"used":"85","limit":"100","remaining":"15","unlimited":false)"))
+        << at_limit.body;
+    auto over = http_get(address_, "/v1/tenants/globex/entitlements/api_calls?amount=15.000001",
+                         "globex-key");
+    EXPECT_TRUE(has(over.body, R"("allowed":false)")) << over.body;
+    const auto unlimited =
+        http_get(address_, "/v1/tenants/acme/entitlements/tokens?amount=1000000", "acme-key");
+    EXPECT_TRUE(has(unlimited.body, R"("allowed":true)")) << unlimited.body;
+    EXPECT_TRUE(has(unlimited.body, R"("unlimited":true)")) << unlimited.body;
+}
+
+TEST_F(QueryApiTest, HistoryIsZeroFilledAndGroupsByProperty) {
+    auto history = http_get(address_, "/v1/tenants/globex/usage/history?meter=tokens&window=day",
+                            "globex-key");
+    ASSERT_EQ(history.status, 200) << history.body;
+    // 30 days back to today: 31 points, today's holding the sum, the others zero.
+    std::size_t points = 0;
+    for (std::size_t at = history.body.find("\"start\":"); at != std::string::npos;
+         at = history.body.find("\"start\":", at + 1)) {
+        ++points;
+    }
+    EXPECT_EQ(points, 31U) << history.body;
+    EXPECT_TRUE(has(history.body, R"("sum":"0","count":0})")) << history.body;
+    EXPECT_TRUE(has(history.body, R"("sum":"10500","count":2})")) << history.body;
+    const auto grouped = http_get(
+        address_, "/v1/tenants/globex/usage/history?meter=tokens&window=day&group_by=model",
+        "globex-key");
+    ASSERT_EQ(grouped.status, 200) << grouped.body;
+    EXPECT_TRUE(has(grouped.body, R"({"value":"claude-z","points":[)")) << grouped.body;
+    EXPECT_TRUE(has(grouped.body, R"("sum":"500","count":1})")) << grouped.body;
+    EXPECT_TRUE(has(grouped.body, R"("sum":"10000","count":1})")) << grouped.body;
+}
+
+TEST_F(QueryApiTest, AlertsBillingAndAdminTenants) {
+    auto alerts = http_get(address_, "/v1/tenants/globex/alerts", "globex-key");
+    EXPECT_EQ(alerts.status, 200);
+    EXPECT_TRUE(has(alerts.body, R"("alerts":[])")) << alerts.body;
+    auto billing = http_get(address_, "/v1/tenants/globex/billing", "globex-key");
+    EXPECT_EQ(billing.status, 200);
+    EXPECT_TRUE(has(billing.body, R"("reports":[])")) << billing.body;
+    auto tenants = http_get(address_, "/v1/admin/tenants", kAdmin);
+    ASSERT_EQ(tenants.status, 200) << tenants.body;
+    EXPECT_TRUE(has(tenants.body, R"({"tenant_id":"acme","plan":"pro")")) << tenants.body;
+    EXPECT_TRUE(has(tenants.body, R"({"tenant_id":"globex","plan":"free")")) << tenants.body;
+    auto who = http_get(address_, "/v1/whoami", "acme-key");
+    EXPECT_EQ(who.body, R"({"admin":false,"tenant_id":"acme"})");
+}
+
+TEST_F(QueryApiTest, AuthErrors) {
+    auto none = http_get(address_, "/v1/tenants/acme/usage");
+    EXPECT_EQ(none.status, 401);
+    EXPECT_TRUE(has(none.body, R"("error":"unauthorized")")) << none.body;
+    EXPECT_EQ(none.headers["www-authenticate"], "Bearer");
+    EXPECT_EQ(http_get(address_, "/v1/tenants/acme/usage", "wrong-key").status, 401);
+    auto other = http_get(address_, "/v1/tenants/acme/usage", "globex-key");
+    EXPECT_EQ(other.status, 403);
+    EXPECT_TRUE(has(other.body, R"("error":"forbidden")")) << other.body;
+    EXPECT_EQ(http_get(address_, "/v1/admin/tenants", "globex-key").status, 403);
+    EXPECT_EQ(http_get(address_, "/v1/tenants/globex/usage", kAdmin).status, 200);
+}
+
+TEST_F(QueryApiTest, BadParametersAre400WithACode) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"/v1/tenants/acme/usage?period=week", "bad_period"},
+        {"/v1/tenants/acme/usage?at=yesterday", "bad_at"},
+        {"/v1/tenants/acme/usage/history", "missing_meter"},
+        {"/v1/tenants/acme/usage/history?meter=Tokens", "bad_meter"},
+        {"/v1/tenants/acme/usage/history?meter=tokens&window=year", "bad_window"},
+        {"/v1/tenants/acme/usage/history?meter=tokens&from=2026-11-02T00:00:00Z&to=2026-11-01T00:"
+         "00:00Z",
+         "bad_range"},
+        {"/v1/tenants/acme/usage/history?meter=tokens&from=nope", "bad_from"},
+        {"/v1/tenants/acme/usage/history?meter=tokens&to=nope", "bad_to"},
+        {"/v1/tenants/acme/usage/history?meter=tokens&window=hour&from=2020-01-01T00:00:00Z",
+         "too_many_points"},
+        {"/v1/tenants/acme/usage/history?meter=tokens&window=hour&group_by=model", "bad_group_by"},
+        {"/v1/tenants/acme/entitlements/tokens?amount=-1", "bad_amount"},
+        {"/v1/tenants/acme/entitlements/tokens?amount=1.1234567", "bad_amount"},
+        {"/v1/tenants/acme/entitlements/Tokens", "bad_meter"},
+        {"/v1/tenants/a%20b/usage", "bad_tenant"},
+    };
+    for (const auto& [target, code] : cases) {
+        auto reply = http_get(address_, target, kAdmin);
+        EXPECT_EQ(reply.status, 400) << target << " " << reply.body;
+        EXPECT_TRUE(has(reply.body, "\"error\":\"" + code + "\"")) << target << " " << reply.body;
+        EXPECT_TRUE(has(reply.body, "\"detail\":\"")) << target << " " << reply.body;
+    }
+}
+
+TEST_F(QueryApiTest, UnknownRouteIs404AndTooLargeIs413) {
+    auto unknown = http_get(address_, "/v1/nothing", kAdmin);
+    EXPECT_EQ(unknown.status, 404);
+    EXPECT_TRUE(has(unknown.body, R"("error":"not_found")")) << unknown.body;
+    auto large = http_request(
+        address_, "POST", "/v1/events",
+        {{"Authorization", std::string("Bearer ") + kAdmin}, {"Content-Type", "application/json"}},
+        std::string(2U << 20U, ' '));
+    EXPECT_EQ(large.status, 413) << large.body << large.error;
+}
+
+TEST_F(QueryApiTest, RateLimitAnswers429WithRetryAfter) {
+    // A second projection process with its own store and a small bucket.
+    ChildProcess limited("project-limited",
+                         {UL_BINARY, "project", "--bootstrap-file", bootstrap_file_, "--data-dir",
+                          (dir_->path() / "data-limited").string(), "--assign-all", "--config",
+                          plans_file_, "--listen", "127.0.0.1:0", "--admin-key", kAdmin,
+                          "--rate-limit", "0.2", "--rate-burst", "3"},
+                         dir_->path());
+    const std::string address = bound_address(limited);
+    std::vector<int> statuses;
+    ul::test::HttpReply last;
+    for (int index = 0; index < 5; ++index) {
+        last = http_get(address, "/v1/admin/tenants", kAdmin);
+        statuses.push_back(last.status);
+    }
+    EXPECT_EQ(statuses, (std::vector<int>{200, 200, 200, 429, 429}));
+    EXPECT_TRUE(has(last.body, R"("error":"rate_limited")")) << last.body;
+    ASSERT_TRUE(last.headers.contains("retry-after"));
+    EXPECT_GE(std::stoi(last.headers["retry-after"]), 1);
+    limited.signal(SIGTERM);
+    EXPECT_EQ(limited.wait(60s), std::optional<int>(0)) << limited.stderr_text();
+}
+
+}  // namespace
