@@ -5,6 +5,19 @@
 #include "schemas/event.h"
 
 namespace ul {
+std::string micros_as_seconds(std::uint64_t micros) {
+    std::string out = std::to_string(micros / 1'000'000);
+    if (std::uint64_t fraction = micros % 1'000'000; fraction != 0) {
+        std::string digits = std::to_string(fraction);
+        digits.insert(0, 6 - digits.size(), '0');
+        while (digits.back() == '0') {
+            digits.pop_back();
+        }
+        out += "." + digits;
+    }
+    return out;
+}
+
 void append_metric_header(std::string& out, std::string_view name, std::string_view type,
                           std::string_view help) {
     out.append("# HELP ").append(name).append(" ").append(help).append("\n");
@@ -77,9 +90,9 @@ void append_ledger_metrics_text(const LedgerMetrics& metrics, std::string& out) 
                          metrics.gaps.load(std::memory_order_relaxed));
     append_histogram(out, "ledger_batch_size_events", "Events per applied batch (one WriteBatch).",
                      metrics.batch_size);
-    append_histogram(out, "ledger_commit_latency_microseconds",
+    append_histogram(out, "ledger_commit_latency_seconds",
                      "Time to apply and commit one batch (fsync included when durable).",
-                     metrics.commit_latency_us);
+                     metrics.commit_latency_us, true);
     append_metric_header(out, "ledger_relay_failures_total", "counter",
                          "Outbox relays that did not complete and will be retried.");
     append_metric_sample(out, "ledger_relay_failures_total", "",

@@ -78,21 +78,26 @@ void append_metric_sample(std::string& out, std::string_view name, std::string_v
                           std::uint64_t value);
 void append_metric_sample(std::string& out, std::string_view name, std::string_view labels,
                           std::int64_t value);
+// Observations in µs may be rendered in seconds (Prometheus base units): bucket bounds and the
+// sum as exact decimals ("0.00025").
+std::string micros_as_seconds(std::uint64_t micros);
 template <std::size_t N>
 void append_histogram(std::string& out, std::string_view name, std::string_view help,
-                      const Histogram<N>& histogram) {
+                      const Histogram<N>& histogram, bool micros_to_seconds = false) {
     append_metric_header(out, name, "histogram", help);
     const std::string bucket_name = std::string(name) + "_bucket";
+    auto bound = [&](std::uint64_t value) {
+        return micros_to_seconds ? micros_as_seconds(value) : std::to_string(value);
+    };
     std::uint64_t cumulative = 0;
     for (std::size_t index = 0; index < N; ++index) {
         cumulative += histogram.bucket(index);
-        append_metric_sample(out, bucket_name,
-                             "le=\"" + std::to_string(histogram.bounds()[index]) + "\"",
+        append_metric_sample(out, bucket_name, "le=\"" + bound(histogram.bounds()[index]) + "\"",
                              cumulative);
     }
     cumulative += histogram.bucket(N);
     append_metric_sample(out, bucket_name, "le=\"+Inf\"", cumulative);
-    append_metric_sample(out, std::string(name) + "_sum", "", histogram.sum());
+    out.append(name).append("_sum ").append(bound(histogram.sum())).append("\n");
     // The count is the +Inf bucket, so the exposition is consistent even mid-update.
     append_metric_sample(out, std::string(name) + "_count", "", cumulative);
 }

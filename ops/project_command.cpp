@@ -28,6 +28,7 @@ struct ProjectArgs {
     std::size_t batch_size = 10'000;
     bool assign_all = false;
     bool heal_from_ledger = false;
+    bool sync = false;
 };
 
 // 128 random bits as 32 hex digits.
@@ -50,6 +51,7 @@ int run_project(const ProjectArgs& args) {
     options.max_batch = args.batch_size;
     options.assign_all = args.assign_all;
     options.heal_from_ledger = args.heal_from_ledger;
+    options.sync = args.sync;
     auto plans = load_plan_book_or_throw(args.config);
     options.group_by = group_by_of(plans);
     auto service = ProjectionService::start(options);
@@ -226,6 +228,12 @@ void add_project_commands(CLI::App& app, CommandRunner& run) {
         ->check(CLI::ExistingFile);
     project->add_option("--batch-size", args->batch_size, "Most entries per batch")
         ->check(CLI::Range(1, 1'000'000))
+        ->capture_default_str();
+    project
+        ->add_option("--sync", args->sync,
+                     "fsync every batch (false is safe against a killed process: the WAL is "
+                     "written per batch; a machine crash loses a suffix that is re-read from "
+                     "usage.ledger)")
         ->capture_default_str();
     project->add_flag("--assign-all", args->assign_all,
                       "Take every partition without joining the consumer group (one instance)");

@@ -6,12 +6,15 @@
 // projection with SIGKILL at random moments (10 times) while it consumes and checks the same.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "tests/support/kafka.h"
 #include "tests/support/process.h"
 
 namespace {
@@ -101,13 +104,14 @@ class ProjectionSystem {
 };
 
 std::string generate(const std::filesystem::path& dir, int lines, int seed) {
+    // --keys: the Kafka key of each line (its tenant; empty for a bad line).
     const std::string events = (dir / "events.jsonl").string();
     const std::string command =
         "python3 " UL_SOURCE_DIR "/tests/tools/gen_events.py --lines " + std::to_string(lines) +
         " --invalid-percent 3 --duplicate-percent 5 --conflict-percent 2 --projection-mix "
         "--seed " +
         std::to_string(seed) + " --out " + events + " --expect " + events + ".expect --counters " +
-        events + ".counters";
+        events + ".counters --keys " + events + ".keys";
     EXPECT_EQ(std::system(command.c_str()), 0);
     return events;
 }
@@ -127,6 +131,8 @@ void expect_counters_equal(const ProjectionSystem& system, const std::string& co
     for (const std::string window : {"hour", "day", "month"}) {
         const auto expected = expected_cells(counters_file, window);
         const auto got = system.export_counters(window);
+        std::printf("%s: %zu cells exported, %zu expected, %llu events\n", window.c_str(),
+                    got.size(), expected.size(), static_cast<unsigned long long>(total_count(got)));
         EXPECT_EQ(got.size(), expected.size()) << window;
         for (std::size_t index = 0; index < std::min(got.size(), expected.size()); ++index) {
             ASSERT_EQ(got[index], expected[index]) << window << " cell " << index;
@@ -149,7 +155,25 @@ TEST(ProjectionCounters, KilledTenTimesWhileConsumingEveryCounterIsExact) {
     TempDir dir;
     const std::string events = generate(dir.path(), 20000, 22);
     ProjectionSystem system(dir.path());
-    system.emit(events);  // the projection starts behind: each life consumes part of it
+    // Events arrive throughout (~1,000 a second, raw, bad lines too) so that every life of the
+    // projection is killed while it applies entries.
+    const auto lines = lines_of(ul::test::read_file(events));
+    const auto keys = lines_of(ul::test::read_file(events + ".keys"));
+    ASSERT_EQ(lines.size(), keys.size());
+    std::atomic<bool> produced{false};
+    std::thread feeder([&] {
+        std::string bootstrap = ul::test::read_file(system.bootstrap_file());
+        bootstrap.erase(bootstrap.find_last_not_of("\n ") + 1);
+        ul::test::RawProducer producer(bootstrap);
+        for (std::size_t index = 0; index < lines.size(); ++index) {
+            producer.produce("usage.events", keys[index], lines[index]);
+            if (index % 10 == 9) {
+                std::this_thread::sleep_for(10ms);
+            }
+        }
+        EXPECT_TRUE(producer.flush(60000));
+        produced.store(true);
+    });
     const auto seed = static_cast<std::uint64_t>(std::random_device{}());
     std::printf("ProjectionCounters seed %llu\n", static_cast<unsigned long long>(seed));
     std::mt19937_64 random(seed);
@@ -165,6 +189,8 @@ TEST(ProjectionCounters, KilledTenTimesWhileConsumingEveryCounterIsExact) {
                     static_cast<unsigned long long>(total_count(system.export_counters("hour"))),
                     static_cast<unsigned long long>(accepted));
     }
+    feeder.join();
+    EXPECT_TRUE(produced.load());
     ChildProcess project("project-final", system.project_argv(), dir.path());
     expect_counters_equal(system, events + ".counters");
     project.signal(SIGTERM);

@@ -52,8 +52,13 @@ TEST(LedgerMetrics, PrometheusTextHasCumulativeBucketsAndEveryOutcome) {
     EXPECT_NE(text.find("ledger_batch_size_events_count 3\n"), std::string::npos);
     EXPECT_NE(text.find("ledger_batch_size_events_sum 20051\n"), std::string::npos);
     EXPECT_NE(text.find("ledger_consumer_lag_events 5\n"), std::string::npos);
-    EXPECT_NE(text.find("# TYPE ledger_commit_latency_microseconds histogram\n"),
-              std::string::npos);
+    EXPECT_NE(text.find("# TYPE ledger_commit_latency_seconds histogram\n"), std::string::npos);
+    EXPECT_NE(text.find("ledger_commit_latency_seconds_bucket{le=\"0.00025\"} 0\n"),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(ul::micros_as_seconds(1'500'000), "1.5");
+    EXPECT_EQ(ul::micros_as_seconds(250), "0.00025");
+    EXPECT_EQ(ul::micros_as_seconds(0), "0");
     // Every sample line belongs to a family declared before it.
     std::string declared;
     std::size_t start = 0;
