@@ -355,3 +355,42 @@ TEST_F(QueryApiTest, RateLimitAnswers429WithRetryAfter) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(QueryApiTest, APlanChangeMidMonthKeepsTheMonthsUsageUnderTheNewLimits) {
+    // globex moves from free (api_calls limit 100) to pro (limit 1000) in the middle of its month:
+    // the month's usage stays, the limit, percentage and flags follow the new plan at once.
+    auto set_plan = [](const std::string& plan) {
+        ChildProcess account(
+            "account-globex-" + plan,
+            {UL_BINARY, "account", "set", "--bootstrap-file", bootstrap_file_, "--tenant", "globex",
+             "--plan", plan, "--api-key", "globex-key", "--config", plans_file_},
+            dir_->path());
+        EXPECT_EQ(account.wait(60s), std::optional<int>(0)) << account.stderr_text();
+    };
+    set_plan("pro");
+    std::string body;
+    EXPECT_TRUE(ul::test::wait_until(
+        [&] {
+            body = http_get(address_, "/v1/tenants/globex/usage", "globex-key").body;
+            return has(body, R"("plan":"pro")");
+        },
+        60s))
+        << body;
+    EXPECT_TRUE(has(body, R"({"meter":"api_calls","used":"85","count":85,"limit":"1000",)"
+                          R"("remaining":"915","percentage":8.5,"unlimited":false,)"
+                          R"("is_warning":false,)"))
+        << body;
+    EXPECT_TRUE(has(body, R"({"meter":"tokens","used":"10500","count":2,"limit":null,)")) << body;
+    set_plan("free");
+    EXPECT_TRUE(ul::test::wait_until(
+        [&] {
+            body = http_get(address_, "/v1/tenants/globex/usage", "globex-key").body;
+            return has(body, R"("plan":"free")") && has(body, R"("is_blocked":true)");
+        },
+        60s))
+        << body;
+}
+
+}  // namespace
