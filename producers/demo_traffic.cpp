@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <random>
 
 #include "schemas/account.h"
+#include "schemas/time.h"
 
 namespace ul {
 namespace {
@@ -15,6 +17,13 @@ std::int64_t micros_per_tick(const MeterPlan& meter, std::uint32_t ticks) {
     const std::int64_t limit =
         meter.limit ? meter.limit->micros() : 10'000 * Decimal::kMicrosPerUnit;
     return std::max<std::int64_t>(1, limit / ticks);
+}
+
+// Midnight UTC of the first day of the month holding `now_us`.
+std::int64_t month_start_utc_us(std::int64_t now_us) {
+    const std::string text = format_rfc3339(now_us);  // YYYY-MM-DDTHH:MM:SS…Z
+    auto start = parse_rfc3339(text.substr(0, 8) + "01T00:00:00Z");
+    return start ? *start : now_us;
 }
 
 }  // namespace
@@ -106,8 +115,15 @@ void DemoTraffic::stop() {
 void DemoTraffic::run() {
     std::mt19937_64 random(options_.seed != 0 ? options_.seed : std::random_device{}());
     static const char* const kModels[] = {"gpt-x", "claude-z", "llama-q"};
-    auto send = [&](const DemoTenant& tenant, const std::string& meter, std::int64_t micros) {
+    auto send = [&](const DemoTenant& tenant, const std::string& meter, std::int64_t micros,
+                    std::int64_t timestamp_us = 0) {
+        if (micros >= Decimal::kMicrosPerUnit) {
+            micros -= micros % Decimal::kMicrosPerUnit;  // whole units when the pace allows
+        }
         UsageRecord record;
+        if (timestamp_us != 0) {
+            record.timestamp = format_rfc3339(timestamp_us);
+        }
         record.tenant_id = tenant.tenant_id;
         record.meter = meter;
         record.quantity = Decimal::from_micros(micros).to_string();
@@ -120,14 +136,25 @@ void DemoTraffic::run() {
             spdlog::warn("demo: {}", queued.error().detail);
         }
     };
-    // A head start: each tenant begins between 30 % and 75 % of each limit, so the bars differ.
+    // A head start: each tenant begins between 30 % and 75 % of each limit, so the bars differ,
+    // spread over the last days of this month (UTC) so the daily charts have a history.
+    constexpr std::int64_t kDay = 86'400'000'000LL;
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    const std::int64_t days_into_month =
+        std::min<std::int64_t>(6, (now - month_start_utc_us(now)) / kDay);
     for (const auto& tenant : tenants_) {
         const Plan* plan = plans_.find(tenant.plan);
         for (const auto& meter : plan->meters) {
             const std::int64_t limit = micros_per_tick(meter, options_.ticks_to_limit) *
                                        static_cast<std::int64_t>(options_.ticks_to_limit);
             const auto share = static_cast<std::int64_t>(30 + random() % 46);
-            send(tenant, meter.meter, limit / 100 * share);
+            const std::int64_t total = limit / 100 * share;
+            for (std::int64_t day = days_into_month; day >= 0; --day) {
+                send(tenant, meter.meter, total / (days_into_month + 1),
+                     now - day * kDay - static_cast<std::int64_t>(random() % 3'600'000'000ULL));
+            }
         }
     }
     spdlog::info("demo: {} tenants sending usage every {} ms", tenants_.size(),
@@ -137,12 +164,13 @@ void DemoTraffic::run() {
             const Plan* plan = plans_.find(tenant.plan);
             for (const auto& meter : plan->meters) {
                 // 50-150 % of the pace, in whole units when the pace allows.
-                std::int64_t micros = micros_per_tick(meter, options_.ticks_to_limit) *
-                                      static_cast<std::int64_t>(50 + random() % 101) / 100;
+                const std::int64_t micros = micros_per_tick(meter, options_.ticks_to_limit) *
+                                            static_cast<std::int64_t>(50 + random() % 101) / 100;
                 if (micros >= Decimal::kMicrosPerUnit) {
-                    micros -= micros % Decimal::kMicrosPerUnit;
+                    send(tenant, meter.meter, micros);
+                } else if (static_cast<std::int64_t>(random() % Decimal::kMicrosPerUnit) < micros) {
+                    send(tenant, meter.meter, Decimal::kMicrosPerUnit);  // one unit, as often
                 }
-                send(tenant, meter.meter, std::max<std::int64_t>(micros, 1));
             }
         }
         producer_->poll(0);

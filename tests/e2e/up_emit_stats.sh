@@ -16,7 +16,7 @@ fail() {
     exit 1
 }
 
-"$BIN" up --data-dir "$WORK/data" >"$WORK/up.out" 2>"$WORK/up.err" &
+"$BIN" up --data-dir "$WORK/data" --listen 127.0.0.1:0 >"$WORK/up.out" 2>"$WORK/up.err" &
 UP_PID=$!
 for _ in $(seq 1 300); do
     grep -q "Stop with Ctrl-C" "$WORK/up.out" 2>/dev/null && break
