@@ -383,6 +383,9 @@ Result<bool, std::string> LedgerService::run() {
                                            .count()));
         metrics_.batch_size.observe(batch.size());
         publish_metrics();
+        if (options_.commit_waiter != nullptr) {
+            options_.commit_waiter->committed(batch, *applied);
+        }
         std::set<std::uint32_t> touched;
         for (const auto& message : batch) {
             touched.insert(message.partition);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "consumers/kafka.h"
+#include "ledger/commit_waiter.h"
 #include "ledger/ledger_metrics.h"
 #include "ledger/ledger_store.h"
 #include "schemas/result.h"
@@ -39,6 +40,8 @@ struct LedgerServiceOptions {
     std::function<std::int64_t()> now_us;
     // How often run() logs its progress line (counts, rate, lag, batch size, commit latency).
     std::chrono::steady_clock::duration status_interval = std::chrono::seconds(10);
+    // Told of every committed batch, on the consuming thread (HTTP ingest's ?wait=committed).
+    CommitWaiter* commit_waiter = nullptr;
 };
 
 class LedgerService {

@@ -59,7 +59,9 @@ int run_project(const ProjectArgs& args) {
         spdlog::error("project: {}", service.error());
         return kExitFailure;
     }
-    auto api = start_api(args.api, plans, **service, nullptr);
+    IngestOptions ingest;
+    ingest.bootstrap = options.bootstrap;
+    auto api = start_api(args.api, plans, **service, nullptr, ingest);
     if (!api) {
         spdlog::error("project: {}", api.error());
         return kExitFailure;
@@ -176,8 +178,17 @@ void add_api_options(CLI::App& command, ApiArgs& args) {
 
 Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
                                           const ProjectionService& projections,
-                                          const LedgerMetrics* ledger_metrics) {
+                                          const LedgerMetrics* ledger_metrics,
+                                          IngestOptions ingest) {
     RunningApi running;
+    if (!ingest.now_us) {
+        ingest.now_us = system_now_us;
+    }
+    auto started = Ingest::start(std::move(ingest));
+    if (!started) {
+        return unexpected(started.error());
+    }
+    running.ingest = std::move(started).value();
     QueryApiOptions options;
     options.admin_keys = args.admin_keys;
     if (options.admin_keys.empty()) {
@@ -188,9 +199,11 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
     options.rate_limit.burst = args.burst;
     options.now_us = system_now_us;
     options.ledger_metrics = ledger_metrics;
+    options.ingest = running.ingest.get();
     running.api = std::make_unique<QueryApi>(std::move(options), std::move(plans), projections);
     HttpServerOptions server_options;
     server_options.listen = args.listen;
+    server_options.threads = 2;
     auto server = HttpServer::start(server_options);
     if (!server) {
         return unexpected(server.error());

@@ -34,13 +34,17 @@ struct ApiArgs {
 void add_api_options(CLI::App& command, ApiArgs& args);
 
 struct RunningApi {
+    std::unique_ptr<Ingest> ingest;
     std::unique_ptr<QueryApi> api;
     std::unique_ptr<HttpServer> server;
     std::string admin_key;  // the first admin key (generated when none was given)
 };
 // Starts the HTTP server with every route; errors name the address.
+// `ingest`: where POST /v1/events sends events (and, with a commit waiter, whether it can wait
+// for the ledger's verdicts).
 Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
                                           const ProjectionService& projections,
-                                          const LedgerMetrics* ledger_metrics);
+                                          const LedgerMetrics* ledger_metrics,
+                                          IngestOptions ingest);
 
 }  // namespace ul::ops

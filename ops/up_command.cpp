@@ -15,6 +15,7 @@
 #include "ops/signals.h"
 #include "producers/demo_traffic.h"
 #include "projections/projection_service.h"
+#include "schemas/time.h"
 
 namespace ul::ops {
 namespace {
@@ -39,6 +40,8 @@ int run_up(const UpArgs& args) {
     ledger_options.data_dir = args.data_dir;
     ledger_options.assign_all = true;  // one machine, one ledger: no group session to wait out
     ledger_options.now_us = system_now_us;
+    CommitWaiter commit_waiter;  // POST /v1/events?wait=committed
+    ledger_options.commit_waiter = &commit_waiter;
     auto ledger = LedgerService::start(ledger_options);
     if (!ledger) {
         spdlog::error("up: {}", ledger.error());
@@ -70,7 +73,11 @@ int run_up(const UpArgs& args) {
         (*projections)->request_stop();
         projection_thread.join();
     };
-    auto api = start_api(args.api, plans, **projections, &(*ledger)->metrics());
+    IngestOptions ingest;
+    ingest.bootstrap = broker->bootstrap();
+    ingest.validation = ledger_options.validation;
+    ingest.commit_waiter = &commit_waiter;
+    auto api = start_api(args.api, plans, **projections, &(*ledger)->metrics(), ingest);
     if (!api) {
         spdlog::error("up: {}", api.error());
         stop_projections();
@@ -102,11 +109,15 @@ int run_up(const UpArgs& args) {
         "--quantity 1500\n"
         "  or a file:      %s emit --bootstrap-file %s --file events.jsonl\n"
         "  then:           curl -H 'Authorization: Bearer %s' '%sv1/tenants/acme/usage'\n"
+        "  or over HTTP:   curl -H 'Authorization: Bearer %s' -d '{\"idempotency_key\":\"r1\","
+        "\"tenant_id\":\"acme\",\"meter\":\"tokens\",\"quantity\":1500,\"timestamp\":\"%s\"}' "
+        "'%sv1/events?wait=committed'\n"
         "  ledger counts:  %s stats --data-dir %s\n",
         url.c_str(), api->admin_key.c_str(), api->admin_key.c_str(), url.c_str(),
         broker->bootstrap().c_str(), bootstrap_file.c_str(), args.data_dir.c_str(),
         args.data_dir.c_str(), binary.c_str(), bootstrap_file.c_str(), binary.c_str(),
-        bootstrap_file.c_str(), api->admin_key.c_str(), url.c_str(), binary.c_str(),
+        bootstrap_file.c_str(), api->admin_key.c_str(), url.c_str(), api->admin_key.c_str(),
+        format_rfc3339(system_now_us()).c_str(), url.c_str(), binary.c_str(),
         args.data_dir.c_str());
     if (demo) {
         std::printf("  demo tenants:  ");

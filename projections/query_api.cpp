@@ -623,6 +623,35 @@ void QueryApi::install(HttpServer& server) {
                      body.append(",\"reports\":[]}");
                      return json_ok(std::move(body));
                  });
+    server.route_async(
+        "POST", "/v1/events", [this](const HttpRequest& request, const Params&, HttpReply reply) {
+            refresh_keys();
+            const auto principal = keys_.find(request.authorization);
+            if (!principal) {
+                HttpResponse response =
+                    json_error(401, "unauthorized",
+                               "send Authorization: Bearer <key> (a tenant's key "
+                               "or an admin key)");
+                response.headers.emplace_back("WWW-Authenticate", "Bearer");
+                reply(std::move(response));
+                return;
+            }
+            if (const std::int64_t wait = limiter_.take(request.authorization, options_.now_us());
+                wait > 0) {
+                HttpResponse response = json_error(
+                    429, "rate_limited",
+                    "too many requests for this key; retry after " + std::to_string(wait) + " s");
+                response.headers.emplace_back("Retry-After", std::to_string(wait));
+                reply(std::move(response));
+                return;
+            }
+            if (options_.ingest == nullptr) {
+                reply(json_error(503, "ingest_unavailable", "this process does not ingest events"));
+                return;
+            }
+            options_.ingest->handle(
+                request, principal->admin ? std::string() : principal->tenant_id, std::move(reply));
+        });
     server.route("GET", "/v1/whoami", [this](const HttpRequest& request, const Params&) {
         refresh_keys();
         const auto principal = keys_.find(request.authorization);

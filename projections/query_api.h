@@ -16,6 +16,7 @@
 #include "ledger/ledger_metrics.h"
 #include "projections/api_keys.h"
 #include "projections/http_server.h"
+#include "projections/ingest.h"
 #include "projections/projection_service.h"
 #include "projections/rate_limit.h"
 #include "schemas/plans.h"
@@ -29,6 +30,7 @@ struct QueryApiOptions {
     std::size_t max_history_points = 2'000;
     std::function<std::int64_t()> now_us;
     const LedgerMetrics* ledger_metrics = nullptr;  // when the ledger runs in this process
+    Ingest* ingest = nullptr;                       // POST /v1/events; nullptr: 503
 };
 
 class QueryApi {

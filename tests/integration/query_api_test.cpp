@@ -329,6 +329,13 @@ TEST_F(QueryApiTest, UnknownRouteIs404AndTooLargeIs413) {
         {{"Authorization", std::string("Bearer ") + kAdmin}, {"Content-Type", "application/json"}},
         std::string(2U << 20U, ' '));
     EXPECT_EQ(large.status, 413) << large.body << large.error;
+    // This process has no ledger in it: it can queue events, not wait for their verdicts.
+    auto no_wait = http_request(address_, "POST", "/v1/events?wait=committed",
+                                {{"Authorization", std::string("Bearer ") + kAdmin}},
+                                R"({"idempotency_key":"x","tenant_id":"acme","meter":"m",)"
+                                R"("quantity":1,"timestamp":"2026-01-01T00:00:00Z"})");
+    EXPECT_EQ(no_wait.status, 400) << no_wait.body;
+    EXPECT_TRUE(has(no_wait.body, R"("error":"wait_unavailable")")) << no_wait.body;
 }
 
 TEST_F(QueryApiTest, RateLimitAnswers429WithRetryAfter) {

@@ -1,0 +1,339 @@
+#include "projections/ingest.h"
+
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include <vector>
+
+#include "schemas/canonical.h"
+
+namespace ul {
+
+namespace {
+
+enum class Status : std::uint8_t { invalid, queued, failed, committed, timed_out };
+
+struct EventState {
+    std::string_view text;
+    Status status = Status::invalid;
+    std::string error;
+    std::int32_t partition = -1;
+    std::int64_t offset = -1;
+    CommitVerdict verdict;
+};
+
+// Splits the body into event texts (views into `body`); an error text when it is neither an
+// object, an array of events, nor NDJSON.
+Result<std::vector<std::string_view>, std::string> split_events(const std::string& body,
+                                                                std::string_view content_type) {
+    std::vector<std::string_view> events;
+    if (content_type.starts_with("application/x-ndjson")) {
+        std::string_view rest(body);
+        while (!rest.empty()) {
+            const auto end = rest.find('\n');
+            std::string_view line = rest.substr(0, end);
+            rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+            if (!line.empty() && line.back() == '\r') {
+                line.remove_suffix(1);
+            }
+            if (line.find_first_not_of(" \t") != std::string_view::npos) {
+                events.push_back(line);
+            }
+        }
+        return events;
+    }
+    const auto first = body.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) {
+        return unexpected(std::string("the body is empty"));
+    }
+    if (body[first] != '[') {
+        events.emplace_back(body);  // one event: the validator judges it
+        return events;
+    }
+    simdjson::ondemand::parser parser;
+    const simdjson::padded_string padded(body);
+    simdjson::ondemand::document document;
+    simdjson::ondemand::array array;
+    if (parser.iterate(padded).get(document) != simdjson::SUCCESS ||
+        document.get_array().get(array) != simdjson::SUCCESS) {
+        return unexpected(std::string("the body is not a JSON array of events"));
+    }
+    for (auto element : array) {
+        simdjson::ondemand::value value;
+        std::string_view raw;
+        if (element.get(value) != simdjson::SUCCESS ||
+            simdjson::to_json_string(value).get(raw) != simdjson::SUCCESS) {
+            return unexpected(std::string("the body is not a valid JSON array"));
+        }
+        // raw points into the padded copy: re-point it into `body` (same offsets).
+        const auto offset = static_cast<std::size_t>(raw.data() - padded.data());
+        std::string_view text(body.data() + offset, raw.size());
+        while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r' ||
+                                 text.back() == '\t')) {
+            text.remove_suffix(1);
+        }
+        events.push_back(text);
+    }
+    if (events.empty()) {
+        return unexpected(std::string("the array holds no events"));
+    }
+    return events;
+}
+
+}  // namespace
+
+struct Ingest::Request {
+    HttpReply reply;
+    bool wait_committed = false;
+    std::string body;
+    std::vector<EventState> events;
+    std::mutex mutex;
+    std::size_t outstanding = 0;
+    bool replied = false;
+    std::chrono::steady_clock::time_point deadline;
+
+    // Called with the mutex held when the last event settled (or on timeout).
+    HttpResponse response(bool timed_out) const {
+        HttpResponse out;
+        bool failed = false;
+        out.body = "{\"events\":[";
+        for (std::size_t index = 0; index < events.size(); ++index) {
+            const EventState& event = events[index];
+            out.body += index == 0 ? "{\"index\":" : ",{\"index\":";
+            out.body += std::to_string(index) + ",\"status\":\"";
+            switch (event.status) {
+                case Status::invalid:
+                    out.body += "invalid\",\"error\":";
+                    append_json_string(out.body, event.error);
+                    break;
+                case Status::queued:
+                    out.body += "queued\",\"partition\":" + std::to_string(event.partition) +
+                                ",\"offset\":" + std::to_string(event.offset);
+                    break;
+                case Status::failed:
+                    failed = true;
+                    out.body += "failed\",\"error\":";
+                    append_json_string(out.body, event.error);
+                    break;
+                case Status::timed_out:
+                    out.body += "pending\",\"error\":\"not committed by the ledger in time\"";
+                    break;
+                case Status::committed:
+                    out.body += std::string(verdict_name(event.verdict.verdict)) + "\"";
+                    if (event.verdict.verdict == Verdict::invalid) {
+                        out.body += ",\"error\":";
+                        append_json_string(out.body, reason_code(event.verdict.reason));
+                    } else {
+                        out.body +=
+                            ",\"ledger_partition\":" + std::to_string(event.verdict.partition) +
+                            ",\"ledger_sequence\":" + std::to_string(event.verdict.sequence);
+                    }
+                    break;
+            }
+            out.body += "}";
+        }
+        out.body += "]}";
+        out.status = failed ? 503 : timed_out ? 504 : wait_committed ? 200 : 202;
+        return out;
+    }
+};
+
+Result<std::unique_ptr<Ingest>, std::string> Ingest::start(IngestOptions options) {
+    std::unique_ptr<Ingest> ingest(new Ingest());
+    ingest->options_ = std::move(options);
+    ingest->validator_ = std::make_unique<EventValidator>(ingest->options_.validation);
+    ProducerOptions producer_options;
+    producer_options.bootstrap = ingest->options_.bootstrap;
+    producer_options.topic = ingest->options_.topic;
+    producer_options.validation = ingest->options_.validation;
+    producer_options.on_raw_delivery = [raw = ingest.get()](const DeliveryReport& report) {
+        raw->delivered(report);
+    };
+    auto producer = UsageProducer::create(producer_options);
+    if (!producer) {
+        return unexpected(producer.error());
+    }
+    ingest->producer_ = std::move(producer).value();
+    ingest->poller_ = std::thread([raw = ingest.get()] { raw->poll_loop(); });
+    return ingest;
+}
+
+Ingest::~Ingest() {
+    stop_.store(true);
+    if (poller_.joinable()) {
+        poller_.join();
+    }
+}
+
+void Ingest::poll_loop() {
+    while (!stop_.load()) {
+        producer_->poll(50);
+        // Requests whose ledger verdicts did not come in time answer 504 with what is known.
+        std::vector<std::shared_ptr<Request>> expired;
+        {
+            std::lock_guard lock(pending_mutex_);
+            const auto now = std::chrono::steady_clock::now();
+            for (auto it = waiting_.begin(); it != waiting_.end();) {
+                if ((*it)->deadline <= now) {
+                    expired.push_back(*it);
+                    it = waiting_.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+        }
+        for (const auto& request : expired) {
+            std::lock_guard lock(request->mutex);
+            if (request->replied) {
+                continue;
+            }
+            for (auto& event : request->events) {
+                if (event.status == Status::queued) {
+                    event.status = Status::timed_out;
+                    if (options_.commit_waiter != nullptr) {
+                        options_.commit_waiter->cancel(static_cast<std::uint32_t>(event.partition),
+                                                       event.offset);
+                    }
+                }
+            }
+            request->replied = true;
+            request->reply(request->response(true));
+        }
+    }
+}
+
+void Ingest::handle(const HttpRequest& http, const std::string& tenant, HttpReply reply) {
+    auto request = std::make_shared<Request>();
+    request->reply = std::move(reply);
+    request->body = http.body;
+    const auto wait = http.query_param("wait");
+    if (wait && *wait != "committed" && *wait != "acknowledged") {
+        request->reply(json_error(400, "bad_wait", "wait must be acknowledged or committed"));
+        return;
+    }
+    request->wait_committed = wait && *wait == "committed";
+    if (request->wait_committed && options_.commit_waiter == nullptr) {
+        request->reply(json_error(
+            400, "wait_unavailable",
+            "wait=committed needs the ledger in this process (usage-ledger up); this process "
+            "serves projections only"));
+        return;
+    }
+    auto texts = split_events(request->body, http.content_type);
+    if (!texts) {
+        request->reply(json_error(400, "bad_body", texts.error()));
+        return;
+    }
+    std::vector<std::string> tenants(texts->size());
+    request->events.resize(texts->size());
+    {
+        std::lock_guard lock(validator_mutex_);
+        const std::int64_t now = options_.now_us();
+        for (std::size_t index = 0; index < texts->size(); ++index) {
+            EventState& event = request->events[index];
+            event.text = (*texts)[index];
+            auto valid = validator_->validate(event.text, now);
+            if (!valid) {
+                event.error =
+                    std::string(reason_code(valid.error().reason)) + ": " + valid.error().detail;
+                continue;
+            }
+            event.status = Status::queued;
+            tenants[index] = std::string(valid->tenant_id);
+            if (!tenant.empty() && valid->tenant_id != tenant) {
+                request->reply(json_error(403, "forbidden",
+                                          "event " + std::to_string(index) + " is for tenant " +
+                                              tenants[index] + "; this key sends for " + tenant +
+                                              " only (nothing was sent)"));
+                return;
+            }
+        }
+    }
+    std::lock_guard lock(request->mutex);
+    for (std::size_t index = 0; index < request->events.size(); ++index) {
+        EventState& event = request->events[index];
+        if (event.status != Status::queued) {
+            continue;
+        }
+        const std::uint64_t token = next_token_.fetch_add(1);
+        {
+            std::lock_guard pending(pending_mutex_);
+            pending_.emplace(token, std::make_pair(request, index));
+        }
+        auto queued = producer_->produce_raw(tenants[index], event.text, token);
+        if (!queued) {
+            std::lock_guard pending(pending_mutex_);
+            pending_.erase(token);
+            event.status = Status::failed;
+            event.error = queued.error().detail.empty() ? "the producer queue is full"
+                                                        : queued.error().detail;
+            continue;
+        }
+        ++request->outstanding;
+    }
+    if (request->outstanding == 0) {
+        request->replied = true;
+        request->reply(request->response(false));
+        return;
+    }
+    if (request->wait_committed) {
+        request->deadline = std::chrono::steady_clock::now() + options_.commit_timeout;
+        std::lock_guard pending(pending_mutex_);
+        waiting_.push_back(request);
+    }
+}
+
+void Ingest::delivered(const DeliveryReport& report) {
+    std::shared_ptr<Request> request;
+    std::size_t index = 0;
+    {
+        std::lock_guard lock(pending_mutex_);
+        const auto found = pending_.find(report.token);
+        if (found == pending_.end()) {
+            return;
+        }
+        request = found->second.first;
+        index = found->second.second;
+        pending_.erase(found);
+    }
+    auto settle = [this, request]() {
+        // With request->mutex held.
+        if (--request->outstanding == 0 && !request->replied) {
+            request->replied = true;
+            if (request->wait_committed) {
+                std::lock_guard pending(pending_mutex_);
+                std::erase(waiting_, request);
+            }
+            request->reply(request->response(false));
+        }
+    };
+    {
+        std::lock_guard lock(request->mutex);
+        EventState& event = request->events[index];
+        if (!report.ok) {
+            event.status = Status::failed;
+            event.error = report.error;
+            settle();
+            return;
+        }
+        event.partition = report.partition;
+        event.offset = report.offset;
+        if (!request->wait_committed) {
+            settle();
+            return;
+        }
+    }
+    // Outside the request's lock: a verdict already known runs the callback right here.
+    options_.commit_waiter->expect(static_cast<std::uint32_t>(report.partition), report.offset,
+                                   [request, index, settle](const CommitVerdict& verdict) {
+                                       std::lock_guard inner(request->mutex);
+                                       if (request->replied) {
+                                           return;
+                                       }
+                                       request->events[index].status = Status::committed;
+                                       request->events[index].verdict = verdict;
+                                       settle();
+                                   });
+}
+
+}  // namespace ul

@@ -1,0 +1,67 @@
+// HTTP ingest, POST /v1/events: one event object, a JSON array, or NDJSON
+// (Content-Type: application/x-ndjson). Every event is validated as the ledger will (invalid ones
+// are reported by index and never sent); a tenant key may send only its own tenant's events
+// (403, nothing sent). Valid events go to usage.events through UsageProducer (idempotent,
+// acks=all). Answers 202 once Kafka acknowledged every event: {"events":[{"index","status":
+// "queued"|"invalid","error"?}]}. With ?wait=committed (needs the ledger in this process: `up`)
+// it answers 200 after the ledger committed each one, with its verdict accepted / duplicate /
+// conflict / invalid and its ledger position.
+// Threading: handle() on any HTTP thread; replies come from the producer's polling thread or
+// the ledger thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ledger/commit_waiter.h"
+#include "producers/usage_producer.h"
+#include "projections/http_server.h"
+#include "schemas/event.h"
+
+namespace ul {
+
+struct IngestOptions {
+    std::string bootstrap;
+    std::string topic = "usage.events";
+    ValidationOptions validation;  // the ledger's (strictness, --max-event-age)
+    std::function<std::int64_t()> now_us;
+    CommitWaiter* commit_waiter = nullptr;  // nullptr: ?wait=committed is refused (400)
+    std::chrono::seconds commit_timeout{30};
+};
+
+class Ingest {
+  public:
+    static Result<std::unique_ptr<Ingest>, std::string> start(IngestOptions options);
+    ~Ingest();
+    Ingest(const Ingest&) = delete;
+    Ingest& operator=(const Ingest&) = delete;
+
+    // `tenant`: the caller's tenant, or empty for an admin (any tenant).
+    void handle(const HttpRequest& request, const std::string& tenant, HttpReply reply);
+
+    struct Request;  // one HTTP request's events in flight
+
+  private:
+    Ingest() = default;
+    void delivered(const DeliveryReport& report);
+    void poll_loop();
+
+    IngestOptions options_;
+    std::unique_ptr<UsageProducer> producer_;
+    std::mutex validator_mutex_;
+    std::unique_ptr<EventValidator> validator_;
+    std::mutex pending_mutex_;
+    std::map<std::uint64_t, std::pair<std::shared_ptr<Request>, std::size_t>> pending_;
+    std::vector<std::shared_ptr<Request>> waiting_;  // wait=committed, for their deadlines
+    std::atomic<std::uint64_t> next_token_{1};
+    std::atomic<bool> stop_{false};
+    std::thread poller_;
+};
+
+}  // namespace ul
