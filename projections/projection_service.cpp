@@ -18,21 +18,15 @@ void rebalance_callback(rd_kafka_t* /*handle*/, rd_kafka_resp_err_t error,
     static_cast<ProjectionService*>(opaque)->on_rebalance(error, partitions);
 }
 
-ValidationOptions entry_validation() {
-    // Entries were validated by the ledger on arrival; here they are only parsed. No arrival
-    // window: a replay years later reads the same events.
-    ValidationOptions options;
-    options.max_event_age_us = std::numeric_limits<std::int64_t>::max();
-    options.max_future_us = std::numeric_limits<std::int64_t>::max();
-    return options;
-}
-
 const BillingCalendar kUtcCalendar{};
 
 }  // namespace
 
 ProjectionService::ProjectionService(ProjectionServiceOptions options)
-    : options_(std::move(options)), validator_(entry_validation()) {}
+    : options_(std::move(options)),
+      applier_(options_.group_by, [this](std::string_view tenant) -> const BillingCalendar& {
+          return calendar_of(tenant);
+      }) {}
 
 ProjectionService::~ProjectionService() {
     if (consumer_) {
@@ -185,27 +179,11 @@ void ProjectionService::take_account(const rd_kafka_message_t& message, Projecti
 
 bool ProjectionService::apply_entry(std::string_view encoded, std::uint32_t partition,
                                     ProjectionBatch& batch, ProjectionPartition& state) {
-    auto decoded = decode_ledger_entry_header(encoded);
-    if (!decoded) {
-        spdlog::error("projections: ledger partition {}: an entry that does not decode: {}",
-                      partition, decoded.error());
+    auto applied = applier_.apply(encoded, partition, state, batch);
+    if (!applied) {
+        spdlog::error("projections: {}", applied.error());
         return false;
     }
-    auto event = validator_.validate(decoded->event_json, 0);
-    if (!event) {
-        spdlog::error(
-            "projections: ledger partition {} sequence {}: an event that does not "
-            "parse: {}",
-            partition, decoded->header.sequence, event.error().detail);
-        return false;
-    }
-    if (!batch.deltas.add_event(*event, calendar_of(event->tenant_id), options_.group_by)) {
-        spdlog::error("projections: ledger partition {} sequence {}: a counter would overflow",
-                      partition, decoded->header.sequence);
-        return false;
-    }
-    state.next_sequence = decoded->header.sequence + 1;
-    ++batch.applied;
     return true;
 }
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "consumers/kafka.h"
+#include "projections/entry_applier.h"
 #include "projections/projection_metrics.h"
 #include "projections/projection_store.h"
 #include "schemas/account.h"
@@ -82,7 +83,7 @@ class ProjectionService {
     ProjectionServiceOptions options_;
     std::unique_ptr<ProjectionStore> store_;
     kafka::Handle consumer_;
-    EventValidator validator_;
+    EntryApplier applier_;
     ProjectionMetrics metrics_;
     std::atomic<bool> stop_{false};
     std::vector<std::int32_t> assigned_;                 // partitions of the ledger topic

@@ -77,9 +77,9 @@ class ProjectionSystem {
             dir);
     }
     std::vector<std::string> project_argv() const {
-        return {UL_BINARY,       "project",      "--bootstrap-file",
-                bootstrap_file_, "--data-dir",   data_dir_,
-                "--assign-all",  "--batch-size", "200"};
+        return {UL_BINARY,      "project",    "--bootstrap-file", bootstrap_file_,
+                "--data-dir",   data_dir_,    "--assign-all",     "--batch-size",
+                "200",          "--listen",   "127.0.0.1:0"};
     }
     std::vector<std::string> export_counters(const std::string& window) const {
         auto out = ul::test::run_and_capture(
