@@ -345,6 +345,24 @@ void ProjectionService::log_status(double seconds, std::uint64_t applied) const 
 }
 
 Result<bool, std::string> ProjectionService::run() {
+    // Partitions stopped at a gap by an earlier run: heal them first when told to.
+    if (options_.heal_from_ledger) {
+        for (const auto& [partition, state] : std::map(store_->partitions())) {
+            if (!state.stalled_at) {
+                continue;
+            }
+            ProjectionBatch healing;
+            healing.partitions[partition] = state;
+            auto healed = heal(partition, healing);
+            if (!healed) {
+                spdlog::error("projections: {}", healed.error());
+                continue;
+            }
+            if (auto applied = store_->apply(healing); !applied) {
+                return unexpected(applied.error());
+            }
+        }
+    }
     if (options_.assign_all) {
         auto metadata = kafka::wait_for_cluster(consumer_.get(), options_.bootstrap, 30000);
         if (!metadata) {
