@@ -186,12 +186,48 @@ Result<bool, std::string> LedgerService::handle_offset_error(std::int32_t partit
     return true;
 }
 
-Result<bool, std::string> LedgerService::relay(std::uint32_t partition) {
-    const PartitionState state = store_->partition(partition);
-    if (state.outbox_next == state.next_sequence && state.dlq_outbox_next == state.dlq_next) {
+Result<bool, std::string> LedgerService::relay(const std::vector<std::uint32_t>& partitions) {
+    // Produce everything pending of every partition, wait once for Kafka's acknowledgements,
+    // then advance the watermarks (one flush per batch, not one per partition).
+    struct Relayed {
+        std::uint32_t partition;
+        std::uint64_t outbox_next;
+        std::uint64_t dlq_outbox_next;
+    };
+    std::vector<Relayed> relayed;
+    const auto failures_before = delivery_failures_.load();
+    for (const std::uint32_t partition : partitions) {
+        auto produced = relay_produce(partition);
+        if (!produced) {
+            return unexpected(produced.error());
+        }
+        if (produced->first != kNothingToRelay) {
+            relayed.push_back(Relayed{partition, produced->first, produced->second});
+        }
+    }
+    if (relayed.empty()) {
         return true;
     }
-    const auto failures_before = delivery_failures_.load();
+    if (rd_kafka_flush(producer_.get(), 30000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        delivery_failures_.load() != failures_before) {
+        metrics_.relay_failures.fetch_add(1);
+        return unexpected(std::string("relay to Kafka did not complete; will retry"));
+    }
+    for (const auto& done : relayed) {
+        if (auto set = store_->set_outbox(done.partition, done.outbox_next, done.dlq_outbox_next);
+            !set) {
+            return set;
+        }
+    }
+    return true;
+}
+
+Result<std::pair<std::uint64_t, std::uint64_t>, std::string> LedgerService::relay_produce(
+    std::uint32_t partition) {
+    const PartitionState state = store_->partition(partition);
+    if (state.outbox_next == state.next_sequence && state.dlq_outbox_next == state.dlq_next) {
+        return std::make_pair(kNothingToRelay, kNothingToRelay);
+    }
     std::uint64_t outbox_next = state.outbox_next;
     auto read = store_->read_entries(
         partition, state.outbox_next, state.next_sequence - state.outbox_next,
@@ -238,13 +274,7 @@ Result<bool, std::string> LedgerService::relay(std::uint32_t partition) {
     if (!letters) {
         return unexpected(letters.error());
     }
-    // Advance the watermarks only once everything produced here is acknowledged.
-    if (rd_kafka_flush(producer_.get(), 30000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        delivery_failures_.load() != failures_before) {
-        metrics_.relay_failures.fetch_add(1);
-        return unexpected(std::string("relay to Kafka did not complete; will retry"));
-    }
-    return store_->set_outbox(partition, outbox_next, dlq_outbox_next);
+    return std::make_pair(outbox_next, dlq_outbox_next);
 }
 
 void LedgerService::publish_metrics() {
@@ -311,9 +341,12 @@ Result<bool, std::string> LedgerService::run() {
     }
     publish_metrics();
     // Entries written before a crash but not yet relayed go out first.
-    for (const auto& [partition, state] : store_->partitions()) {
-        (void)state;
-        if (auto relayed = relay(partition); !relayed) {
+    {
+        std::vector<std::uint32_t> all;
+        for (const auto& [partition, state] : store_->partitions()) {
+            all.push_back(partition);
+        }
+        if (auto relayed = relay(all); !relayed) {
             spdlog::warn("ledger: {}", relayed.error());
         }
     }
@@ -362,12 +395,16 @@ Result<bool, std::string> LedgerService::run() {
         if (batch.empty()) {
             publish_metrics();
             // Idle: retry relays that did not complete (e.g. Kafka was briefly away).
+            std::vector<std::uint32_t> pending;
             for (const auto& [partition, state] : store_->partitions()) {
                 if (state.outbox_next != state.next_sequence ||
                     state.dlq_outbox_next != state.dlq_next) {
-                    if (auto relayed = relay(partition); !relayed) {
-                        spdlog::warn("ledger: {}", relayed.error());
-                    }
+                    pending.push_back(partition);
+                }
+            }
+            if (!pending.empty()) {
+                if (auto relayed = relay(pending); !relayed) {
+                    spdlog::warn("ledger: {}", relayed.error());
                 }
             }
             continue;
@@ -390,10 +427,9 @@ Result<bool, std::string> LedgerService::run() {
         for (const auto& message : batch) {
             touched.insert(message.partition);
         }
-        for (const auto partition : touched) {
-            if (auto relayed = relay(partition); !relayed) {
-                spdlog::warn("ledger: {}", relayed.error());
-            }
+        if (auto relayed = relay(std::vector<std::uint32_t>(touched.begin(), touched.end()));
+            !relayed) {
+            spdlog::warn("ledger: {}", relayed.error());
         }
     }
     spdlog::info("ledger: stopping; {} consumed so far", store_->counts().consumed());

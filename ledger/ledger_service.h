@@ -64,7 +64,14 @@ class LedgerService {
   private:
     explicit LedgerService(LedgerServiceOptions options);
     Result<bool, std::string> handle_offset_error(std::int32_t partition);
-    Result<bool, std::string> relay(std::uint32_t partition);
+    // Publishes what the outboxes of `partitions` hold and advances their watermarks once Kafka
+    // acknowledged all of it.
+    Result<bool, std::string> relay(const std::vector<std::uint32_t>& partitions);
+    // Produces one partition's pending entries and dead letters; the watermarks they would
+    // reach, or kNothingToRelay twice.
+    static constexpr std::uint64_t kNothingToRelay = ~0ULL;
+    Result<std::pair<std::uint64_t, std::uint64_t>, std::string> relay_produce(
+        std::uint32_t partition);
     void publish_metrics();
     void log_status(std::uint64_t consumed, double seconds) const;
 
