@@ -156,8 +156,21 @@ int run_bench_e2e(const E2eArgs& args) {
            std::chrono::steady_clock::now() < ready_deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    const std::uint64_t probes_total = static_cast<std::uint64_t>(args.seconds) * 1000 /
+                                       static_cast<std::uint64_t>(args.probe_interval_ms);
+    std::vector<std::chrono::steady_clock::time_point> probe_sent(probes_total);
+    // When Kafka acknowledged each probe (the producer's part of the latency).
+    std::vector<double> acked_ms(probes_total, -1);
     ProducerOptions producer_options;
     producer_options.bootstrap = broker->bootstrap();
+    producer_options.on_raw_delivery = [&](const DeliveryReport& report) {
+        if (report.ok && report.token > 0 && report.token <= probes_total) {
+            const std::size_t index = report.token - 1;
+            acked_ms[index] = std::chrono::duration<double, std::milli>(
+                                  std::chrono::steady_clock::now() - probe_sent[index])
+                                  .count();
+        }
+    };
     auto producer = UsageProducer::create(producer_options);
     if (!producer) {
         spdlog::error("bench e2e: {}", producer.error());
@@ -166,9 +179,6 @@ int run_bench_e2e(const E2eArgs& args) {
     }
     (void)(*producer)->wait_for_cluster();
     const std::uint64_t total = args.rate * static_cast<std::uint64_t>(args.seconds);
-    const std::uint64_t probes_total = static_cast<std::uint64_t>(args.seconds) * 1000 /
-                                       static_cast<std::uint64_t>(args.probe_interval_ms);
-    std::vector<std::chrono::steady_clock::time_point> probe_sent(probes_total);
     std::atomic<std::uint64_t> probes_sent{0};
     std::atomic<std::uint64_t> sent{0};
     std::atomic<bool> load_done{false};
@@ -204,7 +214,7 @@ int run_bench_e2e(const E2eArgs& args) {
                        R"(","tenant_id":"bench-probe","meter":"probe","quantity":1,"timestamp":")" +
                        now + "\"}";
                 probe_sent[next_probe] = std::chrono::steady_clock::now();
-                while (!(*producer)->produce_raw("bench-probe", line, 0)) {
+                while (!(*producer)->produce_raw("bench-probe", line, next_probe + 1)) {
                     (*producer)->poll(1);
                 }
                 ++next_probe;
@@ -243,17 +253,24 @@ int run_bench_e2e(const E2eArgs& args) {
     const std::uint64_t applied = (*projections)->metrics().applied.load();
     stop_all();
     std::filesystem::remove_all(data_dir);
+    std::vector<double> acked;
+    for (const double value : acked_ms) {
+        if (value >= 0) {
+            acked.push_back(value);
+        }
+    }
     std::printf(
         "{\"bench\":\"e2e\",\"rate\":%llu,\"seconds\":%d,\"sent\":%llu,\"probes\":%llu,"
-        "\"probes_seen\":%llu,\"latency_ms_p50\":%.1f,\"latency_ms_p90\":%.1f,"
+        "\"probes_seen\":%llu,\"kafka_ack_ms_p50\":%.1f,\"kafka_ack_ms_p99\":%.1f,"
+        "\"latency_ms_p50\":%.1f,\"latency_ms_p90\":%.1f,"
         "\"latency_ms_p99\":%.1f,\"latency_ms_max\":%.1f,\"ledger_accepted\":%llu,"
         "\"projection_applied\":%llu}\n",
         static_cast<unsigned long long>(args.rate), args.seconds,
         static_cast<unsigned long long>(sent.load()), static_cast<unsigned long long>(probes_total),
-        static_cast<unsigned long long>(seen), percentile(latencies_ms, 0.5),
-        percentile(latencies_ms, 0.9), percentile(latencies_ms, 0.99),
-        percentile(latencies_ms, 1.0), static_cast<unsigned long long>(accepted),
-        static_cast<unsigned long long>(applied));
+        static_cast<unsigned long long>(seen), percentile(acked, 0.5), percentile(acked, 0.99),
+        percentile(latencies_ms, 0.5), percentile(latencies_ms, 0.9),
+        percentile(latencies_ms, 0.99), percentile(latencies_ms, 1.0),
+        static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(applied));
     if (seen < probes_total || accepted != expected) {
         spdlog::error("bench e2e: {} of {} probes seen, ledger accepted {} of {}", seen,
                       probes_total, accepted, expected);
