@@ -400,13 +400,14 @@ std::string HttpServer::address() const {
 }
 
 void HttpServer::route(std::string method, std::string pattern, HttpRouteHandler handler) {
-    route_async(
-        std::move(method), std::move(pattern),
-        [handler = std::move(handler)](const HttpRequest& request, const HttpParams& params,
-                                       HttpReply reply) { reply(handler(request, params)); });
+    route_async(std::move(method), std::move(pattern),
+                [handler = std::move(handler)](const HttpRequest& request, const HttpParams& params,
+                                               const HttpReply& reply) {
+                    reply(handler(request, params));
+                });
 }
 
-void HttpServer::route_async(std::string method, std::string pattern,
+void HttpServer::route_async(std::string method, const std::string& pattern,
                              HttpAsyncRouteHandler handler) {
     impl_->routes.push_back(Route{std::move(method), split_path(pattern), std::move(handler)});
 }

@@ -47,7 +47,7 @@ using HttpParams = std::map<std::string, std::string>;
 using HttpRouteHandler = std::function<HttpResponse(const HttpRequest&, const HttpParams&)>;
 using HttpReply = std::function<void(HttpResponse)>;
 using HttpAsyncRouteHandler =
-    std::function<void(const HttpRequest&, const HttpParams&, HttpReply reply)>;
+    std::function<void(const HttpRequest&, const HttpParams&, const HttpReply& reply)>;
 
 struct HttpServerOptions {
     std::string listen = "127.0.0.1:8080";  // host:port; port 0 = any free port
@@ -66,7 +66,7 @@ class HttpServer {
 
     std::string address() const;  // "127.0.0.1:41234": the bound port
     void route(std::string method, std::string pattern, HttpRouteHandler handler);
-    void route_async(std::string method, std::string pattern, HttpAsyncRouteHandler handler);
+    void route_async(std::string method, const std::string& pattern, HttpAsyncRouteHandler handler);
     void stop();
 
     struct Impl;

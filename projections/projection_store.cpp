@@ -4,8 +4,8 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
-#include <stdlib.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 namespace ul {

@@ -353,9 +353,10 @@ HttpResponse QueryApi::history(const HttpRequest& request, const std::string& te
         return to.error();
     }
     constexpr std::int64_t kHour = 3'600'000'000LL;
+    constexpr std::int64_t kDay = 24 * kHour;
     const std::int64_t span = *window == WindowKind::hour  ? 48 * kHour
-                              : *window == WindowKind::day ? 30 * 24 * kHour
-                                                           : 365 * 24 * kHour;
+                              : *window == WindowKind::day ? 30 * kDay
+                                                           : 365 * kDay;
     auto from = time_param(request, "from", *to - span);
     if (!from) {
         return from.error();

@@ -24,7 +24,7 @@ using Seconds = std::chrono::seconds;
 date::year_month_day local_day(const date::time_zone* zone, std::int64_t t_us) {
     const date::sys_seconds instant{Seconds(floor_div(t_us, kMicrosPerSecond))};
     if (zone == nullptr) {
-        return date::year_month_day(date::floor<date::days>(instant));
+        return {date::floor<date::days>(instant)};
     }
     const auto info = zone->get_info(instant);
     const date::local_seconds local{instant.time_since_epoch() + info.offset};
@@ -58,7 +58,7 @@ date::year_month_day anchor_in(date::year_month month, int anchor_day) {
     const auto last = static_cast<unsigned>(
         date::year_month_day_last(month.year(), date::month_day_last(month.month())).day());
     const unsigned day = std::min(static_cast<unsigned>(anchor_day), last);
-    return date::year_month_day(month.year(), month.month(), date::day(day));
+    return {month.year(), month.month(), date::day(day)};
 }
 
 std::int64_t month_start_us(const BillingCalendar& calendar, date::year_month month) {

@@ -120,7 +120,7 @@ std::string sha256_hex(std::string_view text) {
     SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
     static constexpr char kHex[] = "0123456789abcdef";
     std::string out;
-    out.reserve(2 * SHA256_DIGEST_LENGTH);
+    out.reserve(static_cast<std::size_t>(SHA256_DIGEST_LENGTH) * 2);
     for (const unsigned char byte : digest) {
         out.push_back(kHex[byte >> 4U]);
         out.push_back(kHex[byte & 15U]);
