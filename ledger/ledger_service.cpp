@@ -186,51 +186,61 @@ Result<bool, std::string> LedgerService::handle_offset_error(std::int32_t partit
     return true;
 }
 
-Result<bool, std::string> LedgerService::relay(const std::vector<std::uint32_t>& partitions) {
-    // Produce everything pending of every partition, wait once for Kafka's acknowledgements,
-    // then advance the watermarks (one flush per batch, not one per partition).
-    struct Relayed {
-        std::uint32_t partition;
-        std::uint64_t outbox_next;
-        std::uint64_t dlq_outbox_next;
-    };
-    std::vector<Relayed> relayed;
-    const auto failures_before = delivery_failures_.load();
+Result<bool, std::string> LedgerService::relay(const std::vector<std::uint32_t>& partitions,
+                                               bool wait) {
+    // Produce what the outboxes hold beyond what is already in flight; advance the stored
+    // watermarks only when everything produced so far is acknowledged (nothing queued or in
+    // flight, no failure since the last check). Consuming does not wait for publishing, except
+    // when `wait`, or when acknowledgements have not caught up for a second.
     for (const std::uint32_t partition : partitions) {
         auto produced = relay_produce(partition);
         if (!produced) {
             return unexpected(produced.error());
         }
-        if (produced->first != kNothingToRelay) {
-            relayed.push_back(Relayed{partition, produced->first, produced->second});
-        }
     }
-    if (relayed.empty()) {
+    if (produced_.empty()) {
         return true;
     }
-    if (rd_kafka_flush(producer_.get(), 30000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        delivery_failures_.load() != failures_before) {
+    const auto now = std::chrono::steady_clock::now();
+    if (wait || now - last_relay_advance_ > std::chrono::seconds(1)) {
+        (void)rd_kafka_flush(producer_.get(), 30000);
+    } else {
+        rd_kafka_poll(producer_.get(), 0);
+    }
+    if (const auto failures = delivery_failures_.load(); failures != relay_failures_seen_) {
+        relay_failures_seen_ = failures;
+        produced_.clear();  // produce again from the stored watermarks
         metrics_.relay_failures.fetch_add(1);
         return unexpected(std::string("relay to Kafka did not complete; will retry"));
     }
-    for (const auto& done : relayed) {
-        if (auto set = store_->set_outbox(done.partition, done.outbox_next, done.dlq_outbox_next);
-            !set) {
+    if (rd_kafka_outq_len(producer_.get()) > 0) {
+        return true;  // acknowledgements still to come
+    }
+    for (const auto& [partition, next] : produced_) {
+        if (auto set = store_->set_outbox(partition, next.first, next.second); !set) {
             return set;
         }
     }
+    produced_.clear();
+    last_relay_advance_ = now;
     return true;
 }
 
-Result<std::pair<std::uint64_t, std::uint64_t>, std::string> LedgerService::relay_produce(
-    std::uint32_t partition) {
+Result<bool, std::string> LedgerService::relay_produce(std::uint32_t partition) {
     const PartitionState state = store_->partition(partition);
-    if (state.outbox_next == state.next_sequence && state.dlq_outbox_next == state.dlq_next) {
-        return std::make_pair(kNothingToRelay, kNothingToRelay);
+    // Start after what is in flight already (produced, not yet reflected in the watermark).
+    std::uint64_t entries_from = state.outbox_next;
+    std::uint64_t letters_from = state.dlq_outbox_next;
+    if (const auto found = produced_.find(partition); found != produced_.end()) {
+        entries_from = std::max(entries_from, found->second.first);
+        letters_from = std::max(letters_from, found->second.second);
     }
-    std::uint64_t outbox_next = state.outbox_next;
+    if (entries_from == state.next_sequence && letters_from == state.dlq_next) {
+        return true;
+    }
+    std::uint64_t outbox_next = entries_from;
     auto read = store_->read_entries(
-        partition, state.outbox_next, state.next_sequence - state.outbox_next,
+        partition, entries_from, state.next_sequence - entries_from,
         [&](std::uint64_t sequence, std::string_view entry) {
             const std::string partition_text = std::to_string(partition);
             const std::string sequence_text = std::to_string(sequence);
@@ -249,9 +259,9 @@ Result<std::pair<std::uint64_t, std::uint64_t>, std::string> LedgerService::rela
     if (!read) {
         return unexpected(read.error());
     }
-    std::uint64_t dlq_outbox_next = state.dlq_outbox_next;
+    std::uint64_t dlq_outbox_next = letters_from;
     auto letters = store_->read_dead_letters(
-        partition, state.dlq_outbox_next, state.dlq_next - state.dlq_outbox_next,
+        partition, letters_from, state.dlq_next - letters_from,
         [&](std::uint64_t sequence, const DeadLetter& letter) {
             const std::string source_partition = std::to_string(partition);
             const std::string source_offset = std::to_string(letter.source_offset);
@@ -274,7 +284,8 @@ Result<std::pair<std::uint64_t, std::uint64_t>, std::string> LedgerService::rela
     if (!letters) {
         return unexpected(letters.error());
     }
-    return std::make_pair(outbox_next, dlq_outbox_next);
+    produced_[partition] = std::make_pair(outbox_next, dlq_outbox_next);
+    return true;
 }
 
 void LedgerService::publish_metrics() {
@@ -346,7 +357,7 @@ Result<bool, std::string> LedgerService::run() {
         for (const auto& [partition, state] : store_->partitions()) {
             all.push_back(partition);
         }
-        if (auto relayed = relay(all); !relayed) {
+        if (auto relayed = relay(all, true); !relayed) {
             spdlog::warn("ledger: {}", relayed.error());
         }
     }
@@ -403,7 +414,7 @@ Result<bool, std::string> LedgerService::run() {
                 }
             }
             if (!pending.empty()) {
-                if (auto relayed = relay(pending); !relayed) {
+                if (auto relayed = relay(pending, false); !relayed) {
                     spdlog::warn("ledger: {}", relayed.error());
                 }
             }
@@ -427,10 +438,14 @@ Result<bool, std::string> LedgerService::run() {
         for (const auto& message : batch) {
             touched.insert(message.partition);
         }
-        if (auto relayed = relay(std::vector<std::uint32_t>(touched.begin(), touched.end()));
+        if (auto relayed = relay(std::vector<std::uint32_t>(touched.begin(), touched.end()), false);
             !relayed) {
             spdlog::warn("ledger: {}", relayed.error());
         }
+    }
+    // Publish what is in flight and record it, so a restart does not publish it again.
+    if (auto relayed = relay({}, true); !relayed) {
+        spdlog::warn("ledger: {}", relayed.error());
     }
     spdlog::info("ledger: stopping; {} consumed so far", store_->counts().consumed());
     return true;

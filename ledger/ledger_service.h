@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,14 +65,11 @@ class LedgerService {
   private:
     explicit LedgerService(LedgerServiceOptions options);
     Result<bool, std::string> handle_offset_error(std::int32_t partition);
-    // Publishes what the outboxes of `partitions` hold and advances their watermarks once Kafka
-    // acknowledged all of it.
-    Result<bool, std::string> relay(const std::vector<std::uint32_t>& partitions);
-    // Produces one partition's pending entries and dead letters; the watermarks they would
-    // reach, or kNothingToRelay twice.
-    static constexpr std::uint64_t kNothingToRelay = ~0ULL;
-    Result<std::pair<std::uint64_t, std::uint64_t>, std::string> relay_produce(
-        std::uint32_t partition);
+    // Publishes what the outboxes of `partitions` hold beyond what is in flight, and advances
+    // the stored watermarks once Kafka acknowledged everything produced (at once when `wait`).
+    Result<bool, std::string> relay(const std::vector<std::uint32_t>& partitions, bool wait);
+    // Produces one partition's entries and dead letters not yet produced.
+    Result<bool, std::string> relay_produce(std::uint32_t partition);
     void publish_metrics();
     void log_status(std::uint64_t consumed, double seconds) const;
 
@@ -84,6 +82,11 @@ class LedgerService {
     kafka::Handle producer_;
     std::atomic<bool> stop_{false};
     std::atomic<std::uint64_t> delivery_failures_{0};
+    // The relay's in-flight state (run()'s thread): per partition, the next entry and dead letter
+    // sequence produced but not yet in the stored watermarks.
+    std::map<std::uint32_t, std::pair<std::uint64_t, std::uint64_t>> produced_;
+    std::uint64_t relay_failures_seen_ = 0;
+    std::chrono::steady_clock::time_point last_relay_advance_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace ul

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -278,10 +279,28 @@ class Session : public std::enable_shared_from_this<Session> {
                           });
     }
 
+    // Lingering close: after our last response, stop sending and discard what the client still
+    // sends (e.g. the rest of a refused 413 body) for a short while, so that closing does not
+    // reset the connection before the client has read the response.
     void close() {
         beast::error_code ignored;
         stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        stream_.socket().close(ignored);
+        stream_.expires_after(std::chrono::seconds(2));
+        drain();
+    }
+
+    void drain() {
+        stream_.async_read_some(asio::buffer(scratch_), [self = shared_from_this()](
+                                                            beast::error_code error,
+                                                            std::size_t bytes) {
+            self->drained_ += bytes;
+            if (error || self->drained_ > 2 * self->server_.options.max_body_bytes + (1U << 20U)) {
+                beast::error_code ignored;
+                self->stream_.socket().close(ignored);
+                return;
+            }
+            self->drain();
+        });
     }
 
     beast::tcp_stream stream_;
@@ -289,6 +308,8 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     bool keep_alive_ = false;
+    std::array<char, 16384> scratch_{};
+    std::size_t drained_ = 0;
 };
 
 }  // namespace
