@@ -36,6 +36,7 @@ struct E2eArgs {
     int seconds = 10;
     std::uint64_t tenants = 1'000;
     int probe_interval_ms = 20;
+    int warmup_seconds = 1;  // load before the first probe (the pipeline's first use)
     std::string data_dir;
 };
 
@@ -192,7 +193,8 @@ int run_bench_e2e(const E2eArgs& args) {
         return kExitFailure;
     }
     (void)(*producer)->wait_for_cluster();
-    const std::uint64_t total = args.rate * static_cast<std::uint64_t>(args.seconds);
+    const std::uint64_t total =
+        args.rate * static_cast<std::uint64_t>(args.seconds + args.warmup_seconds);
     std::atomic<std::uint64_t> probes_sent{0};
     std::atomic<std::uint64_t> sent{0};
     std::atomic<bool> load_done{false};
@@ -222,8 +224,10 @@ int run_bench_e2e(const E2eArgs& args) {
                 }
             }
             if (next_probe < probes_total &&
-                elapsed * 1000 >= static_cast<double>(next_probe * static_cast<std::uint64_t>(
-                                                                       args.probe_interval_ms))) {
+                elapsed * 1000 >=
+                    1000.0 * args.warmup_seconds +
+                        static_cast<double>(next_probe *
+                                            static_cast<std::uint64_t>(args.probe_interval_ms))) {
                 line = R"({"idempotency_key":"probe-)" + std::to_string(next_probe) +
                        R"(","tenant_id":"bench-probe","meter":"probe","quantity":1,"timestamp":")" +
                        now + "\"}";
@@ -243,8 +247,8 @@ int run_bench_e2e(const E2eArgs& args) {
 
     std::vector<double> latencies_ms;
     std::uint64_t seen = 0;
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::seconds(args.seconds + 120);
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::seconds(args.seconds + args.warmup_seconds + 120);
     while (seen < probes_total && std::chrono::steady_clock::now() < deadline) {
         const std::uint64_t count =
             probe_count(poller.get("/v1/tenants/bench-probe/usage?period=day", "bench-admin"));
@@ -260,6 +264,10 @@ int run_bench_e2e(const E2eArgs& args) {
     const std::uint64_t expected = sent.load() + probes_total;
     const auto drained = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while ((*ledger)->metrics().accepted.load() < expected &&
+           std::chrono::steady_clock::now() < drained) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    while ((*projections)->metrics().applied.load() < expected &&
            std::chrono::steady_clock::now() < drained) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -280,22 +288,25 @@ int run_bench_e2e(const E2eArgs& args) {
         }
     }
     std::printf(
-        "{\"bench\":\"e2e\",\"rate\":%llu,\"seconds\":%d,\"sent\":%llu,\"probes\":%llu,"
+        "{\"bench\":\"e2e\",\"rate\":%llu,\"seconds\":%d,\"warmup_seconds\":%d,"
+        "\"sent\":%llu,\"probes\":%llu,"
         "\"probes_seen\":%llu,\"kafka_ack_ms_p50\":%.1f,\"kafka_ack_ms_p99\":%.1f,"
         "\"ledger_commit_ms_p50\":%.1f,\"ledger_commit_ms_p99\":%.1f,"
         "\"latency_ms_p50\":%.1f,\"latency_ms_p90\":%.1f,"
         "\"latency_ms_p99\":%.1f,\"latency_ms_max\":%.1f,\"ledger_accepted\":%llu,"
         "\"projection_applied\":%llu}\n",
-        static_cast<unsigned long long>(args.rate), args.seconds,
+        static_cast<unsigned long long>(args.rate), args.seconds, args.warmup_seconds,
         static_cast<unsigned long long>(sent.load()), static_cast<unsigned long long>(probes_total),
         static_cast<unsigned long long>(seen), percentile(acked, 0.5), percentile(acked, 0.99),
         percentile(committed, 0.5), percentile(committed, 0.99), percentile(latencies_ms, 0.5),
         percentile(latencies_ms, 0.9), percentile(latencies_ms, 0.99),
         percentile(latencies_ms, 1.0), static_cast<unsigned long long>(accepted),
         static_cast<unsigned long long>(applied));
-    if (seen < probes_total || accepted != expected) {
-        spdlog::error("bench e2e: {} of {} probes seen, ledger accepted {} of {}", seen,
-                      probes_total, accepted, expected);
+    if (seen < probes_total || accepted != expected || applied != expected) {
+        spdlog::error(
+            "bench e2e: {} of {} probes seen, ledger accepted {} and projection "
+            "applied {} of {}",
+            seen, probes_total, accepted, applied, expected);
         return kExitFailure;
     }
     return kExitOk;
@@ -359,6 +370,11 @@ void add_bench_e2e(CLI::App& bench, CommandRunner& run) {
         ->capture_default_str();
     e2e->add_option("--probe-interval-ms", e2e_args->probe_interval_ms, "Probe interval")
         ->check(CLI::Range(1, 10'000))
+        ->capture_default_str();
+    e2e->add_option("--warmup-seconds", e2e_args->warmup_seconds,
+                    "Seconds of load before the first probe (the first use of each partition "
+                    "after start is slower and is not what freshness is about)")
+        ->check(CLI::Range(0, 600))
         ->capture_default_str();
     e2e->add_option("--data-dir", e2e_args->data_dir,
                     "State directory (default: a temporary one, removed afterwards)");
