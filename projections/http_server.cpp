@@ -9,6 +9,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "schemas/canonical.h"
@@ -126,14 +129,30 @@ HttpResponse json_error(int status, std::string_view code, std::string_view deta
     return response;
 }
 
+namespace {
+class Session;
+}  // namespace
+
+// Replies of async handlers may come from any thread, at any time, even after stop(): they reach
+// a session only through the gate, which holds the sessions awaiting a reply and is closed (under
+// its mutex) before the io_context is destroyed. So a late reply is dropped, never posted to a
+// dead io_context, and no session outlives the io_context its socket belongs to.
+struct ReplyGate {
+    std::mutex mutex;
+    bool open = true;
+    std::uint64_t next_request = 0;  // keys `awaiting`: a stale reply never answers a later request
+    std::map<std::uint64_t, std::shared_ptr<Session>> awaiting;
+};
+
 struct HttpServer::Impl {
     HttpServerOptions options;
-    asio::io_context io;
-    tcp::acceptor acceptor{io};
+    std::unique_ptr<asio::io_context> io = std::make_unique<asio::io_context>();
+    std::optional<tcp::acceptor> acceptor{std::in_place, *io};
     std::vector<std::thread> threads;
     std::vector<Route> routes;
     std::atomic<bool> stopped{false};
     std::string address;
+    std::shared_ptr<ReplyGate> gate = std::make_shared<ReplyGate>();
 
     void accept();
     // Routes `request`; calls `reply` exactly once.
@@ -242,15 +261,29 @@ class Session : public std::enable_shared_from_this<Session> {
         const auto endpoint = stream_.socket().remote_endpoint(ignored);
         request.remote = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
         request.body = std::move(message.body());
-        auto self = shared_from_this();
-        auto replied = std::make_shared<std::atomic<bool>>(false);
-        server_.dispatch(request, [self, replied](HttpResponse response) {
-            if (replied->exchange(true)) {
-                return;  // a second reply is ignored
+        // Until the reply, only the gate keeps this session alive (no operation is pending).
+        const std::shared_ptr<ReplyGate> gate = server_.gate;
+        std::uint64_t key = 0;
+        {
+            std::lock_guard lock(gate->mutex);
+            key = gate->next_request++;
+            gate->awaiting.emplace(key, shared_from_this());
+        }
+        server_.dispatch(request, [gate, key](HttpResponse response) {
+            // Everything that touches the session or its executor stays under the
+            // mutex, so no reference to either is dropped on this thread after
+            // stop() destroyed the io_context.
+            std::lock_guard lock(gate->mutex);
+            const auto found = gate->awaiting.find(key);
+            if (!gate->open || found == gate->awaiting.end()) {
+                return;  // a second reply, or one after stop(): dropped
             }
-            asio::post(self->stream_.get_executor(),
-                       [self, response = std::move(response)]() mutable {
-                           self->send(std::move(response), self->keep_alive_);
+            std::shared_ptr<Session> session = std::move(found->second);
+            gate->awaiting.erase(found);
+            const auto executor = session->stream_.get_executor();
+            asio::post(executor,
+                       [session = std::move(session), response = std::move(response)]() mutable {
+                           session->send(std::move(response), session->keep_alive_);
                        });
         });
     }
@@ -315,18 +348,18 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void HttpServer::Impl::accept() {
-    acceptor.async_accept(asio::make_strand(io),
-                          [this](beast::error_code error, tcp::socket socket) {
-                              if (stopped.load()) {
-                                  return;
-                              }
-                              if (!error) {
-                                  std::make_shared<Session>(std::move(socket), *this)->start();
-                              } else if (error != asio::error::operation_aborted) {
-                                  spdlog::warn("http: accept: {}", error.message());
-                              }
-                              accept();
-                          });
+    acceptor->async_accept(asio::make_strand(*io),
+                           [this](beast::error_code error, tcp::socket socket) {
+                               if (stopped.load()) {
+                                   return;
+                               }
+                               if (!error) {
+                                   std::make_shared<Session>(std::move(socket), *this)->start();
+                               } else if (error != asio::error::operation_aborted) {
+                                   spdlog::warn("http: accept: {}", error.message());
+                               }
+                               accept();
+                           });
 }
 
 void HttpServer::Impl::dispatch(const HttpRequest& request, const HttpReply& reply) const {
@@ -346,6 +379,10 @@ void HttpServer::Impl::dispatch(const HttpRequest& request, const HttpReply& rep
         } catch (const std::exception& error) {
             spdlog::error("http: {} {}: handler failed: {}", request.method, request.path,
                           error.what());
+            reply(json_error(500, "internal", "the server failed to answer; see its log"));
+        } catch (...) {
+            spdlog::error("http: {} {}: handler failed with a non-standard exception",
+                          request.method, request.path);
             reply(json_error(500, "internal", "the server failed to answer; see its log"));
         }
         return;
@@ -390,24 +427,24 @@ Result<std::unique_ptr<HttpServer>, std::string> HttpServer::start(HttpServerOpt
         return unexpected("cannot listen on " + listen + ": the port must be 0-65535");
     }
     const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
-    impl.acceptor.open(endpoint.protocol(), error);
+    impl.acceptor->open(endpoint.protocol(), error);
     if (!error) {
-        impl.acceptor.set_option(asio::socket_base::reuse_address(true), error);
+        impl.acceptor->set_option(asio::socket_base::reuse_address(true), error);
     }
     if (!error) {
-        impl.acceptor.bind(endpoint, error);
+        impl.acceptor->bind(endpoint, error);
     }
     if (!error) {
-        impl.acceptor.listen(asio::socket_base::max_listen_connections, error);
+        impl.acceptor->listen(asio::socket_base::max_listen_connections, error);
     }
     if (error) {
         return unexpected("cannot listen on " + listen + ": " + error.message());
     }
-    const auto bound = impl.acceptor.local_endpoint();
+    const auto bound = impl.acceptor->local_endpoint();
     impl.address = bound.address().to_string() + ":" + std::to_string(bound.port());
     impl.accept();
     for (std::size_t index = 0; index < std::max<std::size_t>(1, impl.options.threads); ++index) {
-        impl.threads.emplace_back([&impl] { impl.io.run(); });
+        impl.threads.emplace_back([&impl] { impl.io->run(); });
     }
     return server;
 }
@@ -420,8 +457,9 @@ std::string HttpServer::address() const {
     return impl_->address;
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the signature the endpoints are written to
 void HttpServer::route(std::string method, std::string pattern, HttpRouteHandler handler) {
-    route_async(std::move(method), std::move(pattern),
+    route_async(std::move(method), pattern,
                 [handler = std::move(handler)](const HttpRequest& request, const HttpParams& params,
                                                const HttpReply& reply) {
                     reply(handler(request, params));
@@ -437,16 +475,30 @@ void HttpServer::stop() {
     if (!impl_ || impl_->stopped.exchange(true)) {
         return;
     }
-    asio::post(impl_->io, [this] {
-        beast::error_code ignored;
-        impl_->acceptor.close(ignored);
-    });
-    impl_->io.stop();
-    for (auto& thread : impl_->threads) {
-        if (thread.joinable()) {
-            thread.join();
-        }
+    for (const auto& thread : impl_->threads) {
+        UL_CHECK(thread.get_id() != std::this_thread::get_id(),
+                 "HttpServer::stop() called from one of its own threads (a handler)");
     }
+    {
+        std::lock_guard lock(impl_->gate->mutex);
+        impl_->gate->open = false;
+    }
+    impl_->io->stop();
+    for (auto& thread : impl_->threads) {
+        thread.join();
+    }
+    impl_->threads.clear();
+    // No thread runs the io_context now. Sessions awaiting a reply go first, then the listening
+    // socket, then the io_context with every pending operation: each connection is closed, so a
+    // connected client sees the end of the stream instead of waiting for the destructor.
+    std::map<std::uint64_t, std::shared_ptr<Session>> awaiting;
+    {
+        std::lock_guard lock(impl_->gate->mutex);
+        awaiting.swap(impl_->gate->awaiting);
+    }
+    awaiting.clear();
+    impl_->acceptor.reset();
+    impl_->io.reset();
 }
 
 }  // namespace ul

@@ -4,8 +4,11 @@
 // 400 for malformed requests, 404 / 405, 500 for a handler that throws (logged; the server
 // goes on). Every response has Content-Length and Cache-Control: no-store.
 // Threading: `threads` Asio threads; each connection is served on its own strand. Handlers run
-// on those threads and must be thread-safe; an async handler may reply from any thread, once.
-// Routes must be added before traffic starts (route() is not synchronised with requests).
+// on those threads and must be thread-safe; an async handler may reply from any thread, once
+// (a second reply, or one after stop(), is dropped).
+// Lifecycle: start() binds and starts serving at once; add every route after start() and before
+// the first request (route() is not synchronised with requests). stop() (or the destructor)
+// stops the threads, closes every connection and joins; never call it from a handler.
 #pragma once
 
 #include <chrono>
@@ -43,6 +46,13 @@ struct HttpResponse {
 // {"error":code,"detail":detail}
 HttpResponse json_error(int status, std::string_view code, std::string_view detail);
 
+// A handler without path parameters. Called on an Asio thread; may block briefly (e.g. a RocksDB
+// read). The async form is for handlers that must wait (e.g. until a ledger commit): they call
+// `reply` exactly once, from any thread.
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+using HttpAsyncHandler =
+    std::function<void(const HttpRequest&, std::function<void(HttpResponse)> reply)>;
+
 using HttpParams = std::map<std::string, std::string>;
 using HttpRouteHandler = std::function<HttpResponse(const HttpRequest&, const HttpParams&)>;
 using HttpReply = std::function<void(HttpResponse)>;
@@ -50,8 +60,8 @@ using HttpAsyncRouteHandler =
     std::function<void(const HttpRequest&, const HttpParams&, const HttpReply& reply)>;
 
 struct HttpServerOptions {
-    std::string listen = "127.0.0.1:8080";  // host:port; port 0 = any free port
-    std::size_t max_body_bytes = 1U << 20U;
+    std::string listen = "127.0.0.1:8080";   // host:port; port 0 = any free port
+    std::size_t max_body_bytes = 1U << 20U;  // larger: 413 {"error":"request_too_large",…}
     std::size_t threads = 1;
     std::chrono::seconds idle_timeout{30};
 };
@@ -65,6 +75,8 @@ class HttpServer {
     HttpServer& operator=(const HttpServer&) = delete;
 
     std::string address() const;  // "127.0.0.1:41234": the bound port
+    // Exact method + path pattern; a "{name}" segment captures one path segment into the params.
+    // Unknown path: 404; known path, another method: 405 with Allow. Before traffic only.
     void route(std::string method, std::string pattern, HttpRouteHandler handler);
     void route_async(std::string method, const std::string& pattern, HttpAsyncRouteHandler handler);
     void stop();
