@@ -32,7 +32,13 @@ std::int64_t RateLimiter::take(std::string_view key, std::int64_t now_us) {
         bucket.tokens -= 1.0;
         return 0;
     }
-    const double wait = (1.0 - bucket.tokens) / options_.requests_per_second;
+    // A rate of 0 (or a burst under one token) never refills enough: the wait is capped, so the
+    // conversion below never sees infinity or NaN.
+    constexpr double kMaxWaitSeconds = 24.0 * 3600.0;
+    double wait = (1.0 - bucket.tokens) / options_.requests_per_second;
+    if (!(wait < kMaxWaitSeconds)) {
+        wait = kMaxWaitSeconds;
+    }
     return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(wait)));
 }
 

@@ -20,7 +20,8 @@ struct RateLimitOptions {
 class RateLimiter {
   public:
     explicit RateLimiter(RateLimitOptions options, std::size_t max_keys = 100'000);
-    // 0: allowed (a token taken); otherwise the whole seconds to wait (≥ 1) for Retry-After.
+    // 0: allowed (a token taken); otherwise the whole seconds to wait (≥ 1, at most a day) for
+    // Retry-After. A clock that goes backwards never mints tokens.
     std::int64_t take(std::string_view key, std::int64_t now_us);
 
   private:
