@@ -2,8 +2,6 @@
 
 #include <mutex>
 
-#include "schemas/account.h"
-
 namespace ul {
 
 void ApiKeys::add_admin_key(std::string_view key) {
@@ -15,7 +13,11 @@ void ApiKeys::set_tenant_key_hash(std::string_view tenant_id, std::string_view s
     std::unique_lock lock(mutex_);
     const std::string tenant(tenant_id);
     if (const auto old = hash_by_tenant_.find(tenant); old != hash_by_tenant_.end()) {
-        tenant_by_hash_.erase(old->second);
+        // Only if the old hash still names this tenant: another tenant may have taken it since.
+        if (const auto owner = tenant_by_hash_.find(old->second);
+            owner != tenant_by_hash_.end() && owner->second == tenant) {
+            tenant_by_hash_.erase(owner);
+        }
     }
     hash_by_tenant_[tenant] = std::string(sha256_hex_of_key);
     tenant_by_hash_[std::string(sha256_hex_of_key)] = tenant;

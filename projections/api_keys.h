@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "schemas/account.h"  // sha256_hex(text): 64 lowercase hex digits (OpenSSL)
+
 namespace ul {
 
 struct ApiPrincipal {
@@ -21,7 +23,8 @@ class ApiKeys {
     void add_admin_key(std::string_view key);
     // Replaces the tenant's previous key.
     void set_tenant_key_hash(std::string_view tenant_id, std::string_view sha256_hex_of_key);
-    // "Bearer <key>"; nullopt for an unknown key or a malformed header.
+    // "Bearer <key>"; nullopt for an unknown key or a malformed header. The key is hashed and the
+    // hash looked up, so no comparison ever runs over the secret itself.
     std::optional<ApiPrincipal> find(std::string_view authorization_header) const;
 
   private:
