@@ -115,8 +115,8 @@ void QueryApi::refresh_keys() {
     keys_version_.store(version);
 }
 
-std::optional<HttpResponse> QueryApi::authorize(const HttpRequest& request,
-                                                const std::string* tenant) {
+Result<ApiPrincipal, HttpResponse> QueryApi::identify(const HttpRequest& request,
+                                                      bool rate_limited) {
     refresh_keys();
     const auto principal = keys_.find(request.authorization);
     if (!principal) {
@@ -126,7 +126,10 @@ std::optional<HttpResponse> QueryApi::authorize(const HttpRequest& request,
                            ? "send Authorization: Bearer <key> (a tenant's key or an admin key)"
                            : "the key in Authorization is not known");
         response.headers.emplace_back("WWW-Authenticate", "Bearer");
-        return response;
+        return unexpected(std::move(response));
+    }
+    if (!rate_limited) {
+        return *principal;
     }
     if (const std::int64_t wait = limiter_.take(request.authorization, options_.now_us());
         wait > 0) {
@@ -134,7 +137,16 @@ std::optional<HttpResponse> QueryApi::authorize(const HttpRequest& request,
             429, "rate_limited",
             "too many requests for this key; retry after " + std::to_string(wait) + " s");
         response.headers.emplace_back("Retry-After", std::to_string(wait));
-        return response;
+        return unexpected(std::move(response));
+    }
+    return *principal;
+}
+
+std::optional<HttpResponse> QueryApi::authorize(const HttpRequest& request,
+                                                const std::string* tenant) {
+    auto principal = identify(request, true);
+    if (!principal) {
+        return principal.error();
     }
     if (tenant == nullptr) {  // an admin route
         if (!principal->admin) {
@@ -576,49 +588,40 @@ void QueryApi::install(HttpServer& server) {
         response.body = std::string(dashboard_html());
         return response;
     });
-    server.route("GET", "/v1/tenants/{tenant}/usage",
-                 [this](const HttpRequest& request, const Params& params) {
-                     const std::string& tenant = params.at("tenant");
-                     if (auto denied = authorize(request, &tenant)) {
-                         return *denied;
-                     }
+    // Tenant routes: a key of that tenant, or an admin key (authorize()), then the handler.
+    auto tenant_route = [this, &server](std::string pattern, auto handler) {
+        server.route("GET", std::move(pattern),
+                     [this, handler](const HttpRequest& request, const Params& params) {
+                         const std::string& tenant = params.at("tenant");
+                         if (auto denied = authorize(request, &tenant)) {
+                             return *denied;
+                         }
+                         return handler(request, tenant, params);
+                     });
+    };
+    tenant_route("/v1/tenants/{tenant}/usage",
+                 [this](const HttpRequest& request, const std::string& tenant, const Params&) {
                      return usage(request, tenant);
                  });
-    server.route("GET", "/v1/tenants/{tenant}/usage/history",
-                 [this](const HttpRequest& request, const Params& params) {
-                     const std::string& tenant = params.at("tenant");
-                     if (auto denied = authorize(request, &tenant)) {
-                         return *denied;
-                     }
+    tenant_route("/v1/tenants/{tenant}/usage/history",
+                 [this](const HttpRequest& request, const std::string& tenant, const Params&) {
                      return history(request, tenant);
                  });
-    server.route("GET", "/v1/tenants/{tenant}/entitlements/{meter}",
-                 [this](const HttpRequest& request, const Params& params) {
-                     const std::string& tenant = params.at("tenant");
-                     if (auto denied = authorize(request, &tenant)) {
-                         return *denied;
-                     }
-                     return entitlement(request, tenant, params.at("meter"));
-                 });
-    server.route("GET", "/v1/tenants/{tenant}/alerts",
-                 [this](const HttpRequest& request, const Params& params) {
-                     const std::string& tenant = params.at("tenant");
-                     if (auto denied = authorize(request, &tenant)) {
-                         return *denied;
-                     }
-                     // The alerts projection arrives with its issue; until then none are raised.
+    tenant_route(
+        "/v1/tenants/{tenant}/entitlements/{meter}",
+        [this](const HttpRequest& request, const std::string& tenant, const Params& params) {
+            return entitlement(request, tenant, params.at("meter"));
+        });
+    // The alerts and billing projections arrive with their issues; until then, empty lists.
+    tenant_route("/v1/tenants/{tenant}/alerts",
+                 [](const HttpRequest&, const std::string& tenant, const Params&) {
                      std::string body = "{\"tenant_id\":";
                      append_json_string(body, tenant);
                      body.append(",\"alerts\":[]}");
                      return json_ok(std::move(body));
                  });
-    server.route("GET", "/v1/tenants/{tenant}/billing",
-                 [this](const HttpRequest& request, const Params& params) {
-                     const std::string& tenant = params.at("tenant");
-                     if (auto denied = authorize(request, &tenant)) {
-                         return *denied;
-                     }
-                     // The billing projection arrives with its issue; until then no reports.
+    tenant_route("/v1/tenants/{tenant}/billing",
+                 [](const HttpRequest&, const std::string& tenant, const Params&) {
                      std::string body = "{\"tenant_id\":";
                      append_json_string(body, tenant);
                      body.append(",\"reports\":[]}");
@@ -626,24 +629,9 @@ void QueryApi::install(HttpServer& server) {
                  });
     server.route_async(
         "POST", "/v1/events", [this](const HttpRequest& request, const Params&, HttpReply reply) {
-            refresh_keys();
-            const auto principal = keys_.find(request.authorization);
+            auto principal = identify(request, true);
             if (!principal) {
-                HttpResponse response =
-                    json_error(401, "unauthorized",
-                               "send Authorization: Bearer <key> (a tenant's key "
-                               "or an admin key)");
-                response.headers.emplace_back("WWW-Authenticate", "Bearer");
-                reply(std::move(response));
-                return;
-            }
-            if (const std::int64_t wait = limiter_.take(request.authorization, options_.now_us());
-                wait > 0) {
-                HttpResponse response = json_error(
-                    429, "rate_limited",
-                    "too many requests for this key; retry after " + std::to_string(wait) + " s");
-                response.headers.emplace_back("Retry-After", std::to_string(wait));
-                reply(std::move(response));
+                reply(principal.error());
                 return;
             }
             if (options_.ingest == nullptr) {
@@ -654,13 +642,9 @@ void QueryApi::install(HttpServer& server) {
                 request, principal->admin ? std::string() : principal->tenant_id, std::move(reply));
         });
     server.route("GET", "/v1/whoami", [this](const HttpRequest& request, const Params&) {
-        refresh_keys();
-        const auto principal = keys_.find(request.authorization);
+        auto principal = identify(request, false);  // as before: not rate-limited
         if (!principal) {
-            HttpResponse response =
-                json_error(401, "unauthorized", "send Authorization: Bearer <key>");
-            response.headers.emplace_back("WWW-Authenticate", "Bearer");
-            return response;
+            return principal.error();
         }
         std::string body = "{\"admin\":";
         body.append(principal->admin ? "true" : "false").append(",\"tenant_id\":");

@@ -49,6 +49,8 @@ class QueryApi {
     HttpResponse entitlement(const HttpRequest& request, const std::string& tenant,
                              const std::string& meter) const;
     HttpResponse admin_tenants(const HttpRequest& request) const;
+    // The key's principal, or the 401 (and, when `rate_limited`, 429) answer.
+    Result<ApiPrincipal, HttpResponse> identify(const HttpRequest& request, bool rate_limited);
     // nullopt: allowed; else the 401/403/429 answer.
     std::optional<HttpResponse> authorize(const HttpRequest& request, const std::string* tenant);
     const Plan* plan_of(const std::string& tenant, std::string* plan_id) const;
