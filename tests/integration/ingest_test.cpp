@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <regex>
 #include <string>
 
 #include "tests/support/http_client.h"
@@ -24,13 +23,6 @@ constexpr char kAdmin[] = "ingest-admin";
 
 bool has(const std::string& body, const std::string& part) {
     return body.find(part) != std::string::npos;
-}
-
-std::string now_text() {
-    const std::time_t seconds = std::time(nullptr);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&seconds));
-    return text;
 }
 
 std::string event(const std::string& key, const std::string& tenant, const std::string& quantity,
@@ -53,20 +45,9 @@ TEST(Ingest, WaitCommittedAnswersEachVerdictAndTheDefaultAnswersOnceQueued) {
         "up",
         {UL_BINARY, "up", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--admin-key", kAdmin},
         dir.path());
-    std::string address;
-    ASSERT_TRUE(ul::test::wait_until(
-        [&] {
-            std::smatch match;
-            const std::string out = up.stdout_text();
-            static const std::regex pattern("dashboard: +http://([0-9.]+:[0-9]+)/");
-            if (std::regex_search(out, match, pattern)) {
-                address = match[1];
-                return true;
-            }
-            return false;
-        },
-        60s))
-        << up.stdout_text() << up.stderr_text();
+    const std::string address = ul::test::wait_for_match(
+        [&] { return up.stdout_text(); }, "dashboard: +http://([0-9.]+:[0-9]+)/", 60s);
+    ASSERT_FALSE(address.empty()) << up.stdout_text() << up.stderr_text();
     ChildProcess account("account",
                          {UL_BINARY, "account", "set", "--bootstrap-file", data_dir + "/bootstrap",
                           "--tenant", "acme", "--plan", "pro", "--api-key", "acme-key"},
@@ -75,7 +56,7 @@ TEST(Ingest, WaitCommittedAnswersEachVerdictAndTheDefaultAnswersOnceQueued) {
     ASSERT_TRUE(ul::test::wait_until(
         [&] { return http_get(address, "/v1/whoami", "acme-key").status == 200; }, 60s));
 
-    const std::string when = now_text();
+    const std::string when = ul::test::utc_now_rfc3339();
     const std::string first = event("req-1", "acme", "1500", when);
     auto accepted = post(address, "/v1/events?wait=committed", kAdmin, first);
     EXPECT_EQ(accepted.status, 200) << accepted.body;

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <regex>
 #include <string>
 
 #include "tests/support/http_client.h"
@@ -34,20 +33,10 @@ std::uint64_t exported_count(const std::string& data_dir, const std::filesystem:
     return total;
 }
 
+// The address `project` logged ("query API on http://ADDRESS").
 std::string bound_address(const ChildProcess& project) {
-    std::string address;
-    EXPECT_TRUE(ul::test::wait_until(
-        [&] {
-            std::smatch match;
-            const std::string log = project.stderr_text();
-            static const std::regex pattern("query API on http://([0-9.]+:[0-9]+)");
-            if (std::regex_search(log, match, pattern)) {
-                address = match[1];
-                return true;
-            }
-            return false;
-        },
-        60s));
+    const std::string address = ul::test::logged_api_address(project, 60s);
+    EXPECT_FALSE(address.empty()) << project.stderr_text();
     return address;
 }
 

@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -40,20 +39,8 @@ constexpr char kAdmin[] = "admin-test-key";
 
 // The address `project` logged ("query API on http://ADDRESS").
 std::string bound_address(const ChildProcess& project) {
-    std::string address;
-    EXPECT_TRUE(ul::test::wait_until(
-        [&] {
-            std::smatch match;
-            const std::string log = project.stderr_text();
-            static const std::regex pattern("query API on http://([0-9.]+:[0-9]+)");
-            if (std::regex_search(log, match, pattern)) {
-                address = match[1];
-                return true;
-            }
-            return false;
-        },
-        60s))
-        << project.stderr_text();
+    const std::string address = ul::test::logged_api_address(project, 60s);
+    EXPECT_FALSE(address.empty()) << project.stderr_text();
     return address;
 }
 
@@ -104,8 +91,8 @@ class QueryApiTest : public ::testing::Test {
                             const std::string& quantity, const std::string& model) {
                 out << R"({"idempotency_key":"k-)" << key++ << R"(","tenant_id":")" << tenant
                     << R"(","meter":")" << meter << R"(","quantity":")" << quantity
-                    << R"(","timestamp":")" << now_text() << R"(","properties":{"model":")" << model
-                    << "\"}}\n";
+                    << R"(","timestamp":")" << ul::test::utc_now_rfc3339()
+                    << R"(","properties":{"model":")" << model << "\"}}\n";
             };
             for (int index = 0; index < 85; ++index) {
                 line("globex", "api_calls", "1", "none");
@@ -141,13 +128,6 @@ class QueryApiTest : public ::testing::Test {
         delete ledger_;
         delete broker_;
         delete dir_;
-    }
-    static std::string now_text() {
-        const auto now = std::chrono::system_clock::now();
-        const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-        char text[32];
-        std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&seconds));
-        return text;
     }
 
     static TempDir* dir_;

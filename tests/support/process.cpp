@@ -1,5 +1,8 @@
 #include "tests/support/process.h"
 
+#include <ctime>
+#include <regex>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -98,6 +101,36 @@ std::optional<std::string> run_and_capture(const std::string& name,
         return std::nullopt;
     }
     return child.stdout_text();
+}
+
+std::string wait_for_match(const std::function<std::string()>& text, const std::string& pattern,
+                           std::chrono::milliseconds timeout) {
+    const std::regex expression(pattern);
+    std::string found;
+    wait_until(
+        [&] {
+            std::smatch match;
+            const std::string current = text();
+            if (std::regex_search(current, match, expression) && match.size() > 1) {
+                found = match[1];
+                return true;
+            }
+            return false;
+        },
+        timeout);
+    return found;
+}
+
+std::string logged_api_address(const ChildProcess& project, std::chrono::milliseconds timeout) {
+    return wait_for_match([&] { return project.stderr_text(); },
+                          "query API on http://([0-9.]+:[0-9]+)", timeout);
+}
+
+std::string utc_now_rfc3339() {
+    const std::time_t seconds = std::time(nullptr);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&seconds));
+    return text;
 }
 
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

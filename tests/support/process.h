@@ -43,6 +43,18 @@ std::optional<std::string> run_and_capture(const std::string& name,
                                            const std::filesystem::path& log_dir,
                                            std::chrono::milliseconds timeout);
 
+// Polls `text()` until the regular expression `pattern` matches it; its first group, or empty
+// when `timeout` passes first (e.g. the address a child logged it listens on).
+std::string wait_for_match(const std::function<std::string()>& text, const std::string& pattern,
+                           std::chrono::milliseconds timeout);
+
+// The query API address `project` logs on start ("query API on http://ADDRESS"); empty after
+// `timeout`.
+std::string logged_api_address(const ChildProcess& project, std::chrono::milliseconds timeout);
+
+// The current UTC time as RFC 3339 with whole seconds ("2026-11-24T13:01:21Z").
+std::string utc_now_rfc3339();
+
 // Polls `condition` every few milliseconds until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
