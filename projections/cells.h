@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "projections/windows.h"
@@ -72,27 +71,6 @@ std::string breakdown_prefix(std::string_view tenant_id, std::string_view meter,
 
 // Properties to break usage down by, per meter (plans file `group_by`).
 using GroupBy = std::vector<std::pair<std::string, std::vector<std::string>>>;
-
-// The deltas of one batch of ledger events: one Cell per touched key, merged in memory so a
-// batch writes each key once.
-class CellDeltas {
-  public:
-    // The cells of one accepted event: hour, day (UTC), billing month (calendar), and a
-    // breakdown cell per group-by property present on the event. False on overflow.
-    [[nodiscard]] bool add_event(const UsageEvent& event, const BillingCalendar& calendar,
-                                 const GroupBy& group_by);
-    const std::unordered_map<std::string, Cell>& counters() const { return counters_; }
-    const std::unordered_map<std::string, Cell>& breakdowns() const { return breakdowns_; }
-    bool empty() const { return counters_.empty() && breakdowns_.empty(); }
-    void clear();
-
-  private:
-    [[nodiscard]] bool add(std::unordered_map<std::string, Cell>& cells, const std::string& key,
-                           const Cell& cell);
-    std::unordered_map<std::string, Cell> counters_;
-    std::unordered_map<std::string, Cell> breakdowns_;
-    std::string key_;  // scratch
-};
 
 // What to do with a ledger entry of a partition whose next expected sequence is `next`.
 enum class SequenceVerdict : std::uint8_t {
