@@ -318,18 +318,26 @@ void add_bench_e2e(CLI::App& bench, CommandRunner& run) {
     auto projection_args = std::make_shared<ProjectionBenchOptions>();
     auto* projection = bench.add_subcommand(
         "projection",
-        "The counters projection's apply path (entry → cells → one WriteBatch per batch) on one\n"
-        "thread, beside the raw RocksDB write rate of the same run. Kafka excluded.");
+        "The counters projection's apply path (entry → in-memory cell deltas → one WriteBatch\n"
+        "per flush, as `project` does) on one thread, beside the raw RocksDB write rate of the\n"
+        "same run. Kafka excluded.");
     projection->add_option("--entries", projection_args->entries, "Ledger entries to apply")
         ->check(CLI::Range(1ULL, 100'000'000ULL))
         ->capture_default_str();
-    projection->add_option("--batch", projection_args->batch, "Entries per batch")
+    projection->add_option("--batch", projection_args->batch, "Entries per poll batch")
         ->check(CLI::Range(1, 1'000'000))
         ->capture_default_str();
+    add_flush_options(*projection, projection_args->flush);
     projection->add_option("--sync", projection_args->sync, "fsync every batch")
         ->capture_default_str();
     projection->add_option("--tenants", projection_args->tenants, "Distinct tenants")
         ->check(CLI::Range(1ULL, 10'000'000ULL))
+        ->capture_default_str();
+    projection
+        ->add_option("--late-percent", projection_args->late_percent,
+                     "Share of entries with event times anywhere in the last 30 days (the "
+                     "rest: the last minute)")
+        ->check(CLI::Range(0U, 100U))
         ->capture_default_str();
     projection->add_option("--seed", projection_args->seed, "Generator seed (default: random)");
     projection->callback([projection_args, &run] {

@@ -26,6 +26,8 @@ struct ProjectArgs {
     std::string data_dir = "data";
     std::string config;
     std::size_t batch_size = 10'000;
+    FlushPolicy flush;
+    std::uint32_t test_write_pause_ms = 0;
     bool assign_all = false;
     bool heal_from_ledger = false;
     bool sync = false;
@@ -49,6 +51,8 @@ int run_project(const ProjectArgs& args) {
     options.bootstrap = resolve_bootstrap_or_throw(args.kafka);
     options.data_dir = args.data_dir;
     options.max_batch = args.batch_size;
+    options.flush = args.flush;
+    options.test_write_pause = std::chrono::milliseconds(args.test_write_pause_ms);
     options.assign_all = args.assign_all;
     options.heal_from_ledger = args.heal_from_ledger;
     options.sync = args.sync;
@@ -147,6 +151,24 @@ int run_export_counters(const ExportCountersArgs& args) {
 
 }  // namespace
 
+void add_flush_options(CLI::App& command, FlushPolicy& policy) {
+    command
+        .add_option_function<std::uint32_t>(
+            "--flush-interval-ms",
+            [&policy](std::uint32_t milliseconds) {
+                policy.interval = std::chrono::milliseconds(milliseconds);
+            },
+            "Write the applied deltas at least this often (they are visible to queries at once)")
+        ->check(CLI::Range(1U, 60'000U))
+        ->default_str(std::to_string(policy.interval.count()));
+    command
+        .add_option("--max-pending-cells", policy.max_cells,
+                    "Write the applied deltas once they hold this many cells (bounds memory: "
+                    "~150 bytes a cell)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}))
+        ->capture_default_str();
+}
+
 PlanBook load_plan_book_or_throw(const std::string& path) {
     if (path.empty()) {
         return default_plan_book();
@@ -239,13 +261,18 @@ void add_project_commands(CLI::App& app, CommandRunner& run) {
                      "Plans file (see schemas/plans.example.json); default: the built-in example "
                      "plans")
         ->check(CLI::ExistingFile);
-    project->add_option("--batch-size", args->batch_size, "Most entries per batch")
+    project->add_option("--batch-size", args->batch_size, "Most entries per poll batch")
         ->check(CLI::Range(1, 1'000'000))
         ->capture_default_str();
+    add_flush_options(*project, args->flush);
+    project
+        ->add_option("--test-write-pause-ms", args->test_write_pause_ms,
+                     "Tests only: sleep before and after each store write")
+        ->group("");  // hidden from --help
     project
         ->add_option("--sync", args->sync,
-                     "fsync every batch (false is safe against a killed process: the WAL is "
-                     "written per batch; a machine crash loses a suffix that is re-read from "
+                     "fsync every write (false is safe against a killed process: the WAL is "
+                     "written per write; a machine crash loses a suffix that is re-read from "
                      "usage.ledger)")
         ->capture_default_str();
     project->add_flag("--assign-all", args->assign_all,

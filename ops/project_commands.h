@@ -24,6 +24,10 @@ GroupBy group_by_of(const PlanBook& plans);
 // schemas/plans.example.json, compiled in (ops/builtin_plans.cpp.in).
 PlanBook default_plan_book();
 
+// --flush-interval-ms and --max-pending-cells (projections/projection_store.h FlushPolicy),
+// shared by `project` and `bench projection`.
+void add_flush_options(CLI::App& command, FlushPolicy& policy);
+
 // The query API's options, shared by `project` and `up`.
 struct ApiArgs {
     std::string listen = "127.0.0.1:8080";

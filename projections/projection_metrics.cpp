@@ -25,10 +25,10 @@ void append_projection_metrics_text(const ProjectionMetrics& metrics, std::strin
     append_metric_header(out, "projection_bad_accounts_total", "counter",
                          "Messages of usage.accounts that were not valid accounts (skipped).");
     append_metric_sample(out, "projection_bad_accounts_total", "", metrics.bad_accounts.load());
-    append_histogram(out, "projection_batch_size_entries", "Ledger entries per applied batch.",
+    append_histogram(out, "projection_batch_size_entries", "Ledger entries per write to the projection store.",
                      metrics.batch_size);
     append_histogram(out, "projection_apply_latency_seconds",
-                     "Time to write one batch to the projection store.", metrics.apply_latency_us,
+                     "Time of one write to the projection store.", metrics.apply_latency_us,
                      true);
 }
 

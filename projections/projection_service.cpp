@@ -6,6 +6,8 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "ledger/ledger_store.h"
 #include "schemas/canonical.h"
@@ -88,6 +90,11 @@ Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start
 
 void ProjectionService::on_rebalance(rd_kafka_resp_err_t error,
                                      rd_kafka_topic_partition_list_t* partitions) {
+    // Revoked partitions may go to another consumer, and assigned ones start at the stored
+    // positions: what was applied must be written first.
+    if (auto flushed = flush(); !flushed) {
+        failed_ = flushed.error();
+    }
     if (error != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         rd_kafka_assign(consumer_.get(), nullptr);
         assigned_.clear();
@@ -266,6 +273,9 @@ Result<bool, std::string> ProjectionService::heal(std::uint32_t partition, Proje
 
 Result<bool, std::string> ProjectionService::handle_offset_error(
     const rd_kafka_message_t& message) {
+    if (auto flushed = flush(); !flushed) {
+        return flushed;
+    }
     const char* topic = rd_kafka_topic_name(message.rkt);
     std::int64_t low = 0;
     std::int64_t high = 0;
@@ -303,13 +313,22 @@ Result<bool, std::string> ProjectionService::handle_offset_error(
     return true;
 }
 
+ProjectionPartition ProjectionService::current(std::uint32_t partition) const {
+    const auto found = pending_.partitions.find(partition);
+    return found != pending_.partitions.end() ? found->second : store_->partition(partition);
+}
+
 void ProjectionService::publish_metrics() {
-    metrics_.applied.store(store_->applied_total());
-    metrics_.repeats.store(store_->repeats_total());
+    metrics_.applied.store(store_->applied_total() + pending_.applied);
+    metrics_.repeats.store(store_->repeats_total() + pending_.repeats);
     std::uint64_t stalled = 0;
     {
         std::unique_lock lock(positions_mutex_);
-        for (const auto& [partition, state] : store_->partitions()) {
+        auto all = store_->partitions();
+        for (const auto& [partition, state] : pending_.partitions) {
+            all[partition] = state;
+        }
+        for (const auto& [partition, state] : all) {
             positions_[partition] = state.next_sequence;
             stalled += state.stalled_at ? 1 : 0;
         }
@@ -328,11 +347,219 @@ void ProjectionService::publish_metrics() {
             high < 0) {
             return;  // not known yet
         }
-        const std::int64_t next =
-            store_->partition(static_cast<std::uint32_t>(partition)).next_offset;
+        const std::int64_t next = current(static_cast<std::uint32_t>(partition)).next_offset;
         lag += std::max<std::int64_t>(0, high - std::max(next, low));
     }
     metrics_.lag.store(lag);
+}
+
+Result<bool, std::string> ProjectionService::flush() {
+    if (pending_.partitions.empty() && pending_.accounts.empty()) {
+        pending_since_.reset();
+        return true;
+    }
+    {
+        std::unique_lock lock(view_mutex_);
+        std::swap(pending_, flushing_);  // flushing_ was cleared after the last write
+        flush_base_ = store_->latest_sequence();
+        flushing_active_ = true;
+    }
+    pending_since_.reset();
+    std::this_thread::sleep_for(options_.test_write_pause);
+    const auto start = std::chrono::steady_clock::now();
+    auto applied = store_->apply(flushing_);  // the only writer: sequences after flush_base_
+    const auto written = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(options_.test_write_pause);
+    {
+        std::unique_lock lock(view_mutex_);
+        flushing_active_ = false;
+    }
+    if (!applied) {
+        return applied;
+    }
+    metrics_.apply_latency_us.observe(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(written - start).count()));
+    metrics_.batch_size.observe(flushing_.applied + flushing_.repeats);
+    flushing_.clear();
+    return true;
+}
+
+ProjectionService::ReadView ProjectionService::read_view() const {
+    ReadView view;
+    view.snapshot = store_->snapshot();
+    if (flushing_active_ && ProjectionStore::sequence_of(view.snapshot) <= flush_base_) {
+        view.deltas.push_back(&flushing_);
+    }
+    if (!pending_.deltas.empty()) {
+        view.deltas.push_back(&pending_);
+    }
+    return view;
+}
+
+Result<std::optional<Cell>, std::string> ProjectionService::cell(const CounterKey& key) const {
+    std::shared_lock lock(view_mutex_);
+    const ReadView view = read_view();
+    auto stored = store_->cell(key, view.snapshot.get());
+    if (!stored || view.deltas.empty()) {
+        return stored;
+    }
+    std::string encoded;
+    append_counter_key(key, encoded);
+    std::optional<Cell> out = *stored;
+    for (const ProjectionBatch* deltas : view.deltas) {
+        if (const Cell* delta = deltas->deltas.counters().find(encoded)) {
+            if (!out) {
+                out = Cell{};
+            }
+            if (!merge_cell(*out, *delta)) {
+                return unexpected(std::string("a counter would overflow"));
+            }
+        }
+    }
+    return out;
+}
+
+namespace {
+
+// `cells` (stored, in key order) plus every delta whose key is in [from, to) (to empty: no end).
+template <class Visit>
+Result<bool, std::string> merged(std::map<std::string, Cell>& cells,
+                                 const std::vector<const ProjectionBatch*>& deltas,
+                                 const CellMap& (*of)(const ProjectionBatch&),
+                                 std::string_view from, std::string_view to,
+                                 std::string_view prefix, Visit&& visit) {
+    bool overflow = false;
+    for (const ProjectionBatch* batch : deltas) {
+        of(*batch).for_each([&](std::string_view key, const Cell& delta) {
+            if (key < from || (!to.empty() && key >= to) || !key.starts_with(prefix)) {
+                return;
+            }
+            auto [slot, inserted] = cells.try_emplace(std::string(key), delta);
+            overflow = overflow || (!inserted && !merge_cell(slot->second, delta));
+        });
+    }
+    if (overflow) {
+        return unexpected(std::string("a counter would overflow"));
+    }
+    for (const auto& [key, cell] : cells) {
+        if (!visit(key, cell)) {
+            break;
+        }
+    }
+    return true;
+}
+
+const CellMap& counters_of(const ProjectionBatch& batch) {
+    return batch.deltas.counters();
+}
+const CellMap& breakdowns_of(const ProjectionBatch& batch) {
+    return batch.deltas.breakdowns();
+}
+
+}  // namespace
+
+Result<bool, std::string> ProjectionService::for_each_counter_range(
+    std::string_view from, std::string_view to,
+    const std::function<bool(const CounterKey&, const Cell&)>& visit) const {
+    std::shared_lock lock(view_mutex_);
+    const ReadView view = read_view();
+    if (view.deltas.empty()) {
+        return store_->for_each_counter_range(from, to, visit, view.snapshot.get());
+    }
+    std::map<std::string, Cell> cells;
+    std::string key;
+    auto read = store_->for_each_counter_range(
+        from, to,
+        [&](const CounterKey& stored, const Cell& cell) {
+            key.clear();
+            append_counter_key(stored, key);
+            cells.emplace(key, cell);
+            return true;
+        },
+        view.snapshot.get());
+    if (!read) {
+        return read;
+    }
+    bool damaged = false;
+    auto visited = merged(cells, view.deltas, counters_of, from, to, "",
+                          [&](const std::string& bytes, const Cell& cell) {
+                              auto decoded = decode_counter_key(bytes);
+                              damaged = !decoded;
+                              return decoded && visit(*decoded, cell);
+                          });
+    if (visited && damaged) {
+        return unexpected(std::string("a damaged counter key in the projection's deltas"));
+    }
+    return visited;
+}
+
+Result<bool, std::string> ProjectionService::for_each_breakdown(
+    std::string_view prefix,
+    const std::function<bool(const BreakdownKey&, const Cell&)>& visit) const {
+    std::shared_lock lock(view_mutex_);
+    const ReadView view = read_view();
+    if (view.deltas.empty()) {
+        return store_->for_each_breakdown(prefix, visit, view.snapshot.get());
+    }
+    std::map<std::string, Cell> cells;
+    std::string key;
+    auto read = store_->for_each_breakdown(
+        prefix,
+        [&](const BreakdownKey& stored, const Cell& cell) {
+            key.clear();
+            append_breakdown_key(stored, key);
+            cells.emplace(key, cell);
+            return true;
+        },
+        view.snapshot.get());
+    if (!read) {
+        return read;
+    }
+    bool damaged = false;
+    auto visited = merged(cells, view.deltas, breakdowns_of, "", "", prefix,
+                          [&](const std::string& bytes, const Cell& cell) {
+                              auto decoded = decode_breakdown_key(bytes);
+                              damaged = !decoded;
+                              return decoded && visit(*decoded, cell);
+                          });
+    if (visited && damaged) {
+        return unexpected(std::string("a damaged breakdown key in the projection's deltas"));
+    }
+    return visited;
+}
+
+Result<std::vector<std::string>, std::string> ProjectionService::tenants() const {
+    std::shared_lock lock(view_mutex_);
+    const ReadView view = read_view();
+    auto stored = store_->tenants(view.snapshot.get());
+    if (!stored || view.deltas.empty()) {
+        return stored;
+    }
+    std::set<std::string> all(stored->begin(), stored->end());
+    for (const ProjectionBatch* deltas : view.deltas) {
+        for (const auto& [tenant, meters] : deltas->deltas.meters()) {
+            all.insert(tenant);
+        }
+    }
+    return std::vector<std::string>(all.begin(), all.end());
+}
+
+Result<std::vector<std::string>, std::string> ProjectionService::meters(
+    std::string_view tenant_id) const {
+    std::shared_lock lock(view_mutex_);
+    const ReadView view = read_view();
+    auto stored = store_->meters(tenant_id, view.snapshot.get());
+    if (!stored || view.deltas.empty()) {
+        return stored;
+    }
+    std::set<std::string> all(stored->begin(), stored->end());
+    for (const ProjectionBatch* deltas : view.deltas) {
+        const auto found = deltas->deltas.meters().find(tenant_id);
+        if (found != deltas->deltas.meters().end()) {
+            all.insert(found->second.begin(), found->second.end());
+        }
+    }
+    return std::vector<std::string>(all.begin(), all.end());
 }
 
 void ProjectionService::log_status(double seconds, std::uint64_t applied) const {
@@ -394,24 +621,25 @@ Result<bool, std::string> ProjectionService::run() {
             return unexpected(std::string("cannot subscribe: ") + rd_kafka_err2str(error));
         }
     }
-    ProjectionBatch batch;
     std::vector<kafka::Message> messages;
     auto last_status = std::chrono::steady_clock::now();
-    std::uint64_t applied_at_status = store_->applied_total();
     publish_metrics();
+    std::uint64_t applied_at_status = metrics_.applied.load();
     while (!stop_.load()) {
         if (const auto now = std::chrono::steady_clock::now();
             now - last_status >= options_.status_interval) {
             log_status(std::chrono::duration<double>(now - last_status).count(),
-                       store_->applied_total() - applied_at_status);
+                       metrics_.applied.load() - applied_at_status);
             last_status = now;
-            applied_at_status = store_->applied_total();
+            applied_at_status = metrics_.applied.load();
         }
-        batch.clear();
         messages.clear();
         int timeout_ms = 100;
         while (messages.size() < options_.max_batch) {
             kafka::Message message(rd_kafka_consumer_poll(consumer_.get(), timeout_ms));
+            if (failed_) {
+                return unexpected(*failed_);
+            }
             if (!message) {
                 break;
             }
@@ -442,23 +670,27 @@ Result<bool, std::string> ProjectionService::run() {
                 spdlog::warn("projections: consumer: {}", rd_kafka_message_errstr(message.get()));
                 continue;
             }
+            if (!pending_since_) {
+                pending_since_ = std::chrono::steady_clock::now();
+            }
+            std::unique_lock lock(view_mutex_);
             if (accounts) {
-                take_account(*message, batch);
+                take_account(*message, pending_);
             } else {
-                const bool was_stalled =
-                    batch.partitions.contains(static_cast<std::uint32_t>(message->partition)) &&
-                    batch.partitions[static_cast<std::uint32_t>(message->partition)].stalled_at;
-                take_entry(*message, batch);
                 const auto partition = static_cast<std::uint32_t>(message->partition);
-                if (!was_stalled && batch.partitions[partition].stalled_at) {
+                const auto before = pending_.partitions.find(partition);
+                const bool was_stalled =
+                    before != pending_.partitions.end() && before->second.stalled_at;
+                take_entry(*message, pending_);
+                if (!was_stalled && pending_.partitions[partition].stalled_at) {
                     if (options_.heal_from_ledger) {
-                        if (auto healed = heal(partition, batch); !healed) {
+                        if (auto healed = heal(partition, pending_); !healed) {
                             spdlog::error("projections: {}", healed.error());
                         } else {
-                            take_entry(*message, batch);  // the entry after the gap
+                            take_entry(*message, pending_);  // the entry after the gap
                         }
                     }
-                    if (batch.partitions[partition].stalled_at) {
+                    if (pending_.partitions[partition].stalled_at) {
                         kafka::PartitionList list(rd_kafka_topic_partition_list_new(1));
                         rd_kafka_topic_partition_list_add(list.get(), options_.ledger_topic.c_str(),
                                                           message->partition);
@@ -466,24 +698,23 @@ Result<bool, std::string> ProjectionService::run() {
                     }
                 }
             }
+            lock.unlock();
             messages.push_back(std::move(message));
         }
-        if (batch.partitions.empty() && batch.accounts.empty()) {
-            publish_metrics();
-            continue;
+        // Write when idle (nothing came within the poll's wait), when due, and before stopping.
+        if (pending_since_ &&
+            (messages.empty() || stop_.load() ||
+             options_.flush.due(pending_, std::chrono::steady_clock::now() - *pending_since_))) {
+            if (auto flushed = flush(); !flushed) {
+                return flushed;
+            }
         }
-        const auto start = std::chrono::steady_clock::now();
-        auto applied = store_->apply(batch);
-        if (!applied) {
-            return unexpected(applied.error());
-        }
-        metrics_.apply_latency_us.observe(
-            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                           std::chrono::steady_clock::now() - start)
-                                           .count()));
-        metrics_.batch_size.observe(batch.applied + batch.repeats);
         publish_metrics();
     }
+    if (auto flushed = flush(); !flushed) {
+        return flushed;
+    }
+    publish_metrics();
     spdlog::info("projections: stopping; {} entries applied so far", store_->applied_total());
     return true;
 }

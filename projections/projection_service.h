@@ -1,19 +1,26 @@
 // ProjectionService: the counters projection's consumer. Reads usage.ledger (entries; group
 // usage-ledger-projections, or every partition with assign_all) and usage.accounts (the
-// compacted account table, always from the start), and applies each poll batch to the
-// ProjectionStore in one WriteBatch with the per-partition watermarks.
+// compacted account table, always from the start), applies each entry to in-memory deltas at
+// once, and writes the deltas of many poll batches to the ProjectionStore in one WriteBatch with
+// the per-partition watermarks (FlushPolicy: at most every second, at 250,000 cells, and when
+// idle). Reads (cell, ranges, tenants, meters) answer the store *plus* the deltas not yet
+// written, so an entry is visible as soon as it is applied; a crash loses only deltas whose
+// watermark was not written either, and they are read again from usage.ledger.
 // Positions come from the store, never from Kafka's committed offsets. Ledger sequences are
 // dense: an entry below the watermark is a repeat (skipped), an entry above it means entries
 // were lost in usage.ledger — the partition stops (paused, recorded, logged, in the metrics and
 // /readyz) and is never skipped; with `heal_from_ledger` the missing entries are read from the
 // ledger store (<data_dir>/ledger, secondary open) and applied, and the partition resumes.
-// Threading: run() on one thread; request_stop(), metrics(), store() reads and account() from
-// any thread.
+// Threading: run() on one thread; request_stop(), metrics(), the reads and account() from any
+// thread. Reads take a shared lock and a store snapshot; run() takes the lock exclusively only
+// to apply one message and to hand the deltas to a write (not during the write itself: a read
+// then sees the deltas being written exactly when its snapshot does not).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,12 +45,16 @@ struct ProjectionServiceOptions {
     std::string accounts_topic = "usage.accounts";
     std::string group = "usage-ledger-projections";
     bool assign_all = false;
-    std::size_t max_batch = 10'000;
+    std::size_t max_batch = 10'000;  // messages per poll batch
+    FlushPolicy flush;
     bool sync = false;
     GroupBy group_by;
     // Read entries missing from usage.ledger from the ledger store at <data_dir>/ledger.
     bool heal_from_ledger = false;
     std::chrono::steady_clock::duration status_interval = std::chrono::seconds(10);
+    // Tests only: sleep this long just before and just after each store write, widening the
+    // moments where a read must take the deltas being written from memory, then from the store.
+    std::chrono::milliseconds test_write_pause{0};
 };
 
 class ProjectionService {
@@ -57,7 +68,18 @@ class ProjectionService {
     Result<bool, std::string> run();  // until request_stop(); finishes the batch in hand
     void request_stop() { stop_.store(true); }
 
-    const ProjectionStore& store() const { return *store_; }
+    // The counters as applied so far (the store plus the deltas not yet written).
+    Result<std::optional<Cell>, std::string> cell(const CounterKey& key) const;
+    // Counter cells from `from` (inclusive) to `to` (exclusive; empty: no end), in key order.
+    Result<bool, std::string> for_each_counter_range(
+        std::string_view from, std::string_view to,
+        const std::function<bool(const CounterKey&, const Cell&)>& visit) const;
+    Result<bool, std::string> for_each_breakdown(
+        std::string_view prefix,
+        const std::function<bool(const BreakdownKey&, const Cell&)>& visit) const;
+    Result<std::vector<std::string>, std::string> tenants() const;
+    Result<std::vector<std::string>, std::string> meters(std::string_view tenant_id) const;
+
     const ProjectionMetrics& metrics() const { return metrics_; }
     std::optional<Account> account(std::string_view tenant_id) const;
     std::vector<Account> accounts() const;
@@ -70,6 +92,16 @@ class ProjectionService {
 
   private:
     explicit ProjectionService(ProjectionServiceOptions options);
+    // A store snapshot and the deltas a read must add to it.
+    struct ReadView {
+        StoreSnapshot snapshot;
+        std::vector<const ProjectionBatch*> deltas;
+    };
+    ReadView read_view() const;  // under view_mutex_, shared
+    // Writes the pending deltas (run()'s thread). Positions in Kafka come from the store, so this
+    // runs before any seek (rebalance, offset error) too.
+    Result<bool, std::string> flush();
+    ProjectionPartition current(std::uint32_t partition) const;  // pending, else stored
     void take_account(const rd_kafka_message_t& message, ProjectionBatch& batch);
     void take_entry(const rd_kafka_message_t& message, ProjectionBatch& batch);
     bool apply_entry(std::string_view encoded, std::uint32_t partition, ProjectionBatch& batch,
@@ -82,6 +114,15 @@ class ProjectionService {
 
     ProjectionServiceOptions options_;
     std::unique_ptr<ProjectionStore> store_;
+    // Deltas applied and not yet written, and the ones being written (visible to a read whose
+    // snapshot is at or before flush_base_, the store's sequence before that write).
+    mutable std::shared_mutex view_mutex_;
+    ProjectionBatch pending_;
+    ProjectionBatch flushing_;
+    bool flushing_active_ = false;
+    std::uint64_t flush_base_ = 0;
+    std::optional<std::chrono::steady_clock::time_point> pending_since_;
+    std::optional<std::string> failed_;  // a write that failed inside a Kafka callback
     kafka::Handle consumer_;
     EntryApplier applier_;
     ProjectionMetrics metrics_;

@@ -200,14 +200,17 @@ Result<bool, std::string> ProjectionStore::load_meta() {
 Result<bool, std::string> ProjectionStore::apply(const ProjectionBatch& batch) {
     rocksdb::WriteBatch write;
     char cell[kCellBytes];
-    for (const auto& [key, value] : batch.deltas.counters()) {
-        encode_cell(value, cell);
-        write.Merge(counters_, key, rocksdb::Slice(cell, kCellBytes));
-    }
-    for (const auto& [key, value] : batch.deltas.breakdowns()) {
-        encode_cell(value, cell);
-        write.Merge(breakdown_, key, rocksdb::Slice(cell, kCellBytes));
-    }
+    // In key order: the memtable's skiplist then finds each insert position from the previous
+    // one (its splice) instead of searching from the top, the largest cost of a write otherwise.
+    auto write_sorted = [&](rocksdb::ColumnFamilyHandle* family, const CellMap& cells) {
+        for (const auto& [key, value] : cells.sorted()) {
+            encode_cell(*value, cell);
+            write.Merge(family, rocksdb::Slice(key.data(), key.size()),
+                        rocksdb::Slice(cell, kCellBytes));
+        }
+    };
+    write_sorted(counters_, batch.deltas.counters());
+    write_sorted(breakdown_, batch.deltas.breakdowns());
     std::string value;
     for (const auto& [partition, state] : batch.partitions) {
         value.clear();
@@ -256,11 +259,34 @@ ProjectionPartition ProjectionStore::partition(std::uint32_t partition) const {
     return found == partitions_.end() ? ProjectionPartition{} : found->second;
 }
 
-Result<std::optional<Cell>, std::string> ProjectionStore::cell(const CounterKey& key) const {
+namespace {
+rocksdb::ReadOptions read_at(const rocksdb::Snapshot* snapshot) {
+    rocksdb::ReadOptions read;
+    read.snapshot = snapshot;
+    return read;
+}
+}  // namespace
+
+StoreSnapshot ProjectionStore::snapshot() const {
+    rocksdb::DB* db = db_.get();
+    return {db->GetSnapshot(),
+            [db](const rocksdb::Snapshot* taken) { db->ReleaseSnapshot(taken); }};
+}
+
+std::uint64_t ProjectionStore::sequence_of(const StoreSnapshot& snapshot) {
+    return snapshot->GetSequenceNumber();
+}
+
+std::uint64_t ProjectionStore::latest_sequence() const {
+    return db_->GetLatestSequenceNumber();
+}
+
+Result<std::optional<Cell>, std::string> ProjectionStore::cell(
+    const CounterKey& key, const rocksdb::Snapshot* snapshot) const {
     std::string encoded;
     append_counter_key(key, encoded);
     std::string value;
-    const auto status = db_->Get(rocksdb::ReadOptions(), counters_, encoded, &value);
+    const auto status = db_->Get(read_at(snapshot), counters_, encoded, &value);
     if (status.IsNotFound()) {
         return std::optional<Cell>();
     }
@@ -276,8 +302,9 @@ Result<std::optional<Cell>, std::string> ProjectionStore::cell(const CounterKey&
 
 Result<bool, std::string> ProjectionStore::for_each_counter_range(
     std::string_view from, std::string_view to,
-    const std::function<bool(const CounterKey&, const Cell&)>& visit) const {
-    rocksdb::ReadOptions read;
+    const std::function<bool(const CounterKey&, const Cell&)>& visit,
+    const rocksdb::Snapshot* snapshot) const {
+    rocksdb::ReadOptions read = read_at(snapshot);
     const rocksdb::Slice upper(to.data(), to.size());
     if (!to.empty()) {
         read.iterate_upper_bound = &upper;
@@ -303,22 +330,21 @@ Result<bool, std::string> ProjectionStore::for_each_counter_range(
 }
 
 Result<bool, std::string> ProjectionStore::for_each_counter(
-    std::string_view prefix,
-    const std::function<bool(const CounterKey&, const Cell&)>& visit) const {
+    std::string_view prefix, const std::function<bool(const CounterKey&, const Cell&)>& visit,
+    const rocksdb::Snapshot* snapshot) const {
     std::string end(prefix);
     // The first key after every key starting with `prefix` (prefixes here end in '\0' or a
     // window byte, never 0xff, so incrementing the last byte is enough).
     if (!end.empty()) {
         end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
     }
-    return for_each_counter_range(prefix, end, visit);
+    return for_each_counter_range(prefix, end, visit, snapshot);
 }
 
 Result<bool, std::string> ProjectionStore::for_each_breakdown(
-    std::string_view prefix,
-    const std::function<bool(const BreakdownKey&, const Cell&)>& visit) const {
-    std::unique_ptr<rocksdb::Iterator> iterator(
-        db_->NewIterator(rocksdb::ReadOptions(), breakdown_));
+    std::string_view prefix, const std::function<bool(const BreakdownKey&, const Cell&)>& visit,
+    const rocksdb::Snapshot* snapshot) const {
+    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_at(snapshot), breakdown_));
     const rocksdb::Slice start(prefix.data(), prefix.size());
     for (iterator->Seek(start); iterator->Valid() && iterator->key().starts_with(start);
          iterator->Next()) {
@@ -347,10 +373,10 @@ std::string after_component(std::string prefix) {
 }
 }  // namespace
 
-Result<std::vector<std::string>, std::string> ProjectionStore::tenants() const {
+Result<std::vector<std::string>, std::string> ProjectionStore::tenants(
+    const rocksdb::Snapshot* snapshot) const {
     std::vector<std::string> out;
-    std::unique_ptr<rocksdb::Iterator> iterator(
-        db_->NewIterator(rocksdb::ReadOptions(), counters_));
+    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_at(snapshot), counters_));
     for (iterator->SeekToFirst(); iterator->Valid();) {
         const std::string_view key(iterator->key().data(), iterator->key().size());
         const auto separator = key.find('\0');
@@ -367,11 +393,10 @@ Result<std::vector<std::string>, std::string> ProjectionStore::tenants() const {
 }
 
 Result<std::vector<std::string>, std::string> ProjectionStore::meters(
-    std::string_view tenant_id) const {
+    std::string_view tenant_id, const rocksdb::Snapshot* snapshot) const {
     std::vector<std::string> out;
     const std::string prefix = counter_prefix(tenant_id);
-    std::unique_ptr<rocksdb::Iterator> iterator(
-        db_->NewIterator(rocksdb::ReadOptions(), counters_));
+    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_at(snapshot), counters_));
     for (iterator->Seek(prefix);
          iterator->Valid() && iterator->key().starts_with(rocksdb::Slice(prefix));) {
         const std::string_view rest(iterator->key().data() + prefix.size(),

@@ -16,6 +16,7 @@
 
 #include <rocksdb/db.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -24,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "projections/cell_deltas.h"
 #include "projections/cells.h"
 #include "schemas/result.h"
 
@@ -46,7 +48,7 @@ struct ProjectionPartition {
     std::optional<std::uint64_t> stalled_at;
 };
 
-// What one batch changes.
+// What one write changes: the deltas of every entry applied since the last write.
 struct ProjectionBatch {
     CellDeltas deltas;
     std::map<std::uint32_t, ProjectionPartition> partitions;    // new states of touched partitions
@@ -55,6 +57,21 @@ struct ProjectionBatch {
     std::uint64_t repeats = 0;                                  // entries seen again, skipped
     void clear();
 };
+
+// When the consumer writes what it has applied (ProjectionService; `bench projection` follows
+// the same rule): once `interval` has passed since the first delta, or once the deltas hold
+// `max_cells` cells (the memory bound), whichever comes first; and whenever it is idle.
+// Writing less often lets the entries of many poll batches share each cell's write.
+struct FlushPolicy {
+    std::chrono::milliseconds interval{1000};
+    std::size_t max_cells = 250'000;
+    bool due(const ProjectionBatch& pending, std::chrono::steady_clock::duration age) const {
+        return pending.deltas.cells() >= max_cells || age >= interval;
+    }
+};
+
+// A consistent read point of the store (a RocksDB snapshot), released when the last copy goes.
+using StoreSnapshot = std::shared_ptr<const rocksdb::Snapshot>;
 
 class ProjectionStore {
   public:
@@ -75,23 +92,31 @@ class ProjectionStore {
     std::uint64_t applied_total() const { return applied_total_; }
     std::uint64_t repeats_total() const { return repeats_total_; }
 
-    // Any thread.
-    Result<std::optional<Cell>, std::string> cell(const CounterKey& key) const;
+    // Any thread. The read methods read at `snapshot` when given, else at the latest write.
+    StoreSnapshot snapshot() const;
+    // The sequence number a snapshot taken now would read at (RocksDB's, one per key written).
+    static std::uint64_t sequence_of(const StoreSnapshot& snapshot);
+    std::uint64_t latest_sequence() const;
+    Result<std::optional<Cell>, std::string> cell(
+        const CounterKey& key, const rocksdb::Snapshot* snapshot = nullptr) const;
     // Cells whose key starts with `prefix`, in key order; `visit` returns false to stop.
     Result<bool, std::string> for_each_counter(
-        std::string_view prefix,
-        const std::function<bool(const CounterKey&, const Cell&)>& visit) const;
+        std::string_view prefix, const std::function<bool(const CounterKey&, const Cell&)>& visit,
+        const rocksdb::Snapshot* snapshot = nullptr) const;
     // The same, from `from` (inclusive) to `to` (exclusive) keys.
     Result<bool, std::string> for_each_counter_range(
         std::string_view from, std::string_view to,
-        const std::function<bool(const CounterKey&, const Cell&)>& visit) const;
+        const std::function<bool(const CounterKey&, const Cell&)>& visit,
+        const rocksdb::Snapshot* snapshot = nullptr) const;
     Result<bool, std::string> for_each_breakdown(
-        std::string_view prefix,
-        const std::function<bool(const BreakdownKey&, const Cell&)>& visit) const;
+        std::string_view prefix, const std::function<bool(const BreakdownKey&, const Cell&)>& visit,
+        const rocksdb::Snapshot* snapshot = nullptr) const;
     // Distinct tenants with counters (skip-scan: one seek per tenant), in order.
-    Result<std::vector<std::string>, std::string> tenants() const;
+    Result<std::vector<std::string>, std::string> tenants(
+        const rocksdb::Snapshot* snapshot = nullptr) const;
     // Distinct meters a tenant has counters for, in order.
-    Result<std::vector<std::string>, std::string> meters(std::string_view tenant_id) const;
+    Result<std::vector<std::string>, std::string> meters(
+        std::string_view tenant_id, const rocksdb::Snapshot* snapshot = nullptr) const;
     // Every stored account JSON, tenant → JSON.
     Result<std::map<std::string, std::string>, std::string> accounts() const;
 

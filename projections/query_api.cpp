@@ -275,13 +275,13 @@ HttpResponse QueryApi::usage(const HttpRequest& request, const std::string& tena
             meters.insert(meter.meter);
         }
     }
-    auto used_meters = projections_.store().meters(tenant);
+    auto used_meters = projections_.meters(tenant);
     if (!used_meters) {
         return json_error(500, "internal", used_meters.error());
     }
     std::map<std::string, Cell> cells;
     for (const auto& meter : *used_meters) {
-        auto cell = projections_.store().cell(CounterKey{tenant, meter, *window, period.start_us});
+        auto cell = projections_.cell(CounterKey{tenant, meter, *window, period.start_us});
         if (!cell) {
             return json_error(500, "internal", cell.error());
         }
@@ -417,7 +417,7 @@ HttpResponse QueryApi::history(const HttpRequest& request, const std::string& te
         std::string high;
         append_counter_key(CounterKey{tenant, meter, *window, periods.front().start_us}, low);
         append_counter_key(CounterKey{tenant, meter, *window, periods.back().end_us}, high);
-        auto read = projections_.store().for_each_counter_range(
+        auto read = projections_.for_each_counter_range(
             low, high, [&](const CounterKey& key, const Cell& cell) {
                 cells[key.period_start_us] = cell;
                 return true;
@@ -431,7 +431,7 @@ HttpResponse QueryApi::history(const HttpRequest& request, const std::string& te
         std::map<std::string, std::map<std::int64_t, Cell>> groups;
         const std::int64_t first = periods.front().start_us;
         const std::int64_t last = periods.back().end_us;
-        auto read = projections_.store().for_each_breakdown(
+        auto read = projections_.for_each_breakdown(
             counter_prefix(tenant, meter), [&](const BreakdownKey& key, const Cell& cell) {
                 if (key.property == *group_by && key.day_start_us >= first &&
                     key.day_start_us < last) {
@@ -476,8 +476,7 @@ HttpResponse QueryApi::entitlement(const HttpRequest& request, const std::string
     }
     const std::int64_t now = options_.now_us();
     const Period month = month_period(calendar_of(tenant), now);
-    auto cell =
-        projections_.store().cell(CounterKey{tenant, meter, WindowKind::month, month.start_us});
+    auto cell = projections_.cell(CounterKey{tenant, meter, WindowKind::month, month.start_us});
     if (!cell) {
         return json_error(500, "internal", cell.error());
     }
@@ -514,7 +513,7 @@ HttpResponse QueryApi::entitlement(const HttpRequest& request, const std::string
 }
 
 HttpResponse QueryApi::admin_tenants(const HttpRequest& /*request*/) const {
-    auto tenants = projections_.store().tenants();
+    auto tenants = projections_.tenants();
     if (!tenants) {
         return json_error(500, "internal", tenants.error());
     }
@@ -537,14 +536,14 @@ HttpResponse QueryApi::admin_tenants(const HttpRequest& /*request*/) const {
         body.append(",\"period\":");
         append_period(body, month);
         body.append(",\"meters\":[");
-        auto meters = projections_.store().meters(tenant);
+        auto meters = projections_.meters(tenant);
         if (!meters) {
             return json_error(500, "internal", meters.error());
         }
         bool first_meter = true;
         for (const auto& meter : *meters) {
-            auto cell = projections_.store().cell(
-                CounterKey{tenant, meter, WindowKind::month, month.start_us});
+            auto cell =
+                projections_.cell(CounterKey{tenant, meter, WindowKind::month, month.start_us});
             if (!cell) {
                 return json_error(500, "internal", cell.error());
             }
