@@ -373,6 +373,9 @@ Result<bool, std::string> ProjectionService::flush() {
     {
         std::unique_lock lock(view_mutex_);
         flushing_active_ = false;
+        if (!applied) {
+            std::swap(pending_, flushing_);  // not written: still pending, still read
+        }
     }
     if (!applied) {
         return applied;
@@ -421,13 +424,26 @@ Result<std::optional<Cell>, std::string> ProjectionService::cell(const CounterKe
 
 namespace {
 
-// `cells` (stored, in key order) plus every delta whose key is in [from, to) (to empty: no end).
-template <class Visit>
-Result<bool, std::string> merged(std::map<std::string, Cell>& cells,
-                                 const std::vector<const ProjectionBatch*>& deltas,
-                                 const CellMap& (*of)(const ProjectionBatch&),
-                                 std::string_view from, std::string_view to,
-                                 std::string_view prefix, Visit&& visit) {
+// Cells of one family in key order: the stored ones (`read_stored(collect)` calls
+// collect(key, cell) for each) plus every delta of `of(batch)` whose key is in [from, to) (to
+// empty: no end) and starts with `prefix`, merged, decoded and visited.
+template <class Key, class ReadStored, class Encode, class Decode, class Visit>
+Result<bool, std::string> read_with_deltas(const std::vector<const ProjectionBatch*>& deltas,
+                                           const CellMap& (*of)(const ProjectionBatch&),
+                                           std::string_view from, std::string_view to,
+                                           std::string_view prefix, ReadStored&& read_stored,
+                                           Encode&& encode, Decode&& decode, Visit&& visit) {
+    std::map<std::string, Cell> cells;
+    std::string bytes;
+    auto read = read_stored([&](const Key& key, const Cell& cell) {
+        bytes.clear();
+        encode(key, bytes);
+        cells.emplace(bytes, cell);
+        return true;
+    });
+    if (!read) {
+        return read;
+    }
     bool overflow = false;
     for (const ProjectionBatch* batch : deltas) {
         of(*batch).for_each([&](std::string_view key, const Cell& delta) {
@@ -442,7 +458,11 @@ Result<bool, std::string> merged(std::map<std::string, Cell>& cells,
         return unexpected(std::string("a counter would overflow"));
     }
     for (const auto& [key, cell] : cells) {
-        if (!visit(key, cell)) {
+        auto decoded = decode(key);
+        if (!decoded) {
+            return unexpected("a damaged key in the projection's deltas: " + decoded.error());
+        }
+        if (!visit(*decoded, cell)) {
             break;
         }
     }
@@ -466,31 +486,12 @@ Result<bool, std::string> ProjectionService::for_each_counter_range(
     if (view.deltas.empty()) {
         return store_->for_each_counter_range(from, to, visit, view.snapshot.get());
     }
-    std::map<std::string, Cell> cells;
-    std::string key;
-    auto read = store_->for_each_counter_range(
-        from, to,
-        [&](const CounterKey& stored, const Cell& cell) {
-            key.clear();
-            append_counter_key(stored, key);
-            cells.emplace(key, cell);
-            return true;
+    return read_with_deltas<CounterKey>(
+        view.deltas, counters_of, from, to, "",
+        [&](const auto& collect) {
+            return store_->for_each_counter_range(from, to, collect, view.snapshot.get());
         },
-        view.snapshot.get());
-    if (!read) {
-        return read;
-    }
-    bool damaged = false;
-    auto visited = merged(cells, view.deltas, counters_of, from, to, "",
-                          [&](const std::string& bytes, const Cell& cell) {
-                              auto decoded = decode_counter_key(bytes);
-                              damaged = !decoded;
-                              return decoded && visit(*decoded, cell);
-                          });
-    if (visited && damaged) {
-        return unexpected(std::string("a damaged counter key in the projection's deltas"));
-    }
-    return visited;
+        append_counter_key, decode_counter_key, visit);
 }
 
 Result<bool, std::string> ProjectionService::for_each_breakdown(
@@ -501,31 +502,12 @@ Result<bool, std::string> ProjectionService::for_each_breakdown(
     if (view.deltas.empty()) {
         return store_->for_each_breakdown(prefix, visit, view.snapshot.get());
     }
-    std::map<std::string, Cell> cells;
-    std::string key;
-    auto read = store_->for_each_breakdown(
-        prefix,
-        [&](const BreakdownKey& stored, const Cell& cell) {
-            key.clear();
-            append_breakdown_key(stored, key);
-            cells.emplace(key, cell);
-            return true;
+    return read_with_deltas<BreakdownKey>(
+        view.deltas, breakdowns_of, "", "", prefix,
+        [&](const auto& collect) {
+            return store_->for_each_breakdown(prefix, collect, view.snapshot.get());
         },
-        view.snapshot.get());
-    if (!read) {
-        return read;
-    }
-    bool damaged = false;
-    auto visited = merged(cells, view.deltas, breakdowns_of, "", "", prefix,
-                          [&](const std::string& bytes, const Cell& cell) {
-                              auto decoded = decode_breakdown_key(bytes);
-                              damaged = !decoded;
-                              return decoded && visit(*decoded, cell);
-                          });
-    if (visited && damaged) {
-        return unexpected(std::string("a damaged breakdown key in the projection's deltas"));
-    }
-    return visited;
+        append_breakdown_key, decode_breakdown_key, visit);
 }
 
 Result<std::vector<std::string>, std::string> ProjectionService::tenants() const {
