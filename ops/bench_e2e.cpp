@@ -37,6 +37,7 @@ struct E2eArgs {
     std::uint64_t tenants = 1'000;
     int probe_interval_ms = 20;
     int warmup_seconds = 1;  // load before the first probe (the pipeline's first use)
+    int linger_ms = ProducerOptions{}.linger_ms;  // the load generator's, as an application's
     std::string data_dir;
 };
 
@@ -171,6 +172,7 @@ int run_bench_e2e(const E2eArgs& args) {
     }
     ProducerOptions producer_options;
     producer_options.bootstrap = broker->bootstrap();
+    producer_options.linger_ms = args.linger_ms;
     producer_options.on_raw_delivery = [&](const DeliveryReport& report) {
         if (report.ok && report.token > 0 && report.token <= probes_total) {
             const std::size_t index = report.token - 1;
@@ -289,19 +291,19 @@ int run_bench_e2e(const E2eArgs& args) {
     }
     std::printf(
         "{\"bench\":\"e2e\",\"rate\":%llu,\"seconds\":%d,\"warmup_seconds\":%d,"
-        "\"sent\":%llu,\"probes\":%llu,"
+        "\"linger_ms\":%d,\"sent\":%llu,\"probes\":%llu,"
         "\"probes_seen\":%llu,\"kafka_ack_ms_p50\":%.1f,\"kafka_ack_ms_p99\":%.1f,"
         "\"ledger_commit_ms_p50\":%.1f,\"ledger_commit_ms_p99\":%.1f,"
         "\"latency_ms_p50\":%.1f,\"latency_ms_p90\":%.1f,"
         "\"latency_ms_p99\":%.1f,\"latency_ms_max\":%.1f,\"ledger_accepted\":%llu,"
         "\"projection_applied\":%llu}\n",
         static_cast<unsigned long long>(args.rate), args.seconds, args.warmup_seconds,
-        static_cast<unsigned long long>(sent.load()), static_cast<unsigned long long>(probes_total),
-        static_cast<unsigned long long>(seen), percentile(acked, 0.5), percentile(acked, 0.99),
-        percentile(committed, 0.5), percentile(committed, 0.99), percentile(latencies_ms, 0.5),
-        percentile(latencies_ms, 0.9), percentile(latencies_ms, 0.99),
-        percentile(latencies_ms, 1.0), static_cast<unsigned long long>(accepted),
-        static_cast<unsigned long long>(applied));
+        args.linger_ms, static_cast<unsigned long long>(sent.load()),
+        static_cast<unsigned long long>(probes_total), static_cast<unsigned long long>(seen),
+        percentile(acked, 0.5), percentile(acked, 0.99), percentile(committed, 0.5),
+        percentile(committed, 0.99), percentile(latencies_ms, 0.5), percentile(latencies_ms, 0.9),
+        percentile(latencies_ms, 0.99), percentile(latencies_ms, 1.0),
+        static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(applied));
     if (seen < probes_total || accepted != expected || applied != expected) {
         spdlog::error(
             "bench e2e: {} of {} probes seen, ledger accepted {} and projection "
@@ -383,6 +385,11 @@ void add_bench_e2e(CLI::App& bench, CommandRunner& run) {
                     "Seconds of load before the first probe (the first use of each partition "
                     "after start is slower and is not what freshness is about)")
         ->check(CLI::Range(0, 600))
+        ->capture_default_str();
+    e2e->add_option("--linger-ms", e2e_args->linger_ms,
+                    "The load generator's linger.ms (UsageProducer's default; larger means fewer, "
+                    "larger message sets)")
+        ->check(CLI::Range(0, 1000))
         ->capture_default_str();
     e2e->add_option("--data-dir", e2e_args->data_dir,
                     "State directory (default: a temporary one, removed afterwards)");
