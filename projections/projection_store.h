@@ -5,9 +5,10 @@
 //              i64 BE (the watermark); "s" + partition → a stall (expected, got) when entries
 //              were missing
 //   accounts   tenant → account JSON (schemas/account.h), as last read from usage.accounts
-// One batch of ledger entries → one WriteBatch holding the cell deltas (Merge, no read) and the
-// watermarks, so a crash between any two instructions neither loses nor double-applies an
-// entry, and a repeated entry (sequence below the watermark) is a no-op.
+// One write (the deltas of every entry applied since the last, ProjectionBatch) → one WriteBatch
+// holding the cell deltas (Merge, no read; in key order) and the watermarks, so a crash between
+// any two instructions neither loses nor double-applies an entry, and a repeated entry (sequence
+// below the watermark) is a no-op.
 // Durability: sync off by default — the WAL is written per batch (a killed process loses
 // nothing), and what an OS crash loses is a consistent suffix that is re-read from usage.ledger.
 // Reads (cells, export) are safe from any thread while a writer runs; a second process reads
@@ -94,7 +95,8 @@ class ProjectionStore {
 
     // Any thread. The read methods read at `snapshot` when given, else at the latest write.
     StoreSnapshot snapshot() const;
-    // The sequence number a snapshot taken now would read at (RocksDB's, one per key written).
+    // RocksDB's sequence numbers (one per key written): the last one a snapshot sees, and the
+    // last one written so far.
     static std::uint64_t sequence_of(const StoreSnapshot& snapshot);
     std::uint64_t latest_sequence() const;
     Result<std::optional<Cell>, std::string> cell(
