@@ -8,6 +8,7 @@
 #include <limits>
 #include <new>
 #include <stdexcept>
+#include <utility>
 
 namespace ul {
 namespace {
@@ -37,6 +38,25 @@ CellMap::Slots CellMap::allocate(std::size_t count) {
 }
 
 CellMap::CellMap() : capacity_(kInitialSlots), slots_(allocate(kInitialSlots)) {}
+
+CellMap::CellMap(CellMap&& other) noexcept
+    : capacity_(std::exchange(other.capacity_, 0)),
+      slots_(std::move(other.slots_)),
+      keys_(std::move(other.keys_)),
+      size_(std::exchange(other.size_, 0)) {
+    other.keys_.clear();
+}
+
+CellMap& CellMap::operator=(CellMap&& other) noexcept {
+    if (this != &other) {
+        capacity_ = std::exchange(other.capacity_, 0);
+        slots_ = std::move(other.slots_);
+        keys_ = std::move(other.keys_);
+        size_ = std::exchange(other.size_, 0);
+        other.keys_.clear();
+    }
+    return *this;
+}
 
 std::size_t CellMap::probe(std::string_view key, std::uint64_t hash) const {
     const std::size_t mask = capacity_ - 1;
@@ -74,6 +94,10 @@ std::uint64_t CellMap::hash(std::string_view key) {
 }
 
 bool CellMap::add(std::string_view key, std::uint64_t hash, const Cell& cell, bool* inserted) {
+    if (capacity_ == 0) {  // moved from
+        slots_ = allocate(kInitialSlots);
+        capacity_ = kInitialSlots;
+    }
     std::size_t index = probe(key, hash);
     if (slots_[index].length != 0) {
         if (inserted != nullptr) {
@@ -102,6 +126,9 @@ bool CellMap::add(std::string_view key, std::uint64_t hash, const Cell& cell, bo
 }
 
 const Cell* CellMap::find(std::string_view key) const {
+    if (capacity_ == 0) {
+        return nullptr;
+    }
     const Slot& slot = slots_[probe(key, XXH3_64bits(key.data(), key.size()))];
     return slot.length == 0 ? nullptr : &slot.cell;
 }

@@ -25,6 +25,12 @@ namespace ul {
 class CellMap {
   public:
     CellMap();
+    // A moved-from map is empty and usable.
+    CellMap(CellMap&& other) noexcept;
+    CellMap& operator=(CellMap&& other) noexcept;
+    CellMap(const CellMap&) = delete;
+    CellMap& operator=(const CellMap&) = delete;
+    ~CellMap() = default;
     // Merges `cell` into the key's cell (a new key starts as `cell`). False when the merge
     // would overflow (cells.h merge_cell); the map is then unchanged. Throws std::length_error
     // past 4 GiB of key bytes (callers bound the map far below).
@@ -38,7 +44,9 @@ class CellMap {
     // Brings the key's first slot towards the cache, so that the lookups of one event's cells
     // wait for memory together rather than one after another.
     void prefetch(std::uint64_t hash) const {
-        __builtin_prefetch(&slots_[hash & (capacity_ - 1)], 1);
+        if (capacity_ != 0) {
+            __builtin_prefetch(&slots_[hash & (capacity_ - 1)], 1);
+        }
     }
     const Cell* find(std::string_view key) const;
     std::size_t size() const { return size_; }

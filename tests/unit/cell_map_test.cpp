@@ -82,6 +82,22 @@ TEST(CellMap, EqualsAReferenceMapThroughGrowthAndReuse) {
     }
 }
 
+TEST(CellMap, AMovedFromMapIsEmptyAndUsable) {
+    CellMap from;
+    ASSERT_TRUE(from.add("a", unit(1, 1)));
+    CellMap to(std::move(from));
+    EXPECT_EQ(to.find("a")->count, 1U);
+    EXPECT_TRUE(from.empty());  // NOLINT(bugprone-use-after-move): the point of the test
+    EXPECT_EQ(from.find("a"), nullptr);
+    ASSERT_TRUE(from.add("b", unit(2, 2)));
+    EXPECT_EQ(from.find("b")->count, 1U);
+    CellMap other;
+    other = std::move(to);
+    EXPECT_EQ(other.find("a")->count, 1U);
+    EXPECT_EQ(to.sorted().size(), 0U);  // NOLINT(bugprone-use-after-move)
+    to.clear();                         // NOLINT(bugprone-use-after-move)
+}
+
 TEST(CellMap, AnOverflowingMergeFailsAndLeavesTheCellUnchanged) {
     CellMap map;
     Cell huge = unit(1, 10);
