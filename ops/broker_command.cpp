@@ -1,6 +1,8 @@
 // `usage-ledger broker`: the embedded Kafka (librdkafka's mock cluster, the real protocol on
 // loopback) in the foreground until SIGINT/SIGTERM. It keeps data in memory only: a buffer for a
 // laptop, tests and CI, never a store.
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -48,11 +50,21 @@ namespace {
 struct BrokerArgs {
     std::string bootstrap_file = "data/bootstrap";
     int partitions = 16;
+    int rtt_ms = 0;
 };
 
 int run_broker(const BrokerArgs& args) {
     block_termination_signals();
     auto broker = start_embedded_broker(args.partitions);
+    if (args.rtt_ms > 0) {
+        if (const auto error =
+                rd_kafka_mock_broker_set_rtt(broker->mock_cluster(), -1, args.rtt_ms);
+            error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            spdlog::error("broker: cannot set the round-trip time: {}", rd_kafka_err2str(error));
+            return kExitFailure;
+        }
+        spdlog::info("broker: every answer delayed by {} ms (--rtt-ms)", args.rtt_ms);
+    }
     write_bootstrap_file(args.bootstrap_file, broker->bootstrap());
     spdlog::info("broker: embedded Kafka (librdkafka mock cluster) listening on {}",
                  broker->bootstrap());
@@ -90,6 +102,12 @@ void add_broker_command(CLI::App& app, CommandRunner& run) {
         ->capture_default_str();
     command->add_option("--partitions", args->partitions, "Partitions per topic")
         ->check(CLI::Range(1, 256))
+        ->capture_default_str();
+    command
+        ->add_option("--rtt-ms", args->rtt_ms,
+                     "Delay every answer by this many ms, as a slow network would (to try "
+                     "clients and crash recovery with requests in flight)")
+        ->check(CLI::Range(0, 60'000))
         ->capture_default_str();
     command->callback([args, &run] { run = [args] { return run_broker(*args); }; });
 }

@@ -104,8 +104,14 @@ void crash_scenario(KillAt kill_at) {
     TempDir dir;
     const std::string bootstrap_file = (dir.path() / "bootstrap").string();
     const std::string data_dir = (dir.path() / "data").string();
-    ChildProcess broker("broker", {UL_BINARY, "broker", "--bootstrap-file", bootstrap_file},
-                        dir.path());
+    // Relay: every answer of the broker takes 50 ms, as on a slow network, so the ledger's
+    // relayed entries stay unacknowledged long enough for kills to land among them.
+    std::vector<std::string> broker_argv = {UL_BINARY, "broker", "--bootstrap-file",
+                                            bootstrap_file};
+    if (kill_at == KillAt::relay) {
+        broker_argv.insert(broker_argv.end(), {"--rtt-ms", "50"});
+    }
+    ChildProcess broker("broker", broker_argv, dir.path());
     ASSERT_TRUE(ul::test::wait_until([&] { return std::filesystem::exists(bootstrap_file); }, 30s));
     std::string bootstrap = ul::test::read_file(bootstrap_file);
     bootstrap.erase(bootstrap.find_last_not_of("\n ") + 1);
