@@ -76,6 +76,24 @@ Result<Metadata, std::string> wait_for_cluster(rd_kafka_t* handle, const std::st
                       format_seconds(timeout_ms) + ": " + rd_kafka_err2str(last));
 }
 
+Result<bool, std::string> load_topic_metadata(rd_kafka_t* handle, const std::string& topic,
+                                              int timeout_ms) {
+    UL_CHECK(handle != nullptr, "load_topic_metadata needs a client handle");
+    rd_kafka_topic_t* known = rd_kafka_topic_new(handle, topic.c_str(), nullptr);
+    if (known == nullptr) {
+        return unexpected("cannot read the metadata of " + topic + ": " +
+                          rd_kafka_err2str(rd_kafka_last_error()));
+    }
+    const rd_kafka_metadata_t* metadata = nullptr;
+    const auto error = rd_kafka_metadata(handle, 0, known, &metadata, timeout_ms);
+    Metadata owned(metadata);
+    rd_kafka_topic_destroy(known);
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return unexpected("cannot read the metadata of " + topic + ": " + rd_kafka_err2str(error));
+    }
+    return true;
+}
+
 int partition_count(const rd_kafka_metadata_t& metadata, const std::string& topic) {
     for (int index = 0; index < metadata.topic_cnt; ++index) {
         if (topic == metadata.topics[index].topic && metadata.topics[index].err == 0) {

@@ -351,6 +351,14 @@ Result<bool, std::string> LedgerService::run() {
         }
     }
     publish_metrics();
+    // The relay learns where its topics' partitions live now rather than on its first message,
+    // which otherwise made the first entries of a run wait ~0.4 s before they reached
+    // usage.ledger (measured with `bench e2e --warmup-seconds 0`).
+    for (const std::string* topic : {&options_.ledger_topic, &options_.dlq_topic}) {
+        if (auto loaded = kafka::load_topic_metadata(producer_.get(), *topic, 10000); !loaded) {
+            spdlog::warn("ledger: {}", loaded.error());
+        }
+    }
     // Entries written before a crash but not yet relayed go out first.
     {
         std::vector<std::uint32_t> all;
