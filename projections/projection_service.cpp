@@ -313,22 +313,18 @@ Result<bool, std::string> ProjectionService::handle_offset_error(
     return true;
 }
 
-ProjectionPartition ProjectionService::current(std::uint32_t partition) const {
-    const auto found = pending_.partitions.find(partition);
-    return found != pending_.partitions.end() ? found->second : store_->partition(partition);
-}
-
 void ProjectionService::publish_metrics() {
     metrics_.applied.store(store_->applied_total() + pending_.applied);
     metrics_.repeats.store(store_->repeats_total() + pending_.repeats);
+    // Partition states as applied: the stored ones, overridden by those of the pending deltas.
+    auto current = store_->partitions();
+    for (const auto& [partition, state] : pending_.partitions) {
+        current[partition] = state;
+    }
     std::uint64_t stalled = 0;
     {
         std::unique_lock lock(positions_mutex_);
-        auto all = store_->partitions();
-        for (const auto& [partition, state] : pending_.partitions) {
-            all[partition] = state;
-        }
-        for (const auto& [partition, state] : all) {
+        for (const auto& [partition, state] : current) {
             positions_[partition] = state.next_sequence;
             stalled += state.stalled_at ? 1 : 0;
         }
@@ -347,7 +343,8 @@ void ProjectionService::publish_metrics() {
             high < 0) {
             return;  // not known yet
         }
-        const std::int64_t next = current(static_cast<std::uint32_t>(partition)).next_offset;
+        const auto found = current.find(static_cast<std::uint32_t>(partition));
+        const std::int64_t next = found == current.end() ? -1 : found->second.next_offset;
         lag += std::max<std::int64_t>(0, high - std::max(next, low));
     }
     metrics_.lag.store(lag);
@@ -424,30 +421,38 @@ Result<std::optional<Cell>, std::string> ProjectionService::cell(const CounterKe
 
 namespace {
 
-// Cells of one family in key order: the stored ones (`read_stored(collect)` calls
-// collect(key, cell) for each) plus every delta of `of(batch)` whose key is in [from, to) (to
-// empty: no end) and starts with `prefix`, merged, decoded and visited.
-template <class Key, class ReadStored, class Encode, class Decode, class Visit>
-Result<bool, std::string> read_with_deltas(const std::vector<const ProjectionBatch*>& deltas,
-                                           const CellMap& (*of)(const ProjectionBatch&),
-                                           std::string_view from, std::string_view to,
-                                           std::string_view prefix, ReadStored&& read_stored,
-                                           Encode&& encode, Decode&& decode, Visit&& visit) {
-    std::map<std::string, Cell> cells;
-    std::string bytes;
-    auto read = read_stored([&](const Key& key, const Cell& cell) {
-        bytes.clear();
-        encode(key, bytes);
-        cells.emplace(bytes, cell);
-        return true;
-    });
+// Cells of `family` in key order: the stored ones at `snapshot` plus every delta, merged,
+// whose key is in [from, to) (to empty: no end) and starts with `prefix`; decoded and visited.
+template <class Decode, class Visit>
+Result<bool, std::string> read_with_deltas(const ProjectionStore& store,
+                                           const rocksdb::Snapshot* snapshot,
+                                           const std::vector<const ProjectionBatch*>& deltas,
+                                           CellFamily family, std::string_view from,
+                                           std::string_view to, std::string_view prefix,
+                                           Decode&& decode, Visit&& visit) {
+    auto in_range = [&](std::string_view key) {
+        return key >= from && (to.empty() || key < to) && key.starts_with(prefix);
+    };
+    std::map<std::string, Cell, std::less<>> cells;
+    auto read = store.for_each_cell(
+        family, from, to,
+        [&](std::string_view key, const Cell& cell) {
+            if (!in_range(key)) {
+                return false;  // past the prefix: keys sort, nothing further matches
+            }
+            cells.emplace(key, cell);
+            return true;
+        },
+        snapshot);
     if (!read) {
         return read;
     }
     bool overflow = false;
     for (const ProjectionBatch* batch : deltas) {
-        of(*batch).for_each([&](std::string_view key, const Cell& delta) {
-            if (key < from || (!to.empty() && key >= to) || !key.starts_with(prefix)) {
+        const CellMap& of =
+            family == CellFamily::counters ? batch->deltas.counters() : batch->deltas.breakdowns();
+        of.for_each([&](std::string_view key, const Cell& delta) {
+            if (!in_range(key)) {
                 return;
             }
             auto [slot, inserted] = cells.try_emplace(std::string(key), delta);
@@ -469,13 +474,6 @@ Result<bool, std::string> read_with_deltas(const std::vector<const ProjectionBat
     return true;
 }
 
-const CellMap& counters_of(const ProjectionBatch& batch) {
-    return batch.deltas.counters();
-}
-const CellMap& breakdowns_of(const ProjectionBatch& batch) {
-    return batch.deltas.breakdowns();
-}
-
 }  // namespace
 
 Result<bool, std::string> ProjectionService::for_each_counter_range(
@@ -486,12 +484,8 @@ Result<bool, std::string> ProjectionService::for_each_counter_range(
     if (view.deltas.empty()) {
         return store_->for_each_counter_range(from, to, visit, view.snapshot.get());
     }
-    return read_with_deltas<CounterKey>(
-        view.deltas, counters_of, from, to, "",
-        [&](const auto& collect) {
-            return store_->for_each_counter_range(from, to, collect, view.snapshot.get());
-        },
-        append_counter_key, decode_counter_key, visit);
+    return read_with_deltas(*store_, view.snapshot.get(), view.deltas, CellFamily::counters, from,
+                            to, "", decode_counter_key, visit);
 }
 
 Result<bool, std::string> ProjectionService::for_each_breakdown(
@@ -502,12 +496,8 @@ Result<bool, std::string> ProjectionService::for_each_breakdown(
     if (view.deltas.empty()) {
         return store_->for_each_breakdown(prefix, visit, view.snapshot.get());
     }
-    return read_with_deltas<BreakdownKey>(
-        view.deltas, breakdowns_of, "", "", prefix,
-        [&](const auto& collect) {
-            return store_->for_each_breakdown(prefix, collect, view.snapshot.get());
-        },
-        append_breakdown_key, decode_breakdown_key, visit);
+    return read_with_deltas(*store_, view.snapshot.get(), view.deltas, CellFamily::breakdown,
+                            prefix, "", prefix, decode_breakdown_key, visit);
 }
 
 Result<std::vector<std::string>, std::string> ProjectionService::tenants() const {

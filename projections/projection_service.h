@@ -101,7 +101,6 @@ class ProjectionService {
     // Writes the pending deltas (run()'s thread). Positions in Kafka come from the store, so this
     // runs before any seek (rebalance, offset error) too.
     Result<bool, std::string> flush();
-    ProjectionPartition current(std::uint32_t partition) const;  // pending, else stored
     void take_account(const rd_kafka_message_t& message, ProjectionBatch& batch);
     void take_entry(const rd_kafka_message_t& message, ProjectionBatch& batch);
     bool apply_entry(std::string_view encoded, std::uint32_t partition, ProjectionBatch& batch,

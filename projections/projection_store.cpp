@@ -300,33 +300,54 @@ Result<std::optional<Cell>, std::string> ProjectionStore::cell(
     return std::optional<Cell>(*decoded);
 }
 
-Result<bool, std::string> ProjectionStore::for_each_counter_range(
-    std::string_view from, std::string_view to,
-    const std::function<bool(const CounterKey&, const Cell&)>& visit,
+Result<bool, std::string> ProjectionStore::for_each_cell(
+    CellFamily family, std::string_view from, std::string_view to,
+    const std::function<bool(std::string_view key, const Cell&)>& visit,
     const rocksdb::Snapshot* snapshot) const {
+    const bool counters = family == CellFamily::counters;
     rocksdb::ReadOptions read = read_at(snapshot);
     const rocksdb::Slice upper(to.data(), to.size());
     if (!to.empty()) {
         read.iterate_upper_bound = &upper;
     }
-    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read, counters_));
+    std::unique_ptr<rocksdb::Iterator> iterator(
+        db_->NewIterator(read, counters ? counters_ : breakdown_));
     for (iterator->Seek(rocksdb::Slice(from.data(), from.size())); iterator->Valid();
          iterator->Next()) {
-        auto key =
-            decode_counter_key(std::string_view(iterator->key().data(), iterator->key().size()));
         auto cell =
             decode_cell(std::string_view(iterator->value().data(), iterator->value().size()));
-        if (!key || !cell) {
-            return unexpected(std::string("a damaged counter cell in the projection store"));
+        if (!cell) {
+            return unexpected(std::string("a damaged ") + (counters ? "counter" : "breakdown") +
+                              " cell in the projection store");
         }
-        if (!visit(*key, *cell)) {
+        if (!visit(std::string_view(iterator->key().data(), iterator->key().size()), *cell)) {
             return true;
         }
     }
     if (!iterator->status().ok()) {
-        return unexpected("cannot read the counters: " + status_text(iterator->status()));
+        return unexpected(std::string("cannot read the ") + (counters ? "counters" : "breakdown") +
+                          ": " + status_text(iterator->status()));
     }
     return true;
+}
+
+Result<bool, std::string> ProjectionStore::for_each_counter_range(
+    std::string_view from, std::string_view to,
+    const std::function<bool(const CounterKey&, const Cell&)>& visit,
+    const rocksdb::Snapshot* snapshot) const {
+    bool damaged = false;
+    auto read = for_each_cell(
+        CellFamily::counters, from, to,
+        [&](std::string_view bytes, const Cell& cell) {
+            auto key = decode_counter_key(bytes);
+            damaged = !key;
+            return key && visit(*key, cell);
+        },
+        snapshot);
+    if (read && damaged) {
+        return unexpected(std::string("a damaged counter cell in the projection store"));
+    }
+    return read;
 }
 
 Result<bool, std::string> ProjectionStore::for_each_counter(
@@ -344,25 +365,22 @@ Result<bool, std::string> ProjectionStore::for_each_counter(
 Result<bool, std::string> ProjectionStore::for_each_breakdown(
     std::string_view prefix, const std::function<bool(const BreakdownKey&, const Cell&)>& visit,
     const rocksdb::Snapshot* snapshot) const {
-    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_at(snapshot), breakdown_));
-    const rocksdb::Slice start(prefix.data(), prefix.size());
-    for (iterator->Seek(start); iterator->Valid() && iterator->key().starts_with(start);
-         iterator->Next()) {
-        auto key =
-            decode_breakdown_key(std::string_view(iterator->key().data(), iterator->key().size()));
-        auto cell =
-            decode_cell(std::string_view(iterator->value().data(), iterator->value().size()));
-        if (!key || !cell) {
-            return unexpected(std::string("a damaged breakdown cell in the projection store"));
-        }
-        if (!visit(*key, *cell)) {
-            return true;
-        }
+    bool damaged = false;
+    auto read = for_each_cell(
+        CellFamily::breakdown, prefix, "",
+        [&](std::string_view bytes, const Cell& cell) {
+            if (!bytes.starts_with(prefix)) {
+                return false;
+            }
+            auto key = decode_breakdown_key(bytes);
+            damaged = !key;
+            return key && visit(*key, cell);
+        },
+        snapshot);
+    if (read && damaged) {
+        return unexpected(std::string("a damaged breakdown cell in the projection store"));
     }
-    if (!iterator->status().ok()) {
-        return unexpected("cannot read the breakdown: " + status_text(iterator->status()));
-    }
-    return true;
+    return read;
 }
 
 namespace {

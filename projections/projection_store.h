@@ -71,6 +71,8 @@ struct FlushPolicy {
     }
 };
 
+enum class CellFamily : std::uint8_t { counters, breakdown };
+
 // A consistent read point of the store (a RocksDB snapshot), released when the last copy goes.
 using StoreSnapshot = std::shared_ptr<const rocksdb::Snapshot>;
 
@@ -101,6 +103,12 @@ class ProjectionStore {
     std::uint64_t latest_sequence() const;
     Result<std::optional<Cell>, std::string> cell(
         const CounterKey& key, const rocksdb::Snapshot* snapshot = nullptr) const;
+    // Cells of `family` from key `from` (inclusive) to `to` (exclusive; empty: no end), with
+    // their key bytes as stored, in key order; `visit` returns false to stop.
+    Result<bool, std::string> for_each_cell(
+        CellFamily family, std::string_view from, std::string_view to,
+        const std::function<bool(std::string_view key, const Cell&)>& visit,
+        const rocksdb::Snapshot* snapshot = nullptr) const;
     // Cells whose key starts with `prefix`, in key order; `visit` returns false to stop.
     Result<bool, std::string> for_each_counter(
         std::string_view prefix, const std::function<bool(const CounterKey&, const Cell&)>& visit,
