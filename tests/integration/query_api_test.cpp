@@ -109,11 +109,12 @@ class QueryApiTest : public ::testing::Test {
             path);
         ASSERT_EQ(emit.wait(60s), std::optional<int>(0)) << emit.stderr_text();
         // Everything applied: acme's tokens appear last in the file but not necessarily last
-        // applied (partitions), so wait on every tenant's figures.
+        // applied (partitions), so wait on every tenant's figures — read with the tenants' own
+        // keys, so the accounts (another topic, read alongside) are known too.
         ASSERT_TRUE(ul::test::wait_until(
             [] {
-                auto globex = http_get(address_, "/v1/tenants/globex/usage", kAdmin);
-                auto acme = http_get(address_, "/v1/tenants/acme/usage", kAdmin);
+                auto globex = http_get(address_, "/v1/tenants/globex/usage", "globex-key");
+                auto acme = http_get(address_, "/v1/tenants/acme/usage", "acme-key");
                 return has(globex.body, R"("used":"85")") &&
                        has(globex.body, R"("used":"10500")") && has(acme.body, R"("used":"3")") &&
                        has(acme.body, R"("used":"123456.789")");
