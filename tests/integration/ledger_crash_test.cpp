@@ -104,12 +104,12 @@ void crash_scenario(KillAt kill_at) {
     TempDir dir;
     const std::string bootstrap_file = (dir.path() / "bootstrap").string();
     const std::string data_dir = (dir.path() / "data").string();
-    // Relay: every answer of the broker takes 50 ms, as on a slow network, so the ledger's
+    // Relay: every answer of the broker takes 120 ms, as on a slow network, so the ledger's
     // relayed entries stay unacknowledged long enough for kills to land among them.
     std::vector<std::string> broker_argv = {UL_BINARY, "broker", "--bootstrap-file",
                                             bootstrap_file};
     if (kill_at == KillAt::relay) {
-        broker_argv.insert(broker_argv.end(), {"--rtt-ms", "50"});
+        broker_argv.insert(broker_argv.end(), {"--rtt-ms", "120"});
     }
     ChildProcess broker("broker", broker_argv, dir.path());
     ASSERT_TRUE(ul::test::wait_until([&] { return std::filesystem::exists(bootstrap_file); }, 30s));
