@@ -106,6 +106,15 @@ void append_ledger_metrics_text(const LedgerMetrics& metrics, std::string& out) 
                          "Partitions of usage.events assigned.");
     append_metric_sample(out, "ledger_assigned_partitions", "",
                          metrics.assigned_partitions.load(std::memory_order_relaxed));
+    append_metric_header(out, "ledger_disk_free_bytes", "gauge",
+                         "Free space on the ledger store's disk at the last check.");
+    append_metric_sample(out, "ledger_disk_free_bytes", "",
+                         metrics.disk_free_bytes.load(std::memory_order_relaxed));
+    append_metric_header(out, "ledger_disk_paused", "gauge",
+                         "1 while the ledger stopped consuming because free disk space is below "
+                         "--min-free-disk.");
+    append_metric_sample(out, "ledger_disk_paused", "",
+                         metrics.disk_paused.load(std::memory_order_relaxed));
 }
 
 }  // namespace ul

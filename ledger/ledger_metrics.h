@@ -62,6 +62,10 @@ struct LedgerMetrics {
     // minus next offset, from the consumer's cached watermarks); -1 until known.
     std::atomic<std::int64_t> consumer_lag{-1};
     std::atomic<std::uint64_t> assigned_partitions{0};
+    // Free space on the store's disk at the last check; 1 while writing is paused below
+    // --min-free-disk.
+    std::atomic<std::uint64_t> disk_free_bytes{0};
+    std::atomic<std::uint64_t> disk_paused{0};
 
     // Copies persisted totals (after a batch, on the consuming thread).
     void publish_counts(const OutcomeCounts& counts, std::uint64_t gap_event_total,

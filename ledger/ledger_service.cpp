@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <thread>
 #include <vector>
 
 namespace ul {
@@ -59,7 +60,9 @@ bool produce_relayed(rd_kafka_t* producer, const std::string& topic, std::int32_
 
 }  // namespace
 
-LedgerService::LedgerService(LedgerServiceOptions options) : options_(std::move(options)) {}
+LedgerService::LedgerService(LedgerServiceOptions options)
+    : options_(std::move(options)),
+      disk_guard_("ledger", options_.data_dir + "/ledger", options_.min_free_disk) {}
 
 LedgerService::~LedgerService() {
     if (consumer_) {
@@ -75,6 +78,11 @@ Result<std::unique_ptr<LedgerService>, std::string> LedgerService::start(
     store_options.path = config.data_dir + "/ledger";
     store_options.sync = config.sync;
     store_options.validation = config.validation;
+    // RocksDB writes even while opening; on a full disk it aborts instead of answering.
+    if (auto space = DiskGuard::check("ledger", store_options.path, config.min_free_disk);
+        !space) {
+        return unexpected(space.error());
+    }
     auto store = LedgerStore::open(store_options, OpenMode::read_write);
     if (!store) {
         return unexpected(store.error());
@@ -386,6 +394,17 @@ Result<bool, std::string> LedgerService::run() {
         }
         messages.clear();
         batch.clear();
+        const bool writable = disk_guard_.writable();
+        metrics_.disk_free_bytes.store(disk_guard_.last_free_bytes());
+        metrics_.disk_paused.store(writable ? 0 : 1);
+        if (!writable) {
+            // Nothing is polled while the disk is short of space (a polled message would have
+            // to be applied): positions stay in RocksDB, Kafka keeps the events, and they are
+            // read when space returns. In a group, a pause past max.poll.interval.ms leaves the
+            // group; the rebalance on return seeks to the stored positions.
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            continue;
+        }
         int timeout_ms = 100;
         while (messages.size() < options_.max_batch) {
             kafka::Message message(rd_kafka_consumer_poll(consumer_.get(), timeout_ms));
@@ -429,6 +448,11 @@ Result<bool, std::string> LedgerService::run() {
             continue;
         }
         const auto commit_start = std::chrono::steady_clock::now();
+        if (options_.test_fail_after_batches > 0 &&
+            batches_committed_ >= options_.test_fail_after_batches) {
+            return unexpected(std::string(
+                "ledger store write failed: IO error: injected by --test-fail-ledger-after-batches"));
+        }
         auto applied = store_->apply(batch, options_.now_us());
         if (!applied) {
             return unexpected(applied.error());
@@ -438,6 +462,7 @@ Result<bool, std::string> LedgerService::run() {
                                            std::chrono::steady_clock::now() - commit_start)
                                            .count()));
         metrics_.batch_size.observe(batch.size());
+        ++batches_committed_;
         publish_metrics();
         if (options_.commit_waiter != nullptr) {
             options_.commit_waiter->committed(batch, *applied);

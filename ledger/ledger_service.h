@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "consumers/disk_space.h"
 #include "consumers/kafka.h"
 #include "ledger/commit_waiter.h"
 #include "ledger/ledger_metrics.h"
@@ -43,6 +44,12 @@ struct LedgerServiceOptions {
     std::chrono::steady_clock::duration status_interval = std::chrono::seconds(10);
     // Told of every committed batch, on the consuming thread (HTTP ingest's ?wait=committed).
     CommitWaiter* commit_waiter = nullptr;
+    // Consuming stops (one error, ledger_disk_paused) while the store's disk has less free
+    // space than this, and resumes by itself when space returns; start refuses below it.
+    MinFreeDisk min_free_disk;
+    // Tests only: after this many committed batches, the next store write fails as a RocksDB
+    // write error would (0: never). Shows what a failing ledger looks like from outside.
+    std::uint64_t test_fail_after_batches = 0;
 };
 
 class LedgerService {
@@ -87,6 +94,8 @@ class LedgerService {
     std::map<std::uint32_t, std::pair<std::uint64_t, std::uint64_t>> produced_;
     std::uint64_t relay_failures_seen_ = 0;
     std::chrono::steady_clock::time_point last_relay_advance_ = std::chrono::steady_clock::now();
+    DiskGuard disk_guard_;
+    std::uint64_t batches_committed_ = 0;
 };
 
 }  // namespace ul

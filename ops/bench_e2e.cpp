@@ -122,6 +122,8 @@ int run_bench_e2e(const E2eArgs& args) {
     projection_options.bootstrap = broker->bootstrap();
     projection_options.data_dir = data_dir;
     projection_options.assign_all = true;
+    projection_options.heal_from_ledger = true;  // as in `up`: ledger_lag from the ledger store
+    projection_options.fresh_broker = true;
     auto projections = ProjectionService::start(projection_options);
     if (!projections) {
         spdlog::error("bench e2e: {}", projections.error());

@@ -38,6 +38,23 @@ void add_max_event_age_option(CLI::App& command, std::int64_t& max_event_age_us)
         ->default_str("35d");
 }
 
+void add_min_free_disk_option(CLI::App& command, MinFreeDisk& minimum) {
+    command
+        .add_option_function<std::string>(
+            "--min-free-disk",
+            [&minimum](const std::string& text) {
+                auto parsed = parse_min_free_disk(text);
+                if (!parsed) {
+                    throw CLI::ValidationError("--min-free-disk", parsed.error());
+                }
+                minimum = *parsed;
+            },
+            "Stop consuming, with one error and a metric, while the store's disk has less free "
+            "space than this (RocksDB aborts on a full disk); resume when space returns. "
+            "256MiB, 1GiB, 2%, or 0 for no check")
+        ->default_str("256MiB");
+}
+
 std::int64_t system_now_us() {
     return std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::system_clock::now().time_since_epoch())

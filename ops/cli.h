@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "consumers/disk_space.h"
+
 namespace ul::ops {
 
 inline constexpr int kExitOk = 0;
@@ -35,6 +37,9 @@ std::string resolve_bootstrap_or_throw(const KafkaOptions& options);
 
 // Adds --max-event-age (a duration such as 35d, 12h); the value lands in micros.
 void add_max_event_age_option(CLI::App& command, std::int64_t& max_event_age_us);
+
+// Adds --min-free-disk (256MiB, 2%, 0 = off): the store stops writing below it.
+void add_min_free_disk_option(CLI::App& command, MinFreeDisk& minimum);
 
 // Microseconds since the Unix epoch from the system clock: the one place commands read time.
 std::int64_t system_now_us();

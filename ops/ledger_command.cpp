@@ -26,6 +26,7 @@ struct LedgerArgs {
     std::int64_t max_event_age_us = ValidationOptions{}.max_event_age_us;
     std::size_t batch_size = 10'000;
     bool assign_all = false;
+    MinFreeDisk min_free_disk;
 };
 
 std::unique_ptr<LedgerStore> open_for_reading(const std::string& data_dir) {
@@ -49,6 +50,7 @@ int run_ledger(const LedgerArgs& args) {
     options.validation.strict = !args.lenient;
     options.validation.max_event_age_us = args.max_event_age_us;
     options.now_us = system_now_us;
+    options.min_free_disk = args.min_free_disk;
     auto service = LedgerService::start(options);
     if (!service) {
         spdlog::error("ledger: {}", service.error());
@@ -143,6 +145,7 @@ void add_ledger_commands(CLI::App& app, CommandRunner& run) {
     ledger->add_flag("--assign-all", args->assign_all,
                      "Take every partition without joining the consumer group (a single "
                      "instance; restarts resume at once)");
+    add_min_free_disk_option(*ledger, args->min_free_disk);
     ledger->callback([args, &run] { run = [args] { return run_ledger(*args); }; });
 
     auto data_dir = std::make_shared<std::string>("data");

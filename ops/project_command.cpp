@@ -31,6 +31,7 @@ struct ProjectArgs {
     bool assign_all = false;
     bool heal_from_ledger = false;
     bool sync = false;
+    MinFreeDisk min_free_disk;
 };
 
 // 128 random bits as 32 hex digits.
@@ -56,6 +57,7 @@ int run_project(const ProjectArgs& args) {
     options.assign_all = args.assign_all;
     options.heal_from_ledger = args.heal_from_ledger;
     options.sync = args.sync;
+    options.min_free_disk = args.min_free_disk;
     auto plans = load_plan_book_or_throw(args.config);
     options.group_by = group_by_of(plans);
     auto service = ProjectionService::start(options);
@@ -201,7 +203,8 @@ void add_api_options(CLI::App& command, ApiArgs& args) {
 Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
                                           const ProjectionService& projections,
                                           const LedgerMetrics* ledger_metrics,
-                                          IngestOptions ingest) {
+                                          IngestOptions ingest,
+                                          const ComponentHealth* health) {
     RunningApi running;
     if (!ingest.now_us) {
         ingest.now_us = system_now_us;
@@ -222,6 +225,7 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
     options.now_us = system_now_us;
     options.ledger_metrics = ledger_metrics;
     options.ingest = running.ingest.get();
+    options.health = health;
     running.api = std::make_unique<QueryApi>(std::move(options), std::move(plans), projections);
     HttpServerOptions server_options;
     server_options.listen = args.listen;
@@ -278,8 +282,11 @@ void add_project_commands(CLI::App& app, CommandRunner& run) {
     project->add_flag("--assign-all", args->assign_all,
                       "Take every partition without joining the consumer group (one instance)");
     project->add_flag("--heal-from-ledger", args->heal_from_ledger,
-                      "When entries are missing from usage.ledger, read them from the ledger "
-                      "store in the same --data-dir instead of stopping the partition");
+                      "The ledger store is in the same --data-dir: at start apply every "
+                      "committed entry not applied yet from it, read entries missing from "
+                      "usage.ledger from it instead of stopping the partition, and be ready only "
+                      "when the applied sequences are close to the ledger's");
+    add_min_free_disk_option(*project, args->min_free_disk);
     add_api_options(*project, args->api);
     project->callback([args, &run] { run = [args] { return run_project(*args); }; });
 

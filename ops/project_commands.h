@@ -49,6 +49,7 @@ struct RunningApi {
 Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
                                           const ProjectionService& projections,
                                           const LedgerMetrics* ledger_metrics,
-                                          IngestOptions ingest);
+                                          IngestOptions ingest,
+                                          const ComponentHealth* health = nullptr);
 
 }  // namespace ul::ops

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <functional>
 #include <thread>
 
 #include "ledger/ledger_service.h"
@@ -14,6 +15,7 @@
 #include "ops/project_commands.h"
 #include "ops/signals.h"
 #include "producers/demo_traffic.h"
+#include "projections/health.h"
 #include "projections/projection_service.h"
 #include "schemas/time.h"
 
@@ -26,6 +28,36 @@ struct UpArgs {
     bool demo = false;
     std::string config;
     ApiArgs api;
+    MinFreeDisk min_free_disk;
+    std::string on_failure = "exit";  // a part stopped: "exit" 1, or "serve" (unready, 503s)
+    std::uint64_t test_fail_ledger_after_batches = 0;
+};
+
+// Runs `run` on its own thread; when it ends with an error, that is reported to `health` and
+// logged at once (not at shutdown).
+class ComponentThread {
+  public:
+    ComponentThread(std::string name, ComponentHealth& health,
+                    std::function<Result<bool, std::string>()> run)
+        : thread_([this, name = std::move(name), &health, run = std::move(run)] {
+              result_ = run();
+              if (!result_) {
+                  spdlog::error("up: the {} stopped: {}", name, result_.error());
+                  health.report_failure(name, result_.error());
+              }
+          }) {}
+    ComponentThread(const ComponentThread&) = delete;
+    ComponentThread& operator=(const ComponentThread&) = delete;
+    ~ComponentThread() { join(); }
+    void join() {
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+
+  private:
+    Result<bool, std::string> result_ = true;
+    std::thread thread_;  // last: starts after result_ exists
 };
 
 int run_up(const UpArgs& args) {
@@ -42,16 +74,19 @@ int run_up(const UpArgs& args) {
     ledger_options.now_us = system_now_us;
     CommitWaiter commit_waiter;  // POST /v1/events?wait=committed
     ledger_options.commit_waiter = &commit_waiter;
+    ledger_options.min_free_disk = args.min_free_disk;
+    ledger_options.test_fail_after_batches = args.test_fail_ledger_after_batches;
     auto ledger = LedgerService::start(ledger_options);
     if (!ledger) {
         spdlog::error("up: {}", ledger.error());
         return kExitFailure;
     }
-    Result<bool, std::string> ledger_result = true;
-    std::thread ledger_thread([&] { ledger_result = (*ledger)->run(); });
+    ComponentHealth health;
+    auto ledger_thread =
+        std::make_unique<ComponentThread>("ledger", health, [&] { return (*ledger)->run(); });
     auto stop_ledger = [&] {
         (*ledger)->request_stop();
-        ledger_thread.join();
+        ledger_thread->join();
     };
 
     const PlanBook plans = load_plan_book_or_throw(args.config);
@@ -60,6 +95,8 @@ int run_up(const UpArgs& args) {
     projection_options.data_dir = args.data_dir;
     projection_options.assign_all = true;
     projection_options.heal_from_ledger = true;  // the ledger store is right here
+    projection_options.fresh_broker = true;      // the embedded broker starts empty
+    projection_options.min_free_disk = args.min_free_disk;
     projection_options.group_by = group_by_of(plans);
     auto projections = ProjectionService::start(projection_options);
     if (!projections) {
@@ -67,17 +104,20 @@ int run_up(const UpArgs& args) {
         stop_ledger();
         return kExitFailure;
     }
-    Result<bool, std::string> projection_result = true;
-    std::thread projection_thread([&] { projection_result = (*projections)->run(); });
+    auto projection_thread = std::make_unique<ComponentThread>(
+        "projections", health, [&] { return (*projections)->run(); });
     auto stop_projections = [&] {
         (*projections)->request_stop();
-        projection_thread.join();
+        projection_thread->join();
     };
     IngestOptions ingest;
     ingest.bootstrap = broker->bootstrap();
     ingest.validation = ledger_options.validation;
     ingest.commit_waiter = &commit_waiter;
-    auto api = start_api(args.api, plans, **projections, &(*ledger)->metrics(), ingest);
+    ingest.wait_committed_by_default = true;  // the embedded broker keeps events in memory only
+    ingest.health = &health;
+    auto api =
+        start_api(args.api, plans, **projections, &(*ledger)->metrics(), ingest, &health);
     if (!api) {
         spdlog::error("up: {}", api.error());
         stop_projections();
@@ -133,10 +173,16 @@ int run_up(const UpArgs& args) {
         "up: the embedded broker keeps at most ~5 MiB per partition in memory; the ledger "
         "drains it continuously into RocksDB");
     int taken = 0;
-    while (taken == 0) {
-        taken = wait_for_termination_signal(std::chrono::seconds(1));
+    bool failed = false;
+    while (taken == 0 && !failed) {
+        taken = wait_for_termination_signal(std::chrono::milliseconds(200));
+        failed = args.on_failure == "exit" && !health.failures().empty();
     }
-    spdlog::info("up: signal {} taken, stopping", taken);
+    if (failed) {
+        spdlog::error("up: stopping because a part stopped (--on-component-failure exit)");
+    } else {
+        spdlog::info("up: signal {} taken, stopping", taken);
+    }
     if (demo) {
         demo->stop();
     }
@@ -144,12 +190,8 @@ int run_up(const UpArgs& args) {
     stop_ledger();
     stop_projections();
     int status = kExitOk;
-    if (!ledger_result) {
-        spdlog::error("up: ledger: {}", ledger_result.error());
-        status = kExitFailure;
-    }
-    if (!projection_result) {
-        spdlog::error("up: projections: {}", projection_result.error());
+    for (const auto& failure : health.failures()) {
+        spdlog::error("up: the {} had stopped: {}", failure.component, failure.error);
         status = kExitFailure;
     }
     std::filesystem::remove(bootstrap_file, ignored);
@@ -177,6 +219,18 @@ void add_up_command(CLI::App& app, CommandRunner& run) {
         ->add_option("--config", args->config, "Plans file (default: the built-in example plans)")
         ->check(CLI::ExistingFile);
     add_api_options(*command, args->api);
+    add_min_free_disk_option(*command, args->min_free_disk);
+    command
+        ->add_option("--on-component-failure", args->on_failure,
+                     "When the ledger or the projection stops on an error (logged at once): "
+                     "exit (status 1, for a supervisor to restart) or serve (stay up, /healthz "
+                     "and /readyz 503 naming it, ingest 503)")
+        ->check(CLI::IsMember({"exit", "serve"}))
+        ->capture_default_str();
+    command
+        ->add_option("--test-fail-ledger-after-batches", args->test_fail_ledger_after_batches,
+                     "Tests only: the ledger's store write fails after this many batches")
+        ->group("");  // hidden from --help
     command->callback([args, &run] { run = [args] { return run_up(*args); }; });
 }
 

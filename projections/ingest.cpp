@@ -92,11 +92,13 @@ struct Ingest::Request {
     bool replied = false;
     std::chrono::steady_clock::time_point deadline;
 
-    // Called with the mutex held when the last event settled (or on timeout).
-    HttpResponse response(bool timed_out) const {
+    // Called with the mutex held when the last event settled (or on timeout, or when the
+    // ledger stopped before committing every event: `ledger_down`).
+    HttpResponse response(bool timed_out, bool ledger_down = false) const {
         HttpResponse out;
         bool failed = false;
-        out.body = "{\"events\":[";
+        out.body = wait_committed ? "{\"durability\":\"ledger\",\"events\":["
+                                  : "{\"durability\":\"kafka\",\"events\":[";
         for (std::size_t index = 0; index < events.size(); ++index) {
             const EventState& event = events[index];
             out.body += index == 0 ? "{\"index\":" : ",{\"index\":";
@@ -116,7 +118,9 @@ struct Ingest::Request {
                     append_json_string(out.body, event.error);
                     break;
                 case Status::timed_out:
-                    out.body += "pending\",\"error\":\"not committed by the ledger in time\"";
+                    out.body += ledger_down
+                                    ? "pending\",\"error\":\"the ledger stopped before committing it\""
+                                    : "pending\",\"error\":\"not committed by the ledger in time\"";
                     break;
                 case Status::committed:
                     out.body += std::string(verdict_name(event.verdict.verdict)) + "\"";
@@ -133,7 +137,7 @@ struct Ingest::Request {
             out.body += "}";
         }
         out.body += "]}";
-        out.status = failed ? 503 : timed_out ? 504 : wait_committed ? 200 : 202;
+        out.status = failed || ledger_down ? 503 : timed_out ? 504 : wait_committed ? 200 : 202;
         return out;
     }
 };
@@ -168,13 +172,16 @@ Ingest::~Ingest() {
 void Ingest::poll_loop() {
     while (!stop_.load()) {
         producer_->poll(50);
-        // Requests whose ledger verdicts did not come in time answer 504 with what is known.
+        // Requests whose ledger verdicts did not come in time answer 504 with what is known;
+        // all of them answer 503 at once when the ledger of this process stopped.
+        const bool ledger_down =
+            options_.health != nullptr && options_.health->failure_of("ledger").has_value();
         std::vector<std::shared_ptr<Request>> expired;
         {
             std::lock_guard lock(pending_mutex_);
             const auto now = std::chrono::steady_clock::now();
             for (auto it = waiting_.begin(); it != waiting_.end();) {
-                if ((*it)->deadline <= now) {
+                if (ledger_down || (*it)->deadline <= now) {
                     expired.push_back(*it);
                     it = waiting_.erase(it);
                 } else {
@@ -197,7 +204,7 @@ void Ingest::poll_loop() {
                 }
             }
             request->replied = true;
-            request->reply(request->response(true));
+            request->reply(request->response(true, ledger_down));
         }
     }
 }
@@ -211,7 +218,16 @@ void Ingest::handle(const HttpRequest& http, const std::string& tenant, HttpRepl
         request->reply(json_error(400, "bad_wait", "wait must be acknowledged or committed"));
         return;
     }
-    request->wait_committed = wait && *wait == "committed";
+    request->wait_committed = wait ? *wait == "committed" : options_.wait_committed_by_default;
+    if (options_.health != nullptr) {
+        if (auto down = options_.health->failure_of("ledger")) {
+            request->reply(json_error(
+                503, "ledger_unavailable",
+                "the ledger of this process stopped (" + *down +
+                    "); nothing was sent — retry once it runs again"));
+            return;
+        }
+    }
     if (request->wait_committed && options_.commit_waiter == nullptr) {
         request->reply(json_error(
             400, "wait_unavailable",

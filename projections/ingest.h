@@ -2,10 +2,11 @@
 // (Content-Type: application/x-ndjson). Every event is validated as the ledger will (invalid ones
 // are reported by index and never sent); a tenant key may send only its own tenant's events
 // (403, nothing sent). Valid events go to usage.events through UsageProducer (idempotent,
-// acks=all). Answers 202 once Kafka acknowledged every event: {"events":[{"index","status":
-// "queued"|"invalid","error"?}]}. With ?wait=committed (needs the ledger in this process: `up`)
-// it answers 200 after the ledger committed each one, with its verdict accepted / duplicate /
-// conflict / invalid and its ledger position.
+// acks=all). With ?wait=acknowledged it answers 202 once Kafka acknowledged every event:
+// {"durability":"kafka","events":[{"index","status":"queued"|"invalid","error"?}]}. With
+// ?wait=committed (needs the ledger in this process: `up`, where it is the default) it answers
+// 200 after the ledger committed each one: {"durability":"ledger","events":[…]} with each
+// verdict accepted / duplicate / conflict / invalid and its ledger position.
 // Threading: handle() on any HTTP thread; replies come from the producer's polling thread or
 // the ledger thread.
 #pragma once
@@ -21,6 +22,7 @@
 
 #include "ledger/commit_waiter.h"
 #include "producers/usage_producer.h"
+#include "projections/health.h"
 #include "projections/http_server.h"
 #include "schemas/event.h"
 
@@ -32,6 +34,11 @@ struct IngestOptions {
     ValidationOptions validation;  // the ledger's (strictness, --max-event-age)
     std::function<std::int64_t()> now_us;
     CommitWaiter* commit_waiter = nullptr;  // nullptr: ?wait=committed is refused (400)
+    // Without ?wait=, wait for the ledger's commit (true in `up`, where the embedded broker
+    // keeps events in memory only) or for Kafka's acknowledgement.
+    bool wait_committed_by_default = false;
+    // While the ledger of this process is down, events are refused (503), never queued.
+    const ComponentHealth* health = nullptr;
     std::chrono::seconds commit_timeout{30};
 };
 

@@ -20,6 +20,14 @@ void append_projection_metrics_text(const ProjectionMetrics& metrics, std::strin
                          "Partitions of usage.ledger assigned.");
     append_metric_sample(out, "projection_assigned_partitions", "",
                          metrics.assigned_partitions.load());
+    append_metric_header(out, "projection_ledger_lag_entries", "gauge",
+                         "Entries committed in the ledger store and not applied yet (-1: the "
+                         "ledger store is not readable from this process).");
+    append_metric_sample(out, "projection_ledger_lag_entries", "", metrics.ledger_lag.load());
+    append_metric_header(out, "projection_disk_paused", "gauge",
+                         "1 while the projection stopped consuming because free disk space is "
+                         "below --min-free-disk.");
+    append_metric_sample(out, "projection_disk_paused", "", metrics.disk_paused.load());
     append_metric_header(out, "projection_accounts", "gauge", "Accounts known.");
     append_metric_sample(out, "projection_accounts", "", metrics.accounts.load());
     append_metric_header(out, "projection_bad_accounts_total", "counter",

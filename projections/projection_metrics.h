@@ -22,6 +22,11 @@ struct ProjectionMetrics {
     std::atomic<std::int64_t> lag{-1};  // usage.ledger messages not yet read; -1: unknown
     std::atomic<std::uint64_t> assigned_partitions{0};
     std::atomic<bool> accounts_loaded{false};  // usage.accounts read to its end once
+    // Committed ledger entries not applied yet, from the ledger store; -1: no ledger store here.
+    std::atomic<std::int64_t> ledger_lag{-1};
+    // False until the entries committed before this start were applied from the ledger store.
+    std::atomic<bool> caught_up{false};
+    std::atomic<std::uint64_t> disk_paused{0};
 };
 
 // Names prefixed `projection_`.

@@ -28,7 +28,8 @@ ProjectionService::ProjectionService(ProjectionServiceOptions options)
     : options_(std::move(options)),
       applier_(options_.group_by, [this](std::string_view tenant) -> const BillingCalendar& {
           return calendar_of(tenant);
-      }) {}
+      }),
+      disk_guard_("projections", options_.data_dir + "/projections", options_.min_free_disk) {}
 
 ProjectionService::~ProjectionService() {
     if (consumer_) {
@@ -43,6 +44,10 @@ Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start
     ProjectionStoreOptions store_options;
     store_options.path = config.data_dir + "/projections";
     store_options.sync = config.sync;
+    if (auto space = DiskGuard::check("projections", store_options.path, config.min_free_disk);
+        !space) {
+        return unexpected(space.error());
+    }
     auto store = ProjectionStore::open(store_options, ProjectionOpenMode::read_write);
     if (!store) {
         return unexpected(store.error());
@@ -61,6 +66,17 @@ Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start
     }
     for (const auto& [partition, state] : service->store_->partitions()) {
         service->positions_[partition] = state.next_sequence;
+    }
+    if (config.heal_from_ledger) {
+        LedgerStoreOptions ledger_options;
+        ledger_options.path = config.data_dir + "/ledger";
+        auto ledger = LedgerStore::open(ledger_options, OpenMode::secondary);
+        if (!ledger) {
+            return unexpected("the ledger store to heal from: " + ledger.error());
+        }
+        service->ledger_ = std::move(ledger).value();
+    } else {
+        service->metrics_.caught_up.store(true);  // nothing to compare with here
     }
 
     auto consumer_config = kafka::make_config({
@@ -88,6 +104,12 @@ Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start
     return service;
 }
 
+std::int64_t ProjectionService::start_offset(std::int32_t partition) const {
+    const auto state = store_->partition(static_cast<std::uint32_t>(partition));
+    const bool known = !options_.fresh_broker || offsets_known_.contains(partition);
+    return state.next_offset >= 0 && known ? state.next_offset : RD_KAFKA_OFFSET_BEGINNING;
+}
+
 void ProjectionService::on_rebalance(rd_kafka_resp_err_t error,
                                      rd_kafka_topic_partition_list_t* partitions) {
     // Revoked partitions may go to another consumer, and assigned ones start at the stored
@@ -105,9 +127,7 @@ void ProjectionService::on_rebalance(rd_kafka_resp_err_t error,
     for (int index = 0; index < partitions->cnt; ++index) {
         auto& partition = partitions->elems[index];
         if (options_.ledger_topic == partition.topic) {
-            const auto state = store_->partition(static_cast<std::uint32_t>(partition.partition));
-            partition.offset =
-                state.next_offset >= 0 ? state.next_offset : RD_KAFKA_OFFSET_BEGINNING;
+            partition.offset = start_offset(partition.partition);
             assigned_.push_back(partition.partition);
         } else {
             partition.offset = RD_KAFKA_OFFSET_BEGINNING;  // the whole account table, every time
@@ -196,6 +216,7 @@ bool ProjectionService::apply_entry(std::string_view encoded, std::uint32_t part
 
 void ProjectionService::take_entry(const rd_kafka_message_t& message, ProjectionBatch& batch) {
     const auto partition = static_cast<std::uint32_t>(message.partition);
+    offsets_known_.insert(message.partition);
     auto [slot, inserted] = batch.partitions.try_emplace(partition);
     if (inserted) {
         slot->second = store_->partition(partition);
@@ -240,34 +261,112 @@ void ProjectionService::take_entry(const rd_kafka_message_t& message, Projection
     }
 }
 
-Result<bool, std::string> ProjectionService::heal(std::uint32_t partition, ProjectionBatch& batch) {
-    LedgerStoreOptions options;
-    options.path = options_.data_dir + "/ledger";
-    auto ledger = LedgerStore::open(options, OpenMode::secondary);
-    if (!ledger) {
-        return unexpected(ledger.error());
-    }
+Result<bool, std::string> ProjectionService::apply_from_ledger(std::uint32_t partition,
+                                                             std::uint64_t to,
+                                                             ProjectionBatch& batch) {
     ProjectionPartition& state = batch.partitions[partition];
-    const std::uint64_t to = *state.stalled_at;
-    state.stalled_at.reset();
     bool ok = true;
-    auto read = (*ledger)->read_entries(partition, state.next_sequence, to - state.next_sequence,
-                                        [&](std::uint64_t sequence, std::string_view entry) {
-                                            if (ok && sequence == state.next_sequence) {
-                                                ok = apply_entry(entry, partition, batch, state);
-                                            }
-                                        });
+    auto read = ledger_->read_entries(partition, state.next_sequence, to - state.next_sequence,
+                                      [&](std::uint64_t sequence, std::string_view entry) {
+                                          if (ok && sequence == state.next_sequence) {
+                                              ok = apply_entry(entry, partition, batch, state);
+                                          }
+                                      });
     if (!read) {
         return unexpected(read.error());
     }
     if (!ok || state.next_sequence != to) {
-        state.stalled_at = to;
         return unexpected("the ledger store holds entries " + std::to_string(state.next_sequence) +
                           ".." + std::to_string(to) + " of partition " + std::to_string(partition) +
-                          " only partly; still stopped");
+                          " only partly");
+    }
+    return true;
+}
+
+Result<bool, std::string> ProjectionService::heal(std::uint32_t partition, ProjectionBatch& batch) {
+    if (!ledger_) {
+        return unexpected(std::string("no ledger store to heal from"));
+    }
+    if (auto caught = ledger_->catch_up(); !caught) {
+        return caught;
+    }
+    ProjectionPartition& state = batch.partitions[partition];
+    const std::uint64_t to = *state.stalled_at;
+    state.stalled_at.reset();
+    if (auto applied = apply_from_ledger(partition, to, batch); !applied) {
+        batch.partitions[partition].stalled_at = to;
+        return unexpected(applied.error() + "; still stopped");
     }
     spdlog::info("projections: partition {} healed from the ledger store up to sequence {}",
                  partition, to);
+    return true;
+}
+
+Result<bool, std::string> ProjectionService::catch_up_with_ledger() {
+    if (auto caught = ledger_->catch_up(); !caught) {
+        return caught;
+    }
+    constexpr std::uint64_t kChunk = 50'000;  // entries per write: bounds the pending deltas
+    std::uint64_t behind = 0;
+    for (const auto& [partition, committed] : ledger_->partitions()) {
+        const std::uint64_t applied = store_->partition(partition).next_sequence;
+        behind += committed.next_sequence > applied ? committed.next_sequence - applied : 0;
+    }
+    if (behind == 0) {
+        return true;
+    }
+    spdlog::info(
+        "projections: {} entries committed in the ledger store are not applied yet (a crash "
+        "stopped this process before it wrote them); applying them from the ledger store",
+        behind);
+    const auto started = std::chrono::steady_clock::now();
+    auto last_progress = started;
+    std::uint64_t done = 0;
+    for (const auto& [partition, committed] : ledger_->partitions()) {
+        while (true) {
+            std::unique_lock lock(view_mutex_);
+            auto [slot, inserted] = pending_.partitions.try_emplace(partition);
+            if (inserted) {
+                slot->second = store_->partition(partition);
+            }
+            const std::uint64_t from = slot->second.next_sequence;
+            if (from >= committed.next_sequence) {
+                break;
+            }
+            const std::uint64_t to = std::min(committed.next_sequence, from + kChunk);
+            slot->second.stalled_at.reset();  // what was missing is in the ledger store
+            if (!pending_since_) {
+                pending_since_ = std::chrono::steady_clock::now();
+            }
+            auto applied = apply_from_ledger(partition, to, pending_);
+            if (!applied) {
+                // An entry that cannot be applied stops its partition, as it does live.
+                ProjectionPartition& state = pending_.partitions[partition];
+                state.stalled_at = state.next_sequence;
+                spdlog::error("projections: catching up partition {} from the ledger store: {}; "
+                              "the partition stops at sequence {}",
+                              partition, applied.error(), state.next_sequence);
+            }
+            done += pending_.partitions[partition].next_sequence - from;
+            lock.unlock();
+            if (auto flushed = flush(); !flushed) {
+                return flushed;
+            }
+            if (!applied) {
+                break;
+            }
+            if (const auto now = std::chrono::steady_clock::now();
+                now - last_progress >= std::chrono::seconds(2)) {
+                last_progress = now;
+                spdlog::info("projections: catching up from the ledger store: {} of {} entries",
+                             done, behind);
+            }
+        }
+    }
+    publish_metrics();
+    spdlog::info("projections: caught up with the ledger store: {} entries applied in {:.1f} s",
+                 done,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     return true;
 }
 
@@ -299,9 +398,7 @@ Result<bool, std::string> ProjectionService::handle_offset_error(
     for (int index = 0; index < assignment->cnt; ++index) {
         auto& partition = assignment->elems[index];
         if (options_.ledger_topic == partition.topic) {
-            const auto state = store_->partition(static_cast<std::uint32_t>(partition.partition));
-            partition.offset =
-                state.next_offset >= 0 ? state.next_offset : RD_KAFKA_OFFSET_BEGINNING;
+            partition.offset = start_offset(partition.partition);
             if (partition.partition == message.partition && topic == options_.ledger_topic) {
                 partition.offset = low;
             }
@@ -330,6 +427,7 @@ void ProjectionService::publish_metrics() {
         }
     }
     metrics_.stalled_partitions.store(stalled);
+    publish_ledger_lag(current);
     {
         std::shared_lock lock(accounts_mutex_);
         metrics_.accounts.store(accounts_.size());
@@ -344,10 +442,36 @@ void ProjectionService::publish_metrics() {
             return;  // not known yet
         }
         const auto found = current.find(static_cast<std::uint32_t>(partition));
-        const std::int64_t next = found == current.end() ? -1 : found->second.next_offset;
+        const bool known = !options_.fresh_broker || offsets_known_.contains(partition);
+        const std::int64_t next = found == current.end() || !known ? -1 : found->second.next_offset;
         lag += std::max<std::int64_t>(0, high - std::max(next, low));
     }
     metrics_.lag.store(lag);
+}
+
+void ProjectionService::publish_ledger_lag(
+    const std::map<std::uint32_t, ProjectionPartition>& current) {
+    if (!ledger_) {
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - ledger_checked_ < std::chrono::seconds(1) && metrics_.ledger_lag.load() >= 0) {
+        return;
+    }
+    ledger_checked_ = now;
+    if (auto caught = ledger_->catch_up(); !caught) {
+        spdlog::warn("projections: {}", caught.error());
+        return;
+    }
+    std::int64_t lag = 0;
+    for (const auto& [partition, committed] : ledger_->partitions()) {
+        const auto found = current.find(partition);
+        const std::uint64_t applied = found == current.end() ? 0 : found->second.next_sequence;
+        if (committed.next_sequence > applied) {
+            lag += static_cast<std::int64_t>(committed.next_sequence - applied);
+        }
+    }
+    metrics_.ledger_lag.store(lag);
 }
 
 Result<bool, std::string> ProjectionService::flush() {
@@ -544,23 +668,13 @@ void ProjectionService::log_status(double seconds, std::uint64_t applied) const 
 }
 
 Result<bool, std::string> ProjectionService::run() {
-    // Partitions stopped at a gap by an earlier run: heal them first when told to.
-    if (options_.heal_from_ledger) {
-        for (const auto& [partition, state] : std::map(store_->partitions())) {
-            if (!state.stalled_at) {
-                continue;
-            }
-            ProjectionBatch healing;
-            healing.partitions[partition] = state;
-            auto healed = heal(partition, healing);
-            if (!healed) {
-                spdlog::error("projections: {}", healed.error());
-                continue;
-            }
-            if (auto applied = store_->apply(healing); !applied) {
-                return unexpected(applied.error());
-            }
+    // Entries committed before this start and not applied yet (also partitions stopped at a
+    // gap by an earlier run) come from the ledger store first, when it is here.
+    if (ledger_) {
+        if (auto caught = catch_up_with_ledger(); !caught) {
+            return caught;
         }
+        metrics_.caught_up.store(true);
     }
     if (options_.assign_all) {
         auto metadata = kafka::wait_for_cluster(consumer_.get(), options_.bootstrap, 30000);
@@ -606,6 +720,15 @@ Result<bool, std::string> ProjectionService::run() {
             applied_at_status = metrics_.applied.load();
         }
         messages.clear();
+        const bool writable = disk_guard_.writable();
+        metrics_.disk_paused.store(writable ? 0 : 1);
+        if (!writable) {
+            // Nothing polled, nothing written while the disk is short of space; the deltas in
+            // memory are still read, and the store's positions say where to resume.
+            publish_metrics();
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            continue;
+        }
         int timeout_ms = 100;
         while (messages.size() < options_.max_batch) {
             kafka::Message message(rd_kafka_consumer_poll(consumer_.get(), timeout_ms));

@@ -24,11 +24,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "consumers/disk_space.h"
 #include "consumers/kafka.h"
+#include "ledger/ledger_store.h"
 #include "projections/entry_applier.h"
 #include "projections/projection_metrics.h"
 #include "projections/projection_store.h"
@@ -49,8 +52,17 @@ struct ProjectionServiceOptions {
     FlushPolicy flush;
     bool sync = false;
     GroupBy group_by;
-    // Read entries missing from usage.ledger from the ledger store at <data_dir>/ledger.
+    // The ledger store at <data_dir>/ledger is readable here (secondary open): at start the
+    // projection applies every committed entry it has not applied yet from it (a crash can leave
+    // the projection behind entries that usage.ledger will not carry again), a jump in
+    // usage.ledger is healed from it, and readiness compares the applied sequences with the
+    // ledger's committed ones.
     bool heal_from_ledger = false;
+    // usage.ledger's offsets from an earlier run mean nothing (the embedded broker starts empty
+    // each run): read it from its start; ledger sequences decide what is new.
+    bool fresh_broker = false;
+    // Stop consuming (and writing) while the store's disk has less free space than this.
+    MinFreeDisk min_free_disk;
     std::chrono::steady_clock::duration status_interval = std::chrono::seconds(10);
     // Tests only: sleep this long just before and just after each store write, widening the
     // moments where a read must take the deltas being written from memory, then from the store.
@@ -106,8 +118,18 @@ class ProjectionService {
     bool apply_entry(std::string_view encoded, std::uint32_t partition, ProjectionBatch& batch,
                      ProjectionPartition& state);
     Result<bool, std::string> heal(std::uint32_t partition, ProjectionBatch& batch);
+    // Applies entries [state.next_sequence, to) of `partition` from the ledger store.
+    Result<bool, std::string> apply_from_ledger(std::uint32_t partition, std::uint64_t to,
+                                                ProjectionBatch& batch);
+    // At start: every committed entry not applied yet, read from the ledger store and written.
+    Result<bool, std::string> catch_up_with_ledger();
+    // Ledger sequences committed and not applied, summed over partitions (at most once a second).
+    void publish_ledger_lag(const std::map<std::uint32_t, ProjectionPartition>& current);
     Result<bool, std::string> handle_offset_error(const rd_kafka_message_t& message);
     const BillingCalendar& calendar_of(std::string_view tenant_id);
+    // Where usage.ledger is read from on assignment: the stored offset, or its start when the
+    // offset is unknown or belongs to an earlier broker (fresh_broker).
+    std::int64_t start_offset(std::int32_t partition) const;
     void publish_metrics();
     void log_status(double seconds, std::uint64_t applied) const;
 
@@ -126,6 +148,11 @@ class ProjectionService {
     EntryApplier applier_;
     ProjectionMetrics metrics_;
     std::atomic<bool> stop_{false};
+    std::unique_ptr<LedgerStore> ledger_;  // secondary; with heal_from_ledger only
+    std::chrono::steady_clock::time_point ledger_checked_{};
+    DiskGuard disk_guard_;
+    // fresh_broker: partitions whose usage.ledger offsets were learned in this run.
+    std::set<std::int32_t> offsets_known_;
     std::vector<std::int32_t> assigned_;                 // partitions of the ledger topic
     std::map<std::int32_t, std::int64_t> accounts_end_;  // accounts partition → end offset
     // Accounts: written by run(), read by queries.

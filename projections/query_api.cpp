@@ -200,7 +200,31 @@ void QueryApi::append_as_of(std::string& out) const {
     }
     out.append("},\"applied\":").append(std::to_string(projections_.metrics().applied.load()));
     out.append(",\"lag\":").append(std::to_string(projections_.metrics().lag.load()));
+    out.append(",\"ledger_lag\":")
+        .append(std::to_string(projections_.metrics().ledger_lag.load()));
     out.append("}");
+}
+
+HttpResponse QueryApi::healthz() const {
+    // Alive while every part of the process runs: a stopped consumer thread is a dead process
+    // for a supervisor, even though HTTP still answers.
+    const auto failures =
+        options_.health == nullptr ? std::vector<ComponentHealth::Failure>{} : options_.health->failures();
+    if (failures.empty()) {
+        return json_ok("{\"status\":\"ok\"}");
+    }
+    std::string body = "{\"status\":\"failed\",\"failed\":[";
+    for (std::size_t index = 0; index < failures.size(); ++index) {
+        body.append(index == 0 ? "{\"component\":" : ",{\"component\":");
+        append_json_string(body, failures[index].component);
+        body.append(",\"error\":");
+        append_json_string(body, failures[index].error);
+        body.append("}");
+    }
+    body.append("]}");
+    HttpResponse response = json_ok(std::move(body));
+    response.status = 503;
+    return response;
 }
 
 HttpResponse QueryApi::readyz() const {
@@ -209,7 +233,27 @@ HttpResponse QueryApi::readyz() const {
     const auto lag = metrics.lag.load();
     const auto stalled = metrics.stalled_partitions.load();
     const bool accounts = metrics.accounts_loaded.load();
+    const auto ledger_lag = metrics.ledger_lag.load();
     std::vector<std::string> reasons;
+    if (options_.health != nullptr) {
+        for (const auto& failure : options_.health->failures()) {
+            reasons.push_back(failure.component + " stopped: " + failure.error);
+        }
+    }
+    if (!metrics.caught_up.load()) {
+        reasons.emplace_back("applying entries committed in the ledger store before this start");
+    }
+    if (ledger_lag > options_.ready_lag_bound) {
+        reasons.emplace_back(std::to_string(ledger_lag) +
+                             " committed ledger entries not applied yet, above the bound " +
+                             std::to_string(options_.ready_lag_bound));
+    }
+    if (metrics.disk_paused.load() != 0) {
+        reasons.emplace_back("the projection paused: free disk space below --min-free-disk");
+    }
+    if (options_.ledger_metrics != nullptr && options_.ledger_metrics->disk_paused.load() != 0) {
+        reasons.emplace_back("the ledger paused: free disk space below --min-free-disk");
+    }
     if (assigned == 0) {
         reasons.emplace_back("no usage.ledger partition assigned yet");
     }
@@ -230,6 +274,7 @@ HttpResponse QueryApi::readyz() const {
     body.append(reasons.empty() ? "true" : "false");
     body.append(",\"assigned_partitions\":").append(std::to_string(assigned));
     body.append(",\"lag\":").append(std::to_string(lag));
+    body.append(",\"ledger_lag\":").append(std::to_string(ledger_lag));
     body.append(",\"lag_bound\":").append(std::to_string(options_.ready_lag_bound));
     body.append(",\"stalled_partitions\":").append(std::to_string(stalled));
     body.append(",\"reasons\":[");
@@ -576,8 +621,7 @@ HttpResponse QueryApi::admin_tenants(const HttpRequest& /*request*/) const {
 
 void QueryApi::install(HttpServer& server) {
     using Params = std::map<std::string, std::string>;
-    server.route("GET", "/healthz",
-                 [](const HttpRequest&, const Params&) { return json_ok("{\"status\":\"ok\"}"); });
+    server.route("GET", "/healthz", [this](const HttpRequest&, const Params&) { return healthz(); });
     server.route("GET", "/readyz", [this](const HttpRequest&, const Params&) { return readyz(); });
     server.route("GET", "/metrics",
                  [this](const HttpRequest&, const Params&) { return metrics(); });

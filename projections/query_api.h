@@ -15,6 +15,7 @@
 
 #include "ledger/ledger_metrics.h"
 #include "projections/api_keys.h"
+#include "projections/health.h"
 #include "projections/http_server.h"
 #include "projections/ingest.h"
 #include "projections/projection_service.h"
@@ -31,6 +32,7 @@ struct QueryApiOptions {
     std::function<std::int64_t()> now_us;
     const LedgerMetrics* ledger_metrics = nullptr;  // when the ledger runs in this process
     Ingest* ingest = nullptr;                       // POST /v1/events; nullptr: 503
+    const ComponentHealth* health = nullptr;        // parts of this process that stopped
 };
 
 class QueryApi {
@@ -42,6 +44,7 @@ class QueryApi {
     void refresh_keys();
 
   private:
+    HttpResponse healthz() const;
     HttpResponse readyz() const;
     HttpResponse metrics() const;
     HttpResponse usage(const HttpRequest& request, const std::string& tenant) const;

@@ -1,7 +1,8 @@
 // POST /v1/events against `usage-ledger up` (broker, ledger, projections and API in one
-// process, over real sockets): ?wait=committed answers each event's ledger verdict after the
-// commit — accepted, then duplicate for the same event, conflict for the same key with another
-// payload; the default answer is 202 once Kafka acknowledged; NDJSON and arrays; invalid events
+// process, over real sockets): ?wait=committed (up's default) answers each event's ledger verdict
+// after the commit — accepted, then duplicate for the same event, conflict for the same key with
+// another payload; ?wait=acknowledged answers 202 once Kafka acknowledged; every answer says its
+// durability ("ledger" or "kafka"); NDJSON and arrays; invalid events
 // reported by index and never sent; a tenant key cannot send another tenant's events.
 #include <gtest/gtest.h>
 
@@ -61,7 +62,8 @@ TEST(Ingest, WaitCommittedAnswersEachVerdictAndTheDefaultAnswersOnceQueued) {
     auto accepted = post(address, "/v1/events?wait=committed", kAdmin, first);
     EXPECT_EQ(accepted.status, 200) << accepted.body;
     EXPECT_TRUE(
-        has(accepted.body, R"({"events":[{"index":0,"status":"accepted","ledger_partition":)"))
+        has(accepted.body,
+            R"({"durability":"ledger","events":[{"index":0,"status":"accepted","ledger_partition":)"))
         << accepted.body;
     // The same event again: a duplicate of the entry that was accepted.
     auto duplicate = post(address, "/v1/events?wait=committed", "acme-key", first);
@@ -82,21 +84,25 @@ TEST(Ingest, WaitCommittedAnswersEachVerdictAndTheDefaultAnswersOnceQueued) {
         30s))
         << http_get(address, "/v1/tenants/acme/usage", "acme-key").body;
 
-    // NDJSON, default answer: 202 once Kafka acknowledged; the bad line is reported, not sent.
+    // NDJSON, wait=acknowledged: 202 once Kafka acknowledged (durability "kafka": up's broker
+    // keeps it in memory only); the bad line is reported, not sent.
     const std::string ndjson = event("req-2", "acme", "1", when) + "\n" +
                                event("req-3", "acme", "-5", when) + "\n\n" +
                                event("req-4", "acme", "2", when) + "\n";
-    auto queued = post(address, "/v1/events", "acme-key", ndjson, "application/x-ndjson");
+    auto queued = post(address, "/v1/events?wait=acknowledged", "acme-key", ndjson,
+                       "application/x-ndjson");
     EXPECT_EQ(queued.status, 202) << queued.body;
+    EXPECT_TRUE(has(queued.body, R"({"durability":"kafka","events":[)")) << queued.body;
     EXPECT_TRUE(has(queued.body, R"({"index":0,"status":"queued","partition":)")) << queued.body;
     EXPECT_TRUE(has(queued.body, R"({"index":1,"status":"invalid","error":"bad_quantity: )"))
         << queued.body;
     EXPECT_TRUE(has(queued.body, R"({"index":2,"status":"queued","partition":)")) << queued.body;
-    // An array, waiting for the ledger.
+    // An array, without ?wait=: in up that waits for the ledger (durability "ledger").
     auto array = post(
-        address, "/v1/events?wait=committed", "acme-key",
+        address, "/v1/events", "acme-key",
         "[" + event("req-5", "acme", "3", when) + ", " + event("req-2", "acme", "1", when) + "]");
     EXPECT_EQ(array.status, 200) << array.body;
+    EXPECT_TRUE(has(array.body, R"({"durability":"ledger","events":[)")) << array.body;
     EXPECT_TRUE(has(array.body, R"({"index":0,"status":"accepted")")) << array.body;
     EXPECT_TRUE(has(array.body, R"({"index":1,"status":"duplicate")")) << array.body;
 
