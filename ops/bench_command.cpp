@@ -149,6 +149,7 @@ void add_bench_command(CLI::App& app, CommandRunner& run) {
     validate->callback([args, &run] { run = [args] { return run_bench_validate(*args); }; });
     add_bench_ledger(*bench, run);
     add_bench_e2e(*bench, run);
+    add_bench_replay(*bench, run);
 }
 
 }  // namespace ul::ops

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
     add_ledger_commands(app, run);
     add_project_commands(app, run);  // after the ledger's: adds `export counters`
     add_account_command(app, run);
+    add_replay_command(app, run);
     add_bench_command(app, run);
 
     try {

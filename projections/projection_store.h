@@ -130,6 +130,10 @@ class ProjectionStore {
     // Every stored account JSON, tenant → JSON.
     Result<std::map<std::string, std::string>, std::string> accounts() const;
 
+    // For tests that prove a damaged cell is found (replay --verify).
+    rocksdb::DB* raw_db() { return db_.get(); }
+    rocksdb::ColumnFamilyHandle* counters_family() { return counters_; }
+
   private:
     ProjectionStore() = default;
     Result<bool, std::string> load_meta();

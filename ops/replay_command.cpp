@@ -1,0 +1,165 @@
+// `usage-ledger replay`: rebuilds the counters projection from the ledger store into a fresh
+// directory, and with --verify compares it, cell by cell, with a live projection store up to
+// that store's watermarks. Both stores are read as RocksDB secondaries: it works beside a
+// running `up`, `ledger` or `project`. Replay performs no effect (it sends nothing).
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "ops/cli.h"
+#include "ops/project_commands.h"
+#include "projections/replay.h"
+#include "schemas/canonical.h"
+
+namespace ul::ops {
+namespace {
+
+struct ReplayArgs {
+    std::string ledger_dir = "data";
+    std::string out_dir;
+    std::string projection = "counters";
+    std::string verify_dir;
+    std::string accounts_from;
+    std::string config;
+};
+
+std::unique_ptr<ProjectionStore> open_live(const std::string& data_dir) {
+    ProjectionStoreOptions options;
+    options.path = data_dir + "/projections";
+    auto store = ProjectionStore::open(options, ProjectionOpenMode::secondary);
+    if (!store) {
+        throw UsageError(store.error() + " (is " + data_dir + " a data dir with projections/?)");
+    }
+    return std::move(store).value();
+}
+
+int run_replay(const ReplayArgs& args) {
+    const PlanBook plans = load_plan_book_or_throw(args.config);
+    ReplayOptions options;
+    options.ledger_path = args.ledger_dir + "/ledger";
+    if (!std::filesystem::exists(options.ledger_path)) {
+        throw UsageError("no ledger store at " + options.ledger_path + " (is --ledger-dir right?)");
+    }
+    options.out_path = args.out_dir + "/projections";
+    options.group_by = group_by_of(plans);
+    // Accounts (their calendars place the months): from the live store being verified, else
+    // --accounts-from, else the projection store beside the ledger when there is one.
+    std::string accounts_dir = !args.verify_dir.empty() ? args.verify_dir : args.accounts_from;
+    if (accounts_dir.empty() && std::filesystem::exists(args.ledger_dir + "/projections")) {
+        accounts_dir = args.ledger_dir;
+    }
+    std::unique_ptr<ProjectionStore> live;
+    if (!args.verify_dir.empty()) {
+        live = open_live(args.verify_dir);
+        options.up_to.emplace();
+        for (const auto& [partition, state] : live->partitions()) {
+            (*options.up_to)[partition] = state.next_sequence;
+        }
+    }
+    if (!accounts_dir.empty()) {
+        std::unique_ptr<ProjectionStore> other;
+        if (!live || accounts_dir != args.verify_dir) {
+            other = open_live(accounts_dir);
+        }
+        auto accounts = (other ? other : live)->accounts();
+        if (!accounts) {
+            spdlog::error("replay: {}", accounts.error());
+            return kExitFailure;
+        }
+        options.accounts = std::move(accounts).value();
+    } else {
+        spdlog::warn("replay: no projection store to take accounts from: every month is a "
+                     "calendar month in UTC (give --accounts-from)");
+    }
+    options.progress = [](const ReplayProgress& progress) {
+        const double rate = progress.seconds > 0 ? progress.entries_done / progress.seconds : 0;
+        const double left = rate > 0 ? (progress.entries_total - progress.entries_done) / rate : 0;
+        spdlog::info("replay: {} of {} entries ({:.0f}/s), about {:.0f} s left",
+                     progress.entries_done, progress.entries_total, rate, left);
+    };
+    spdlog::info("replay: {} → {}{}", options.ledger_path, options.out_path,
+                 live ? " (up to the live store's watermarks, then compared)" : "");
+    auto report = replay(options);
+    if (!report) {
+        spdlog::error("replay: {}", report.error());
+        return kExitFailure;
+    }
+    spdlog::info("replay: {} entries in {:.2f} s ({:.0f}/s), {} writes", report->entries,
+                 report->seconds, report->seconds > 0 ? report->entries / report->seconds : 0,
+                 report->writes);
+    std::string out = "{\"entries\":" + std::to_string(report->entries) + ",\"positions\":{";
+    bool first = true;
+    for (const auto& [partition, next] : report->positions) {
+        out += (first ? "\"" : ",\"") + std::to_string(partition) + "\":" + std::to_string(next);
+        first = false;
+    }
+    out += "}";
+    int status = kExitOk;
+    if (live) {
+        ProjectionStoreOptions rebuilt_options;
+        rebuilt_options.path = options.out_path;
+        auto rebuilt = ProjectionStore::open(rebuilt_options, ProjectionOpenMode::secondary);
+        if (!rebuilt) {
+            spdlog::error("replay: {}", rebuilt.error());
+            return kExitFailure;
+        }
+        auto comparison = compare_stores(*live, **rebuilt);
+        if (!comparison) {
+            spdlog::error("replay: {}", comparison.error());
+            return kExitFailure;
+        }
+        out += ",\"verify\":{\"cells_compared\":" + std::to_string(comparison->cells_compared) +
+               ",\"differences\":" + std::to_string(comparison->total) + ",\"cells\":[";
+        for (std::size_t index = 0; index < comparison->differences.size(); ++index) {
+            const std::string line = describe(comparison->differences[index]);
+            spdlog::error("replay: differs: {}", line);
+            if (index > 0) {
+                out += ",";
+            }
+            append_json_string(out, line);
+        }
+        out += "]}";
+        if (comparison->total > 0) {
+            spdlog::error("replay: {} cells differ between {} and the rebuilt store",
+                          comparison->total, args.verify_dir);
+            status = kExitFailure;
+        } else {
+            spdlog::info("replay: the live store equals the rebuilt one ({} cells)",
+                         comparison->cells_compared);
+        }
+    }
+    out += "}\n";
+    std::fputs(out.c_str(), stdout);
+    return status;
+}
+
+}  // namespace
+
+void add_replay_command(CLI::App& app, CommandRunner& run) {
+    auto args = std::make_shared<ReplayArgs>();
+    auto* command = app.add_subcommand(
+        "replay",
+        "Rebuild the counters projection from the ledger store into a fresh --out directory\n"
+        "(<out>/projections; `export counters --data-dir <out>` reads it). With --verify, stop\n"
+        "at a live projection store's watermarks and compare every cell: each difference is\n"
+        "printed, exit 1 when any. Performs no effect. Works beside running processes.");
+    command->add_option("--ledger-dir", args->ledger_dir, "Data dir holding the ledger store")
+        ->capture_default_str();
+    command->add_option("--out", args->out_dir, "New data dir for the rebuilt store (empty)")
+        ->required();
+    command->add_option("--projection", args->projection, "Which projection to rebuild")
+        ->check(CLI::IsMember({"counters", "all"}))
+        ->capture_default_str();
+    command->add_option("--verify", args->verify_dir,
+                        "Data dir of a live projection store to compare with");
+    command->add_option("--accounts-from", args->accounts_from,
+                        "Data dir of a projection store whose accounts place billing months "
+                        "(default: the --verify store, else the one beside the ledger)");
+    command->add_option("--config", args->config, "Plans file (its group_by breakdowns)")
+        ->check(CLI::ExistingFile);
+    command->callback([args, &run] { run = [args] { return run_replay(*args); }; });
+}
+
+}  // namespace ul::ops
