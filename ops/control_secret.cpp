@@ -89,8 +89,9 @@ Result<std::string, std::string> load_control_secret(const std::string& path) {
     if (!is_hex_secret(text)) {
         return unexpected("the control-plane secret " + path + " is not 64 hex digits");
     }
-    std::transform(text.begin(), text.end(), text.begin(),
-                   [](char c) { return c >= 'A' && c <= 'F' ? static_cast<char>(c - 'A' + 'a') : c; });
+    std::transform(text.begin(), text.end(), text.begin(), [](char c) {
+        return c >= 'A' && c <= 'F' ? static_cast<char>(c - 'A' + 'a') : c;
+    });
     return text;
 }
 

@@ -85,7 +85,8 @@ Result<std::unique_ptr<DemoTraffic>, std::string> DemoTraffic::start(DemoOptions
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count();
             const auto record = signed_account_record(demo->options_.control_secret, account);
-            if (auto queued = (*accounts)->produce_raw(record.key, *record.value, record.headers, 1);
+            if (auto queued =
+                    (*accounts)->produce_raw(record.key, *record.value, record.headers, 1);
                 !queued) {
                 return unexpected("demo: cannot publish the account of " + tenant.tenant_id + ": " +
                                   queued.error().detail);

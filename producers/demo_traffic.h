@@ -1,7 +1,8 @@
 // Demo traffic for `usage-ledger up --demo`: a few tenants on different plans (accounts
-// published to usage.accounts, each with an API key, signed with the control-plane secret), then usage events at a pace that moves
-// every bar visibly and carries each tenant across the 80 / 95 / 100 % thresholds within a few
-// minutes. Events go through UsageProducer like any service's would.
+// published to usage.accounts, each with an API key, signed with the control-plane secret),
+// then usage events at a pace that moves every bar visibly and carries each tenant across the
+// 80 / 95 / 100 % thresholds within a few minutes. Events go through UsageProducer like any
+// service's would.
 // Threading: start() spawns one thread; stop() (or the destructor) joins it.
 #pragma once
 

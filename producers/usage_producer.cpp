@@ -227,8 +227,8 @@ Result<bool, ProduceError> UsageProducer::produce_raw(
     const rd_kafka_resp_err_t error = rd_kafka_producev(
         handle_.get(), RD_KAFKA_V_TOPIC(options_.topic.c_str()),
         RD_KAFKA_V_KEY(key.data(), key.size()),
-        RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr,
-                         value ? value->size() : 0),
+        RD_KAFKA_V_VALUE((value ? const_cast<char*>(value->data()) : nullptr),
+                         (value ? value->size() : 0)),
         RD_KAFKA_V_HEADERS(list), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_OPAQUE(opaque_number), RD_KAFKA_V_END);
     if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -1,5 +1,6 @@
 // API keys of the query API, kept only as SHA-256 hashes: admin keys, and one key per tenant
-// (its account's api_key_sha256, rebuilt from the current accounts whenever they change). Thread-safe (shared_mutex): keys change while the server runs.
+// (its account's api_key_sha256, rebuilt from the current accounts whenever they change).
+// Thread-safe (shared_mutex): keys change while the server runs.
 #pragma once
 
 #include <map>

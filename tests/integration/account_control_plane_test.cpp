@@ -109,8 +109,14 @@ class Cluster {
     bool wait_rejected(const std::string& reason, std::uint64_t at_least) const {
         return ul::test::wait_until([&] { return rejected(reason) >= at_least; }, 60s);
     }
-    std::string admin_tenants() const { return http_get(address_, "/v1/admin/tenants", kAdmin).body; }
-    std::string bootstrap() const { return ul::test::read_file(bootstrap_file_); }
+    std::string admin_tenants() const {
+        return http_get(address_, "/v1/admin/tenants", kAdmin).body;
+    }
+    std::string bootstrap() const {
+        std::string text = ul::test::read_file(bootstrap_file_);
+        text.erase(text.find_last_not_of("\n ") + 1);
+        return text;
+    }
     const std::string& data_dir() const { return data_dir_; }
     const ChildProcess& project() const { return *project_; }
     const std::string& last_account_stderr() const { return last_account_stderr_; }

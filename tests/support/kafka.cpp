@@ -45,8 +45,8 @@ void RawProducer::produce(const std::string& topic, const std::string& key,
         const auto error = rd_kafka_producev(
             handle_, RD_KAFKA_V_TOPIC(topic.c_str()),
             RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
-            RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr,
-                             value ? value->size() : 0),
+            RD_KAFKA_V_VALUE((value ? const_cast<char*>(value->data()) : nullptr),
+                             (value ? value->size() : 0)),
             RD_KAFKA_V_HEADERS(list), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (error == RD_KAFKA_RESP_ERR_NO_ERROR) {
             break;

@@ -49,8 +49,8 @@ TEST(AccountSignature, ATombstoneSignsItsKeyAndTime) {
     const std::string signature = ul::tombstone_signature(kSecret, "acme", deleted_at);
     EXPECT_EQ(ul::check_tombstone_signature(kSecret, "acme", deleted_at, signature),
               ul::SignatureCheck::ok);
-    EXPECT_EQ(ul::check_tombstone_signature(kSecret, "acme", std::string_view("2026-12-03T10:00:00Z"),
-                                            signature),
+    EXPECT_EQ(ul::check_tombstone_signature(
+                  kSecret, "acme", std::string_view("2026-12-03T10:00:00Z"), signature),
               ul::SignatureCheck::bad);
     EXPECT_EQ(ul::check_tombstone_signature(kSecret, "globex", deleted_at, signature),
               ul::SignatureCheck::bad);
