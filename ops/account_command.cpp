@@ -1,17 +1,25 @@
-// `usage-ledger account set`: publishes one account (tenant → plan, billing anchor, time zone,
-// API key hash, Stripe customer) to the compacted usage.accounts topic, after checking it the
-// way the projections will read it (plan known, zone known, anchor 1..31).
+// `usage-ledger account set`: publishes one whole account (tenant → plan, billing anchor, time
+// zone, API key hash, Stripe customer) to the compacted usage.accounts topic, after checking it
+// the way the projections will read it (plan known, zone known, anchor 1..31).
+// `usage-ledger account delete`: publishes the tenant's tombstone.
+// Both sign what they publish with the control-plane secret (ops/control_secret.h,
+// schemas/account.h); the projections ignore unsigned records.
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 
 #include "ops/cli.h"
+#include "ops/control_secret.h"
 #include "ops/project_commands.h"
 #include "producers/usage_producer.h"
 #include "projections/api_keys.h"
 #include "projections/windows.h"
 #include "schemas/account.h"
+#include "schemas/canonical.h"
+#include "schemas/time.h"
 
 namespace ul::ops {
 namespace {
@@ -22,7 +30,52 @@ struct AccountArgs {
     std::string config;
     Account account;
     std::string api_key;
+    std::string secret_file;  // empty: default_account_secret_path(kafka)
 };
+
+std::string secret_or_throw(const AccountArgs& args) {
+    const std::string path =
+        args.secret_file.empty() ? default_account_secret_path(args.kafka) : args.secret_file;
+    auto secret = load_control_secret(path);
+    if (!secret) {
+        throw std::runtime_error(secret.error());  // exit 1: main logs it
+    }
+    return std::move(secret).value();
+}
+
+// Produces one signed record and waits for its delivery.
+int publish(const AccountArgs& args, const SignedAccountRecord& record) {
+    ProducerOptions options;
+    options.bootstrap = resolve_bootstrap_or_throw(args.kafka);
+    options.topic = args.topic;
+    bool delivered = false;
+    std::string failure;
+    options.on_raw_delivery = [&](const DeliveryReport& report) {
+        delivered = report.ok;
+        failure = report.error;
+    };
+    auto producer = UsageProducer::create(options);
+    if (!producer) {
+        spdlog::error("account: {}", producer.error());
+        return kExitFailure;
+    }
+    if (auto reachable = (*producer)->wait_for_cluster(); !reachable) {
+        spdlog::error("account: {}", reachable.error());
+        return kExitFailure;
+    }
+    const std::optional<std::string_view> value =
+        record.value ? std::optional<std::string_view>(*record.value) : std::nullopt;
+    if (auto queued = (*producer)->produce_raw(record.key, value, record.headers, 1); !queued) {
+        spdlog::error("account: {}", queued.error().detail);
+        return kExitFailure;
+    }
+    (void)(*producer)->flush(30'000);
+    if (!delivered) {
+        spdlog::error("account: not delivered to {}: {}", args.topic, failure);
+        return kExitFailure;
+    }
+    return kExitOk;
+}
 
 int run_account_set(AccountArgs args) {
     const PlanBook plans = load_plan_book_or_throw(args.config);
@@ -50,36 +103,34 @@ int run_account_set(AccountArgs args) {
     if (auto checked = parse_account(json); !checked) {
         throw UsageError(checked.error());
     }
-
-    ProducerOptions options;
-    options.bootstrap = resolve_bootstrap_or_throw(args.kafka);
-    options.topic = args.topic;
-    bool delivered = false;
-    std::string failure;
-    options.on_raw_delivery = [&](const DeliveryReport& report) {
-        delivered = report.ok;
-        failure = report.error;
-    };
-    auto producer = UsageProducer::create(options);
-    if (!producer) {
-        spdlog::error("account: {}", producer.error());
-        return kExitFailure;
-    }
-    if (auto reachable = (*producer)->wait_for_cluster(); !reachable) {
-        spdlog::error("account: {}", reachable.error());
-        return kExitFailure;
-    }
-    if (auto queued = (*producer)->produce_raw(args.account.tenant_id, json, 1); !queued) {
-        spdlog::error("account: {}", queued.error().detail);
-        return kExitFailure;
-    }
-    (void)(*producer)->flush(30'000);
-    if (!delivered) {
-        spdlog::error("account: not delivered to {}: {}", args.topic, failure);
-        return kExitFailure;
+    const std::string secret = secret_or_throw(args);
+    if (const int published = publish(args, signed_account_record(secret, args.account));
+        published != kExitOk) {
+        return published;
     }
     std::printf("%s\n", json.c_str());
     return kExitOk;
+}
+
+int run_account_delete(const AccountArgs& args) {
+    const std::string secret = secret_or_throw(args);
+    const std::int64_t deleted_at_us = system_now_us();
+    if (const int published = publish(
+            args, signed_tombstone_record(secret, args.account.tenant_id, deleted_at_us));
+        published != kExitOk) {
+        return published;
+    }
+    std::string out = "{\"tenant_id\":";
+    append_json_string(out, args.account.tenant_id);
+    out += ",\"deleted_at\":\"" + format_rfc3339(deleted_at_us) + "\"}";
+    std::printf("%s\n", out.c_str());
+    return kExitOk;
+}
+
+void add_secret_option(CLI::App& command, std::string& secret_file) {
+    command.add_option("--control-secret-file", secret_file,
+                       "Control-plane secret that signs the record (default: control-plane.secret "
+                       "next to --bootstrap-file, else data/control-plane.secret)");
 }
 
 }  // namespace
@@ -90,7 +141,10 @@ void add_account_command(CLI::App& app, CommandRunner& run) {
     account->require_subcommand(1);
     auto* set = account->add_subcommand(
         "set",
-        "Publish a tenant's account: plan, billing anchor day and time zone, API key.\n"
+        "Publish a tenant's whole account: plan, billing anchor day and time zone, API key.\n"
+        "It replaces the previous account entirely: without --api-key/--api-key-sha256 the\n"
+        "tenant has no key, and its old key stops working. A key another tenant holds is\n"
+        "rejected by the projections. Signed with the control-plane secret.\n"
         "The projections pick it up at once; usage answers use the new plan from then on.");
     add_kafka_options(*set, args->kafka);
     set->add_option("--tenant", args->account.tenant_id, "Tenant id")->required();
@@ -110,7 +164,19 @@ void add_account_command(CLI::App& app, CommandRunner& run) {
     set->add_option("--config", args->config, "Plans file (default: the built-in example plans)")
         ->check(CLI::ExistingFile);
     set->add_option("--topic", args->topic, "Accounts topic")->capture_default_str();
+    add_secret_option(*set, args->secret_file);
     set->callback([args, &run] { run = [args] { return run_account_set(*args); }; });
+
+    auto* remove = account->add_subcommand(
+        "delete",
+        "Delete a tenant's account: publishes its signed tombstone. The projections drop the\n"
+        "account and its API key at once, also from their store (it stays deleted after a\n"
+        "restart). Its usage counters stay.");
+    add_kafka_options(*remove, args->kafka);
+    remove->add_option("--tenant", args->account.tenant_id, "Tenant id")->required();
+    remove->add_option("--topic", args->topic, "Accounts topic")->capture_default_str();
+    add_secret_option(*remove, args->secret_file);
+    remove->callback([args, &run] { run = [args] { return run_account_delete(*args); }; });
 }
 
 }  // namespace ul::ops

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "ops/cli.h"
+#include "ops/control_secret.h"
 #include "ops/project_commands.h"
 #include "ops/signals.h"
 #include "projections/projection_service.h"
@@ -32,6 +33,7 @@ struct ProjectArgs {
     bool heal_from_ledger = false;
     bool sync = false;
     MinFreeDisk min_free_disk;
+    std::string control_secret_file;  // empty: <data_dir>/control-plane.secret
 };
 
 // 128 random bits as 32 hex digits.
@@ -58,6 +60,14 @@ int run_project(const ProjectArgs& args) {
     options.heal_from_ledger = args.heal_from_ledger;
     options.sync = args.sync;
     options.min_free_disk = args.min_free_disk;
+    auto control_secret = load_or_create_control_secret(
+        args.control_secret_file.empty() ? control_secret_path(args.data_dir)
+                                         : args.control_secret_file);
+    if (!control_secret) {
+        spdlog::error("project: {}", control_secret.error());
+        return kExitFailure;
+    }
+    options.control_secret = *control_secret;
     auto plans = load_plan_book_or_throw(args.config);
     options.group_by = group_by_of(plans);
     auto service = ProjectionService::start(options);
@@ -260,6 +270,10 @@ void add_project_commands(CLI::App& app, CommandRunner& run) {
         "cells change in one WriteBatch: a crash at any moment neither loses nor double-counts.");
     add_kafka_options(*project, args->kafka);
     project->add_option("--data-dir", args->data_dir, "State directory")->capture_default_str();
+    project->add_option("--control-secret-file", args->control_secret_file,
+                        "Control-plane secret: usage.accounts records count only when signed "
+                        "with it; created (mode 0600) when absent (default: "
+                        "<data-dir>/control-plane.secret)");
     project
         ->add_option("--config", args->config,
                      "Plans file (see schemas/plans.example.json); default: the built-in example "

@@ -11,6 +11,7 @@
 
 #include "ledger/ledger_service.h"
 #include "ops/cli.h"
+#include "ops/control_secret.h"
 #include "ops/embedded.h"
 #include "ops/project_commands.h"
 #include "ops/signals.h"
@@ -63,6 +64,12 @@ class ComponentThread {
 int run_up(const UpArgs& args) {
     block_termination_signals();
     std::filesystem::create_directories(args.data_dir);
+    // Signs and verifies usage.accounts records; `account` finds it next to the bootstrap file.
+    auto control_secret = load_or_create_control_secret(control_secret_path(args.data_dir));
+    if (!control_secret) {
+        spdlog::error("up: {}", control_secret.error());
+        return kExitFailure;
+    }
     auto broker = start_embedded_broker(args.partitions);
     const std::string bootstrap_file =
         (std::filesystem::path(args.data_dir) / "bootstrap").string();
@@ -98,6 +105,7 @@ int run_up(const UpArgs& args) {
     projection_options.fresh_broker = true;      // the embedded broker starts empty
     projection_options.min_free_disk = args.min_free_disk;
     projection_options.group_by = group_by_of(plans);
+    projection_options.control_secret = *control_secret;
     auto projections = ProjectionService::start(projection_options);
     if (!projections) {
         spdlog::error("up: {}", projections.error());
@@ -128,6 +136,7 @@ int run_up(const UpArgs& args) {
     if (args.demo) {
         DemoOptions demo_options;
         demo_options.bootstrap = broker->bootstrap();
+        demo_options.control_secret = *control_secret;
         auto started = DemoTraffic::start(demo_options, plans);
         if (!started) {
             spdlog::error("up: {}", started.error());

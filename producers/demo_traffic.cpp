@@ -80,7 +80,13 @@ Result<std::unique_ptr<DemoTraffic>, std::string> DemoTraffic::start(DemoOptions
             account.billing_anchor_day = tenant.billing_anchor_day;
             account.time_zone = tenant.time_zone;
             account.api_key_sha256 = sha256_hex(tenant.api_key);
-            if (auto queued = (*accounts)->produce_raw(tenant.tenant_id, account_json(account), 1);
+            // Newer than any earlier demo's copy, so a restarted `up` publishes afresh.
+            account.updated_at_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count();
+            const auto record = signed_account_record(demo->options_.control_secret, account);
+            if (auto queued =
+                    (*accounts)->produce_raw(record.key, *record.value, record.headers, 1);
                 !queued) {
                 return unexpected("demo: cannot publish the account of " + tenant.tenant_id + ": " +
                                   queued.error().detail);

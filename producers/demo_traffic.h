@@ -1,7 +1,8 @@
 // Demo traffic for `usage-ledger up --demo`: a few tenants on different plans (accounts
-// published to usage.accounts, each with an API key), then usage events at a pace that moves
-// every bar visibly and carries each tenant across the 80 / 95 / 100 % thresholds within a few
-// minutes. Events go through UsageProducer like any service's would.
+// published to usage.accounts, each with an API key, signed with the control-plane secret),
+// then usage events at a pace that moves every bar visibly and carries each tenant across the
+// 80 / 95 / 100 % thresholds within a few minutes. Events go through UsageProducer like any
+// service's would.
 // Threading: start() spawns one thread; stop() (or the destructor) joins it.
 #pragma once
 
@@ -29,6 +30,7 @@ struct DemoTenant {
 struct DemoOptions {
     std::string bootstrap;
     std::string accounts_topic = "usage.accounts";
+    std::string control_secret;  // signs the accounts (schemas/account.h)
     std::chrono::milliseconds tick{250};
     // Ticks to go from the starting level to 120 % of a limit (~5 minutes at 250 ms).
     std::uint32_t ticks_to_limit = 1'200;

@@ -213,6 +213,34 @@ Result<bool, ProduceError> UsageProducer::produce_raw(std::string_view tenant_id
     return produce(tenant_id, value, static_cast<std::uintptr_t>((token << 1U) | 1U));
 }
 
+Result<bool, ProduceError> UsageProducer::produce_raw(
+    std::string_view key, std::optional<std::string_view> value,
+    const std::vector<std::pair<std::string, std::string>>& headers, std::uint64_t token) {
+    UL_CHECK(token <= kMaxToken, "produce_raw tokens must be below 2^63");
+    void* opaque_number =  // NOLINTNEXTLINE(performance-no-int-to-ptr)
+        reinterpret_cast<void*>(static_cast<std::uintptr_t>((token << 1U) | 1U));
+    rd_kafka_headers_t* list = rd_kafka_headers_new(headers.size());
+    for (const auto& [name, text] : headers) {
+        rd_kafka_header_add(list, name.data(), static_cast<ssize_t>(name.size()), text.data(),
+                            static_cast<ssize_t>(text.size()));
+    }
+    const rd_kafka_resp_err_t error = rd_kafka_producev(
+        handle_.get(), RD_KAFKA_V_TOPIC(options_.topic.c_str()),
+        RD_KAFKA_V_KEY(key.data(), key.size()),
+        RD_KAFKA_V_VALUE((value ? const_cast<char*>(value->data()) : nullptr),
+                         (value ? value->size() : 0)),
+        RD_KAFKA_V_HEADERS(list), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(opaque_number), RD_KAFKA_V_END);
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_destroy(list);  // owned by the message only when it was queued
+        return unexpected(
+            ProduceError{error == RD_KAFKA_RESP_ERR__QUEUE_FULL ? ProduceErrorCode::queue_full
+                                                                 : ProduceErrorCode::kafka_error,
+                         describe(handle_.get(), error)});
+    }
+    return true;
+}
+
 Result<std::string, ProduceError> UsageProducer::build_and_validate(const UsageRecord& record,
                                                                     std::string& line) {
     std::lock_guard lock(record_mutex_);

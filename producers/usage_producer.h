@@ -19,6 +19,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -92,6 +93,10 @@ class UsageProducer {
     // the DeliveryReport given to options.on_raw_delivery.
     Result<bool, ProduceError> produce_raw(std::string_view tenant_id, std::string_view value,
                                            std::uint64_t token);
+    // The same with Kafka headers (name → value); a nullopt value is a tombstone (null value).
+    Result<bool, ProduceError> produce_raw(
+        std::string_view key, std::optional<std::string_view> value,
+        const std::vector<std::pair<std::string, std::string>>& headers, std::uint64_t token);
     // Builds, validates and queues one event; returns the idempotency key used. On an error the
     // callback is never called.
     Result<std::string, ProduceError> record(const UsageRecord& record, DeliveryCallback callback);

@@ -23,6 +23,29 @@ void ApiKeys::set_tenant_key_hash(std::string_view tenant_id, std::string_view s
     tenant_by_hash_[std::string(sha256_hex_of_key)] = tenant;
 }
 
+void ApiKeys::replace_tenant_keys(const std::map<std::string, std::string>& hash_by_tenant) {
+    std::map<std::string, std::string> tenant_by_hash;
+    std::map<std::string, std::string> kept;
+    std::set<std::string> ambiguous;
+    for (const auto& [tenant, hash] : hash_by_tenant) {
+        if (hash.empty()) {
+            continue;
+        }
+        if (!tenant_by_hash.emplace(hash, tenant).second) {
+            ambiguous.insert(hash);
+        }
+    }
+    for (const auto& hash : ambiguous) {
+        tenant_by_hash.erase(hash);
+    }
+    for (const auto& [hash, tenant] : tenant_by_hash) {
+        kept.emplace(tenant, hash);
+    }
+    std::unique_lock lock(mutex_);
+    tenant_by_hash_ = std::move(tenant_by_hash);
+    hash_by_tenant_ = std::move(kept);
+}
+
 std::optional<ApiPrincipal> ApiKeys::find(std::string_view authorization_header) const {
     constexpr std::string_view kBearer = "Bearer ";
     if (authorization_header.size() <= kBearer.size() ||

@@ -1,5 +1,7 @@
 #include "projections/projection_metrics.h"
 
+#include <utility>
+
 namespace ul {
 
 void append_projection_metrics_text(const ProjectionMetrics& metrics, std::string& out) {
@@ -33,6 +35,19 @@ void append_projection_metrics_text(const ProjectionMetrics& metrics, std::strin
     append_metric_header(out, "projection_bad_accounts_total", "counter",
                          "Messages of usage.accounts that were not valid accounts (skipped).");
     append_metric_sample(out, "projection_bad_accounts_total", "", metrics.bad_accounts.load());
+    append_metric_header(out, "projection_account_records_rejected_total", "counter",
+                         "Records of usage.accounts not applied: unsigned, bad_signature, stale "
+                         "(not newer than the account held), key_collision.");
+    const std::pair<const char*, const std::atomic<std::uint64_t>*> rejected[] = {
+        {"reason=\"unsigned\"", &metrics.accounts_rejected_unsigned},
+        {"reason=\"bad_signature\"", &metrics.accounts_rejected_bad_signature},
+        {"reason=\"stale\"", &metrics.accounts_rejected_stale},
+        {"reason=\"key_collision\"", &metrics.accounts_rejected_key_collision},
+    };
+    for (const auto& [labels, count] : rejected) {
+        append_metric_sample(out, "projection_account_records_rejected_total", labels,
+                             count->load());
+    }
     append_histogram(out, "projection_batch_size_entries", "Ledger entries per write to the projection store.",
                      metrics.batch_size);
     append_histogram(out, "projection_apply_latency_seconds",

@@ -11,6 +11,7 @@
 
 #include "ledger/ledger_store.h"
 #include "schemas/canonical.h"
+#include "schemas/time.h"
 
 namespace ul {
 namespace {
@@ -62,8 +63,16 @@ Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start
     for (const auto& [tenant, json] : *stored) {
         if (auto account = parse_account(json)) {
             service->accounts_[tenant] = *account;
+            if (!account->api_key_sha256.empty()) {
+                service->tenant_by_key_hash_.emplace(account->api_key_sha256, tenant);
+            }
         }
     }
+    auto deletions = service->store_->account_deletions();
+    if (!deletions) {
+        return unexpected(deletions.error());
+    }
+    service->deleted_at_.insert(deletions->begin(), deletions->end());
     for (const auto& [partition, state] : service->store_->partitions()) {
         service->positions_[partition] = state.next_sequence;
     }
@@ -171,17 +180,116 @@ const BillingCalendar& ProjectionService::calendar_of(std::string_view tenant_id
     return calendars_.emplace(std::string(tenant_id), calendar).first->second;
 }
 
-void ProjectionService::take_account(const rd_kafka_message_t& message, ProjectionBatch& batch) {
-    const std::string_view key(static_cast<const char*>(message.key), message.key_len);
-    if (message.payload == nullptr) {  // a tombstone: the account is deleted
-        std::unique_lock lock(accounts_mutex_);
-        accounts_.erase(std::string(key));
-        calendars_.erase(std::string(key));
-        accounts_version_.fetch_add(1);
+namespace {
+
+// The last value of header `name`, nullopt when absent.
+std::optional<std::string_view> header_of(const rd_kafka_message_t& message,
+                                          std::string_view name) {
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(&message, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return std::nullopt;
+    }
+    const void* value = nullptr;
+    std::size_t size = 0;
+    if (rd_kafka_header_get_last(headers, std::string(name).c_str(), &value, &size) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return std::nullopt;
+    }
+    return value == nullptr ? std::string_view()
+                            : std::string_view(static_cast<const char*>(value), size);
+}
+
+}  // namespace
+
+void ProjectionService::reject_account(const rd_kafka_message_t& message,
+                                       std::atomic<std::uint64_t>& counter,
+                                       std::string_view why) const {
+    counter.fetch_add(1);
+    spdlog::error("projections: {} partition {} offset {}: record of tenant '{}' ignored: {}",
+                  options_.accounts_topic, message.partition, message.offset,
+                  std::string_view(static_cast<const char*>(message.key), message.key_len), why);
+}
+
+std::optional<std::int64_t> ProjectionService::account_version(std::string_view tenant_id) const {
+    if (const auto found = accounts_.find(tenant_id); found != accounts_.end()) {
+        return found->second.updated_at_us;
+    }
+    if (const auto found = deleted_at_.find(tenant_id); found != deleted_at_.end()) {
+        return found->second;
+    }
+    return std::nullopt;
+}
+
+void ProjectionService::take_tombstone(const rd_kafka_message_t& message,
+                                       ProjectionBatch& batch) {
+    const std::string key(static_cast<const char*>(message.key), message.key_len);
+    const auto deleted_at = header_of(message, kDeletedAtHeader);
+    switch (check_tombstone_signature(options_.control_secret, key, deleted_at,
+                                      header_of(message, kSignatureHeader))) {
+        case SignatureCheck::missing:
+            return reject_account(message, metrics_.accounts_rejected_unsigned,
+                                  "an unsigned tombstone (no signature header)");
+        case SignatureCheck::bad:
+            return reject_account(message, metrics_.accounts_rejected_bad_signature,
+                                  "a tombstone with a bad signature");
+        case SignatureCheck::ok:
+            break;
+    }
+    const auto deleted_at_us = parse_rfc3339(*deleted_at);
+    if (!deleted_at_us) {
+        metrics_.bad_accounts.fetch_add(1);
+        spdlog::error("projections: {} partition {} offset {}: tombstone of '{}': deleted-at: {}",
+                      options_.accounts_topic, message.partition, message.offset, key,
+                      deleted_at_us.error());
         return;
     }
+    std::unique_lock lock(accounts_mutex_);
+    const auto held = account_version(key);
+    if (account_record_is_stale(*deleted_at_us, held)) {
+        if (!accounts_.contains(key) && *held == *deleted_at_us) {
+            return;  // this very tombstone, read again
+        }
+        metrics_.accounts_rejected_stale.fetch_add(1);
+        spdlog::log(metrics_.accounts_loaded.load() ? spdlog::level::warn : spdlog::level::debug,
+                    "projections: {} partition {} offset {}: tombstone of '{}' not newer than the "
+                    "account held; ignored",
+                    options_.accounts_topic, message.partition, message.offset, key);
+        return;
+    }
+    if (const auto found = accounts_.find(key); found != accounts_.end()) {
+        tenant_by_key_hash_.erase(found->second.api_key_sha256);
+        accounts_.erase(found);
+    }
+    deleted_at_[key] = *deleted_at_us;
+    calendars_.erase(key);
+    accounts_version_.fetch_add(1);
+    lock.unlock();
+    batch.accounts.emplace_back(key, std::string(), *deleted_at_us);
+    spdlog::info("projections: account {} deleted", key);
+}
+
+void ProjectionService::take_account(const rd_kafka_message_t& message, ProjectionBatch& batch) {
+    if (message.payload == nullptr) {  // a tombstone: the account is deleted
+        take_tombstone(message, batch);
+        return;
+    }
+    const std::string_view key(static_cast<const char*>(message.key), message.key_len);
     const std::string_view value(static_cast<const char*>(message.payload), message.len);
+    switch (check_account_signature(options_.control_secret, key, value,
+                                    header_of(message, kSignatureHeader))) {
+        case SignatureCheck::missing:
+            return reject_account(message, metrics_.accounts_rejected_unsigned,
+                                  "unsigned (no signature header)");
+        case SignatureCheck::bad:
+            return reject_account(message, metrics_.accounts_rejected_bad_signature,
+                                  "bad signature");
+        case SignatureCheck::ok:
+            break;
+    }
     auto account = parse_account(value);
+    if (account && account->tenant_id != key) {
+        account = unexpected("key '" + std::string(key) + "' is not its tenant_id");
+    }
     if (!account) {
         metrics_.bad_accounts.fetch_add(1);
         spdlog::error("projections: {} partition {} offset {}: not an account: {}",
@@ -194,14 +302,40 @@ void ProjectionService::take_account(const rd_kafka_message_t& message, Projecti
         if (found != accounts_.end() && account_json(found->second) == account_json(*account)) {
             return;  // re-read at start: nothing new
         }
+        if (account_record_is_stale(account->updated_at_us, account_version(key))) {
+            metrics_.accounts_rejected_stale.fetch_add(1);
+            spdlog::log(
+                metrics_.accounts_loaded.load() ? spdlog::level::warn : spdlog::level::debug,
+                "projections: {} partition {} offset {}: account of '{}' not newer than the one "
+                "held; ignored",
+                options_.accounts_topic, message.partition, message.offset, key);
+            return;
+        }
+        if (!account->api_key_sha256.empty()) {
+            const auto holder = tenant_by_key_hash_.find(account->api_key_sha256);
+            if (holder != tenant_by_key_hash_.end() && holder->second != account->tenant_id) {
+                lock.unlock();
+                return reject_account(message, metrics_.accounts_rejected_key_collision,
+                                      "its api_key_sha256 is the key of tenant '" +
+                                          holder->second + "' (keys are one per tenant)");
+            }
+        }
+        if (found != accounts_.end()) {
+            tenant_by_key_hash_.erase(found->second.api_key_sha256);
+        }
+        if (!account->api_key_sha256.empty()) {
+            tenant_by_key_hash_[account->api_key_sha256] = account->tenant_id;
+        }
+        deleted_at_.erase(account->tenant_id);
         calendars_.erase(account->tenant_id);
         accounts_[account->tenant_id] = *account;
         accounts_version_.fetch_add(1);
     }
-    batch.accounts.emplace_back(account->tenant_id, std::string(value));
-    spdlog::info("projections: account {}: plan {}, billing anchor day {}, time zone {}",
+    batch.accounts.emplace_back(account->tenant_id, std::string(value), 0);
+    spdlog::info("projections: account {}: plan {}, billing anchor day {}, time zone {}, {}",
                  account->tenant_id, account->plan, account->billing_anchor_day,
-                 account->time_zone.empty() ? "UTC" : account->time_zone);
+                 account->time_zone.empty() ? "UTC" : account->time_zone,
+                 account->api_key_sha256.empty() ? "no API key" : "API key set");
 }
 
 bool ProjectionService::apply_entry(std::string_view encoded, std::uint32_t partition,

@@ -64,6 +64,9 @@ struct ProjectionServiceOptions {
     // Stop consuming (and writing) while the store's disk has less free space than this.
     MinFreeDisk min_free_disk;
     std::chrono::steady_clock::duration status_interval = std::chrono::seconds(10);
+    // The control-plane secret (ops/control_secret.h): records of accounts_topic count only when
+    // signed with it (schemas/account.h); an empty secret accepts none.
+    std::string control_secret;
     // Tests only: sleep this long just before and just after each store write, widening the
     // moments where a read must take the deltas being written from memory, then from the store.
     std::chrono::milliseconds test_write_pause{0};
@@ -114,6 +117,12 @@ class ProjectionService {
     // runs before any seek (rebalance, offset error) too.
     Result<bool, std::string> flush();
     void take_account(const rd_kafka_message_t& message, ProjectionBatch& batch);
+    void take_tombstone(const rd_kafka_message_t& message, ProjectionBatch& batch);
+    // Counts and logs (one error line) an account record that changes nothing.
+    void reject_account(const rd_kafka_message_t& message, std::atomic<std::uint64_t>& counter,
+                        std::string_view why) const;
+    // The newest updated_at / deleted_at held for the tenant (under accounts_mutex_).
+    std::optional<std::int64_t> account_version(std::string_view tenant_id) const;
     void take_entry(const rd_kafka_message_t& message, ProjectionBatch& batch);
     bool apply_entry(std::string_view encoded, std::uint32_t partition, ProjectionBatch& batch,
                      ProjectionPartition& state);
@@ -159,6 +168,10 @@ class ProjectionService {
     mutable std::shared_mutex accounts_mutex_;
     std::map<std::string, Account, std::less<>> accounts_;
     std::atomic<std::uint64_t> accounts_version_{0};
+    // Under accounts_mutex_ too: deleted accounts' deletion times (newer records of the tenant
+    // only), and which tenant holds each API key hash (a second tenant's claim is refused).
+    std::map<std::string, std::int64_t, std::less<>> deleted_at_;
+    std::map<std::string, std::string, std::less<>> tenant_by_key_hash_;
     std::map<std::string, BillingCalendar, std::less<>> calendars_;  // run()'s thread only
     mutable std::shared_mutex positions_mutex_;
     std::map<std::uint32_t, std::uint64_t> positions_;

@@ -12,6 +12,8 @@ namespace ul {
 namespace {
 
 constexpr char kTotalsKey[] = "totals";
+// Not a tenant id ('~' is not in [A-Za-z0-9._:-]): a deleted account's deletion time.
+constexpr char kDeletedAccountPrefix[] = "~deleted~";
 
 void put_u32_be(std::string& out, std::uint32_t value) {
     for (int index = 3; index >= 0; --index) {
@@ -225,8 +227,17 @@ Result<bool, std::string> ProjectionStore::apply(const ProjectionBatch& batch) {
             write.Delete(meta_, partition_key('s', partition));
         }
     }
-    for (const auto& [tenant, json] : batch.accounts) {
-        write.Put(accounts_, tenant, json);
+    for (const auto& [tenant, json, deleted_at_us] : batch.accounts) {
+        const std::string deletion = kDeletedAccountPrefix + tenant;
+        if (json.empty()) {
+            value.clear();
+            put_u64_be(value, static_cast<std::uint64_t>(deleted_at_us));
+            write.Delete(accounts_, tenant);
+            write.Put(accounts_, deletion, value);
+        } else {
+            write.Put(accounts_, tenant, json);
+            write.Delete(accounts_, deletion);
+        }
     }
     value.clear();
     put_u64_be(value, applied_total_ + batch.applied);
@@ -437,7 +448,29 @@ Result<std::map<std::string, std::string>, std::string> ProjectionStore::account
     std::unique_ptr<rocksdb::Iterator> iterator(
         db_->NewIterator(rocksdb::ReadOptions(), accounts_));
     for (iterator->SeekToFirst(); iterator->Valid(); iterator->Next()) {
-        out.emplace(iterator->key().ToString(), iterator->value().ToString());
+        if (!iterator->key().starts_with(kDeletedAccountPrefix)) {
+            out.emplace(iterator->key().ToString(), iterator->value().ToString());
+        }
+    }
+    if (!iterator->status().ok()) {
+        return unexpected("cannot read the accounts: " + status_text(iterator->status()));
+    }
+    return out;
+}
+
+Result<std::map<std::string, std::int64_t>, std::string> ProjectionStore::account_deletions()
+    const {
+    std::map<std::string, std::int64_t> out;
+    std::unique_ptr<rocksdb::Iterator> iterator(
+        db_->NewIterator(rocksdb::ReadOptions(), accounts_));
+    const rocksdb::Slice prefix(kDeletedAccountPrefix);
+    for (iterator->Seek(prefix); iterator->Valid() && iterator->key().starts_with(prefix);
+         iterator->Next()) {
+        const rocksdb::Slice value = iterator->value();
+        if (value.size() == 8) {
+            out.emplace(iterator->key().ToString().substr(prefix.size()),
+                        static_cast<std::int64_t>(get_u64_be(value.data())));
+        }
     }
     if (!iterator->status().ok()) {
         return unexpected("cannot read the accounts: " + status_text(iterator->status()));

@@ -4,7 +4,9 @@
 //   meta       "p" + partition u32 BE → next ledger sequence u64 BE + next usage.ledger offset
 //              i64 BE (the watermark); "s" + partition → a stall (expected, got) when entries
 //              were missing
-//   accounts   tenant → account JSON (schemas/account.h), as last read from usage.accounts
+//   accounts   tenant → account JSON (schemas/account.h), as last read from usage.accounts;
+//              a deleted account's row is deleted, and "~deleted~" + tenant → deleted_at i64 BE
+//              remembers when (so older records of the tenant, read again, stay stale)
 // One write (the deltas of every entry applied since the last, ProjectionBatch) → one WriteBatch
 // holding the cell deltas (Merge, no read; in key order) and the watermarks, so a crash between
 // any two instructions neither loses nor double-applies an entry, and a repeated entry (sequence
@@ -24,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "projections/cell_deltas.h"
@@ -53,7 +56,9 @@ struct ProjectionPartition {
 struct ProjectionBatch {
     CellDeltas deltas;
     std::map<std::uint32_t, ProjectionPartition> partitions;    // new states of touched partitions
-    std::vector<std::pair<std::string, std::string>> accounts;  // tenant → account JSON
+    // tenant → account JSON, in the order read; an empty JSON deletes the account (deleted at
+    // the third element, µs).
+    std::vector<std::tuple<std::string, std::string, std::int64_t>> accounts;
     std::uint64_t applied = 0;                                  // entries applied
     std::uint64_t repeats = 0;                                  // entries seen again, skipped
     void clear();
@@ -129,6 +134,8 @@ class ProjectionStore {
         std::string_view tenant_id, const rocksdb::Snapshot* snapshot = nullptr) const;
     // Every stored account JSON, tenant → JSON.
     Result<std::map<std::string, std::string>, std::string> accounts() const;
+    // Every deleted account still remembered, tenant → deleted_at (µs).
+    Result<std::map<std::string, std::int64_t>, std::string> account_deletions() const;
 
     // For tests that prove a damaged cell is found (replay --verify).
     rocksdb::DB* raw_db() { return db_.get(); }

@@ -107,11 +107,18 @@ void QueryApi::refresh_keys() {
     if (version == keys_version_.load()) {
         return;
     }
-    for (const auto& account : projections_.accounts()) {
-        if (!account.api_key_sha256.empty()) {
-            keys_.set_tenant_key_hash(account.tenant_id, account.api_key_sha256);
-        }
+    // Rebuilt from the current accounts: a deleted account's key, or a key replaced or removed
+    // by `account set`, stops working at once. One rebuild at a time, so an older one never
+    // lands after a newer one.
+    std::lock_guard rebuilding(keys_rebuild_mutex_);
+    if (version == keys_version_.load()) {
+        return;
     }
+    std::map<std::string, std::string> hash_by_tenant;
+    for (const auto& account : projections_.accounts()) {
+        hash_by_tenant.emplace(account.tenant_id, account.api_key_sha256);
+    }
+    keys_.replace_tenant_keys(hash_by_tenant);
     keys_version_.store(version);
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,7 @@ class QueryApi {
     const ProjectionService& projections_;
     ApiKeys keys_;
     std::atomic<std::uint64_t> keys_version_{~0ULL};  // accounts version the tenant keys match
+    std::mutex keys_rebuild_mutex_;
     RateLimiter limiter_;
 };
 

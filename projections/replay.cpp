@@ -72,7 +72,7 @@ Result<ReplayReport, std::string> replay(const ReplayOptions& options) {
     ReplayReport report;
     ProjectionBatch batch;
     for (const auto& [tenant, json] : options.accounts) {
-        batch.accounts.emplace_back(tenant, json);
+        batch.accounts.emplace_back(tenant, json, 0);
     }
     const auto started = std::chrono::steady_clock::now();
     auto last_progress = started;

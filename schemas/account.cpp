@@ -1,5 +1,8 @@
 #include "schemas/account.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <simdjson.h>
 
@@ -7,6 +10,7 @@
 #include <optional>
 
 #include "schemas/canonical.h"
+#include "schemas/check.h"
 #include "schemas/time.h"
 
 namespace ul {
@@ -115,17 +119,101 @@ Result<Account, std::string> parse_account(std::string_view json) {
     return account;
 }
 
+namespace {
+
+std::string hex_of(const unsigned char* bytes, std::size_t size) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(size * 2);
+    for (std::size_t index = 0; index < size; ++index) {
+        out.push_back(kHex[bytes[index] >> 4U]);
+        out.push_back(kHex[bytes[index] & 15U]);
+    }
+    return out;
+}
+
+constexpr std::string_view kSignedPrefix = "usage-ledger account v1\n";
+
+SignatureCheck compare_signature(const std::string& expected,
+                                 const std::optional<std::string_view>& signature) {
+    if (!signature) {
+        return SignatureCheck::missing;
+    }
+    if (signature->size() != expected.size() ||
+        CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0) {
+        return SignatureCheck::bad;
+    }
+    return SignatureCheck::ok;
+}
+
+}  // namespace
+
 std::string sha256_hex(std::string_view text) {
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(static_cast<std::size_t>(SHA256_DIGEST_LENGTH) * 2);
-    for (const unsigned char byte : digest) {
-        out.push_back(kHex[byte >> 4U]);
-        out.push_back(kHex[byte & 15U]);
+    return hex_of(digest, SHA256_DIGEST_LENGTH);
+}
+
+std::string hmac_sha256_hex(std::string_view secret, std::string_view message) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    const unsigned char* made =
+        HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+             reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &size);
+    UL_CHECK(made != nullptr, "HMAC-SHA256 failed");
+    return hex_of(digest, size);
+}
+
+std::string account_signature(std::string_view secret, std::string_view key,
+                              std::string_view value) {
+    std::string message(kSignedPrefix);
+    message.append("set\n").append(key).append("\n").append(value);
+    return hmac_sha256_hex(secret, message);
+}
+
+std::string tombstone_signature(std::string_view secret, std::string_view key,
+                                std::string_view deleted_at) {
+    std::string message(kSignedPrefix);
+    message.append("delete\n").append(key).append("\n").append(deleted_at);
+    return hmac_sha256_hex(secret, message);
+}
+
+SignatureCheck check_account_signature(std::string_view secret, std::string_view key,
+                                       std::string_view value,
+                                       const std::optional<std::string_view>& signature) {
+    return compare_signature(account_signature(secret, key, value), signature);
+}
+
+SignedAccountRecord signed_account_record(std::string_view secret, const Account& account) {
+    SignedAccountRecord record;
+    record.key = account.tenant_id;
+    record.value = account_json(account);
+    record.headers.emplace_back(std::string(kSignatureHeader),
+                                account_signature(secret, record.key, *record.value));
+    return record;
+}
+
+SignedAccountRecord signed_tombstone_record(std::string_view secret, std::string_view tenant_id,
+                                            std::int64_t deleted_at_us) {
+    SignedAccountRecord record;
+    record.key = std::string(tenant_id);
+    const std::string deleted_at = format_rfc3339(deleted_at_us);
+    record.headers.emplace_back(std::string(kDeletedAtHeader), deleted_at);
+    record.headers.emplace_back(std::string(kSignatureHeader),
+                                tombstone_signature(secret, record.key, deleted_at));
+    return record;
+}
+
+SignatureCheck check_tombstone_signature(std::string_view secret, std::string_view key,
+                                         const std::optional<std::string_view>& deleted_at,
+                                         const std::optional<std::string_view>& signature) {
+    if (!signature) {
+        return SignatureCheck::missing;
     }
-    return out;
+    if (!deleted_at) {
+        return SignatureCheck::bad;  // a signature over nothing it could name
+    }
+    return compare_signature(tombstone_signature(secret, key, *deleted_at), signature);
 }
 
 std::string account_json(const Account& account) {

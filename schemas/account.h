@@ -6,8 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "schemas/result.h"
 
@@ -32,5 +35,50 @@ std::string account_json(const Account& account);  // parse_account(account_json
 
 // The SHA-256 of an API key as accounts store it: 64 lowercase hex digits.
 std::string sha256_hex(std::string_view text);
+
+// The signed control plane. A record of usage.accounts counts only when it carries, in the Kafka
+// header `signature`, the HMAC-SHA256 (64 lowercase hex digits) under the control-plane secret
+// of what it says: "usage-ledger account v1\nset\n<key>\n<value>" for an account (the value holds
+// the tenant and updated_at, so neither can be changed or moved to another key), and for a
+// tombstone (no value) "usage-ledger account v1\ndelete\n<key>\n<deleted-at>" with the RFC 3339
+// text of its header `deleted-at`. Replays of older records are refused by their time (the
+// projection keeps the newest updated_at / deleted_at per tenant).
+inline constexpr std::string_view kSignatureHeader = "signature";
+inline constexpr std::string_view kDeletedAtHeader = "deleted-at";
+
+std::string hmac_sha256_hex(std::string_view secret, std::string_view message);
+std::string account_signature(std::string_view secret, std::string_view key,
+                              std::string_view value);
+std::string tombstone_signature(std::string_view secret, std::string_view key,
+                                std::string_view deleted_at);
+
+enum class SignatureCheck : std::uint8_t { ok, missing, bad };
+// `signature`: the header's bytes, nullopt when absent. Compared in constant time.
+SignatureCheck check_account_signature(std::string_view secret, std::string_view key,
+                                       std::string_view value,
+                                       const std::optional<std::string_view>& signature);
+SignatureCheck check_tombstone_signature(std::string_view secret, std::string_view key,
+                                         const std::optional<std::string_view>& deleted_at,
+                                         const std::optional<std::string_view>& signature);
+
+// A record ready for usage.accounts: key, value (nullopt: a tombstone) and headers.
+struct SignedAccountRecord {
+    std::string key;
+    std::optional<std::string> value;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+// account_json(account) signed; the key is its tenant.
+SignedAccountRecord signed_account_record(std::string_view secret, const Account& account);
+// A tombstone for `tenant_id` with its signed deleted-at header (RFC 3339 of deleted_at_us).
+SignedAccountRecord signed_tombstone_record(std::string_view secret, std::string_view tenant_id,
+                                            std::int64_t deleted_at_us);
+
+// What the projection does with a verified record, given the version it holds for the tenant:
+// the newest updated_at (an account) or deleted_at (a tombstone), nullopt when it never saw one.
+// A record at or before the held version is stale (a replay, or the same record read again).
+inline bool account_record_is_stale(std::int64_t record_time_us,
+                                    const std::optional<std::int64_t>& held_time_us) {
+    return held_time_us && record_time_us <= *held_time_us;
+}
 
 }  // namespace ul

@@ -69,7 +69,9 @@ class QueryApiTest : public ::testing::Test {
             "project",
             {UL_BINARY, "project", "--bootstrap-file", bootstrap_file_, "--data-dir", data_dir_,
              "--assign-all", "--config", plans_file_, "--listen", "127.0.0.1:0", "--admin-key",
-             kAdmin, "--rate-limit", "1000", "--rate-burst", "1000"},
+             kAdmin, "--rate-limit", "1000", "--rate-burst", "1000",
+             // Where `account set --bootstrap-file` looks by default: next to the bootstrap file.
+             "--control-secret-file", (path / "control-plane.secret").string()},
             path);
         address_ = bound_address(*project_);
         for (const auto& [tenant, plan] : std::vector<std::pair<std::string, std::string>>{

@@ -5,7 +5,10 @@
 #include <librdkafka/rdkafka.h>
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ul::test {
 
@@ -17,6 +20,10 @@ class RawProducer {
     RawProducer& operator=(const RawProducer&) = delete;
     // Queues one message (waiting while the local queue is full); an empty key is no key.
     void produce(const std::string& topic, const std::string& key, const std::string& value);
+    // The same with headers (name → value); a nullopt value is a tombstone (null value).
+    void produce(const std::string& topic, const std::string& key,
+                 const std::optional<std::string>& value,
+                 const std::vector<std::pair<std::string, std::string>>& headers);
     bool flush(int timeout_ms);  // true when every message was delivered
 
   private:

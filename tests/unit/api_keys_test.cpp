@@ -105,3 +105,33 @@ TEST(ApiKeys, KeysChangeWhileOthersAreFound) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ApiKeys, ReplacingTheTenantKeysDropsRemovedAndChangedOnes) {
+    ul::ApiKeys keys;
+    keys.add_admin_key("root");
+    keys.replace_tenant_keys({{"acme", ul::sha256_hex("acme-1")},
+                              {"globex", ul::sha256_hex("globex-1")},
+                              {"initech", ul::sha256_hex("initech-1")}});
+    ASSERT_TRUE(keys.find("Bearer acme-1"));
+    ASSERT_TRUE(keys.find("Bearer initech-1"));
+    // acme rotates, globex loses its key (account without one), initech is deleted.
+    keys.replace_tenant_keys({{"acme", ul::sha256_hex("acme-2")}, {"globex", ""}});
+    EXPECT_FALSE(keys.find("Bearer acme-1"));
+    ASSERT_TRUE(keys.find("Bearer acme-2"));
+    EXPECT_EQ(keys.find("Bearer acme-2")->tenant_id, "acme");
+    EXPECT_FALSE(keys.find("Bearer globex-1"));
+    EXPECT_FALSE(keys.find("Bearer initech-1"));
+    ASSERT_TRUE(keys.find("Bearer root"));  // admin keys are not tenant keys
+    EXPECT_TRUE(keys.find("Bearer root")->admin);
+}
+
+TEST(ApiKeys, AKeyTwoTenantsClaimNamesNeither) {
+    ul::ApiKeys keys;
+    keys.replace_tenant_keys(
+        {{"acme", ul::sha256_hex("same")}, {"globex", ul::sha256_hex("same")}});
+    EXPECT_FALSE(keys.find("Bearer same"));
+}
+
+}  // namespace
