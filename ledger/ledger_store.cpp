@@ -14,6 +14,7 @@
 
 #include "ledger/hash_memtable.h"
 #include "schemas/check.h"
+#include "schemas/text.h"
 
 namespace ul {
 namespace {
@@ -148,7 +149,7 @@ void encode_dead_letter(const DeadLetter& letter, std::string& out) {
     put_u64(out.data(), static_cast<std::uint64_t>(letter.source_offset));
     out[8] = static_cast<char>(letter.reason);
     const auto detail_size =
-        static_cast<std::uint16_t>(std::min(letter.detail.size(), kMaxDetailBytes));
+        static_cast<std::uint16_t>(utf8_prefix(letter.detail, kMaxDetailBytes).size());
     out[9] = static_cast<char>(detail_size >> 8U);
     out[10] = static_cast<char>(detail_size & 0xFFU);
     put_u32(out.data() + 11, static_cast<std::uint32_t>(letter.key.size()));
@@ -373,7 +374,7 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
             candidate.reason = event.error().reason;
             canonical_spans_.emplace_back(0, 0);
             const std::string& detail = event.error().detail;
-            const std::size_t detail_length = std::min(detail.size(), kMaxDetailBytes);
+            const std::size_t detail_length = utf8_prefix(detail, kMaxDetailBytes).size();
             detail_spans_.emplace_back(details_.size(), detail_length);
             details_.append(detail, 0, detail_length);
         }

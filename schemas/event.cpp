@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "schemas/check.h"
+#include "schemas/text.h"
 #include "schemas/time.h"
 
 namespace ul {
@@ -279,8 +280,9 @@ ValidationError error(Reason reason, std::string detail) {
 
 std::string quoted(std::string_view text) {
     std::string out = "\"";
-    out.append(text.substr(0, 64));
-    if (text.size() > 64) {
+    const std::string_view shown = utf8_prefix(text, 64);
+    out.append(shown);
+    if (shown.size() < text.size()) {
         out += "…";
     }
     out += '"';

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "schemas/check.h"
+#include "schemas/text.h"
 
 namespace ul {
 namespace {
@@ -39,7 +40,7 @@ char* put_digits(char* out, int value, int width) {
 
 Result<std::int64_t, std::string> parse_rfc3339(std::string_view text) {
     auto fail = [&text](const char* why) {
-        return unexpected(std::string("timestamp \"").append(text.substr(0, 64)) + "\": " + why);
+        return unexpected(std::string("timestamp \"").append(utf8_prefix(text, 64)) + "\": " + why);
     };
     int year = 0;
     int month = 0;
@@ -187,7 +188,7 @@ std::string format_rfc3339(std::int64_t micros) {
 
 Result<std::int64_t, std::string> parse_duration(std::string_view text) {
     auto fail = [&text] {
-        return unexpected("\"" + std::string(text.substr(0, 32)) +
+        return unexpected("\"" + std::string(utf8_prefix(text, 32)) +
                           "\" is not a duration: write a positive whole number and a unit "
                           "s, m, h or d (e.g. 35d, 12h)");
     };
