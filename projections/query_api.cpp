@@ -89,13 +89,31 @@ Result<std::int64_t, HttpResponse> time_param(const HttpRequest& request, std::s
     return *parsed;
 }
 
+// The client a failed authentication is charged to: the peer's address without its port, or,
+// when the server did not give one, the credential presented.
+std::string client_of(const HttpRequest& request) {
+    if (request.remote.empty()) {
+        return "credential " + request.authorization;
+    }
+    return "address " + request.remote.substr(0, request.remote.rfind(':'));
+}
+
+HttpResponse rate_limited(std::int64_t wait, std::string_view what) {
+    HttpResponse response =
+        json_error(429, "rate_limited",
+                   std::string(what) + "; retry after " + std::to_string(wait) + " s");
+    response.headers.emplace_back("Retry-After", std::to_string(wait));
+    return response;
+}
+
 }  // namespace
 
 QueryApi::QueryApi(QueryApiOptions options, PlanBook plans, const ProjectionService& projections)
     : options_(std::move(options)),
       plans_(std::move(plans)),
       projections_(projections),
-      limiter_(options_.rate_limit) {
+      limiter_(options_.rate_limit),
+      failed_auth_limiter_(options_.failed_auth_rate_limit) {
     for (const auto& key : options_.admin_keys) {
         keys_.add_admin_key(key);
     }
@@ -115,11 +133,16 @@ void QueryApi::refresh_keys() {
     keys_version_.store(version);
 }
 
-Result<ApiPrincipal, HttpResponse> QueryApi::identify(const HttpRequest& request,
-                                                      bool rate_limited) {
+Result<ApiPrincipal, HttpResponse> QueryApi::identify(const HttpRequest& request) {
     refresh_keys();
     const auto principal = keys_.find(request.authorization);
     if (!principal) {
+        if (const std::int64_t wait =
+                failed_auth_limiter_.take(client_of(request), options_.now_us());
+            wait > 0) {
+            return unexpected(
+                rate_limited(wait, "too many failed authentications from this client"));
+        }
         HttpResponse response =
             json_error(401, "unauthorized",
                        request.authorization.empty()
@@ -128,23 +151,16 @@ Result<ApiPrincipal, HttpResponse> QueryApi::identify(const HttpRequest& request
         response.headers.emplace_back("WWW-Authenticate", "Bearer");
         return unexpected(std::move(response));
     }
-    if (!rate_limited) {
-        return *principal;
-    }
     if (const std::int64_t wait = limiter_.take(request.authorization, options_.now_us());
         wait > 0) {
-        HttpResponse response = json_error(
-            429, "rate_limited",
-            "too many requests for this key; retry after " + std::to_string(wait) + " s");
-        response.headers.emplace_back("Retry-After", std::to_string(wait));
-        return unexpected(std::move(response));
+        return unexpected(rate_limited(wait, "too many requests for this key"));
     }
     return *principal;
 }
 
 std::optional<HttpResponse> QueryApi::authorize(const HttpRequest& request,
                                                 const std::string* tenant) {
-    auto principal = identify(request, true);
+    auto principal = identify(request);
     if (!principal) {
         return principal.error();
     }
@@ -628,7 +644,7 @@ void QueryApi::install(HttpServer& server) {
                  });
     server.route_async(
         "POST", "/v1/events", [this](const HttpRequest& request, const Params&, HttpReply reply) {
-            auto principal = identify(request, true);
+            auto principal = identify(request);
             if (!principal) {
                 reply(principal.error());
                 return;
@@ -641,7 +657,7 @@ void QueryApi::install(HttpServer& server) {
                 request, principal->admin ? std::string() : principal->tenant_id, std::move(reply));
         });
     server.route("GET", "/v1/whoami", [this](const HttpRequest& request, const Params&) {
-        auto principal = identify(request, false);  // as before: not rate-limited
+        auto principal = identify(request);
         if (!principal) {
             return principal.error();
         }
