@@ -293,7 +293,9 @@ Result<bool, std::string> LedgerStore::load_meta() {
             partitions_[get_u32(key.data() + 1)] = decode_state(value);
         } else if (key == kCountersKey) {
             counts_ = decode_counts(value);
-        } else if (key.size() == 13 && key[0] == 'g' && value.size() >= 8) {
+        } else if ((key.size() == 13 || key.size() == 21) && key[0] == 'g' &&
+                   value.size() >= 8) {
+            // 13 bytes: written before gaps were numbered (one per partition and `from`).
             gaps_.push_back(Gap{get_u32(key.data() + 1),
                                 static_cast<std::int64_t>(get_u64(key.data() + 5)),
                                 static_cast<std::int64_t>(get_u64(value.data()))});
@@ -580,9 +582,16 @@ Result<bool, std::string> LedgerStore::record_gap(std::uint32_t partition, std::
     PartitionState state = this->partition(partition);
     state.next_offset = to;
     rocksdb::WriteBatch batch;
-    std::array<char, 13> gap_key{'g'};
+    // Numbered per partition, so a log reset again at the same offset is one more record and
+    // never overwrites the last one.
+    const auto number = static_cast<std::uint64_t>(std::count_if(
+        gaps_.begin(), gaps_.end(), [partition](const Gap& gap) {
+            return gap.partition == partition;
+        }));
+    std::array<char, 21> gap_key{'g'};
     put_u32(gap_key.data() + 1, partition);
     put_u64(gap_key.data() + 5, static_cast<std::uint64_t>(from));
+    put_u64(gap_key.data() + 13, number);
     std::array<char, 8> gap_value{};
     put_u64(gap_value.data(), static_cast<std::uint64_t>(to));
     batch.Put(meta_, rocksdb::Slice(gap_key.data(), gap_key.size()),

@@ -6,7 +6,9 @@
 //            payload hash (16 bytes); hash memtable, bloom filters (10 bits/key)
 //   dlq      (partition u32 BE, dead-letter sequence u64 BE) → a dead letter awaiting the relay
 //   meta     "p" + partition u32 BE → PartitionState (64 bytes); "counters" → outcome counts;
-//            "g" + partition u32 BE + from u64 BE → gap record
+//            "g" + partition u32 BE + from u64 BE + gap number u64 BE → gap record (to u64 BE);
+//            the number counts the partition's earlier gaps, so every gap is its own row (stores
+//            written before the number have 13-byte gap keys, still read)
 // One poll batch becomes ONE WriteBatch holding the entries, dedup keys, dead letters, next
 // source offsets and counters, written with sync by default: a crash at any instruction leaves
 // either all of a batch or none of it, and the consumer resumes from the stored offsets.
