@@ -89,6 +89,16 @@ Result<std::int64_t, HttpResponse> time_param(const HttpRequest& request, std::s
     return *parsed;
 }
 
+// Periods whose bounds RFC 3339 can write (years 0000-9999); else the 400 to answer.
+std::optional<HttpResponse> unwritable(const Period& first, const Period& last) {
+    if (rfc3339_representable(first.start_us) && rfc3339_representable(last.end_us)) {
+        return std::nullopt;
+    }
+    return json_error(400, "out_of_range",
+                      "the periods asked for end after 9999-12-31T23:59:59.999999Z, which RFC "
+                      "3339 cannot write; ask for an earlier time");
+}
+
 // The client a failed authentication is charged to: the peer's address without its port, or,
 // when the server did not give one, the credential presented.
 std::string client_of(const HttpRequest& request) {
@@ -283,6 +293,9 @@ HttpResponse QueryApi::usage(const HttpRequest& request, const std::string& tena
     }
     const BillingCalendar calendar = calendar_of(tenant);
     const Period period = period_of(*window, calendar, *at);
+    if (auto denied = unwritable(period, period)) {
+        return *denied;
+    }
     std::string plan_id;
     const Plan* plan = plan_of(tenant, &plan_id);
     std::set<std::string> meters;
@@ -406,6 +419,9 @@ HttpResponse QueryApi::history(const HttpRequest& request, const std::string& te
                                   " periods per request; narrow from/to or use a wider window");
         }
         periods.push_back(period);
+    }
+    if (auto denied = unwritable(periods.front(), periods.back())) {
+        return *denied;
     }
     auto append_points = [&](std::string& out, const std::map<std::int64_t, Cell>& cells) {
         out.push_back('[');

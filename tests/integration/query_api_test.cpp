@@ -292,6 +292,15 @@ TEST_F(QueryApiTest, BadParametersAre400WithACode) {
         {"/v1/tenants/acme/entitlements/tokens?amount=1.1234567", "bad_amount"},
         {"/v1/tenants/acme/entitlements/Tokens", "bad_meter"},
         {"/v1/tenants/a%20b/usage", "bad_tenant"},
+        // Periods ending after 9999-12-31T23:59:59.999999Z cannot be written in RFC 3339.
+        {"/v1/tenants/acme/usage/history?meter=tokens&window=month&from=9999-06-01T00:00:00Z"
+         "&to=9999-12-15T00:00:00Z",
+         "out_of_range"},
+        {"/v1/tenants/acme/usage/history?meter=tokens&window=day&from=9999-12-30T00:00:00Z"
+         "&to=9999-12-31T12:00:00Z&group_by=model",
+         "out_of_range"},
+        {"/v1/tenants/acme/usage?period=month&at=9999-12-15T00:00:00Z", "out_of_range"},
+        {"/v1/tenants/acme/usage?period=hour&at=9999-12-31T23:30:00Z", "out_of_range"},
     };
     for (const auto& [target, code] : cases) {
         auto reply = http_get(address_, target, kAdmin);
