@@ -141,13 +141,17 @@ std::array<char, 28> dedup_value(std::uint32_t partition, std::uint64_t sequence
     return out;
 }
 
-// Dead letter value: offset u64 | reason u8 | detail length u16 | key length u32 | detail | key |
-// value
+// Dead letter value: offset u64 | reason u8 (high bit: the value was NULL, not empty; never set
+// by older versions) | detail length u16 | key length u32 | detail | key | value
+constexpr unsigned kNullValueBit = 0x80U;
+
 void encode_dead_letter(const DeadLetter& letter, std::string& out) {
     out.clear();
     out.resize(15);
     put_u64(out.data(), static_cast<std::uint64_t>(letter.source_offset));
-    out[8] = static_cast<char>(letter.reason);
+    static_assert(kReasonCount < kNullValueBit, "reason codes fit below the null-value bit");
+    out[8] = static_cast<char>(static_cast<unsigned>(letter.reason) |
+                               (letter.value_null ? kNullValueBit : 0U));
     const auto detail_size =
         static_cast<std::uint16_t>(utf8_prefix(letter.detail, kMaxDetailBytes).size());
     out[9] = static_cast<char>(detail_size >> 8U);
@@ -163,7 +167,9 @@ bool decode_dead_letter(std::string_view in, DeadLetter& letter) {
         return false;
     }
     letter.source_offset = static_cast<std::int64_t>(get_u64(in.data()));
-    letter.reason = static_cast<Reason>(in[8]);
+    const auto reason_byte = static_cast<unsigned char>(in[8]);
+    letter.reason = static_cast<Reason>(reason_byte & ~kNullValueBit);
+    letter.value_null = (reason_byte & kNullValueBit) != 0;
     const std::size_t detail_size =
         (static_cast<unsigned char>(in[9]) << 8U) | static_cast<unsigned char>(in[10]);
     const std::size_t key_size = get_u32(in.data() + 11);
@@ -451,7 +457,8 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
                 const auto [start, length] = detail_spans_[index];
                 encode_dead_letter(DeadLetter{message.offset, decision.reason,
                                               std::string_view(details_).substr(start, length),
-                                              message.key, message.value},
+                                              message.key, message.value,
+                                              message.value_null},
                                    dead_letter_);
                 const auto key = position_key(message.partition, state.dlq_next);
                 batch_.Put(dlq_, rocksdb::Slice(key.data(), key.size()), dead_letter_);

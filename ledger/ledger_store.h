@@ -44,6 +44,7 @@ struct SourceMessage {
     std::int64_t offset = 0;
     std::string_view key;    // the Kafka key (tenant_id by convention), kept for dead letters
     std::string_view value;  // the original bytes
+    bool value_null = false;  // Kafka's NULL value (no bytes), as distinct from an empty one
 };
 
 struct LedgerStoreOptions {
@@ -89,6 +90,7 @@ struct DeadLetter {
     std::string_view detail;
     std::string_view key;
     std::string_view value;
+    bool value_null = false;  // the message had a NULL value (`value` is empty)
 };
 
 struct VerifyReport {

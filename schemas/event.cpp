@@ -334,7 +334,9 @@ Result<UsageEvent, ValidationError> EventValidator::validate(std::string_view me
         if (padded_.size() < message.size() + simdjson::SIMDJSON_PADDING) {
             padded_.resize(message.size() + simdjson::SIMDJSON_PADDING);
         }
-        std::memcpy(padded_.data(), message.data(), message.size());
+        if (!message.empty()) {  // a Kafka NULL value has no data pointer at all
+            std::memcpy(padded_.data(), message.data(), message.size());
+        }
         std::memset(padded_.data() + message.size(), ' ', simdjson::SIMDJSON_PADDING);
         data = padded_.data();
         capacity = padded_.size();

@@ -138,6 +138,28 @@ TEST(LedgerStore, AppliesBatchesAndSurvivesReopen) {
     EXPECT_EQ(report.dedup_keys, 2U);
 }
 
+// A NULL Kafka value and an empty one are both malformed, and their dead letters keep which was
+// which (the relay publishes NULL as NULL), also after a reopen.
+TEST(LedgerStore, ADeadLetterRemembersANullValue) {
+    test::TempDir dir;
+    const std::string path = (dir.path() / "ledger").string();
+    {
+        auto store = open_store(path);
+        std::vector<SourceMessage> batch = {{2, 0, "a", ""}, {2, 1, "b", ""}, {2, 2, "c", "x"}};
+        batch[0].value_null = true;
+        ASSERT_TRUE(store->apply(batch, kNow));
+    }
+    auto store = open_store(path);
+    std::vector<std::pair<std::string, bool>> letters;
+    ASSERT_TRUE(store->read_dead_letters(2, 0, 10, [&](std::uint64_t, const DeadLetter& letter) {
+        letters.emplace_back(std::string(letter.key) + "=" + std::string(letter.value),
+                             letter.value_null);
+        EXPECT_EQ(letter.reason, Reason::malformed_json);
+    }));
+    EXPECT_EQ(letters, (std::vector<std::pair<std::string, bool>>{
+                           {"a=", true}, {"b=", false}, {"c=x", false}}));
+}
+
 TEST(LedgerStore, DuplicatesAndConflictsNameThePositionThatWon) {
     test::TempDir dir;
     auto store = open_store((dir.path() / "ledger").string());
