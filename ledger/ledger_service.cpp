@@ -274,7 +274,7 @@ Result<bool, std::string> LedgerService::relay_produce(std::uint32_t partition) 
             const std::string source_partition = std::to_string(partition);
             const std::string source_offset = std::to_string(letter.source_offset);
             const std::string_view code = reason_code(letter.reason);
-            rd_kafka_headers_t* headers = rd_kafka_headers_new(4);
+            rd_kafka_headers_t* headers = rd_kafka_headers_new(5);
             rd_kafka_header_add(headers, "error", -1, code.data(),
                                 static_cast<ssize_t>(code.size()));
             rd_kafka_header_add(headers, "detail", -1, letter.detail.data(),
@@ -283,8 +283,13 @@ Result<bool, std::string> LedgerService::relay_produce(std::uint32_t partition) 
                                 static_cast<ssize_t>(source_partition.size()));
             rd_kafka_header_add(headers, "source-offset", -1, source_offset.data(),
                                 static_cast<ssize_t>(source_offset.size()));
+            if (letter.value_null) {  // relayed as NULL again (a null data pointer)
+                rd_kafka_header_add(headers, "null-value", -1, "true", 4);
+            }
             if (!produce_relayed(producer_.get(), options_.dlq_topic, RD_KAFKA_PARTITION_UA,
-                                 letter.key, letter.value, headers)) {
+                                 letter.key,
+                                 letter.value_null ? std::string_view() : letter.value,
+                                 headers)) {
                 delivery_failures_.fetch_add(1);
             }
             dlq_outbox_next = sequence + 1;
@@ -427,7 +432,8 @@ Result<bool, std::string> LedgerService::run() {
             batch.push_back(SourceMessage{
                 static_cast<std::uint32_t>(message->partition), message->offset,
                 std::string_view(static_cast<const char*>(message->key), message->key_len),
-                std::string_view(static_cast<const char*>(message->payload), message->len)});
+                std::string_view(static_cast<const char*>(message->payload), message->len),
+                message->payload == nullptr});
             messages.push_back(std::move(message));
         }
         if (batch.empty()) {

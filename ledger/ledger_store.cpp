@@ -14,6 +14,7 @@
 
 #include "ledger/hash_memtable.h"
 #include "schemas/check.h"
+#include "schemas/text.h"
 
 namespace ul {
 namespace {
@@ -140,15 +141,19 @@ std::array<char, 28> dedup_value(std::uint32_t partition, std::uint64_t sequence
     return out;
 }
 
-// Dead letter value: offset u64 | reason u8 | detail length u16 | key length u32 | detail | key |
-// value
+// Dead letter value: offset u64 | reason u8 (high bit: the value was NULL, not empty; never set
+// by older versions) | detail length u16 | key length u32 | detail | key | value
+constexpr unsigned kNullValueBit = 0x80U;
+
 void encode_dead_letter(const DeadLetter& letter, std::string& out) {
     out.clear();
     out.resize(15);
     put_u64(out.data(), static_cast<std::uint64_t>(letter.source_offset));
-    out[8] = static_cast<char>(letter.reason);
+    static_assert(kReasonCount < kNullValueBit, "reason codes fit below the null-value bit");
+    out[8] = static_cast<char>(static_cast<unsigned>(letter.reason) |
+                               (letter.value_null ? kNullValueBit : 0U));
     const auto detail_size =
-        static_cast<std::uint16_t>(std::min(letter.detail.size(), kMaxDetailBytes));
+        static_cast<std::uint16_t>(utf8_prefix(letter.detail, kMaxDetailBytes).size());
     out[9] = static_cast<char>(detail_size >> 8U);
     out[10] = static_cast<char>(detail_size & 0xFFU);
     put_u32(out.data() + 11, static_cast<std::uint32_t>(letter.key.size()));
@@ -162,7 +167,9 @@ bool decode_dead_letter(std::string_view in, DeadLetter& letter) {
         return false;
     }
     letter.source_offset = static_cast<std::int64_t>(get_u64(in.data()));
-    letter.reason = static_cast<Reason>(in[8]);
+    const auto reason_byte = static_cast<unsigned char>(in[8]);
+    letter.reason = static_cast<Reason>(reason_byte & ~kNullValueBit);
+    letter.value_null = (reason_byte & kNullValueBit) != 0;
     const std::size_t detail_size =
         (static_cast<unsigned char>(in[9]) << 8U) | static_cast<unsigned char>(in[10]);
     const std::size_t key_size = get_u32(in.data() + 11);
@@ -292,7 +299,9 @@ Result<bool, std::string> LedgerStore::load_meta() {
             partitions_[get_u32(key.data() + 1)] = decode_state(value);
         } else if (key == kCountersKey) {
             counts_ = decode_counts(value);
-        } else if (key.size() == 13 && key[0] == 'g' && value.size() >= 8) {
+        } else if ((key.size() == 13 || key.size() == 21) && key[0] == 'g' &&
+                   value.size() >= 8) {
+            // 13 bytes: written before gaps were numbered (one per partition and `from`).
             gaps_.push_back(Gap{get_u32(key.data() + 1),
                                 static_cast<std::int64_t>(get_u64(key.data() + 5)),
                                 static_cast<std::int64_t>(get_u64(value.data()))});
@@ -373,7 +382,7 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
             candidate.reason = event.error().reason;
             canonical_spans_.emplace_back(0, 0);
             const std::string& detail = event.error().detail;
-            const std::size_t detail_length = std::min(detail.size(), kMaxDetailBytes);
+            const std::size_t detail_length = utf8_prefix(detail, kMaxDetailBytes).size();
             detail_spans_.emplace_back(details_.size(), detail_length);
             details_.append(detail, 0, detail_length);
         }
@@ -448,7 +457,8 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
                 const auto [start, length] = detail_spans_[index];
                 encode_dead_letter(DeadLetter{message.offset, decision.reason,
                                               std::string_view(details_).substr(start, length),
-                                              message.key, message.value},
+                                              message.key, message.value,
+                                              message.value_null},
                                    dead_letter_);
                 const auto key = position_key(message.partition, state.dlq_next);
                 batch_.Put(dlq_, rocksdb::Slice(key.data(), key.size()), dead_letter_);
@@ -579,9 +589,16 @@ Result<bool, std::string> LedgerStore::record_gap(std::uint32_t partition, std::
     PartitionState state = this->partition(partition);
     state.next_offset = to;
     rocksdb::WriteBatch batch;
-    std::array<char, 13> gap_key{'g'};
+    // Numbered per partition, so a log reset again at the same offset is one more record and
+    // never overwrites the last one.
+    const auto number = static_cast<std::uint64_t>(std::count_if(
+        gaps_.begin(), gaps_.end(), [partition](const Gap& gap) {
+            return gap.partition == partition;
+        }));
+    std::array<char, 21> gap_key{'g'};
     put_u32(gap_key.data() + 1, partition);
     put_u64(gap_key.data() + 5, static_cast<std::uint64_t>(from));
+    put_u64(gap_key.data() + 13, number);
     std::array<char, 8> gap_value{};
     put_u64(gap_value.data(), static_cast<std::uint64_t>(to));
     batch.Put(meta_, rocksdb::Slice(gap_key.data(), gap_key.size()),

@@ -6,7 +6,9 @@
 //            payload hash (16 bytes); hash memtable, bloom filters (10 bits/key)
 //   dlq      (partition u32 BE, dead-letter sequence u64 BE) → a dead letter awaiting the relay
 //   meta     "p" + partition u32 BE → PartitionState (64 bytes); "counters" → outcome counts;
-//            "g" + partition u32 BE + from u64 BE → gap record
+//            "g" + partition u32 BE + from u64 BE + gap number u64 BE → gap record (to u64 BE);
+//            the number counts the partition's earlier gaps, so every gap is its own row (stores
+//            written before the number have 13-byte gap keys, still read)
 // One poll batch becomes ONE WriteBatch holding the entries, dedup keys, dead letters, next
 // source offsets and counters, written with sync by default: a crash at any instruction leaves
 // either all of a batch or none of it, and the consumer resumes from the stored offsets.
@@ -42,6 +44,7 @@ struct SourceMessage {
     std::int64_t offset = 0;
     std::string_view key;    // the Kafka key (tenant_id by convention), kept for dead letters
     std::string_view value;  // the original bytes
+    bool value_null = false;  // Kafka's NULL value (no bytes), as distinct from an empty one
 };
 
 struct LedgerStoreOptions {
@@ -87,6 +90,7 @@ struct DeadLetter {
     std::string_view detail;
     std::string_view key;
     std::string_view value;
+    bool value_null = false;  // the message had a NULL value (`value` is empty)
 };
 
 struct VerifyReport {

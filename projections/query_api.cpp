@@ -89,13 +89,41 @@ Result<std::int64_t, HttpResponse> time_param(const HttpRequest& request, std::s
     return *parsed;
 }
 
+// Periods whose bounds RFC 3339 can write (years 0000-9999); else the 400 to answer.
+std::optional<HttpResponse> unwritable(const Period& first, const Period& last) {
+    if (rfc3339_representable(first.start_us) && rfc3339_representable(last.end_us)) {
+        return std::nullopt;
+    }
+    return json_error(400, "out_of_range",
+                      "the periods asked for end after 9999-12-31T23:59:59.999999Z, which RFC "
+                      "3339 cannot write; ask for an earlier time");
+}
+
+// The client a failed authentication is charged to: the peer's address without its port, or,
+// when the server did not give one, the credential presented.
+std::string client_of(const HttpRequest& request) {
+    if (request.remote.empty()) {
+        return "credential " + request.authorization;
+    }
+    return "address " + request.remote.substr(0, request.remote.rfind(':'));
+}
+
+HttpResponse rate_limited(std::int64_t wait, std::string_view what) {
+    HttpResponse response =
+        json_error(429, "rate_limited",
+                   std::string(what) + "; retry after " + std::to_string(wait) + " s");
+    response.headers.emplace_back("Retry-After", std::to_string(wait));
+    return response;
+}
+
 }  // namespace
 
 QueryApi::QueryApi(QueryApiOptions options, PlanBook plans, const ProjectionService& projections)
     : options_(std::move(options)),
       plans_(std::move(plans)),
       projections_(projections),
-      limiter_(options_.rate_limit) {
+      limiter_(options_.rate_limit),
+      failed_auth_limiter_(options_.failed_auth_rate_limit) {
     for (const auto& key : options_.admin_keys) {
         keys_.add_admin_key(key);
     }
@@ -122,11 +150,16 @@ void QueryApi::refresh_keys() {
     keys_version_.store(version);
 }
 
-Result<ApiPrincipal, HttpResponse> QueryApi::identify(const HttpRequest& request,
-                                                      bool rate_limited) {
+Result<ApiPrincipal, HttpResponse> QueryApi::identify(const HttpRequest& request) {
     refresh_keys();
     const auto principal = keys_.find(request.authorization);
     if (!principal) {
+        if (const std::int64_t wait =
+                failed_auth_limiter_.take(client_of(request), options_.now_us());
+            wait > 0) {
+            return unexpected(
+                rate_limited(wait, "too many failed authentications from this client"));
+        }
         HttpResponse response =
             json_error(401, "unauthorized",
                        request.authorization.empty()
@@ -135,23 +168,16 @@ Result<ApiPrincipal, HttpResponse> QueryApi::identify(const HttpRequest& request
         response.headers.emplace_back("WWW-Authenticate", "Bearer");
         return unexpected(std::move(response));
     }
-    if (!rate_limited) {
-        return *principal;
-    }
     if (const std::int64_t wait = limiter_.take(request.authorization, options_.now_us());
         wait > 0) {
-        HttpResponse response = json_error(
-            429, "rate_limited",
-            "too many requests for this key; retry after " + std::to_string(wait) + " s");
-        response.headers.emplace_back("Retry-After", std::to_string(wait));
-        return unexpected(std::move(response));
+        return unexpected(rate_limited(wait, "too many requests for this key"));
     }
     return *principal;
 }
 
 std::optional<HttpResponse> QueryApi::authorize(const HttpRequest& request,
                                                 const std::string* tenant) {
-    auto principal = identify(request, true);
+    auto principal = identify(request);
     if (!principal) {
         return principal.error();
     }
@@ -319,6 +345,9 @@ HttpResponse QueryApi::usage(const HttpRequest& request, const std::string& tena
     }
     const BillingCalendar calendar = calendar_of(tenant);
     const Period period = period_of(*window, calendar, *at);
+    if (auto denied = unwritable(period, period)) {
+        return *denied;
+    }
     std::string plan_id;
     const Plan* plan = plan_of(tenant, &plan_id);
     std::set<std::string> meters;
@@ -442,6 +471,9 @@ HttpResponse QueryApi::history(const HttpRequest& request, const std::string& te
                                   " periods per request; narrow from/to or use a wider window");
         }
         periods.push_back(period);
+    }
+    if (auto denied = unwritable(periods.front(), periods.back())) {
+        return *denied;
     }
     auto append_points = [&](std::string& out, const std::map<std::int64_t, Cell>& cells) {
         out.push_back('[');
@@ -679,7 +711,7 @@ void QueryApi::install(HttpServer& server) {
                  });
     server.route_async(
         "POST", "/v1/events", [this](const HttpRequest& request, const Params&, HttpReply reply) {
-            auto principal = identify(request, true);
+            auto principal = identify(request);
             if (!principal) {
                 reply(principal.error());
                 return;
@@ -692,7 +724,7 @@ void QueryApi::install(HttpServer& server) {
                 request, principal->admin ? std::string() : principal->tenant_id, std::move(reply));
         });
     server.route("GET", "/v1/whoami", [this](const HttpRequest& request, const Params&) {
-        auto principal = identify(request, false);  // as before: not rate-limited
+        auto principal = identify(request);
         if (!principal) {
             return principal.error();
         }

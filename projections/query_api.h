@@ -2,7 +2,8 @@
 // usage, history, entitlements, alerts, billing, admin tenants and the dashboard page. Reads the
 // projection store (RocksDB reads are thread-safe beside the writer) and the projection
 // service's accounts; the plans come from the plans file. Bearer keys: the admin keys given
-// here, and each tenant's key as its account's api_key_sha256. Per-key token bucket → 429.
+// here, and each tenant's key as its account's api_key_sha256. Per-key token bucket → 429;
+// failed authentications per client address → 429 once 10 are spent.
 // Handlers run on the server's threads; everything they touch is thread-safe.
 #pragma once
 
@@ -27,7 +28,9 @@ namespace ul {
 
 struct QueryApiOptions {
     std::vector<std::string> admin_keys;
-    RateLimitOptions rate_limit;
+    RateLimitOptions rate_limit;  // per key, every keyed route (whoami too)
+    // Failed authentications per client (peer address): 10, then one a second.
+    RateLimitOptions failed_auth_rate_limit{.requests_per_second = 1, .burst = 10};
     std::int64_t ready_lag_bound = 10'000;  // /readyz: ready when the lag is at most this
     std::size_t max_history_points = 2'000;
     std::function<std::int64_t()> now_us;
@@ -53,8 +56,9 @@ class QueryApi {
     HttpResponse entitlement(const HttpRequest& request, const std::string& tenant,
                              const std::string& meter) const;
     HttpResponse admin_tenants(const HttpRequest& request) const;
-    // The key's principal, or the 401 (and, when `rate_limited`, 429) answer.
-    Result<ApiPrincipal, HttpResponse> identify(const HttpRequest& request, bool rate_limited);
+    // The key's principal, or the answer: 401 for an unknown key (429 once its client, the peer
+    // address, has failed too often: failed_auth_rate_limit), 429 when the key's bucket is empty.
+    Result<ApiPrincipal, HttpResponse> identify(const HttpRequest& request);
     // nullopt: allowed; else the 401/403/429 answer.
     std::optional<HttpResponse> authorize(const HttpRequest& request, const std::string* tenant);
     const Plan* plan_of(const std::string& tenant, std::string* plan_id) const;
@@ -68,6 +72,7 @@ class QueryApi {
     std::atomic<std::uint64_t> keys_version_{~0ULL};  // accounts version the tenant keys match
     std::mutex keys_rebuild_mutex_;
     RateLimiter limiter_;
+    RateLimiter failed_auth_limiter_;
 };
 
 }  // namespace ul

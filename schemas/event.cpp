@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "schemas/check.h"
+#include "schemas/text.h"
 #include "schemas/time.h"
 
 namespace ul {
@@ -279,8 +280,9 @@ ValidationError error(Reason reason, std::string detail) {
 
 std::string quoted(std::string_view text) {
     std::string out = "\"";
-    out.append(text.substr(0, 64));
-    if (text.size() > 64) {
+    const std::string_view shown = utf8_prefix(text, 64);
+    out.append(shown);
+    if (shown.size() < text.size()) {
         out += "…";
     }
     out += '"';
@@ -332,7 +334,9 @@ Result<UsageEvent, ValidationError> EventValidator::validate(std::string_view me
         if (padded_.size() < message.size() + simdjson::SIMDJSON_PADDING) {
             padded_.resize(message.size() + simdjson::SIMDJSON_PADDING);
         }
-        std::memcpy(padded_.data(), message.data(), message.size());
+        if (!message.empty()) {  // a Kafka NULL value has no data pointer at all
+            std::memcpy(padded_.data(), message.data(), message.size());
+        }
         std::memset(padded_.data() + message.size(), ' ', simdjson::SIMDJSON_PADDING);
         data = padded_.data();
         capacity = padded_.size();

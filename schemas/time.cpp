@@ -2,9 +2,10 @@
 
 #include <date/date.h>
 
-#include <charconv>
+#include <algorithm>
 
 #include "schemas/check.h"
+#include "schemas/text.h"
 
 namespace ul {
 namespace {
@@ -39,7 +40,7 @@ char* put_digits(char* out, int value, int width) {
 
 Result<std::int64_t, std::string> parse_rfc3339(std::string_view text) {
     auto fail = [&text](const char* why) {
-        return unexpected(std::string("timestamp \"").append(text.substr(0, 64)) + "\": " + why);
+        return unexpected(std::string("timestamp \"").append(utf8_prefix(text, 64)) + "\": " + why);
     };
     int year = 0;
     int month = 0;
@@ -123,7 +124,8 @@ Result<std::int64_t, std::string> parse_rfc3339(std::string_view text) {
 }
 
 std::size_t format_rfc3339(std::int64_t micros, char* out) {
-    // Floor division without overflow, for every int64 including the most negative.
+    micros = std::clamp(micros, kRfc3339FirstUs, kRfc3339LastUs);  // never a 5-digit year
+    // Floor division: times before 1970 are negative.
     std::int64_t seconds = micros / kMicrosPerSecond;
     std::int64_t fraction = micros % kMicrosPerSecond;
     if (fraction < 0) {
@@ -136,30 +138,11 @@ std::size_t format_rfc3339(std::int64_t micros, char* out) {
         second_of_day += kSecondsPerDay;
         --days;
     }
-    // date::year holds ±32767 years and int64 micros reach ±292,277: the Gregorian calendar
-    // repeats every 400 years (146097 days), so whole cycles are moved out before date's
-    // conversion and added back to the year. A no-op for years 0001-9999.
-    std::int64_t cycles = 0;
-    constexpr std::int64_t kDaysPer400Years = 146'097;
-    constexpr std::int64_t kCycleLimitDays = 10'000LL * 365;  // well inside date::year's range
-    if (days > kCycleLimitDays || days < -kCycleLimitDays) {
-        cycles = days / kDaysPer400Years;
-        days -= cycles * kDaysPer400Years;
-    }
     const date::year_month_day calendar_date{date::sys_days{date::days{days}}};
-    const std::int64_t year = static_cast<int>(calendar_date.year()) + cycles * 400;
+    const int year = static_cast<int>(calendar_date.year());
+    UL_CHECK(year >= 0 && year <= 9999, "a clamped time has a four-digit year");
 
-    char* cursor = out;
-    if (year < 0) {
-        *cursor++ = '-';  // outside RFC 3339; written as ISO 8601 does, never for parsed values
-    }
-    const std::uint64_t year_magnitude =
-        year < 0 ? static_cast<std::uint64_t>(-year) : static_cast<std::uint64_t>(year);
-    if (year_magnitude < 10'000) {
-        cursor = put_digits(cursor, static_cast<int>(year_magnitude), 4);
-    } else {
-        cursor = std::to_chars(cursor, out + kTimestampFormatBytes, year_magnitude).ptr;
-    }
+    char* cursor = put_digits(out, year, 4);
     *cursor++ = '-';
     cursor = put_digits(cursor, static_cast<int>(static_cast<unsigned>(calendar_date.month())), 2);
     *cursor++ = '-';
@@ -187,7 +170,7 @@ std::string format_rfc3339(std::int64_t micros) {
 
 Result<std::int64_t, std::string> parse_duration(std::string_view text) {
     auto fail = [&text] {
-        return unexpected("\"" + std::string(text.substr(0, 32)) +
+        return unexpected("\"" + std::string(utf8_prefix(text, 32)) +
                           "\" is not a duration: write a positive whole number and a unit "
                           "s, m, h or d (e.g. 35d, 12h)");
     };

@@ -20,11 +20,20 @@ inline constexpr std::size_t kTimestampFormatBytes = 32;
 // The error is a one-line human detail.
 Result<std::int64_t, std::string> parse_rfc3339(std::string_view text);
 
+// The times RFC 3339 can write (years 0000-9999): 0000-01-01T00:00:00Z through
+// 9999-12-31T23:59:59.999999Z.
+inline constexpr std::int64_t kRfc3339FirstUs = -62'167'219'200LL * kMicrosPerSecond;
+inline constexpr std::int64_t kRfc3339LastUs = 253'402'300'799LL * kMicrosPerSecond + 999'999;
+constexpr bool rfc3339_representable(std::int64_t micros) {
+    return micros >= kRfc3339FirstUs && micros <= kRfc3339LastUs;
+}
+
 // Canonical UTC form: "2026-11-22T10:15:00Z", or with exactly six fraction digits when the
 // fraction is not zero ("2026-11-22T10:15:00.250000Z"). `out` must hold kTimestampFormatBytes;
-// returns the length written. Defined for every int64: outside years 0001-9999 (which parsing
-// never produces) the year gets more digits or a '-' (astronomical numbering), as ISO 8601's
-// expanded years do, and parse_rfc3339 does not read it back.
+// returns the length written. Defined for every int64 and always RFC 3339 (a four-digit year):
+// a time outside years 0000-9999 (which parsing never produces) is written as the nearest one
+// inside, kRfc3339FirstUs or kRfc3339LastUs. Answers that must not show a clamped time check
+// rfc3339_representable first (the query API answers 400 out_of_range).
 std::size_t format_rfc3339(std::int64_t micros, char* out);
 std::string format_rfc3339(std::int64_t micros);
 

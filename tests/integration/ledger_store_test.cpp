@@ -138,6 +138,28 @@ TEST(LedgerStore, AppliesBatchesAndSurvivesReopen) {
     EXPECT_EQ(report.dedup_keys, 2U);
 }
 
+// A NULL Kafka value and an empty one are both malformed, and their dead letters keep which was
+// which (the relay publishes NULL as NULL), also after a reopen.
+TEST(LedgerStore, ADeadLetterRemembersANullValue) {
+    test::TempDir dir;
+    const std::string path = (dir.path() / "ledger").string();
+    {
+        auto store = open_store(path);
+        std::vector<SourceMessage> batch = {{2, 0, "a", ""}, {2, 1, "b", ""}, {2, 2, "c", "x"}};
+        batch[0].value_null = true;
+        ASSERT_TRUE(store->apply(batch, kNow));
+    }
+    auto store = open_store(path);
+    std::vector<std::pair<std::string, bool>> letters;
+    ASSERT_TRUE(store->read_dead_letters(2, 0, 10, [&](std::uint64_t, const DeadLetter& letter) {
+        letters.emplace_back(std::string(letter.key) + "=" + std::string(letter.value),
+                             letter.value_null);
+        EXPECT_EQ(letter.reason, Reason::malformed_json);
+    }));
+    EXPECT_EQ(letters, (std::vector<std::pair<std::string, bool>>{
+                           {"a=", true}, {"b=", false}, {"c=x", false}}));
+}
+
 TEST(LedgerStore, DuplicatesAndConflictsNameThePositionThatWon) {
     test::TempDir dir;
     auto store = open_store((dir.path() / "ledger").string());
@@ -287,6 +309,58 @@ TEST(LedgerStore, GapsAndOutboxWatermarksSurviveReopen) {
     EXPECT_EQ(state.dlq_next, 1U);
     EXPECT_EQ(state.dlq_outbox_next, 1U);
     EXPECT_EQ(store->counts().consumed(), 3U);
+}
+
+// A broker whose log is reset again and again at the same offset: every reset is its own gap
+// record (none overwrites another), before and after a reopen, beside one written by an older
+// version (key "g" + partition + from, no sequence), which stays readable.
+TEST(LedgerStore, RepeatedGapsAtTheSameOffsetAreEachKept) {
+    test::TempDir dir;
+    const std::string path = (dir.path() / "ledger").string();
+    {
+        auto store = open_store(path);
+        ASSERT_NE(store, nullptr);
+        for (int reset = 0; reset < 10; ++reset) {
+            ASSERT_TRUE(store->record_gap(3, 100, 10 + reset));
+        }
+        EXPECT_EQ(store->gaps().size(), 10U);
+    }
+    {
+        std::unique_ptr<rocksdb::DB> db;
+        std::vector<rocksdb::ColumnFamilyDescriptor> families;
+        for (const char* name : {"default", "entries", "dedup", "dlq", "meta"}) {
+            families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+        }
+        std::vector<rocksdb::ColumnFamilyHandle*> handles;
+        rocksdb::DB* raw = nullptr;
+        ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, families, &handles, &raw).ok());
+        db.reset(raw);
+        std::string old_key = {'g', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7};
+        const std::string old_value = {0, 0, 0, 0, 0, 0, 0, 9};
+        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[4], old_key, old_value).ok());
+        for (auto* handle : handles) {
+            ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+        }
+        ASSERT_TRUE(db->Close().ok());
+    }
+    auto store = open_store(path);
+    ASSERT_NE(store, nullptr);
+    ASSERT_EQ(store->gaps().size(), 11U);
+    std::multiset<std::int64_t> ends;
+    for (const auto& gap : store->gaps()) {
+        if (gap.partition == 1) {
+            EXPECT_EQ(gap.from, 7);
+            EXPECT_EQ(gap.to, 9);
+            continue;
+        }
+        EXPECT_EQ(gap.partition, 3U);
+        EXPECT_EQ(gap.from, 100);
+        ends.insert(gap.to);
+    }
+    EXPECT_EQ(ends, (std::multiset<std::int64_t>{10, 11, 12, 13, 14, 15, 16, 17, 18, 19}));
+    ASSERT_TRUE(store->record_gap(3, 100, 20));
+    EXPECT_EQ(store->gaps().size(), 12U);
+    EXPECT_EQ(open_store(path, OpenMode::secondary)->gaps().size(), 12U);
 }
 
 TEST(LedgerStore, ASecondaryReaderFollowsALiveWriter) {

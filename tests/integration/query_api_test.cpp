@@ -294,6 +294,15 @@ TEST_F(QueryApiTest, BadParametersAre400WithACode) {
         {"/v1/tenants/acme/entitlements/tokens?amount=1.1234567", "bad_amount"},
         {"/v1/tenants/acme/entitlements/Tokens", "bad_meter"},
         {"/v1/tenants/a%20b/usage", "bad_tenant"},
+        // Periods ending after 9999-12-31T23:59:59.999999Z cannot be written in RFC 3339.
+        {"/v1/tenants/acme/usage/history?meter=tokens&window=month&from=9999-06-01T00:00:00Z"
+         "&to=9999-12-15T00:00:00Z",
+         "out_of_range"},
+        {"/v1/tenants/acme/usage/history?meter=tokens&window=day&from=9999-12-30T00:00:00Z"
+         "&to=9999-12-31T12:00:00Z&group_by=model",
+         "out_of_range"},
+        {"/v1/tenants/acme/usage?period=month&at=9999-12-15T00:00:00Z", "out_of_range"},
+        {"/v1/tenants/acme/usage?period=hour&at=9999-12-31T23:30:00Z", "out_of_range"},
     };
     for (const auto& [target, code] : cases) {
         auto reply = http_get(address_, target, kAdmin);
@@ -340,8 +349,46 @@ TEST_F(QueryApiTest, RateLimitAnswers429WithRetryAfter) {
     EXPECT_TRUE(has(last.body, R"("error":"rate_limited")")) << last.body;
     ASSERT_TRUE(last.headers.contains("retry-after"));
     EXPECT_GE(std::stoi(last.headers["retry-after"]), 1);
+    // /v1/whoami takes from the same bucket as every other keyed route.
+    const auto who = http_get(address, "/v1/whoami", kAdmin);
+    EXPECT_EQ(who.status, 429) << who.body;
+    EXPECT_TRUE(who.headers.contains("retry-after"));
     limited.signal(SIGTERM);
     EXPECT_EQ(limited.wait(60s), std::optional<int>(0)) << limited.stderr_text();
+}
+
+TEST_F(QueryApiTest, FailedAuthenticationsAreRateLimitedPerClient) {
+    // A fresh process: its failed-authentication bucket (10, then one a second) is untouched.
+    ChildProcess fresh("project-auth",
+                       {UL_BINARY, "project", "--bootstrap-file", bootstrap_file_, "--data-dir",
+                        (dir_->path() / "data-auth").string(), "--assign-all", "--config",
+                        plans_file_, "--listen", "127.0.0.1:0", "--admin-key", kAdmin,
+                        "--rate-limit", "1000", "--rate-burst", "1000"},
+                       dir_->path());
+    const std::string address = bound_address(fresh);
+    // Every guess is another key: the bucket is the client's (its address), not the key's.
+    std::vector<int> statuses;
+    ul::test::HttpReply last;
+    for (int index = 0; index < 12; ++index) {
+        const std::string target = index % 2 == 0 ? "/v1/tenants/acme/usage" : "/v1/whoami";
+        last = http_get(address, target, "guess-" + std::to_string(index));
+        statuses.push_back(last.status);
+        if (index == 0) {
+            EXPECT_TRUE(has(last.body, R"("error":"unauthorized")")) << last.body;
+            EXPECT_EQ(last.headers["www-authenticate"], "Bearer");
+        }
+    }
+    std::vector<int> expected(10, 401);
+    expected.insert(expected.end(), {429, 429});
+    EXPECT_EQ(statuses, expected);
+    EXPECT_TRUE(has(last.body, R"("error":"rate_limited")")) << last.body;
+    ASSERT_TRUE(last.headers.contains("retry-after"));
+    EXPECT_GE(std::stoi(last.headers["retry-after"]), 1);
+    EXPECT_EQ(http_get(address, "/v1/tenants/acme/usage").status, 429);  // no key: a failure too
+    // A valid key is still served: failures cost the failing client only.
+    EXPECT_EQ(http_get(address, "/v1/admin/tenants", kAdmin).status, 200);
+    fresh.signal(SIGTERM);
+    EXPECT_EQ(fresh.wait(60s), std::optional<int>(0)) << fresh.stderr_text();
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The event contract, rule by rule: every reason code with at least three lines, every boundary
 // of DESIGN's table. `now` is fixed, so the arrival window is deterministic.
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <string>
 #include <vector>
@@ -592,6 +593,32 @@ TEST(EventValidation, ZeroCopyAndCopyGiveTheSameAnswer) {
         validator.validate(std::string_view(padded.data(), message.size()), padded.size(), kNow);
     ASSERT_TRUE(zero_copy);
     EXPECT_EQ(payload_hash(*zero_copy), copied_hash);
+}
+
+// Details quote at most 64 bytes of the offending text; the cut never splits a UTF-8 character, so
+// a detail stays valid UTF-8 (and JSON, and a Kafka header a consumer can decode).
+TEST(EventValidation, DetailsAreCutAtACharacterBoundary) {
+    for (const std::string character : {"\u00e9", "\u20ac", "\U0001F600"}) {
+        for (std::size_t before = 58; before <= 66; ++before) {
+            const std::string text = std::string(before, 'a') + character + std::string(80, 'b');
+            const std::vector<std::pair<std::string, std::string>> cases = {
+                {"tenant_id", "\"" + text + "\""},
+                {"timestamp", "\"" + text + "\""},
+                {text, "1"},  // an unknown field
+            };
+            EventValidator validator;
+            for (const auto& [field, value] : cases) {
+                const auto result = validator.validate(event_with(field, value.c_str()), kNow);
+                ASSERT_FALSE(result);
+                const std::string& detail = result.error().detail;
+                EXPECT_TRUE(simdjson::validate_utf8(detail.data(), detail.size()))
+                    << field.substr(0, 8) << " with " << before << " bytes before: " << detail;
+                EXPECT_NE(detail.find(std::string(std::min<std::size_t>(before, 58), 'a')),
+                          std::string::npos)
+                    << detail;
+            }
+        }
+    }
 }
 
 }  // namespace

@@ -97,19 +97,37 @@ TEST(Rfc3339, FormatsBeforeTheEpoch) {
 }
 
 TEST(Rfc3339, FormatsEveryInt64WithinItsBuffer) {
-    // Outside years 0001-9999 (never produced by parsing) the year takes more digits or a sign,
-    // and the calendar stays right: 400 Gregorian years are exactly 146097 days.
+    // RFC 3339 has years 0000-9999 only: a time before or after is written as the nearest time
+    // it can hold (callers that answer with times check rfc3339_representable first), and the
+    // calendar stays right in between: 400 Gregorian years are exactly 146097 days.
     constexpr std::int64_t kFourHundredYearsUs = 146'097LL * 86'400 * kMicrosPerSecond;
     const std::int64_t y2026 = *parse_rfc3339("2026-11-22T10:15:00.25Z");
-    EXPECT_EQ(format_rfc3339(y2026 + 20 * kFourHundredYearsUs), "10026-11-22T10:15:00.250000Z");
-    EXPECT_EQ(format_rfc3339(y2026 - 6 * kFourHundredYearsUs), "-0374-11-22T10:15:00.250000Z");
+    EXPECT_EQ(format_rfc3339(y2026 + 19 * kFourHundredYearsUs), "9626-11-22T10:15:00.250000Z");
+    EXPECT_EQ(format_rfc3339(y2026 - 5 * kFourHundredYearsUs), "0026-11-22T10:15:00.250000Z");
+    EXPECT_EQ(format_rfc3339(y2026 + 20 * kFourHundredYearsUs), "9999-12-31T23:59:59.999999Z");
+    EXPECT_EQ(format_rfc3339(y2026 - 6 * kFourHundredYearsUs), "0000-01-01T00:00:00Z");
     EXPECT_EQ(format_rfc3339(std::numeric_limits<std::int64_t>::max()),
-              "294247-01-10T04:00:54.775807Z");
-    EXPECT_EQ(format_rfc3339(std::numeric_limits<std::int64_t>::min()),
-              "-290308-12-21T19:59:05.224192Z");
+              "9999-12-31T23:59:59.999999Z");
+    EXPECT_EQ(format_rfc3339(std::numeric_limits<std::int64_t>::min()), "0000-01-01T00:00:00Z");
     char buffer[kTimestampFormatBytes];
     EXPECT_LE(format_rfc3339(std::numeric_limits<std::int64_t>::min(), buffer),
               kTimestampFormatBytes);
+}
+
+TEST(Rfc3339, NeverWritesAYearOutsideZeroToNineThousandNineHundredNinetyNine) {
+    const std::int64_t last = *parse_rfc3339("9999-12-31T23:59:59.999999Z");
+    const std::int64_t first_of_year_one = *parse_rfc3339("0001-01-01T00:00:00Z");
+    EXPECT_EQ(format_rfc3339(last), "9999-12-31T23:59:59.999999Z");
+    EXPECT_EQ(format_rfc3339(last + 1), "9999-12-31T23:59:59.999999Z");  // not 10000-01-01
+    EXPECT_EQ(format_rfc3339(first_of_year_one - 1), "0000-12-31T23:59:59.999999Z");
+    constexpr std::int64_t kYearUs = 366LL * 86'400 * kMicrosPerSecond;
+    EXPECT_EQ(format_rfc3339(first_of_year_one - 2 * kYearUs), "0000-01-01T00:00:00Z");
+    for (const std::int64_t micros : {last + 1, last + kYearUs, first_of_year_one - 2 * kYearUs,
+                                      std::numeric_limits<std::int64_t>::max(),
+                                      std::numeric_limits<std::int64_t>::min()}) {
+        const std::string text = format_rfc3339(micros);
+        EXPECT_EQ(text.size() >= 20 ? text[4] : ' ', '-') << text;
+    }
 }
 
 TEST(Duration, ParsesUnits) {

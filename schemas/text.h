@@ -1,0 +1,16 @@
+// Cutting text for people and programs to read (error details, log lines, Kafka headers) without
+// breaking its encoding. Pure; safe from any thread.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace ul {
+
+// The longest prefix of `text` of at most `max_bytes` bytes that does not end inside a UTF-8
+// character: the cut backs off over continuation bytes (10xxxxxx) to the start of the character
+// it would split, so a valid UTF-8 text gives a valid UTF-8 prefix and never a partial
+// sequence. `text` itself when it fits. Every place that shortens a detail goes through here.
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes);
+
+}  // namespace ul
