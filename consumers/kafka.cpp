@@ -38,6 +38,31 @@ Result<Config, std::string> make_config(const Properties& properties) {
     return config;
 }
 
+Result<Properties, std::string> parse_connection_settings(const std::vector<std::string>& pairs) {
+    Properties out;
+    for (const std::string& pair : pairs) {
+        const auto equals = pair.find('=');
+        if (equals == std::string::npos || equals == 0) {
+            return unexpected("--kafka-config " + pair + ": expected KEY=VALUE");
+        }
+        std::string name = pair.substr(0, equals);
+        const bool allowed = name == "security.protocol" || name == "client.dns.lookup" ||
+                             name.starts_with("sasl.") || name.starts_with("ssl.");
+        if (!allowed) {
+            return unexpected("--kafka-config " + name +
+                              ": only connection settings may be given (security.protocol, "
+                              "sasl.*, ssl.*, client.dns.lookup); the rest is set in code");
+        }
+        out.emplace_back(std::move(name), pair.substr(equals + 1));
+    }
+    return out;
+}
+
+Properties with_settings(Properties base, const Properties& settings) {
+    base.insert(base.end(), settings.begin(), settings.end());
+    return base;
+}
+
 Result<Handle, std::string> make_handle(rd_kafka_type_t type, Config config) {
     char error[512];
     rd_kafka_t* handle = rd_kafka_new(type, config.get(), error, sizeof error);

@@ -55,6 +55,14 @@ using Properties = std::vector<std::pair<std::string, std::string>>;
 // Error: "<property>=<value>: <librdkafka's reason>".
 Result<Config, std::string> make_config(const Properties& properties);
 
+// Connection and authentication settings a user adds for a real cluster (`--kafka-config
+// KEY=VALUE`): security.protocol, sasl.*, ssl.* and client.dns.lookup. Anything else is refused
+// (naming it), so the guarantees set in code (idempotence, acks, offsets in RocksDB) cannot be
+// weakened from the command line.
+Result<Properties, std::string> parse_connection_settings(const std::vector<std::string>& pairs);
+// `base` followed by `settings` (librdkafka applies them in order).
+Properties with_settings(Properties base, const Properties& settings);
+
 // A producer or consumer from `config` (which it takes over).
 Result<Handle, std::string> make_handle(rd_kafka_type_t type, Config config);
 

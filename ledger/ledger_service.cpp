@@ -89,7 +89,7 @@ Result<std::unique_ptr<LedgerService>, std::string> LedgerService::start(
     }
     service->store_ = std::move(store).value();
 
-    auto consumer_config = kafka::make_config({
+    auto consumer_config = kafka::make_config(kafka::with_settings({
         {"bootstrap.servers", config.bootstrap},
         {"group.id", config.group},
         {"client.id", "usage-ledger-ledger"},
@@ -99,7 +99,7 @@ Result<std::unique_ptr<LedgerService>, std::string> LedgerService::start(
         {"enable.partition.eof", "false"},
         {"fetch.wait.max.ms", "10"},
         {"queued.max.messages.kbytes", "65536"},  // bounded prefetch memory
-    });
+    }, config.kafka_settings));
     if (!consumer_config) {
         return unexpected(consumer_config.error());
     }
@@ -112,14 +112,14 @@ Result<std::unique_ptr<LedgerService>, std::string> LedgerService::start(
     service->consumer_ = std::move(consumer).value();
     rd_kafka_poll_set_consumer(service->consumer_.get());
 
-    auto producer_config = kafka::make_config({
+    auto producer_config = kafka::make_config(kafka::with_settings({
         {"bootstrap.servers", config.bootstrap},
         {"client.id", "usage-ledger-relay"},
         {"enable.idempotence", "true"},
         {"acks", "all"},
         {"linger.ms", "2"},
         {"message.timeout.ms", "30000"},
-    });
+    }, config.kafka_settings));
     if (!producer_config) {
         return unexpected(producer_config.error());
     }

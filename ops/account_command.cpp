@@ -47,6 +47,7 @@ std::string secret_or_throw(const AccountArgs& args) {
 int publish(const AccountArgs& args, const SignedAccountRecord& record) {
     ProducerOptions options;
     options.bootstrap = resolve_bootstrap_or_throw(args.kafka);
+    options.extra_config = kafka_settings_or_throw(args.kafka);
     options.topic = args.topic;
     bool delivered = false;
     std::string failure;

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "consumers/bootstrap.h"
+#include "consumers/kafka.h"
 #include "schemas/time.h"
 
 namespace ul::ops {
@@ -13,6 +14,21 @@ void add_kafka_options(CLI::App& command, KafkaOptions& options) {
     auto* file = command.add_option("--bootstrap-file", options.bootstrap_file,
                                     "File holding the bootstrap address (as `broker` writes it)");
     bootstrap->excludes(file);
+    command
+        .add_option("--kafka-config", options.settings,
+                    "A librdkafka connection setting for a real cluster, KEY=VALUE, repeatable: "
+                    "security.protocol, sasl.*, ssl.*, client.dns.lookup (e.g. "
+                    "security.protocol=SASL_SSL sasl.mechanism=SCRAM-SHA-512)")
+        ->allow_extra_args(false);
+}
+
+std::vector<std::pair<std::string, std::string>> kafka_settings_or_throw(
+    const KafkaOptions& options) {
+    auto parsed = ul::kafka::parse_connection_settings(options.settings);
+    if (!parsed) {
+        throw UsageError(parsed.error());
+    }
+    return std::move(parsed).value();
 }
 
 std::string resolve_bootstrap_or_throw(const KafkaOptions& options) {

@@ -7,6 +7,8 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "consumers/disk_space.h"
 
@@ -28,12 +30,16 @@ using CommandRunner = std::function<int()>;
 struct KafkaOptions {
     std::string bootstrap;
     std::string bootstrap_file;
+    std::vector<std::string> settings;  // --kafka-config KEY=VALUE (SASL, TLS)
 };
 // Adds --bootstrap and --bootstrap-file (mutually exclusive).
 void add_kafka_options(CLI::App& command, KafkaOptions& options);
 // The bootstrap address to use; throws UsageError with one clear line when neither or an
 // unreadable file is given.
 std::string resolve_bootstrap_or_throw(const KafkaOptions& options);
+// The --kafka-config settings; a setting that is not a connection setting is a UsageError.
+std::vector<std::pair<std::string, std::string>> kafka_settings_or_throw(
+    const KafkaOptions& options);
 
 // Adds --max-event-age (a duration such as 35d, 12h); the value lands in micros.
 void add_max_event_age_option(CLI::App& command, std::int64_t& max_event_age_us);

@@ -130,6 +130,7 @@ int run_emit(const EmitArgs& args, bool json_logs) {
         bootstrap = resolve_bootstrap_or_throw(args.kafka);
         ProducerOptions options;
         options.bootstrap = bootstrap;
+        options.extra_config = kafka_settings_or_throw(args.kafka);
         options.topic = args.topic;
         options.delivery_timeout_ms = args.delivery_timeout_s * 1000;
         options.on_raw_delivery = [](const DeliveryReport& report) {

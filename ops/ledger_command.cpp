@@ -43,6 +43,7 @@ int run_ledger(const LedgerArgs& args) {
     block_termination_signals();
     LedgerServiceOptions options;
     options.bootstrap = resolve_bootstrap_or_throw(args.kafka);
+    options.kafka_settings = kafka_settings_or_throw(args.kafka);
     options.data_dir = args.data_dir;
     options.sync = args.sync;
     options.max_batch = args.batch_size;

@@ -52,6 +52,7 @@ int run_project(const ProjectArgs& args) {
     block_termination_signals();
     ProjectionServiceOptions options;
     options.bootstrap = resolve_bootstrap_or_throw(args.kafka);
+    options.kafka_settings = kafka_settings_or_throw(args.kafka);
     options.data_dir = args.data_dir;
     options.max_batch = args.batch_size;
     options.flush = args.flush;
@@ -77,6 +78,7 @@ int run_project(const ProjectArgs& args) {
     }
     IngestOptions ingest;
     ingest.bootstrap = options.bootstrap;
+    ingest.kafka_settings = options.kafka_settings;
     auto api = start_api(args.api, plans, **service, nullptr, ingest);
     if (!api) {
         spdlog::error("project: {}", api.error());

@@ -150,6 +150,7 @@ Result<std::unique_ptr<Ingest>, std::string> Ingest::start(IngestOptions options
     producer_options.bootstrap = ingest->options_.bootstrap;
     producer_options.topic = ingest->options_.topic;
     producer_options.validation = ingest->options_.validation;
+    producer_options.extra_config = ingest->options_.kafka_settings;
     producer_options.on_raw_delivery = [raw = ingest.get()](const DeliveryReport& report) {
         raw->delivered(report);
     };

@@ -37,6 +37,7 @@ struct IngestOptions {
     // Without ?wait=, wait for the ledger's commit (true in `up`, where the embedded broker
     // keeps events in memory only) or for Kafka's acknowledgement.
     bool wait_committed_by_default = false;
+    kafka::Properties kafka_settings;  // connection settings (SASL, TLS)
     // While the ledger of this process is down, events are refused (503), never queued.
     const ComponentHealth* health = nullptr;
     std::chrono::seconds commit_timeout{30};

@@ -88,7 +88,7 @@ Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start
         service->metrics_.caught_up.store(true);  // nothing to compare with here
     }
 
-    auto consumer_config = kafka::make_config({
+    auto consumer_config = kafka::make_config(kafka::with_settings({
         {"bootstrap.servers", config.bootstrap},
         {"group.id", config.group},
         {"client.id", "usage-ledger-projections"},
@@ -98,7 +98,7 @@ Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start
         {"enable.partition.eof", "true"},  // to know when usage.accounts has been read
         {"fetch.wait.max.ms", "10"},
         {"queued.max.messages.kbytes", "65536"},
-    });
+    }, config.kafka_settings));
     if (!consumer_config) {
         return unexpected(consumer_config.error());
     }

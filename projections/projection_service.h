@@ -61,6 +61,7 @@ struct ProjectionServiceOptions {
     // usage.ledger's offsets from an earlier run mean nothing (the embedded broker starts empty
     // each run): read it from its start; ledger sequences decide what is new.
     bool fresh_broker = false;
+    kafka::Properties kafka_settings;  // connection settings (SASL, TLS)
     // Stop consuming (and writing) while the store's disk has less free space than this.
     MinFreeDisk min_free_disk;
     std::chrono::steady_clock::duration status_interval = std::chrono::seconds(10);
