@@ -51,7 +51,7 @@ expect_usage_error "partial flags" emit --dry-run --tenant acme
 expect_usage_error "bad log format" --log-format yaml emit --dry-run --file /dev/null
 expect_usage_error "bad partitions" broker --partitions 0
 expect_usage_error "not a connection setting" ledger --bootstrap 127.0.0.1:1 --kafka-config acks=1
-expect_usage_error "kafka setting without a value" emit --bootstrap 127.0.0.1:1 --kafka-config sasl.mechanism --file /dev/null
+expect_usage_error "kafka setting without a value" ledger --bootstrap 127.0.0.1:1 --kafka-config sasl.mechanism
 expect_usage_error "bad min free disk" ledger --bootstrap 127.0.0.1:1 --min-free-disk 1.5GiB
 expect_usage_error "replay into nothing" replay
 
