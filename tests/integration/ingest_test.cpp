@@ -54,8 +54,15 @@ TEST(Ingest, WaitCommittedAnswersEachVerdictAndTheDefaultAnswersOnceQueued) {
                           "--tenant", "acme", "--plan", "pro", "--api-key", "acme-key"},
                          dir.path());
     ASSERT_EQ(account.wait(60s), std::optional<int>(0)) << account.stderr_text();
+    // Known once the admin list shows its account (polling with acme-key before that would be
+    // failed authentications, which are rate-limited per client).
     ASSERT_TRUE(ul::test::wait_until(
-        [&] { return http_get(address, "/v1/whoami", "acme-key").status == 200; }, 60s));
+        [&] {
+            return has(http_get(address, "/v1/admin/tenants", kAdmin).body,
+                       R"("tenant_id":"acme","plan":"pro")");
+        },
+        60s));
+    ASSERT_EQ(http_get(address, "/v1/whoami", "acme-key").status, 200);
 
     const std::string when = ul::test::utc_now_rfc3339();
     const std::string first = event("req-1", "acme", "1500", when);

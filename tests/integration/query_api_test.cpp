@@ -83,6 +83,16 @@ class QueryApiTest : public ::testing::Test {
                 path);
             ASSERT_EQ(account.wait(60s), std::optional<int>(0)) << account.stderr_text();
         }
+        // The accounts are known (asked with the admin key: a tenant key polled before its
+        // account arrives is a failed authentication, and those are rate-limited per client).
+        ASSERT_TRUE(ul::test::wait_until(
+            [] {
+                const auto tenants = http_get(address_, "/v1/admin/tenants", kAdmin).body;
+                return has(tenants, R"("tenant_id":"acme","plan":"pro")") &&
+                       has(tenants, R"("tenant_id":"globex","plan":"free")");
+            },
+            60s))
+            << http_get(address_, "/v1/admin/tenants", kAdmin).body;
         // globex (free): api_calls 85 of 100 (warning), tokens 10,500 of 10,000 (blocked).
         // acme (pro): api_calls 3, tokens 123456.789 (unlimited).
         const std::string events = (path / "events.jsonl").string();
