@@ -210,6 +210,24 @@ void ProjectionService::reject_account(const rd_kafka_message_t& message,
                   std::string_view(static_cast<const char*>(message.key), message.key_len), why);
 }
 
+bool ProjectionService::signature_accepted(SignatureCheck check,
+                                           const rd_kafka_message_t& message,
+                                           std::string_view kind) {
+    switch (check) {
+        case SignatureCheck::ok:
+            return true;
+        case SignatureCheck::missing:
+            reject_account(message, metrics_.accounts_rejected_unsigned,
+                           "an unsigned " + std::string(kind) + " (no signature header)");
+            return false;
+        case SignatureCheck::bad:
+            reject_account(message, metrics_.accounts_rejected_bad_signature,
+                           "a " + std::string(kind) + " with a bad signature");
+            return false;
+    }
+    return false;
+}
+
 std::optional<std::int64_t> ProjectionService::account_version(std::string_view tenant_id) const {
     if (const auto found = accounts_.find(tenant_id); found != accounts_.end()) {
         return found->second.updated_at_us;
@@ -224,16 +242,10 @@ void ProjectionService::take_tombstone(const rd_kafka_message_t& message,
                                        ProjectionBatch& batch) {
     const std::string key(static_cast<const char*>(message.key), message.key_len);
     const auto deleted_at = header_of(message, kDeletedAtHeader);
-    switch (check_tombstone_signature(options_.control_secret, key, deleted_at,
-                                      header_of(message, kSignatureHeader))) {
-        case SignatureCheck::missing:
-            return reject_account(message, metrics_.accounts_rejected_unsigned,
-                                  "an unsigned tombstone (no signature header)");
-        case SignatureCheck::bad:
-            return reject_account(message, metrics_.accounts_rejected_bad_signature,
-                                  "a tombstone with a bad signature");
-        case SignatureCheck::ok:
-            break;
+    if (!signature_accepted(check_tombstone_signature(options_.control_secret, key, deleted_at,
+                                                      header_of(message, kSignatureHeader)),
+                            message, "tombstone")) {
+        return;
     }
     const auto deleted_at_us = parse_rfc3339(*deleted_at);
     if (!deleted_at_us) {
@@ -275,16 +287,10 @@ void ProjectionService::take_account(const rd_kafka_message_t& message, Projecti
     }
     const std::string_view key(static_cast<const char*>(message.key), message.key_len);
     const std::string_view value(static_cast<const char*>(message.payload), message.len);
-    switch (check_account_signature(options_.control_secret, key, value,
-                                    header_of(message, kSignatureHeader))) {
-        case SignatureCheck::missing:
-            return reject_account(message, metrics_.accounts_rejected_unsigned,
-                                  "unsigned (no signature header)");
-        case SignatureCheck::bad:
-            return reject_account(message, metrics_.accounts_rejected_bad_signature,
-                                  "bad signature");
-        case SignatureCheck::ok:
-            break;
+    if (!signature_accepted(check_account_signature(options_.control_secret, key, value,
+                                                    header_of(message, kSignatureHeader)),
+                            message, "record")) {
+        return;
     }
     auto account = parse_account(value);
     if (account && account->tenant_id != key) {

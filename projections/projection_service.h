@@ -119,6 +119,9 @@ class ProjectionService {
     Result<bool, std::string> flush();
     void take_account(const rd_kafka_message_t& message, ProjectionBatch& batch);
     void take_tombstone(const rd_kafka_message_t& message, ProjectionBatch& batch);
+    // True for a good signature; else counts and logs the rejection of this `kind` of message.
+    bool signature_accepted(SignatureCheck check, const rd_kafka_message_t& message,
+                            std::string_view kind);
     // Counts and logs (one error line) an account record that changes nothing.
     void reject_account(const rd_kafka_message_t& message, std::atomic<std::uint64_t>& counter,
                         std::string_view why) const;
