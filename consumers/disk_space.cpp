@@ -42,9 +42,15 @@ Result<MinFreeDisk, std::string> parse_min_free_disk(std::string_view text) {
         std::string_view name;
         std::uint64_t factor;
     };
-    static constexpr Unit kUnits[] = {{"", 1},          {"B", 1},           {"KiB", 1ULL << 10U},
-                                      {"MiB", 1ULL << 20U}, {"GiB", 1ULL << 30U}, {"TiB", 1ULL << 40U},
-                                      {"KB", 1000ULL},     {"MB", 1000000ULL},   {"GB", 1000000000ULL}};
+    static constexpr Unit kUnits[] = {{"", 1},
+                                      {"B", 1},
+                                      {"KiB", 1ULL << 10U},
+                                      {"MiB", 1ULL << 20U},
+                                      {"GiB", 1ULL << 30U},
+                                      {"TiB", 1ULL << 40U},
+                                      {"KB", 1000ULL},
+                                      {"MB", 1000000ULL},
+                                      {"GB", 1000000000ULL}};
     for (const Unit& candidate : kUnits) {
         if (candidate.name == unit) {
             if (number > std::numeric_limits<std::uint64_t>::max() / candidate.factor) {
@@ -136,9 +142,10 @@ bool DiskGuard::writable() {
     last_free_ = space->free_bytes;
     const bool enough = space->free_bytes >= minimum_.threshold(space->total_bytes);
     if (!enough && !paused_) {
-        spdlog::error("{}; stopped writing (nothing is lost: consuming resumes by itself when "
-                      "space returns)",
-                      below_message(owner_, path_, minimum_, *space));
+        spdlog::error(
+            "{}; stopped writing (nothing is lost: consuming resumes by itself when "
+            "space returns)",
+            below_message(owner_, path_, minimum_, *space));
     } else if (enough && paused_) {
         spdlog::info("{}: {} free on the disk of {} again; resuming", owner_,
                      format_bytes(space->free_bytes), path_);

@@ -8,31 +8,16 @@
 #include <thread>
 #include <vector>
 
+#include "schemas/canonical.h"
+
 namespace ul {
 namespace {
-
-void rebalance_callback(rd_kafka_t* /*handle*/, rd_kafka_resp_err_t error,
-                        rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-    static_cast<LedgerService*>(opaque)->on_rebalance(error, partitions);
-}
 
 void delivery_callback(rd_kafka_t* /*handle*/, const rd_kafka_message_t* message, void* opaque) {
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         static_cast<std::atomic<std::uint64_t>*>(opaque)->fetch_add(1);
         spdlog::error("ledger: relay delivery failed: {}", rd_kafka_err2str(message->err));
     }
-}
-
-// tenant_id of a canonical entry ("tenant_id":"…" needs no unescaping: its alphabet is plain).
-std::string_view tenant_of(std::string_view entry) {
-    constexpr std::string_view kField = "\"tenant_id\":\"";
-    const auto start = entry.find(kField);
-    if (start == std::string_view::npos) {
-        return {};
-    }
-    const auto from = start + kField.size();
-    const auto end = entry.find('"', from);
-    return end == std::string_view::npos ? std::string_view{} : entry.substr(from, end - from);
 }
 
 // Produces one relayed message, waiting (polling) while the local queue is full. Takes the
@@ -65,9 +50,7 @@ LedgerService::LedgerService(LedgerServiceOptions options)
       disk_guard_("ledger", options_.data_dir + "/ledger", options_.min_free_disk) {}
 
 LedgerService::~LedgerService() {
-    if (consumer_) {
-        rd_kafka_consumer_close(consumer_.get());
-    }
+    consumer_.reset();  // closing may revoke partitions: its hooks use the members below
 }
 
 Result<std::unique_ptr<LedgerService>, std::string> LedgerService::start(
@@ -78,48 +61,57 @@ Result<std::unique_ptr<LedgerService>, std::string> LedgerService::start(
     store_options.path = config.data_dir + "/ledger";
     store_options.sync = config.sync;
     store_options.validation = config.validation;
-    // RocksDB writes even while opening; on a full disk it aborts instead of answering.
-    if (auto space = DiskGuard::check("ledger", store_options.path, config.min_free_disk);
-        !space) {
-        return unexpected(space.error());
-    }
-    auto store = LedgerStore::open(store_options, OpenMode::read_write);
+    auto store = open_writer_store<LedgerStore>("ledger", store_options, config.min_free_disk);
     if (!store) {
         return unexpected(store.error());
     }
     service->store_ = std::move(store).value();
 
-    auto consumer_config = kafka::make_config(kafka::with_settings({
-        {"bootstrap.servers", config.bootstrap},
-        {"group.id", config.group},
-        {"client.id", "usage-ledger-ledger"},
-        {"enable.auto.commit", "false"},  // positions live in RocksDB
-        {"enable.auto.offset.store", "false"},
-        {"auto.offset.reset", "error"},  // a lost range is a gap, never skipped silently
-        {"enable.partition.eof", "false"},
-        {"fetch.wait.max.ms", "10"},
-        {"queued.max.messages.kbytes", "65536"},  // bounded prefetch memory
-    }, config.kafka_settings));
-    if (!consumer_config) {
-        return unexpected(consumer_config.error());
-    }
-    rd_kafka_conf_set_opaque(consumer_config->get(), service.get());
-    rd_kafka_conf_set_rebalance_cb(consumer_config->get(), rebalance_callback);
-    auto consumer = kafka::make_handle(RD_KAFKA_CONSUMER, std::move(consumer_config).value());
+    LedgerService* self = service.get();
+    auto consumer = kafka::PositionedConsumer::create(
+        {.bootstrap = config.bootstrap,
+         .group = config.group,
+         .client_id = "usage-ledger-ledger",
+         .topics = {config.events_topic},
+         .assign_all = config.assign_all,
+         .settings = config.kafka_settings},
+        {.before_rebalance = [] {},  // every batch is written before the next poll
+         .start_offset =
+             [self](const kafka::TopicPartition& partition) {
+                 const auto state =
+                     self->store_->partition(static_cast<std::uint32_t>(partition.partition));
+                 return state.next_offset >= 0 ? state.next_offset
+                                               : std::int64_t{RD_KAFKA_OFFSET_BEGINNING};
+             },
+         .assigned =
+             [self](const std::vector<kafka::TopicPartition>& partitions) {
+                 self->assigned_.clear();
+                 for (const auto& partition : partitions) {
+                     self->assigned_.push_back(partition.partition);
+                 }
+                 if (!partitions.empty()) {
+                     spdlog::info(
+                         "ledger: assigned {} partitions of {}, resuming at the stored "
+                         "offsets",
+                         partitions.size(), self->options_.events_topic);
+                 }
+                 self->metrics_.assigned_partitions.store(self->assigned_.size());
+             }});
     if (!consumer) {
         return unexpected(consumer.error());
     }
     service->consumer_ = std::move(consumer).value();
-    rd_kafka_poll_set_consumer(service->consumer_.get());
 
-    auto producer_config = kafka::make_config(kafka::with_settings({
-        {"bootstrap.servers", config.bootstrap},
-        {"client.id", "usage-ledger-relay"},
-        {"enable.idempotence", "true"},
-        {"acks", "all"},
-        {"linger.ms", "2"},
-        {"message.timeout.ms", "30000"},
-    }, config.kafka_settings));
+    auto producer_config = kafka::make_config(kafka::with_settings(
+        {
+            {"bootstrap.servers", config.bootstrap},
+            {"client.id", "usage-ledger-relay"},
+            {"enable.idempotence", "true"},
+            {"acks", "all"},
+            {"linger.ms", "2"},
+            {"message.timeout.ms", "30000"},
+        },
+        config.kafka_settings));
     if (!producer_config) {
         return unexpected(producer_config.error());
     }
@@ -133,38 +125,12 @@ Result<std::unique_ptr<LedgerService>, std::string> LedgerService::start(
     return service;
 }
 
-void LedgerService::on_rebalance(rd_kafka_resp_err_t error,
-                                 rd_kafka_topic_partition_list_t* partitions) {
-    if (error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        for (int index = 0; index < partitions->cnt; ++index) {
-            auto& partition = partitions->elems[index];
-            const auto state = store_->partition(static_cast<std::uint32_t>(partition.partition));
-            partition.offset =
-                state.next_offset >= 0 ? state.next_offset : RD_KAFKA_OFFSET_BEGINNING;
-        }
-        spdlog::info("ledger: assigned {} partitions of {}, resuming at the stored offsets",
-                     partitions->cnt, options_.events_topic);
-        rd_kafka_assign(consumer_.get(), partitions);
-        assigned_.clear();
-        for (int index = 0; index < partitions->cnt; ++index) {
-            assigned_.push_back(partitions->elems[index].partition);
-        }
-    } else {
-        rd_kafka_assign(consumer_.get(), nullptr);
-        assigned_.clear();
-    }
-    metrics_.assigned_partitions.store(assigned_.size());
-}
-
 Result<bool, std::string> LedgerService::handle_offset_error(std::int32_t partition) {
-    std::int64_t low = 0;
-    std::int64_t high = 0;
-    const auto error = rd_kafka_query_watermark_offsets(
-        consumer_.get(), options_.events_topic.c_str(), partition, &low, &high, 10000);
-    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return unexpected(std::string("cannot query the log start of partition ") +
-                          std::to_string(partition) + ": " + rd_kafka_err2str(error));
+    auto bounds = consumer_->log_bounds({options_.events_topic, partition});
+    if (!bounds) {
+        return unexpected(bounds.error());
     }
+    const auto [low, high] = *bounds;
     const auto state = store_->partition(static_cast<std::uint32_t>(partition));
     const std::int64_t from = state.next_offset;
     if (from < low) {
@@ -184,14 +150,7 @@ Result<bool, std::string> LedgerService::handle_offset_error(std::int32_t partit
     }
     // Re-assign from the stored offsets (a seek does not restart a partition stopped by an
     // offset error). Messages of other partitions fetched twice are redeliveries: skipped.
-    rd_kafka_topic_partition_list_t* current = nullptr;
-    if (const auto error = rd_kafka_assignment(consumer_.get(), &current);
-        error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return unexpected(std::string("cannot read the assignment: ") + rd_kafka_err2str(error));
-    }
-    kafka::PartitionList assignment(current);
-    on_rebalance(RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, assignment.get());
-    return true;
+    return consumer_->reassign();
 }
 
 Result<bool, std::string> LedgerService::relay(const std::vector<std::uint32_t>& partitions,
@@ -252,7 +211,7 @@ Result<bool, std::string> LedgerService::relay_produce(std::uint32_t partition) 
         [&](std::uint64_t sequence, std::string_view entry) {
             const std::string partition_text = std::to_string(partition);
             const std::string sequence_text = std::to_string(sequence);
-            const std::string_view tenant = tenant_of(entry);
+            const std::string_view tenant = canonical_tenant_id(entry);
             rd_kafka_headers_t* headers = rd_kafka_headers_new(2);
             rd_kafka_header_add(headers, "ledger-partition", -1, partition_text.data(),
                                 static_cast<ssize_t>(partition_text.size()));
@@ -287,8 +246,7 @@ Result<bool, std::string> LedgerService::relay_produce(std::uint32_t partition) 
                 rd_kafka_header_add(headers, "null-value", -1, "true", 4);
             }
             if (!produce_relayed(producer_.get(), options_.dlq_topic, RD_KAFKA_PARTITION_UA,
-                                 letter.key,
-                                 letter.value_null ? std::string_view() : letter.value,
+                                 letter.key, letter.value_null ? std::string_view() : letter.value,
                                  headers)) {
                 delivery_failures_.fetch_add(1);
             }
@@ -311,13 +269,11 @@ void LedgerService::publish_metrics() {
     // Lag from the watermarks the consumer already has (fetch responses): no broker round trip.
     std::int64_t lag = 0;
     for (const auto partition : assigned_) {
-        std::int64_t low = 0;
-        std::int64_t high = 0;
-        if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.events_topic.c_str(),
-                                           partition, &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-            high < 0) {
+        const auto bounds = consumer_->cached_log_bounds({options_.events_topic, partition});
+        if (!bounds) {
             return;  // not known yet: keep the previous value
         }
+        const auto [low, high] = *bounds;
         const std::int64_t next =
             store_->partition(static_cast<std::uint32_t>(partition)).next_offset;
         lag += std::max<std::int64_t>(0, high - std::max(next, low));
@@ -339,29 +295,8 @@ void LedgerService::log_status(std::uint64_t consumed, double seconds) const {
 }
 
 Result<bool, std::string> LedgerService::run() {
-    if (options_.assign_all) {
-        auto metadata = kafka::wait_for_cluster(consumer_.get(), options_.bootstrap, 30000);
-        if (!metadata) {
-            return unexpected(metadata.error());
-        }
-        const int count = kafka::partition_count(**metadata, options_.events_topic);
-        if (count == 0) {
-            return unexpected("topic " + options_.events_topic + " does not exist");
-        }
-        kafka::PartitionList all(rd_kafka_topic_partition_list_new(count));
-        for (int partition = 0; partition < count; ++partition) {
-            rd_kafka_topic_partition_list_add(all.get(), options_.events_topic.c_str(), partition);
-        }
-        on_rebalance(RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, all.get());
-    } else {
-        kafka::PartitionList topics(rd_kafka_topic_partition_list_new(1));
-        rd_kafka_topic_partition_list_add(topics.get(), options_.events_topic.c_str(),
-                                          RD_KAFKA_PARTITION_UA);
-        if (const auto error = rd_kafka_subscribe(consumer_.get(), topics.get());
-            error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            return unexpected(std::string("cannot subscribe to ") + options_.events_topic + ": " +
-                              rd_kafka_err2str(error));
-        }
+    if (auto joined = consumer_->join(); !joined) {
+        return joined;
     }
     publish_metrics();
     // The relay learns where its topics' partitions live now rather than on its first message,
@@ -412,13 +347,12 @@ Result<bool, std::string> LedgerService::run() {
         }
         int timeout_ms = 100;
         while (messages.size() < options_.max_batch) {
-            kafka::Message message(rd_kafka_consumer_poll(consumer_.get(), timeout_ms));
+            kafka::Message message = consumer_->poll(timeout_ms);
             if (!message) {
                 break;
             }
             timeout_ms = 0;  // take what is already here, then apply
-            if (message->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-                message->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+            if (kafka::PositionedConsumer::is_offset_error(*message)) {
                 auto handled = handle_offset_error(message->partition);
                 if (!handled) {
                     return handled;
@@ -456,8 +390,9 @@ Result<bool, std::string> LedgerService::run() {
         const auto commit_start = std::chrono::steady_clock::now();
         if (options_.test_fail_after_batches > 0 &&
             batches_committed_ >= options_.test_fail_after_batches) {
-            return unexpected(std::string(
-                "ledger store write failed: IO error: injected by --test-fail-ledger-after-batches"));
+            return unexpected(
+                std::string("ledger store write failed: IO error: injected by "
+                            "--test-fail-ledger-after-batches"));
         }
         auto applied = store_->apply(batch, options_.now_us());
         if (!applied) {

@@ -19,6 +19,7 @@
 
 #include "consumers/disk_space.h"
 #include "consumers/kafka.h"
+#include "consumers/positioned_consumer.h"
 #include "ledger/commit_waiter.h"
 #include "ledger/ledger_metrics.h"
 #include "ledger/ledger_store.h"
@@ -68,7 +69,6 @@ class LedgerService {
     const LedgerMetrics& metrics() const { return metrics_; }
 
     // Called by librdkafka's rebalance callback.
-    void on_rebalance(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* partitions);
 
   private:
     explicit LedgerService(LedgerServiceOptions options);
@@ -86,7 +86,7 @@ class LedgerService {
 
     LedgerServiceOptions options_;
     std::unique_ptr<LedgerStore> store_;
-    kafka::Handle consumer_;
+    std::unique_ptr<kafka::PositionedConsumer> consumer_;
     kafka::Handle producer_;
     std::atomic<bool> stop_{false};
     std::atomic<std::uint64_t> delivery_failures_{0};

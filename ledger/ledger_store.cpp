@@ -182,25 +182,11 @@ bool decode_dead_letter(std::string_view in, DeadLetter& letter) {
     return true;
 }
 
-std::string status_text(const rocksdb::Status& status) {
-    return status.ToString();
-}
-
 }  // namespace
 
 LedgerStore::~LedgerStore() {
     values_.clear();  // pinned blocks must be released while the DB (and its cache) lives
-    if (db_) {
-        for (auto* handle : handles_) {
-            (void)db_->DestroyColumnFamilyHandle(handle);
-        }
-        (void)db_->Close();
-        db_.reset();
-    }
-    if (!secondary_path_.empty()) {
-        std::error_code ignored;
-        std::filesystem::remove_all(secondary_path_, ignored);
-    }
+    db_.reset();
 }
 
 Result<std::unique_ptr<LedgerStore>, std::string> LedgerStore::open(
@@ -210,18 +196,9 @@ Result<std::unique_ptr<LedgerStore>, std::string> LedgerStore::open(
     store->mode_ = mode;
     store->validator_ = EventValidator(options.validation);
 
-    rocksdb::Options db_options;
-    db_options.create_if_missing = mode == OpenMode::read_write;
-    db_options.create_missing_column_families = mode == OpenMode::read_write;
-    db_options.max_open_files = mode == OpenMode::secondary ? -1 : 512;
-    db_options.IncreaseParallelism(2);
+    rocksdb::Options db_options = base_store_options(mode, options.write_buffer_bytes);
     // One writer; also required by the dedup family's hash memtable.
     db_options.allow_concurrent_memtable_write = false;
-    // A WAL file can only go once every family with data in it has flushed; `meta` and `dlq`
-    // take few bytes per batch and would hold hundreds of MiB of WAL (disk, and replay time at
-    // the next start) without this bound, past which RocksDB flushes the families holding the
-    // oldest WAL.
-    db_options.max_total_wal_size = 4 * options.write_buffer_bytes;
     auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
     auto family_options = [&](FamilyKind kind) {
         rocksdb::ColumnFamilyOptions family;
@@ -253,33 +230,15 @@ Result<std::unique_ptr<LedgerStore>, std::string> LedgerStore::open(
         {"dlq", family_options(FamilyKind::other)},
         {"meta", family_options(FamilyKind::other)},
     };
-    rocksdb::DB* raw = nullptr;
-    rocksdb::Status status;
-    if (mode == OpenMode::read_write) {
-        std::filesystem::create_directories(options.path);
-        status = rocksdb::DB::Open(db_options, options.path, families, &store->handles_, &raw);
-    } else {
-        if (!std::filesystem::exists(std::filesystem::path(options.path) / "CURRENT")) {
-            return unexpected("no ledger store at " + options.path);
-        }
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / "usage-ledger-secondary-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) {
-            return unexpected(std::string("cannot make a temporary directory"));
-        }
-        store->secondary_path_ = pattern;
-        status = rocksdb::DB::OpenAsSecondary(db_options, options.path, pattern, families,
-                                              &store->handles_, &raw);
+    auto db = RocksDb::open(db_options, options.path, families, mode, "ledger store");
+    if (!db) {
+        return unexpected(db.error());
     }
-    if (!status.ok()) {
-        return unexpected("cannot open the ledger store at " + options.path + ": " +
-                          status_text(status));
-    }
-    store->db_.reset(raw);
-    store->entries_ = store->handles_[1];
-    store->dedup_ = store->handles_[2];
-    store->dlq_ = store->handles_[3];
-    store->meta_ = store->handles_[4];
+    store->db_ = std::move(db).value();
+    store->entries_ = store->db_->family(1);
+    store->dedup_ = store->db_->family(2);
+    store->dlq_ = store->db_->family(3);
+    store->meta_ = store->db_->family(4);
     auto loaded = store->load_meta();
     if (!loaded) {
         return unexpected(loaded.error());
@@ -291,7 +250,8 @@ Result<bool, std::string> LedgerStore::load_meta() {
     partitions_.clear();
     gaps_.clear();
     counts_ = OutcomeCounts{};
-    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+    std::unique_ptr<rocksdb::Iterator> iterator(
+        db_->get()->NewIterator(rocksdb::ReadOptions(), meta_));
     for (iterator->SeekToFirst(); iterator->Valid(); iterator->Next()) {
         const std::string_view key(iterator->key().data(), iterator->key().size());
         const std::string_view value(iterator->value().data(), iterator->value().size());
@@ -299,8 +259,7 @@ Result<bool, std::string> LedgerStore::load_meta() {
             partitions_[get_u32(key.data() + 1)] = decode_state(value);
         } else if (key == kCountersKey) {
             counts_ = decode_counts(value);
-        } else if ((key.size() == 13 || key.size() == 21) && key[0] == 'g' &&
-                   value.size() >= 8) {
+        } else if ((key.size() == 13 || key.size() == 21) && key[0] == 'g' && value.size() >= 8) {
             // 13 bytes: written before gaps were numbered (one per partition and `from`).
             gaps_.push_back(Gap{get_u32(key.data() + 1),
                                 static_cast<std::int64_t>(get_u64(key.data() + 5)),
@@ -315,7 +274,7 @@ Result<bool, std::string> LedgerStore::load_meta() {
 
 Result<bool, std::string> LedgerStore::catch_up() {
     if (mode_ == OpenMode::secondary) {
-        const auto status = db_->TryCatchUpWithPrimary();
+        const auto status = db_->get()->TryCatchUpWithPrimary();
         if (!status.ok()) {
             return unexpected("cannot catch up with the ledger writer: " + status_text(status));
         }
@@ -457,8 +416,7 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
                 const auto [start, length] = detail_spans_[index];
                 encode_dead_letter(DeadLetter{message.offset, decision.reason,
                                               std::string_view(details_).substr(start, length),
-                                              message.key, message.value,
-                                              message.value_null},
+                                              message.key, message.value, message.value_null},
                                    dead_letter_);
                 const auto key = position_key(message.partition, state.dlq_next);
                 batch_.Put(dlq_, rocksdb::Slice(key.data(), key.size()), dead_letter_);
@@ -494,7 +452,7 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
     // 5. One atomic, durable write; then the in-memory state follows.
     rocksdb::WriteOptions write_options;
     write_options.sync = options_.sync;
-    const auto status = db_->Write(write_options, &batch_);
+    const auto status = db_->get()->Write(write_options, &batch_);
     if (!status.ok()) {
         return unexpected("cannot write the batch to the ledger store: " + status_text(status));
     }
@@ -525,8 +483,9 @@ Result<bool, std::string> LedgerStore::lookup_dedup_keys() {
     const rocksdb::ReadOptions read_options;
     for (std::size_t start = 0; start < key_slices_.size(); start += kMultiGetSlice) {
         const std::size_t size = std::min(kMultiGetSlice, key_slices_.size() - start);
-        db_->MultiGet(read_options, dedup_, size, key_slices_.data() + start,
-                      values_.data() + start, statuses_.data() + start, /*sorted_input=*/true);
+        db_->get()->MultiGet(read_options, dedup_, size, key_slices_.data() + start,
+                             values_.data() + start, statuses_.data() + start,
+                             /*sorted_input=*/true);
     }
     stored_.assign(count, StoredKey{});
     Result<bool, std::string> result = true;
@@ -591,10 +550,9 @@ Result<bool, std::string> LedgerStore::record_gap(std::uint32_t partition, std::
     rocksdb::WriteBatch batch;
     // Numbered per partition, so a log reset again at the same offset is one more record and
     // never overwrites the last one.
-    const auto number = static_cast<std::uint64_t>(std::count_if(
-        gaps_.begin(), gaps_.end(), [partition](const Gap& gap) {
-            return gap.partition == partition;
-        }));
+    const auto number = static_cast<std::uint64_t>(
+        std::count_if(gaps_.begin(), gaps_.end(),
+                      [partition](const Gap& gap) { return gap.partition == partition; }));
     std::array<char, 21> gap_key{'g'};
     put_u32(gap_key.data() + 1, partition);
     put_u64(gap_key.data() + 5, static_cast<std::uint64_t>(from));
@@ -609,7 +567,7 @@ Result<bool, std::string> LedgerStore::record_gap(std::uint32_t partition, std::
               rocksdb::Slice(value.data(), value.size()));
     rocksdb::WriteOptions write_options;
     write_options.sync = true;
-    const auto status = db_->Write(write_options, &batch);
+    const auto status = db_->get()->Write(write_options, &batch);
     if (!status.ok()) {
         return unexpected("cannot record a gap: " + status_text(status));
     }
@@ -631,8 +589,8 @@ Result<bool, std::string> LedgerStore::set_outbox(std::uint32_t partition,
     const auto value = encode_state(state);
     // Not synced: losing a watermark only repeats publishes, which consumers ignore.
     const auto status =
-        db_->Put(rocksdb::WriteOptions(), meta_, rocksdb::Slice(key.data(), key.size()),
-                 rocksdb::Slice(value.data(), value.size()));
+        db_->get()->Put(rocksdb::WriteOptions(), meta_, rocksdb::Slice(key.data(), key.size()),
+                        rocksdb::Slice(value.data(), value.size()));
     if (!status.ok()) {
         return unexpected("cannot store the outbox watermark: " + status_text(status));
     }
@@ -643,7 +601,8 @@ Result<bool, std::string> LedgerStore::set_outbox(std::uint32_t partition,
 Result<std::size_t, std::string> LedgerStore::read_entries(
     std::uint32_t partition, std::uint64_t from, std::size_t max,
     const std::function<void(std::uint64_t, std::string_view)>& visit) const {
-    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), entries_));
+    std::unique_ptr<rocksdb::Iterator> iterator(
+        db_->get()->NewIterator(rocksdb::ReadOptions(), entries_));
     const auto start = position_key(partition, from);
     std::size_t read = 0;
     for (iterator->Seek(rocksdb::Slice(start.data(), start.size()));
@@ -665,7 +624,8 @@ Result<std::size_t, std::string> LedgerStore::read_entries(
 Result<std::size_t, std::string> LedgerStore::read_dead_letters(
     std::uint32_t partition, std::uint64_t from, std::size_t max,
     const std::function<void(std::uint64_t, const DeadLetter&)>& visit) const {
-    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), dlq_));
+    std::unique_ptr<rocksdb::Iterator> iterator(
+        db_->get()->NewIterator(rocksdb::ReadOptions(), dlq_));
     const auto start = position_key(partition, from);
     std::size_t read = 0;
     for (iterator->Seek(rocksdb::Slice(start.data(), start.size()));
@@ -690,7 +650,8 @@ Result<std::size_t, std::string> LedgerStore::read_dead_letters(
 
 Result<std::uint64_t, std::string> LedgerStore::for_each_entry(
     const std::function<void(std::string_view)>& visit) const {
-    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), entries_));
+    std::unique_ptr<rocksdb::Iterator> iterator(
+        db_->get()->NewIterator(rocksdb::ReadOptions(), entries_));
     std::uint64_t count = 0;
     for (iterator->SeekToFirst(); iterator->Valid(); iterator->Next()) {
         visit(std::string_view(iterator->value().data(), iterator->value().size()));
@@ -716,7 +677,8 @@ VerifyReport LedgerStore::verify() const {
     lenient_window.max_event_age_us = std::numeric_limits<std::int64_t>::max() / 4;
     lenient_window.max_future_us = std::numeric_limits<std::int64_t>::max() / 4;
     EventValidator validator(lenient_window);
-    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), entries_));
+    std::unique_ptr<rocksdb::Iterator> iterator(
+        db_->get()->NewIterator(rocksdb::ReadOptions(), entries_));
     bool have_partition = false;
     std::uint32_t partition = 0;
     std::uint64_t expected = 0;
@@ -773,8 +735,8 @@ VerifyReport LedgerStore::verify() const {
         } else {
             const auto key_bytes = dedup_bytes(dedup_key(event->tenant_id, event->idempotency_key));
             std::string value;
-            const auto status = db_->Get(rocksdb::ReadOptions(), dedup_,
-                                         rocksdb::Slice(key_bytes.data(), 16), &value);
+            const auto status = db_->get()->Get(rocksdb::ReadOptions(), dedup_,
+                                                rocksdb::Slice(key_bytes.data(), 16), &value);
             if (!status.ok() || value.size() < 28) {
                 fail(partition, sequence, "no dedup key for this entry");
             } else if (get_u32(value.data()) != partition ||
@@ -795,7 +757,8 @@ VerifyReport LedgerStore::verify() const {
     if (report.ok) {
         close_partition();
     }
-    std::unique_ptr<rocksdb::Iterator> dedup(db_->NewIterator(rocksdb::ReadOptions(), dedup_));
+    std::unique_ptr<rocksdb::Iterator> dedup(
+        db_->get()->NewIterator(rocksdb::ReadOptions(), dedup_));
     for (dedup->SeekToFirst(); dedup->Valid(); dedup->Next()) {
         ++report.dedup_keys;
     }

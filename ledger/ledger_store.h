@@ -32,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "consumers/rocks_db.h"
 #include "ledger/admission.h"
 #include "schemas/canonical.h"
 #include "schemas/event.h"
@@ -42,8 +43,8 @@ namespace ul {
 struct SourceMessage {
     std::uint32_t partition = 0;
     std::int64_t offset = 0;
-    std::string_view key;    // the Kafka key (tenant_id by convention), kept for dead letters
-    std::string_view value;  // the original bytes
+    std::string_view key;     // the Kafka key (tenant_id by convention), kept for dead letters
+    std::string_view value;   // the original bytes
     bool value_null = false;  // Kafka's NULL value (no bytes), as distinct from an empty one
 };
 
@@ -56,7 +57,7 @@ struct LedgerStoreOptions {
     ValidationOptions validation;
 };
 
-enum class OpenMode { read_write, secondary };
+using OpenMode = StoreMode;  // consumers/rocks_db.h
 
 struct PartitionState {
     std::int64_t next_offset = -1;  // next source offset to consume; -1: none consumed yet
@@ -149,7 +150,7 @@ class LedgerStore {
     VerifyReport verify() const;
 
     // For tests that prove tampering is detected.
-    rocksdb::DB* raw_db() { return db_.get(); }
+    rocksdb::DB* raw_db() { return db_->get(); }
     rocksdb::ColumnFamilyHandle* entries_family() { return entries_; }
 
   private:
@@ -161,13 +162,11 @@ class LedgerStore {
 
     LedgerStoreOptions options_;
     OpenMode mode_ = OpenMode::read_write;
-    std::string secondary_path_;
-    std::unique_ptr<rocksdb::DB> db_;
+    std::unique_ptr<RocksDb> db_;
     rocksdb::ColumnFamilyHandle* entries_ = nullptr;
     rocksdb::ColumnFamilyHandle* dedup_ = nullptr;
     rocksdb::ColumnFamilyHandle* dlq_ = nullptr;
     rocksdb::ColumnFamilyHandle* meta_ = nullptr;
-    std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 
     std::map<std::uint32_t, PartitionState> partitions_;
     OutcomeCounts counts_;

@@ -25,13 +25,18 @@ EntryApplier::EntryApplier(
       validator_(entry_validation()) {}
 
 Result<bool, std::string> EntryApplier::apply(std::string_view encoded, std::uint32_t partition,
-                                              ProjectionPartition& state, ProjectionBatch& batch) {
+                                              ProjectionPartition& state, ProjectionBatch& batch,
+                                              std::string_view only_tenant) {
     auto decoded = decode_ledger_entry_header(encoded);
     if (!decoded) {
         return unexpected("ledger partition " + std::to_string(partition) +
                           ": an entry that does not decode: " + decoded.error());
     }
     const std::uint64_t sequence = decoded->header.sequence;
+    if (!only_tenant.empty() && canonical_tenant_id(decoded->event_json) != only_tenant) {
+        state.next_sequence = sequence + 1;
+        return true;
+    }
     auto event = validator_.validate(decoded->event_json, 0);
     if (!event) {
         return unexpected("ledger partition " + std::to_string(partition) + " sequence " +

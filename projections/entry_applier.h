@@ -20,9 +20,12 @@ class EntryApplier {
     EntryApplier(GroupBy group_by,
                  std::function<const BillingCalendar&(std::string_view tenant)> calendar_of);
     // The entry must be the next of `state` (the caller classified it); on success
-    // state.next_sequence moves past it. An error text names the entry.
+    // state.next_sequence moves past it. An error text names the entry. With `only_tenant`, an
+    // entry of another tenant is passed over (the sequence moves, nothing else): the cells of one
+    // tenant, for reconcile.
     Result<bool, std::string> apply(std::string_view encoded, std::uint32_t partition,
-                                    ProjectionPartition& state, ProjectionBatch& batch);
+                                    ProjectionPartition& state, ProjectionBatch& batch,
+                                    std::string_view only_tenant = {});
 
   private:
     GroupBy group_by_;

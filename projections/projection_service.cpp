@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <mutex>
 #include <set>
@@ -16,26 +17,20 @@
 namespace ul {
 namespace {
 
-void rebalance_callback(rd_kafka_t* /*handle*/, rd_kafka_resp_err_t error,
-                        rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-    static_cast<ProjectionService*>(opaque)->on_rebalance(error, partitions);
-}
-
 const BillingCalendar kUtcCalendar{};
 
 }  // namespace
 
 ProjectionService::ProjectionService(ProjectionServiceOptions options)
     : options_(std::move(options)),
-      applier_(options_.group_by, [this](std::string_view tenant) -> const BillingCalendar& {
-          return calendar_of(tenant);
-      }),
+      applier_(options_.group_by,
+               [this](std::string_view tenant) -> const BillingCalendar& {
+                   return calendar_of(tenant);
+               }),
       disk_guard_("projections", options_.data_dir + "/projections", options_.min_free_disk) {}
 
 ProjectionService::~ProjectionService() {
-    if (consumer_) {
-        rd_kafka_consumer_close(consumer_.get());
-    }
+    consumer_.reset();  // closing may revoke partitions: its hooks use the members below
 }
 
 Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start(
@@ -45,11 +40,8 @@ Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start
     ProjectionStoreOptions store_options;
     store_options.path = config.data_dir + "/projections";
     store_options.sync = config.sync;
-    if (auto space = DiskGuard::check("projections", store_options.path, config.min_free_disk);
-        !space) {
-        return unexpected(space.error());
-    }
-    auto store = ProjectionStore::open(store_options, ProjectionOpenMode::read_write);
+    auto store =
+        open_writer_store<ProjectionStore>("projections", store_options, config.min_free_disk);
     if (!store) {
         return unexpected(store.error());
     }
@@ -88,70 +80,64 @@ Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start
         service->metrics_.caught_up.store(true);  // nothing to compare with here
     }
 
-    auto consumer_config = kafka::make_config(kafka::with_settings({
-        {"bootstrap.servers", config.bootstrap},
-        {"group.id", config.group},
-        {"client.id", "usage-ledger-projections"},
-        {"enable.auto.commit", "false"},  // positions live in RocksDB
-        {"enable.auto.offset.store", "false"},
-        {"auto.offset.reset", "error"},    // lost entries are seen, never skipped silently
-        {"enable.partition.eof", "true"},  // to know when usage.accounts has been read
-        {"fetch.wait.max.ms", "10"},
-        {"queued.max.messages.kbytes", "65536"},
-    }, config.kafka_settings));
-    if (!consumer_config) {
-        return unexpected(consumer_config.error());
-    }
-    rd_kafka_conf_set_opaque(consumer_config->get(), service.get());
-    rd_kafka_conf_set_rebalance_cb(consumer_config->get(), rebalance_callback);
-    auto consumer = kafka::make_handle(RD_KAFKA_CONSUMER, std::move(consumer_config).value());
+    ProjectionService* self = service.get();
+    auto consumer = kafka::PositionedConsumer::create(
+        {.bootstrap = config.bootstrap,
+         .group = config.group,
+         .client_id = "usage-ledger-projections",
+         .topics = {config.ledger_topic, config.accounts_topic},
+         .assign_all = config.assign_all,
+         .partition_eof = true,  // to know when usage.accounts has been read
+         .settings = config.kafka_settings},
+        {// Revoked partitions may go to another consumer, and assigned ones start at the stored
+         // positions: what was applied must be written first.
+         .before_rebalance =
+             [self] {
+                 if (auto flushed = self->flush(); !flushed) {
+                     self->failed_ = flushed.error();
+                 }
+             },
+         .start_offset =
+             [self](const kafka::TopicPartition& partition) {
+                 return self->start_offset(partition);
+             },
+         .assigned =
+             [self](const std::vector<kafka::TopicPartition>& partitions) {
+                 self->on_assigned(partitions);
+             }});
     if (!consumer) {
         return unexpected(consumer.error());
     }
     service->consumer_ = std::move(consumer).value();
-    rd_kafka_poll_set_consumer(service->consumer_.get());
     return service;
 }
 
-std::int64_t ProjectionService::start_offset(std::int32_t partition) const {
-    const auto state = store_->partition(static_cast<std::uint32_t>(partition));
-    const bool known = !options_.fresh_broker || offsets_known_.contains(partition);
+std::int64_t ProjectionService::start_offset(const kafka::TopicPartition& partition) const {
+    if (partition.topic != options_.ledger_topic) {
+        return RD_KAFKA_OFFSET_BEGINNING;  // the whole account table, every time
+    }
+    const auto state = store_->partition(static_cast<std::uint32_t>(partition.partition));
+    const bool known = !options_.fresh_broker || offsets_known_.contains(partition.partition);
     return state.next_offset >= 0 && known ? state.next_offset : RD_KAFKA_OFFSET_BEGINNING;
 }
 
-void ProjectionService::on_rebalance(rd_kafka_resp_err_t error,
-                                     rd_kafka_topic_partition_list_t* partitions) {
-    // Revoked partitions may go to another consumer, and assigned ones start at the stored
-    // positions: what was applied must be written first.
-    if (auto flushed = flush(); !flushed) {
-        failed_ = flushed.error();
-    }
-    if (error != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        rd_kafka_assign(consumer_.get(), nullptr);
-        assigned_.clear();
-        metrics_.assigned_partitions.store(0);
-        return;
-    }
+void ProjectionService::on_assigned(const std::vector<kafka::TopicPartition>& partitions) {
     assigned_.clear();
-    for (int index = 0; index < partitions->cnt; ++index) {
-        auto& partition = partitions->elems[index];
-        if (options_.ledger_topic == partition.topic) {
-            partition.offset = start_offset(partition.partition);
+    for (const auto& partition : partitions) {
+        if (partition.topic == options_.ledger_topic) {
             assigned_.push_back(partition.partition);
         } else {
-            partition.offset = RD_KAFKA_OFFSET_BEGINNING;  // the whole account table, every time
             accounts_end_[partition.partition] = -1;
         }
     }
-    spdlog::info("projections: assigned {} partitions of {}, resuming at the stored positions",
-                 assigned_.size(), options_.ledger_topic);
-    rd_kafka_assign(consumer_.get(), partitions);
+    if (!partitions.empty()) {
+        spdlog::info("projections: assigned {} partitions of {}, resuming at the stored positions",
+                     assigned_.size(), options_.ledger_topic);
+    }
     // A stalled partition stays paused until it is healed.
     for (const auto partition : assigned_) {
         if (store_->partition(static_cast<std::uint32_t>(partition)).stalled_at) {
-            kafka::PartitionList list(rd_kafka_topic_partition_list_new(1));
-            rd_kafka_topic_partition_list_add(list.get(), options_.ledger_topic.c_str(), partition);
-            rd_kafka_pause_partitions(consumer_.get(), list.get());
+            consumer_->pause({options_.ledger_topic, partition});
         }
     }
     metrics_.assigned_partitions.store(assigned_.size());
@@ -210,8 +196,7 @@ void ProjectionService::reject_account(const rd_kafka_message_t& message,
                   std::string_view(static_cast<const char*>(message.key), message.key_len), why);
 }
 
-bool ProjectionService::signature_accepted(SignatureCheck check,
-                                           const rd_kafka_message_t& message,
+bool ProjectionService::signature_accepted(SignatureCheck check, const rd_kafka_message_t& message,
                                            std::string_view kind) {
     switch (check) {
         case SignatureCheck::ok:
@@ -238,8 +223,7 @@ std::optional<std::int64_t> ProjectionService::account_version(std::string_view 
     return std::nullopt;
 }
 
-void ProjectionService::take_tombstone(const rd_kafka_message_t& message,
-                                       ProjectionBatch& batch) {
+void ProjectionService::take_tombstone(const rd_kafka_message_t& message, ProjectionBatch& batch) {
     const std::string key(static_cast<const char*>(message.key), message.key_len);
     const auto deleted_at = header_of(message, kDeletedAtHeader);
     if (!signature_accepted(check_tombstone_signature(options_.control_secret, key, deleted_at,
@@ -322,8 +306,8 @@ void ProjectionService::take_account(const rd_kafka_message_t& message, Projecti
             if (holder != tenant_by_key_hash_.end() && holder->second != account->tenant_id) {
                 lock.unlock();
                 return reject_account(message, metrics_.accounts_rejected_key_collision,
-                                      "its api_key_sha256 is the key of tenant '" +
-                                          holder->second + "' (keys are one per tenant)");
+                                      "its api_key_sha256 is the key of tenant '" + holder->second +
+                                          "' (keys are one per tenant)");
             }
         }
         if (found != accounts_.end()) {
@@ -402,8 +386,8 @@ void ProjectionService::take_entry(const rd_kafka_message_t& message, Projection
 }
 
 Result<bool, std::string> ProjectionService::apply_from_ledger(std::uint32_t partition,
-                                                             std::uint64_t to,
-                                                             ProjectionBatch& batch) {
+                                                               std::uint64_t to,
+                                                               ProjectionBatch& batch) {
     ProjectionPartition& state = batch.partitions[partition];
     bool ok = true;
     auto read = ledger_->read_entries(partition, state.next_sequence, to - state.next_sequence,
@@ -483,9 +467,10 @@ Result<bool, std::string> ProjectionService::catch_up_with_ledger() {
                 // An entry that cannot be applied stops its partition, as it does live.
                 ProjectionPartition& state = pending_.partitions[partition];
                 state.stalled_at = state.next_sequence;
-                spdlog::error("projections: catching up partition {} from the ledger store: {}; "
-                              "the partition stops at sequence {}",
-                              partition, applied.error(), state.next_sequence);
+                spdlog::error(
+                    "projections: catching up partition {} from the ledger store: {}; "
+                    "the partition stops at sequence {}",
+                    partition, applied.error(), state.next_sequence);
             }
             done += pending_.partitions[partition].next_sequence - from;
             lock.unlock();
@@ -515,39 +500,20 @@ Result<bool, std::string> ProjectionService::handle_offset_error(
     if (auto flushed = flush(); !flushed) {
         return flushed;
     }
-    const char* topic = rd_kafka_topic_name(message.rkt);
-    std::int64_t low = 0;
-    std::int64_t high = 0;
-    const auto error = rd_kafka_query_watermark_offsets(consumer_.get(), topic, message.partition,
-                                                        &low, &high, 10000);
-    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return unexpected(std::string("cannot query the log start of ") + topic + " partition " +
-                          std::to_string(message.partition) + ": " + rd_kafka_err2str(error));
+    const kafka::TopicPartition partition{rd_kafka_topic_name(message.rkt), message.partition};
+    auto bounds = consumer_->log_bounds(partition);
+    if (!bounds) {
+        return unexpected(bounds.error());
     }
+    const auto [low, high] = *bounds;
     spdlog::warn(
         "projections: {} partition {}: stored offset no longer in Kafka (log {}..{}); "
         "reading from {} — the ledger sequences show whether entries were lost",
-        topic, message.partition, low, high, low);
-    // Re-assign with that partition from the log start (a seek does not restart a partition
-    // stopped by an offset error).
-    rd_kafka_topic_partition_list_t* current = nullptr;
-    if (rd_kafka_assignment(consumer_.get(), &current) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return unexpected(std::string("cannot read the assignment"));
+        partition.topic, partition.partition, low, high, low);
+    if (partition.topic != options_.ledger_topic) {
+        return consumer_->reassign();  // accounts are read from their start anyway
     }
-    kafka::PartitionList assignment(current);
-    for (int index = 0; index < assignment->cnt; ++index) {
-        auto& partition = assignment->elems[index];
-        if (options_.ledger_topic == partition.topic) {
-            partition.offset = start_offset(partition.partition);
-            if (partition.partition == message.partition && topic == options_.ledger_topic) {
-                partition.offset = low;
-            }
-        } else {
-            partition.offset = RD_KAFKA_OFFSET_BEGINNING;
-        }
-    }
-    rd_kafka_assign(consumer_.get(), assignment.get());
-    return true;
+    return consumer_->reassign(std::make_pair(partition, low));
 }
 
 void ProjectionService::publish_metrics() {
@@ -574,13 +540,11 @@ void ProjectionService::publish_metrics() {
     }
     std::int64_t lag = 0;
     for (const auto partition : assigned_) {
-        std::int64_t low = 0;
-        std::int64_t high = 0;
-        if (rd_kafka_get_watermark_offsets(consumer_.get(), options_.ledger_topic.c_str(),
-                                           partition, &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-            high < 0) {
+        const auto bounds = consumer_->cached_log_bounds({options_.ledger_topic, partition});
+        if (!bounds) {
             return;  // not known yet
         }
+        const auto [low, high] = *bounds;
         const auto found = current.find(static_cast<std::uint32_t>(partition));
         const bool known = !options_.fresh_broker || offsets_known_.contains(partition);
         const std::int64_t next = found == current.end() || !known ? -1 : found->second.next_offset;
@@ -808,6 +772,12 @@ void ProjectionService::log_status(double seconds, std::uint64_t applied) const 
 }
 
 Result<bool, std::string> ProjectionService::run() {
+    auto result = consume();
+    fail_tasks();
+    return result;
+}
+
+Result<bool, std::string> ProjectionService::consume() {
     // Entries committed before this start and not applied yet (also partitions stopped at a
     // gap by an earlier run) come from the ledger store first, when it is here.
     if (ledger_) {
@@ -816,42 +786,15 @@ Result<bool, std::string> ProjectionService::run() {
         }
         metrics_.caught_up.store(true);
     }
-    if (options_.assign_all) {
-        auto metadata = kafka::wait_for_cluster(consumer_.get(), options_.bootstrap, 30000);
-        if (!metadata) {
-            return unexpected(metadata.error());
-        }
-        const int ledger_partitions = kafka::partition_count(**metadata, options_.ledger_topic);
-        if (ledger_partitions == 0) {
-            return unexpected("topic " + options_.ledger_topic + " does not exist");
-        }
-        const int account_partitions = kafka::partition_count(**metadata, options_.accounts_topic);
-        kafka::PartitionList all(
-            rd_kafka_topic_partition_list_new(ledger_partitions + account_partitions));
-        for (int partition = 0; partition < ledger_partitions; ++partition) {
-            rd_kafka_topic_partition_list_add(all.get(), options_.ledger_topic.c_str(), partition);
-        }
-        for (int partition = 0; partition < account_partitions; ++partition) {
-            rd_kafka_topic_partition_list_add(all.get(), options_.accounts_topic.c_str(),
-                                              partition);
-        }
-        on_rebalance(RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, all.get());
-    } else {
-        kafka::PartitionList topics(rd_kafka_topic_partition_list_new(2));
-        rd_kafka_topic_partition_list_add(topics.get(), options_.ledger_topic.c_str(),
-                                          RD_KAFKA_PARTITION_UA);
-        rd_kafka_topic_partition_list_add(topics.get(), options_.accounts_topic.c_str(),
-                                          RD_KAFKA_PARTITION_UA);
-        if (const auto error = rd_kafka_subscribe(consumer_.get(), topics.get());
-            error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            return unexpected(std::string("cannot subscribe: ") + rd_kafka_err2str(error));
-        }
+    if (auto joined = consumer_->join(); !joined) {
+        return joined;
     }
     std::vector<kafka::Message> messages;
     auto last_status = std::chrono::steady_clock::now();
     publish_metrics();
     std::uint64_t applied_at_status = metrics_.applied.load();
     while (!stop_.load()) {
+        run_tasks();
         if (const auto now = std::chrono::steady_clock::now();
             now - last_status >= options_.status_interval) {
             log_status(std::chrono::duration<double>(now - last_status).count(),
@@ -871,7 +814,7 @@ Result<bool, std::string> ProjectionService::run() {
         }
         int timeout_ms = 100;
         while (messages.size() < options_.max_batch) {
-            kafka::Message message(rd_kafka_consumer_poll(consumer_.get(), timeout_ms));
+            kafka::Message message = consumer_->poll(timeout_ms);
             if (failed_) {
                 return unexpected(*failed_);
             }
@@ -893,8 +836,7 @@ Result<bool, std::string> ProjectionService::run() {
                 }
                 continue;
             }
-            if (message->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-                message->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+            if (kafka::PositionedConsumer::is_offset_error(*message)) {
                 auto handled = handle_offset_error(*message);
                 if (!handled) {
                     return handled;
@@ -926,10 +868,7 @@ Result<bool, std::string> ProjectionService::run() {
                         }
                     }
                     if (pending_.partitions[partition].stalled_at) {
-                        kafka::PartitionList list(rd_kafka_topic_partition_list_new(1));
-                        rd_kafka_topic_partition_list_add(list.get(), options_.ledger_topic.c_str(),
-                                                          message->partition);
-                        rd_kafka_pause_partitions(consumer_.get(), list.get());
+                        consumer_->pause({options_.ledger_topic, message->partition});
                     }
                 }
             }
@@ -973,6 +912,148 @@ std::vector<Account> ProjectionService::accounts() const {
 std::map<std::uint32_t, std::uint64_t> ProjectionService::positions() const {
     std::shared_lock lock(positions_mutex_);
     return positions_;
+}
+
+}  // namespace ul
+
+namespace ul {
+
+Result<bool, std::string> ProjectionService::run_on_consumer_thread(
+    std::function<Result<bool, std::string>()> work) {
+    auto task = std::make_unique<Task>();
+    task->work = std::move(work);
+    auto done = task->done.get_future();
+    {
+        std::lock_guard lock(tasks_mutex_);
+        if (tasks_closed_) {
+            return unexpected(std::string("the projection stopped"));
+        }
+        tasks_.push_back(std::move(task));
+    }
+    return done.get();
+}
+
+void ProjectionService::run_tasks() {
+    std::vector<std::unique_ptr<Task>> tasks;
+    {
+        std::lock_guard lock(tasks_mutex_);
+        tasks.swap(tasks_);
+    }
+    for (auto& task : tasks) {
+        task->done.set_value(task->work());
+    }
+}
+
+void ProjectionService::fail_tasks() {
+    std::vector<std::unique_ptr<Task>> tasks;
+    {
+        std::lock_guard lock(tasks_mutex_);
+        tasks_closed_ = true;
+        tasks.swap(tasks_);
+    }
+    for (auto& task : tasks) {
+        task->done.set_value(unexpected(std::string("the projection stopped")));
+    }
+}
+
+Result<ReconcileReport, std::string> ProjectionService::reconcile(
+    const std::string& tenant, bool fix, const std::function<void(const ReplayProgress&)>& progress,
+    const std::atomic<bool>* cancel) {
+    if (auto needed = need_ledger_store(); !needed) {
+        return unexpected(needed.error());
+    }
+    LedgerStoreOptions ledger_options;
+    ledger_options.path = options_.data_dir + "/ledger";
+    auto ledger = LedgerStore::open(ledger_options, OpenMode::secondary);
+    if (!ledger) {
+        return unexpected("the ledger store: " + ledger.error());
+    }
+    ReconcileOptions reconcile_options;
+    reconcile_options.tenant = tenant;
+    reconcile_options.group_by = options_.group_by;
+    if (const auto found = this->account(tenant)) {
+        if (auto calendar = make_billing_calendar(found->billing_anchor_day, found->time_zone)) {
+            reconcile_options.calendar = *calendar;
+        }
+    }
+    reconcile_options.progress = progress;
+    reconcile_options.cancel = cancel;
+    TenantRebuild rebuild(std::move(reconcile_options));
+    // The snapshot's watermarks are at most the ledger's: the projection applies committed
+    // entries only, and the secondary opened after the snapshot was taken.
+    auto report = compare_tenant(**ledger, *store_, store_->snapshot(), rebuild);
+    if (!report || !fix) {
+        return report;
+    }
+    auto repaired = run_on_consumer_thread([&]() -> Result<bool, std::string> {
+        if (auto flushed = flush(); !flushed) {
+            return flushed;
+        }
+        if (auto caught = (*ledger)->catch_up(); !caught) {
+            return caught;
+        }
+        return repair_tenant(**ledger, *store_, rebuild, *report);
+    });
+    if (!repaired) {
+        return unexpected(repaired.error());
+    }
+    spdlog::info("projections: reconcile {}: {} cells replaced", tenant, report->comparison.total);
+    return report;
+}
+
+Result<bool, std::string> ProjectionService::need_ledger_store() const {
+    if (!options_.heal_from_ledger) {
+        return unexpected(
+            std::string("this needs the ledger store beside the projection (up, or project "
+                        "--heal-from-ledger on the ledger's data dir)"));
+    }
+    return true;
+}
+
+Result<StoreComparison, std::string> ProjectionService::verify(
+    const std::string& scratch_dir, const std::function<void(const ReplayProgress&)>& progress,
+    const std::atomic<bool>* cancel) {
+    if (auto needed = need_ledger_store(); !needed) {
+        return unexpected(needed.error());
+    }
+    const StoreSnapshot snapshot = store_->snapshot();
+    auto partitions = store_->partitions_at(snapshot.get());
+    if (!partitions) {
+        return unexpected(partitions.error());
+    }
+    auto accounts = store_->accounts();
+    if (!accounts) {
+        return unexpected(accounts.error());
+    }
+    ReplayOptions options;
+    options.ledger_path = options_.data_dir + "/ledger";
+    options.out_path = scratch_dir;
+    options.accounts = std::move(accounts).value();
+    options.group_by = options_.group_by;
+    options.up_to = positions_of(*partitions);
+    options.progress = progress;
+    options.cancel = cancel;
+    struct Scratch {  // the rebuilt store goes, whatever happens
+        std::string path;
+        ~Scratch() {
+            std::error_code ignored;
+            std::filesystem::remove_all(path, ignored);
+        }
+    } scratch{scratch_dir};
+    if (auto replayed = replay(options); !replayed) {
+        return unexpected(replayed.error());
+    }
+    ProjectionStoreOptions rebuilt_options;
+    rebuilt_options.path = scratch_dir;
+    auto rebuilt = ProjectionStore::open(rebuilt_options, ProjectionOpenMode::secondary);
+    if (!rebuilt) {
+        return unexpected(rebuilt.error());
+    }
+    auto cells = read_all_cells(**rebuilt);
+    if (!cells) {
+        return unexpected(cells.error());
+    }
+    return compare_cells(*store_, snapshot.get(), "", "", (*cells)[0], (*cells)[1]);
 }
 
 }  // namespace ul

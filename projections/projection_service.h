@@ -21,8 +21,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <shared_mutex>
@@ -31,10 +33,12 @@
 
 #include "consumers/disk_space.h"
 #include "consumers/kafka.h"
+#include "consumers/positioned_consumer.h"
 #include "ledger/ledger_store.h"
 #include "projections/entry_applier.h"
 #include "projections/projection_metrics.h"
 #include "projections/projection_store.h"
+#include "projections/reconcile.h"
 #include "schemas/account.h"
 #include "schemas/event.h"
 #include "schemas/result.h"
@@ -104,10 +108,36 @@ class ProjectionService {
     // Ledger positions applied so far, partition → next sequence (for `as_of`).
     std::map<std::uint32_t, std::uint64_t> positions() const;
 
-    void on_rebalance(rd_kafka_resp_err_t error, rd_kafka_topic_partition_list_t* partitions);
+    // Reconcile one tenant (any thread; projections/reconcile.h): its cells recomputed from the
+    // ledger store and compared with this projection at a snapshot; with `fix` the differing
+    // cells are then replaced on run()'s thread, with nothing pending, in one write. Needs the
+    // ledger store (heal_from_ledger). Blocks until done; `cancel` stops it.
+    Result<ReconcileReport, std::string> reconcile(
+        const std::string& tenant, bool fix,
+        const std::function<void(const ReplayProgress&)>& progress = {},
+        const std::atomic<bool>* cancel = nullptr);
+
+    // Verify (any thread): replays the ledger store up to the watermarks of a snapshot of this
+    // projection into `scratch_dir` (a fresh store, removed afterwards) and compares every cell
+    // with the snapshot. Needs the ledger store (heal_from_ledger).
+    Result<StoreComparison, std::string> verify(
+        const std::string& scratch_dir,
+        const std::function<void(const ReplayProgress&)>& progress = {},
+        const std::atomic<bool>* cancel = nullptr);
 
   private:
     explicit ProjectionService(ProjectionServiceOptions options);
+    Result<bool, std::string> need_ledger_store() const;
+    // Work that must run on run()'s thread between two polls (a repair): queued by any thread,
+    // done at the top of the next loop; failed with "the projection stopped" once run() ends.
+    struct Task {
+        std::function<Result<bool, std::string>()> work;
+        std::promise<Result<bool, std::string>> done;
+    };
+    Result<bool, std::string> run_on_consumer_thread(
+        std::function<Result<bool, std::string>()> work);
+    void run_tasks();
+    void fail_tasks();
     // A store snapshot and the deltas a read must add to it.
     struct ReadView {
         StoreSnapshot snapshot;
@@ -142,7 +172,11 @@ class ProjectionService {
     const BillingCalendar& calendar_of(std::string_view tenant_id);
     // Where usage.ledger is read from on assignment: the stored offset, or its start when the
     // offset is unknown or belongs to an earlier broker (fresh_broker).
-    std::int64_t start_offset(std::int32_t partition) const;
+    std::int64_t start_offset(const kafka::TopicPartition& partition) const;
+    // After a (re)assignment: which ledger partitions are ours, account partitions to read to
+    // their end again, stalled partitions paused.
+    void on_assigned(const std::vector<kafka::TopicPartition>& partitions);
+    Result<bool, std::string> consume();  // run()'s loop
     void publish_metrics();
     void log_status(double seconds, std::uint64_t applied) const;
 
@@ -157,7 +191,7 @@ class ProjectionService {
     std::uint64_t flush_base_ = 0;
     std::optional<std::chrono::steady_clock::time_point> pending_since_;
     std::optional<std::string> failed_;  // a write that failed inside a Kafka callback
-    kafka::Handle consumer_;
+    std::unique_ptr<kafka::PositionedConsumer> consumer_;
     EntryApplier applier_;
     ProjectionMetrics metrics_;
     std::atomic<bool> stop_{false};
@@ -177,6 +211,9 @@ class ProjectionService {
     std::map<std::string, std::int64_t, std::less<>> deleted_at_;
     std::map<std::string, std::string, std::less<>> tenant_by_key_hash_;
     std::map<std::string, BillingCalendar, std::less<>> calendars_;  // run()'s thread only
+    std::mutex tasks_mutex_;
+    std::vector<std::unique_ptr<Task>> tasks_;
+    bool tasks_closed_ = false;  // run() ended: no task will run
     mutable std::shared_mutex positions_mutex_;
     std::map<std::uint32_t, std::uint64_t> positions_;
 };

@@ -46,10 +46,6 @@ std::string partition_key(char kind, std::uint32_t partition) {
     return key;
 }
 
-std::string status_text(const rocksdb::Status& status) {
-    return status.ToString();
-}
-
 // Cells are sums: merging deltas needs no read on the write path. A value that does not decode
 // or a sum that would overflow 128 bits fails the merge, which RocksDB reports as corruption
 // (on the read or compaction that meets it) instead of storing a wrong number.
@@ -90,19 +86,7 @@ void ProjectionBatch::clear() {
     repeats = 0;
 }
 
-ProjectionStore::~ProjectionStore() {
-    for (auto* handle : handles_) {
-        if (db_) {
-            (void)db_->DestroyColumnFamilyHandle(handle);
-        }
-    }
-    handles_.clear();
-    db_.reset();
-    if (!secondary_path_.empty()) {
-        std::error_code ignored;
-        std::filesystem::remove_all(secondary_path_, ignored);
-    }
-}
+ProjectionStore::~ProjectionStore() = default;
 
 Result<std::unique_ptr<ProjectionStore>, std::string> ProjectionStore::open(
     const ProjectionStoreOptions& options, ProjectionOpenMode mode) {
@@ -110,12 +94,7 @@ Result<std::unique_ptr<ProjectionStore>, std::string> ProjectionStore::open(
     store->options_ = options;
     store->mode_ = mode;
 
-    rocksdb::Options db_options;
-    db_options.create_if_missing = mode == ProjectionOpenMode::read_write;
-    db_options.create_missing_column_families = mode == ProjectionOpenMode::read_write;
-    db_options.max_open_files = mode == ProjectionOpenMode::secondary ? -1 : 512;
-    db_options.IncreaseParallelism(2);
-    db_options.max_total_wal_size = 4 * options.write_buffer_bytes;
+    const rocksdb::Options db_options = base_store_options(mode, options.write_buffer_bytes);
     auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
     auto merge = std::make_shared<CellMergeOperator>();
     auto family_options = [&](bool cells) {
@@ -139,33 +118,15 @@ Result<std::unique_ptr<ProjectionStore>, std::string> ProjectionStore::open(
         {"meta", family_options(false)},
         {"accounts", family_options(false)},
     };
-    rocksdb::DB* raw = nullptr;
-    rocksdb::Status status;
-    if (mode == ProjectionOpenMode::read_write) {
-        std::filesystem::create_directories(options.path);
-        status = rocksdb::DB::Open(db_options, options.path, families, &store->handles_, &raw);
-    } else {
-        if (!std::filesystem::exists(std::filesystem::path(options.path) / "CURRENT")) {
-            return unexpected("no projection store at " + options.path);
-        }
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / "usage-ledger-secondary-XXXXXX").string();
-        if (mkdtemp(pattern.data()) == nullptr) {
-            return unexpected(std::string("cannot make a temporary directory"));
-        }
-        store->secondary_path_ = pattern;
-        status = rocksdb::DB::OpenAsSecondary(db_options, options.path, pattern, families,
-                                              &store->handles_, &raw);
+    auto db = RocksDb::open(db_options, options.path, families, mode, "projection store");
+    if (!db) {
+        return unexpected(db.error());
     }
-    if (!status.ok()) {
-        return unexpected("cannot open the projection store at " + options.path + ": " +
-                          status_text(status));
-    }
-    store->db_.reset(raw);
-    store->counters_ = store->handles_[1];
-    store->breakdown_ = store->handles_[2];
-    store->meta_ = store->handles_[3];
-    store->accounts_ = store->handles_[4];
+    store->db_ = std::move(db).value();
+    store->counters_ = store->db_->family(1);
+    store->breakdown_ = store->db_->family(2);
+    store->meta_ = store->db_->family(3);
+    store->accounts_ = store->db_->family(4);
     auto loaded = store->load_meta();
     if (!loaded) {
         return unexpected(loaded.error());
@@ -173,28 +134,67 @@ Result<std::unique_ptr<ProjectionStore>, std::string> ProjectionStore::open(
     return store;
 }
 
-Result<bool, std::string> ProjectionStore::load_meta() {
-    partitions_.clear();
-    applied_total_ = 0;
-    repeats_total_ = 0;
-    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+Result<bool, std::string> ProjectionStore::read_meta(
+    const rocksdb::Snapshot* snapshot, std::map<std::uint32_t, ProjectionPartition>& partitions,
+    std::uint64_t* applied, std::uint64_t* repeats) const {
+    rocksdb::ReadOptions read;
+    read.snapshot = snapshot;
+    std::unique_ptr<rocksdb::Iterator> iterator(db_->get()->NewIterator(read, meta_));
     for (iterator->SeekToFirst(); iterator->Valid(); iterator->Next()) {
         const std::string_view key(iterator->key().data(), iterator->key().size());
         const std::string_view value(iterator->value().data(), iterator->value().size());
         if (key.size() == 5 && key[0] == 'p' && value.size() == 16) {
-            auto& state = partitions_[get_u32_be(key.data() + 1)];
+            auto& state = partitions[get_u32_be(key.data() + 1)];
             state.next_sequence = get_u64_be(value.data());
             state.next_offset = static_cast<std::int64_t>(get_u64_be(value.data() + 8));
         } else if (key.size() == 5 && key[0] == 's' && value.size() == 8) {
-            partitions_[get_u32_be(key.data() + 1)].stalled_at = get_u64_be(value.data());
-        } else if (key == kTotalsKey && value.size() == 16) {
-            applied_total_ = get_u64_be(value.data());
-            repeats_total_ = get_u64_be(value.data() + 8);
+            partitions[get_u32_be(key.data() + 1)].stalled_at = get_u64_be(value.data());
+        } else if (key == kTotalsKey && value.size() == 16 && applied != nullptr) {
+            *applied = get_u64_be(value.data());
+            *repeats = get_u64_be(value.data() + 8);
         }
     }
     if (!iterator->status().ok()) {
         return unexpected("cannot read the projection store's meta: " +
                           status_text(iterator->status()));
+    }
+    return true;
+}
+
+Result<bool, std::string> ProjectionStore::load_meta() {
+    partitions_.clear();
+    applied_total_ = 0;
+    repeats_total_ = 0;
+    return read_meta(nullptr, partitions_, &applied_total_, &repeats_total_);
+}
+
+Result<std::map<std::uint32_t, ProjectionPartition>, std::string> ProjectionStore::partitions_at(
+    const rocksdb::Snapshot* snapshot) const {
+    std::map<std::uint32_t, ProjectionPartition> partitions;
+    if (auto read = read_meta(snapshot, partitions, nullptr, nullptr); !read) {
+        return unexpected(read.error());
+    }
+    return partitions;
+}
+
+Result<bool, std::string> ProjectionStore::replace_cells(
+    const std::vector<CellReplacement>& replacements) {
+    rocksdb::WriteBatch write;
+    char cell[kCellBytes];
+    for (const auto& replacement : replacements) {
+        auto* family = replacement.family == CellFamily::counters ? counters_ : breakdown_;
+        if (replacement.cell) {
+            encode_cell(*replacement.cell, cell);
+            write.Put(family, replacement.key, rocksdb::Slice(cell, kCellBytes));
+        } else {
+            write.Delete(family, replacement.key);
+        }
+    }
+    rocksdb::WriteOptions options;
+    options.sync = true;  // a repair is rare and must not be lost
+    const auto status = db_->get()->Write(options, &write);
+    if (!status.ok()) {
+        return unexpected("cannot write to the projection store: " + status_text(status));
     }
     return true;
 }
@@ -245,7 +245,7 @@ Result<bool, std::string> ProjectionStore::apply(const ProjectionBatch& batch) {
     write.Put(meta_, kTotalsKey, value);
     rocksdb::WriteOptions options;
     options.sync = options_.sync;
-    const auto status = db_->Write(options, &write);
+    const auto status = db_->get()->Write(options, &write);
     if (!status.ok()) {
         return unexpected("cannot write to the projection store: " + status_text(status));
     }
@@ -258,7 +258,7 @@ Result<bool, std::string> ProjectionStore::apply(const ProjectionBatch& batch) {
 }
 
 Result<bool, std::string> ProjectionStore::catch_up() {
-    const auto status = db_->TryCatchUpWithPrimary();
+    const auto status = db_->get()->TryCatchUpWithPrimary();
     if (!status.ok()) {
         return unexpected("cannot follow the projection store: " + status_text(status));
     }
@@ -279,7 +279,7 @@ rocksdb::ReadOptions read_at(const rocksdb::Snapshot* snapshot) {
 }  // namespace
 
 StoreSnapshot ProjectionStore::snapshot() const {
-    rocksdb::DB* db = db_.get();
+    rocksdb::DB* db = db_->get();
     return {db->GetSnapshot(),
             [db](const rocksdb::Snapshot* taken) { db->ReleaseSnapshot(taken); }};
 }
@@ -289,7 +289,7 @@ std::uint64_t ProjectionStore::sequence_of(const StoreSnapshot& snapshot) {
 }
 
 std::uint64_t ProjectionStore::latest_sequence() const {
-    return db_->GetLatestSequenceNumber();
+    return db_->get()->GetLatestSequenceNumber();
 }
 
 Result<std::optional<Cell>, std::string> ProjectionStore::cell(
@@ -297,7 +297,7 @@ Result<std::optional<Cell>, std::string> ProjectionStore::cell(
     std::string encoded;
     append_counter_key(key, encoded);
     std::string value;
-    const auto status = db_->Get(read_at(snapshot), counters_, encoded, &value);
+    const auto status = db_->get()->Get(read_at(snapshot), counters_, encoded, &value);
     if (status.IsNotFound()) {
         return std::optional<Cell>();
     }
@@ -322,7 +322,7 @@ Result<bool, std::string> ProjectionStore::for_each_cell(
         read.iterate_upper_bound = &upper;
     }
     std::unique_ptr<rocksdb::Iterator> iterator(
-        db_->NewIterator(read, counters ? counters_ : breakdown_));
+        db_->get()->NewIterator(read, counters ? counters_ : breakdown_));
     for (iterator->Seek(rocksdb::Slice(from.data(), from.size())); iterator->Valid();
          iterator->Next()) {
         auto cell =
@@ -405,7 +405,8 @@ std::string after_component(std::string prefix) {
 Result<std::vector<std::string>, std::string> ProjectionStore::tenants(
     const rocksdb::Snapshot* snapshot) const {
     std::vector<std::string> out;
-    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_at(snapshot), counters_));
+    std::unique_ptr<rocksdb::Iterator> iterator(
+        db_->get()->NewIterator(read_at(snapshot), counters_));
     for (iterator->SeekToFirst(); iterator->Valid();) {
         const std::string_view key(iterator->key().data(), iterator->key().size());
         const auto separator = key.find('\0');
@@ -425,7 +426,8 @@ Result<std::vector<std::string>, std::string> ProjectionStore::meters(
     std::string_view tenant_id, const rocksdb::Snapshot* snapshot) const {
     std::vector<std::string> out;
     const std::string prefix = counter_prefix(tenant_id);
-    std::unique_ptr<rocksdb::Iterator> iterator(db_->NewIterator(read_at(snapshot), counters_));
+    std::unique_ptr<rocksdb::Iterator> iterator(
+        db_->get()->NewIterator(read_at(snapshot), counters_));
     for (iterator->Seek(prefix);
          iterator->Valid() && iterator->key().starts_with(rocksdb::Slice(prefix));) {
         const std::string_view rest(iterator->key().data() + prefix.size(),
@@ -446,7 +448,7 @@ Result<std::vector<std::string>, std::string> ProjectionStore::meters(
 Result<std::map<std::string, std::string>, std::string> ProjectionStore::accounts() const {
     std::map<std::string, std::string> out;
     std::unique_ptr<rocksdb::Iterator> iterator(
-        db_->NewIterator(rocksdb::ReadOptions(), accounts_));
+        db_->get()->NewIterator(rocksdb::ReadOptions(), accounts_));
     for (iterator->SeekToFirst(); iterator->Valid(); iterator->Next()) {
         if (!iterator->key().starts_with(kDeletedAccountPrefix)) {
             out.emplace(iterator->key().ToString(), iterator->value().ToString());
@@ -462,7 +464,7 @@ Result<std::map<std::string, std::int64_t>, std::string> ProjectionStore::accoun
     const {
     std::map<std::string, std::int64_t> out;
     std::unique_ptr<rocksdb::Iterator> iterator(
-        db_->NewIterator(rocksdb::ReadOptions(), accounts_));
+        db_->get()->NewIterator(rocksdb::ReadOptions(), accounts_));
     const rocksdb::Slice prefix(kDeletedAccountPrefix);
     for (iterator->Seek(prefix); iterator->Valid() && iterator->key().starts_with(prefix);
          iterator->Next()) {

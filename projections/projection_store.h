@@ -29,6 +29,7 @@
 #include <tuple>
 #include <vector>
 
+#include "consumers/rocks_db.h"
 #include "projections/cell_deltas.h"
 #include "projections/cells.h"
 #include "schemas/result.h"
@@ -42,7 +43,7 @@ struct ProjectionStoreOptions {
     std::size_t write_buffer_bytes = 32U << 20U;
 };
 
-enum class ProjectionOpenMode : std::uint8_t { read_write, secondary };
+using ProjectionOpenMode = StoreMode;  // consumers/rocks_db.h
 
 struct ProjectionPartition {
     std::uint64_t next_sequence = 0;  // next ledger sequence to apply
@@ -55,12 +56,12 @@ struct ProjectionPartition {
 // What one write changes: the deltas of every entry applied since the last write.
 struct ProjectionBatch {
     CellDeltas deltas;
-    std::map<std::uint32_t, ProjectionPartition> partitions;    // new states of touched partitions
+    std::map<std::uint32_t, ProjectionPartition> partitions;  // new states of touched partitions
     // tenant → account JSON, in the order read; an empty JSON deletes the account (deleted at
     // the third element, µs).
     std::vector<std::tuple<std::string, std::string, std::int64_t>> accounts;
-    std::uint64_t applied = 0;                                  // entries applied
-    std::uint64_t repeats = 0;                                  // entries seen again, skipped
+    std::uint64_t applied = 0;  // entries applied
+    std::uint64_t repeats = 0;  // entries seen again, skipped
     void clear();
 };
 
@@ -78,6 +79,13 @@ struct FlushPolicy {
 
 enum class CellFamily : std::uint8_t { counters, breakdown };
 
+// A cell's new value (nullopt: the cell goes), by its stored key.
+struct CellReplacement {
+    CellFamily family = CellFamily::counters;
+    std::string key;
+    std::optional<Cell> cell;
+};
+
 // A consistent read point of the store (a RocksDB snapshot), released when the last copy goes.
 using StoreSnapshot = std::shared_ptr<const rocksdb::Snapshot>;
 
@@ -91,6 +99,9 @@ class ProjectionStore {
 
     // Writer only. One WriteBatch; the in-memory partition states follow on success.
     Result<bool, std::string> apply(const ProjectionBatch& batch);
+    // Writer only: sets each cell to the given value (nullopt: deletes it), in one synced
+    // WriteBatch — reconcile's repair. The caller makes sure no delta of these cells is in flight.
+    Result<bool, std::string> replace_cells(const std::vector<CellReplacement>& replacements);
     // Secondary only: follow the writer.
     Result<bool, std::string> catch_up();
 
@@ -98,6 +109,9 @@ class ProjectionStore {
     const std::map<std::uint32_t, ProjectionPartition>& partitions() const { return partitions_; }
     ProjectionPartition partition(std::uint32_t partition) const;
     std::uint64_t applied_total() const { return applied_total_; }
+    // The watermarks as of `snapshot` (any thread): the positions its cells are exact for.
+    Result<std::map<std::uint32_t, ProjectionPartition>, std::string> partitions_at(
+        const rocksdb::Snapshot* snapshot) const;
     std::uint64_t repeats_total() const { return repeats_total_; }
 
     // Any thread. The read methods read at `snapshot` when given, else at the latest write.
@@ -138,18 +152,19 @@ class ProjectionStore {
     Result<std::map<std::string, std::int64_t>, std::string> account_deletions() const;
 
     // For tests that prove a damaged cell is found (replay --verify).
-    rocksdb::DB* raw_db() { return db_.get(); }
+    rocksdb::DB* raw_db() { return db_->get(); }
     rocksdb::ColumnFamilyHandle* counters_family() { return counters_; }
 
   private:
     ProjectionStore() = default;
     Result<bool, std::string> load_meta();
+    Result<bool, std::string> read_meta(const rocksdb::Snapshot* snapshot,
+                                        std::map<std::uint32_t, ProjectionPartition>& partitions,
+                                        std::uint64_t* applied, std::uint64_t* repeats) const;
 
     ProjectionStoreOptions options_;
     ProjectionOpenMode mode_ = ProjectionOpenMode::read_write;
-    std::string secondary_path_;
-    std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-    std::unique_ptr<rocksdb::DB> db_;
+    std::unique_ptr<RocksDb> db_;
     rocksdb::ColumnFamilyHandle* counters_ = nullptr;
     rocksdb::ColumnFamilyHandle* breakdown_ = nullptr;
     rocksdb::ColumnFamilyHandle* meta_ = nullptr;

@@ -51,11 +51,10 @@ Result<ReplayReport, std::string> replay(const ReplayOptions& options) {
         calendars.emplace(tenant, calendar ? *calendar : BillingCalendar{});
     }
     const BillingCalendar utc{};
-    EntryApplier applier(options.group_by,
-                         [&](std::string_view tenant) -> const BillingCalendar& {
-                             const auto found = calendars.find(tenant);
-                             return found == calendars.end() ? utc : found->second;
-                         });
+    EntryApplier applier(options.group_by, [&](std::string_view tenant) -> const BillingCalendar& {
+        const auto found = calendars.find(tenant);
+        return found == calendars.end() ? utc : found->second;
+    });
 
     // What to rebuild: every partition of the ledger, up to its end or `up_to`.
     std::map<std::uint32_t, std::uint64_t> ends;
@@ -89,6 +88,9 @@ Result<ReplayReport, std::string> replay(const ReplayOptions& options) {
         ProjectionPartition state;  // the batch carries a copy to each write (its watermark)
         constexpr std::size_t kChunk = 4096;  // entries per read; the batch bound is in cells
         while (state.next_sequence < end && !failure) {
+            if (options.cancel != nullptr && options.cancel->load()) {
+                return unexpected(std::string("cancelled"));
+            }
             const std::uint64_t from = state.next_sequence;
             auto read = (*ledger)->read_entries(
                 partition, from, std::min<std::uint64_t>(kChunk, end - from),
@@ -135,9 +137,12 @@ Result<ReplayReport, std::string> replay(const ReplayOptions& options) {
     return report;
 }
 
-Result<StoreComparison, std::string> compare_stores(const ProjectionStore& live,
-                                                    const ProjectionStore& rebuilt,
-                                                    std::size_t max_reported) {
+Result<StoreComparison, std::string> compare_cells(const ProjectionStore& live,
+                                                   const rocksdb::Snapshot* snapshot,
+                                                   std::string_view from, std::string_view to,
+                                                   const SortedCells& rebuilt_counters,
+                                                   const SortedCells& rebuilt_breakdowns,
+                                                   std::size_t max_reported) {
     StoreComparison out;
     auto note = [&](CellFamily family, std::string_view key, std::optional<Cell> live_cell,
                     std::optional<Cell> rebuilt_cell) {
@@ -148,41 +153,62 @@ Result<StoreComparison, std::string> compare_stores(const ProjectionStore& live,
         }
     };
     for (const CellFamily family : {CellFamily::counters, CellFamily::breakdown}) {
-        // Both sides in key order: read the rebuilt family into memory a bounded piece at a
-        // time would be leaner; the rebuilt store of a replay is read once, in order, here.
-        std::vector<std::pair<std::string, Cell>> rebuilt_cells;
-        auto read = rebuilt.for_each_cell(family, "", "", [&](std::string_view key, const Cell& cell) {
-            rebuilt_cells.emplace_back(std::string(key), cell);
-            return true;
-        });
-        if (!read) {
-            return unexpected(read.error());
-        }
-        std::size_t next = 0;
-        auto walked = live.for_each_cell(family, "", "", [&](std::string_view key, const Cell& cell) {
-            ++out.cells_compared;
-            while (next < rebuilt_cells.size() && rebuilt_cells[next].first < key) {
-                note(family, rebuilt_cells[next].first, std::nullopt, rebuilt_cells[next].second);
-                ++next;
-            }
-            if (next < rebuilt_cells.size() && rebuilt_cells[next].first == key) {
-                if (!(rebuilt_cells[next].second == cell)) {
-                    note(family, key, cell, rebuilt_cells[next].second);
+        const SortedCells& rebuilt =
+            family == CellFamily::counters ? rebuilt_counters : rebuilt_breakdowns;
+        std::size_t next = 0;  // a merge join of two key-ordered sequences
+        auto walked = live.for_each_cell(
+            family, from, to,
+            [&](std::string_view key, const Cell& cell) {
+                ++out.cells_compared;
+                while (next < rebuilt.size() && rebuilt[next].first < key) {
+                    note(family, rebuilt[next].first, std::nullopt, rebuilt[next].second);
+                    ++next;
                 }
-                ++next;
-            } else {
-                note(family, key, cell, std::nullopt);
-            }
-            return true;
-        });
+                if (next < rebuilt.size() && rebuilt[next].first == key) {
+                    if (!(rebuilt[next].second == cell)) {
+                        note(family, key, cell, rebuilt[next].second);
+                    }
+                    ++next;
+                } else {
+                    note(family, key, cell, std::nullopt);
+                }
+                return true;
+            },
+            snapshot);
         if (!walked) {
             return unexpected(walked.error());
         }
-        for (; next < rebuilt_cells.size(); ++next) {
-            note(family, rebuilt_cells[next].first, std::nullopt, rebuilt_cells[next].second);
+        for (; next < rebuilt.size(); ++next) {
+            note(family, rebuilt[next].first, std::nullopt, rebuilt[next].second);
         }
     }
     return out;
+}
+
+Result<StoreComparison, std::string> compare_stores(const ProjectionStore& live,
+                                                    const ProjectionStore& rebuilt,
+                                                    std::size_t max_reported) {
+    auto cells = read_all_cells(rebuilt);
+    if (!cells) {
+        return unexpected(cells.error());
+    }
+    return compare_cells(live, nullptr, "", "", (*cells)[0], (*cells)[1], max_reported);
+}
+
+Result<std::array<SortedCells, 2>, std::string> read_all_cells(const ProjectionStore& store) {
+    // Into memory: reading a bounded piece at a time would be leaner.
+    std::array<SortedCells, 2> cells;
+    for (const CellFamily family : {CellFamily::counters, CellFamily::breakdown}) {
+        auto read =
+            store.for_each_cell(family, "", "", [&](std::string_view key, const Cell& cell) {
+                cells[static_cast<std::size_t>(family)].emplace_back(std::string(key), cell);
+                return true;
+            });
+        if (!read) {
+            return unexpected(read.error());
+        }
+    }
+    return cells;
 }
 
 std::string describe(const CellDifference& difference) {

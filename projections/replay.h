@@ -10,6 +10,8 @@
 // Threading: one caller; progress is reported on the caller's thread.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -40,6 +42,7 @@ struct ReplayOptions {
     std::size_t max_cells = 250'000;  // cells per write (the memory bound)
     std::chrono::milliseconds progress_interval{2000};
     std::function<void(const ReplayProgress&)> progress;  // called at most every interval
+    const std::atomic<bool>* cancel = nullptr;            // true: stop with "cancelled"
 };
 
 struct ReplayReport {
@@ -53,9 +56,9 @@ Result<ReplayReport, std::string> replay(const ReplayOptions& options);
 
 struct CellDifference {
     CellFamily family = CellFamily::counters;
-    std::string key;                  // the stored key bytes
-    std::optional<Cell> live;         // nullopt: only the rebuilt store has it
-    std::optional<Cell> rebuilt;      // nullopt: only the live store has it
+    std::string key;              // the stored key bytes
+    std::optional<Cell> live;     // nullopt: only the rebuilt store has it
+    std::optional<Cell> rebuilt;  // nullopt: only the live store has it
 };
 
 // Every differing cell (both families), in key order; at most `max_reported` are kept, the
@@ -68,6 +71,19 @@ struct StoreComparison {
 Result<StoreComparison, std::string> compare_stores(const ProjectionStore& live,
                                                     const ProjectionStore& rebuilt,
                                                     std::size_t max_reported = 1000);
+
+// The live store's cells with keys in [from, to) (to empty: no end) at `snapshot` (null: now),
+// both families, against `rebuilt` cells of the same range (per family, in key order).
+using SortedCells = std::vector<std::pair<std::string, Cell>>;
+Result<StoreComparison, std::string> compare_cells(const ProjectionStore& live,
+                                                   const rocksdb::Snapshot* snapshot,
+                                                   std::string_view from, std::string_view to,
+                                                   const SortedCells& rebuilt_counters,
+                                                   const SortedCells& rebuilt_breakdowns,
+                                                   std::size_t max_reported = 1000);
+
+// Every cell of a store, [counters, breakdowns], each in key order (a rebuilt store, read once).
+Result<std::array<SortedCells, 2>, std::string> read_all_cells(const ProjectionStore& store);
 
 // One line for a person: window, tenant, meter, period start (or the breakdown's property),
 // live and rebuilt sum/count.

@@ -258,4 +258,15 @@ Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_v
     return decoded;
 }
 
+std::string_view canonical_tenant_id(std::string_view canonical) {
+    constexpr std::string_view kField = "\"tenant_id\":\"";
+    const auto start = canonical.find(kField);
+    if (start == std::string_view::npos) {
+        return {};
+    }
+    const auto from = start + kField.size();
+    const auto end = canonical.find('"', from);
+    return end == std::string_view::npos ? std::string_view{} : canonical.substr(from, end - from);
+}
+
 }  // namespace ul

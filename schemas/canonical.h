@@ -54,6 +54,11 @@ struct DecodedLedgerEntry {
 // canonical integers, lowercase hex). The event is not re-validated: the caller's business.
 Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_view encoded);
 
+// The tenant_id of a canonical event (or of an entry holding one): the first "tenant_id" field,
+// which needs no unescaping (its alphabet is plain). Empty when there is none. For filtering
+// entries without parsing them.
+std::string_view canonical_tenant_id(std::string_view canonical);
+
 // RFC 8259 string escaping, minimal: '"', '\\' and control characters; UTF-8 kept as is.
 void append_json_escaped(std::string& out, std::string_view text);  // without quotes
 void append_json_string(std::string& out, std::string_view text);   // with quotes
