@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     add_project_commands(app, run);  // after the ledger's: adds `export counters`
     add_account_command(app, run);
     add_replay_command(app, run);
+    add_reconcile_command(app, run);
     add_bench_command(app, run);
 
     try {

@@ -61,9 +61,9 @@ int run_project(const ProjectArgs& args) {
     options.heal_from_ledger = args.heal_from_ledger;
     options.sync = args.sync;
     options.min_free_disk = args.min_free_disk;
-    auto control_secret = load_or_create_control_secret(
-        args.control_secret_file.empty() ? control_secret_path(args.data_dir)
-                                         : args.control_secret_file);
+    auto control_secret = load_or_create_control_secret(args.control_secret_file.empty()
+                                                            ? control_secret_path(args.data_dir)
+                                                            : args.control_secret_file);
     if (!control_secret) {
         spdlog::error("project: {}", control_secret.error());
         return kExitFailure;
@@ -79,7 +79,9 @@ int run_project(const ProjectArgs& args) {
     IngestOptions ingest;
     ingest.bootstrap = options.bootstrap;
     ingest.kafka_settings = options.kafka_settings;
-    auto api = start_api(args.api, plans, **service, nullptr, ingest);
+    ApiArgs api_args = args.api;
+    api_args.jobs_dir = args.data_dir + "/jobs";
+    auto api = start_api(api_args, plans, **service, nullptr, ingest);
     if (!api) {
         spdlog::error("project: {}", api.error());
         return kExitFailure;
@@ -213,9 +215,8 @@ void add_api_options(CLI::App& command, ApiArgs& args) {
 }
 
 Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
-                                          const ProjectionService& projections,
-                                          const LedgerMetrics* ledger_metrics,
-                                          IngestOptions ingest,
+                                          ProjectionService& projections,
+                                          const LedgerMetrics* ledger_metrics, IngestOptions ingest,
                                           const ComponentHealth* health) {
     RunningApi running;
     if (!ingest.now_us) {
@@ -226,6 +227,14 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
         return unexpected(started.error());
     }
     running.ingest = std::move(started).value();
+    if (!args.jobs_dir.empty()) {
+        auto jobs = Jobs::open({.dir = args.jobs_dir, .now_us = system_now_us},
+                               projection_jobs(projections, args.jobs_dir));
+        if (!jobs) {
+            return unexpected(jobs.error());
+        }
+        running.jobs = std::move(jobs).value();
+    }
     QueryApiOptions options;
     options.admin_keys = args.admin_keys;
     if (options.admin_keys.empty()) {
@@ -237,6 +246,7 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
     options.now_us = system_now_us;
     options.ledger_metrics = ledger_metrics;
     options.ingest = running.ingest.get();
+    options.jobs = running.jobs.get();
     options.health = health;
     running.api = std::make_unique<QueryApi>(std::move(options), std::move(plans), projections);
     HttpServerOptions server_options;

@@ -9,6 +9,7 @@
 #include "ops/cli.h"
 #include "projections/cells.h"
 #include "projections/http_server.h"
+#include "projections/jobs.h"
 #include "projections/projection_service.h"
 #include "projections/query_api.h"
 #include "schemas/plans.h"
@@ -34,11 +35,14 @@ struct ApiArgs {
     std::vector<std::string> admin_keys;  // empty: one is generated and printed
     double requests_per_second = 50;
     double burst = 100;
+    // Not an option: where admin jobs are kept (<data-dir>/jobs); empty: no jobs API (503).
+    std::string jobs_dir;
 };
 void add_api_options(CLI::App& command, ApiArgs& args);
 
 struct RunningApi {
     std::unique_ptr<Ingest> ingest;
+    std::unique_ptr<Jobs> jobs;
     std::unique_ptr<QueryApi> api;
     std::unique_ptr<HttpServer> server;
     std::string admin_key;  // the first admin key (generated when none was given)
@@ -47,9 +51,8 @@ struct RunningApi {
 // `ingest`: where POST /v1/events sends events (and, with a commit waiter, whether it can wait
 // for the ledger's verdicts).
 Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
-                                          const ProjectionService& projections,
-                                          const LedgerMetrics* ledger_metrics,
-                                          IngestOptions ingest,
+                                          ProjectionService& projections,
+                                          const LedgerMetrics* ledger_metrics, IngestOptions ingest,
                                           const ComponentHealth* health = nullptr);
 
 }  // namespace ul::ops

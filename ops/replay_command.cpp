@@ -10,7 +10,9 @@
 
 #include "ops/cli.h"
 #include "ops/project_commands.h"
+#include "projections/reconcile.h"
 #include "projections/replay.h"
+#include "schemas/account.h"
 #include "schemas/canonical.h"
 
 namespace ul::ops {
@@ -70,8 +72,9 @@ int run_replay(const ReplayArgs& args) {
         }
         options.accounts = std::move(accounts).value();
     } else {
-        spdlog::warn("replay: no projection store to take accounts from: every month is a "
-                     "calendar month in UTC (give --accounts-from)");
+        spdlog::warn(
+            "replay: no projection store to take accounts from: every month is a "
+            "calendar month in UTC (give --accounts-from)");
     }
     options.progress = [](const ReplayProgress& progress) {
         const double rate = progress.seconds > 0 ? progress.entries_done / progress.seconds : 0;
@@ -135,6 +138,91 @@ int run_replay(const ReplayArgs& args) {
     return status;
 }
 
+struct ReconcileArgs {
+    std::string data_dir = "data";
+    std::string tenant;
+    bool fix = false;
+    std::string config;
+};
+
+int run_reconcile(const ReconcileArgs& args) {
+    const PlanBook plans = load_plan_book_or_throw(args.config);
+    const std::string ledger_path = args.data_dir + "/ledger";
+    const std::string store_path = args.data_dir + "/projections";
+    if (!std::filesystem::exists(ledger_path + "/CURRENT")) {
+        throw UsageError("no ledger store at " + ledger_path + " (is --data-dir right?)");
+    }
+    if (!std::filesystem::exists(store_path + "/CURRENT")) {
+        throw UsageError("no projection store at " + store_path + " (is --data-dir right?)");
+    }
+    ProjectionStoreOptions store_options;
+    store_options.path = store_path;
+    auto store = ProjectionStore::open(store_options, ProjectionOpenMode::read_write);
+    if (!store) {
+        if (store.error().find("lock") != std::string::npos) {
+            throw UsageError(
+                "a running projection holds " + store_path +
+                ": reconcile through it (it repairs while it runs): curl -X POST -H "
+                "'Authorization: Bearer <admin key>' -d '{\"tenant_id\":\"" +
+                args.tenant + "\",\"fix\":" + (args.fix ? "true" : "false") +
+                "}' http://<its address>/v1/admin/reconcile, then GET the job it names");
+        }
+        spdlog::error("reconcile: {}", store.error());
+        return kExitFailure;
+    }
+    LedgerStoreOptions ledger_options;
+    ledger_options.path = ledger_path;
+    auto ledger = LedgerStore::open(ledger_options, OpenMode::secondary);
+    if (!ledger) {
+        spdlog::error("reconcile: the ledger store: {}", ledger.error());
+        return kExitFailure;
+    }
+    ReconcileOptions options;
+    options.tenant = args.tenant;
+    options.group_by = group_by_of(plans);
+    auto accounts = (*store)->accounts();
+    if (!accounts) {
+        spdlog::error("reconcile: {}", accounts.error());
+        return kExitFailure;
+    }
+    if (const auto found = accounts->find(args.tenant); found != accounts->end()) {
+        if (auto account = parse_account(found->second)) {
+            if (auto calendar =
+                    make_billing_calendar(account->billing_anchor_day, account->time_zone)) {
+                options.calendar = *calendar;
+            }
+        }
+    }
+    options.progress = [](const ReplayProgress& progress) {
+        spdlog::info("reconcile: {} of {} ledger entries read", progress.entries_done,
+                     progress.entries_total);
+    };
+    TenantRebuild rebuild(std::move(options));
+    auto report = compare_tenant(**ledger, **store, (*store)->snapshot(), rebuild);
+    if (!report) {
+        spdlog::error("reconcile: {}", report.error());
+        return kExitFailure;
+    }
+    for (const auto& difference : report->comparison.differences) {
+        spdlog::warn("reconcile: drift: {}", describe(difference));
+    }
+    if (args.fix && report->comparison.total > 0) {
+        // Nothing else writes this store (the lock above): the rebuild is at its watermarks.
+        if (auto repaired = repair_tenant(**ledger, **store, rebuild, *report); !repaired) {
+            spdlog::error("reconcile: {}", repaired.error());
+            return kExitFailure;
+        }
+    }
+    spdlog::info(
+        "reconcile: tenant {}: {} of {} ledger entries are its; {} cells compared, {} "
+        "differ{}",
+        args.tenant, report->tenant_entries, report->entries_read,
+        report->comparison.cells_compared, report->comparison.total,
+        report->repaired ? ", repaired" : "");
+    std::fputs((reconcile_json(*report) + "\n").c_str(), stdout);
+    return report->comparison.total == 0 || report->repaired ? kExitOk : kExitFailure;
+}
+
 }  // namespace
 
 void add_replay_command(CLI::App& app, CommandRunner& run) {
@@ -160,6 +248,24 @@ void add_replay_command(CLI::App& app, CommandRunner& run) {
     command->add_option("--config", args->config, "Plans file (its group_by breakdowns)")
         ->check(CLI::ExistingFile);
     command->callback([args, &run] { run = [args] { return run_replay(*args); }; });
+}
+
+void add_reconcile_command(CLI::App& app, CommandRunner& run) {
+    auto args = std::make_shared<ReconcileArgs>();
+    auto* command = app.add_subcommand(
+        "reconcile",
+        "Recompute one tenant's counters from the ledger store and compare them, cell by cell,\n"
+        "with the projection store of --data-dir; with --fix, replace the cells that differ in\n"
+        "one atomic write. Prints the report (JSON); exit 1 when cells differ and are not\n"
+        "repaired. Needs the projection stopped: a running one reconciles over HTTP\n"
+        "(POST /v1/admin/reconcile).");
+    command->add_option("--data-dir", args->data_dir, "Data dir with ledger/ and projections/")
+        ->capture_default_str();
+    command->add_option("--tenant", args->tenant, "The tenant to reconcile")->required();
+    command->add_flag("--fix", args->fix, "Replace every differing cell with the rebuilt value");
+    command->add_option("--config", args->config, "Plans file (its group_by breakdowns)")
+        ->check(CLI::ExistingFile);
+    command->callback([args, &run] { run = [args] { return run_reconcile(*args); }; });
 }
 
 }  // namespace ul::ops

@@ -5,8 +5,8 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <thread>
 
 #include "ledger/ledger_service.h"
@@ -124,8 +124,9 @@ int run_up(const UpArgs& args) {
     ingest.commit_waiter = &commit_waiter;
     ingest.wait_committed_by_default = true;  // the embedded broker keeps events in memory only
     ingest.health = &health;
-    auto api =
-        start_api(args.api, plans, **projections, &(*ledger)->metrics(), ingest, &health);
+    ApiArgs api_args = args.api;
+    api_args.jobs_dir = args.data_dir + "/jobs";
+    auto api = start_api(api_args, plans, **projections, &(*ledger)->metrics(), ingest, &health);
     if (!api) {
         spdlog::error("up: {}", api.error());
         stop_projections();

@@ -118,9 +118,10 @@ struct Ingest::Request {
                     append_json_string(out.body, event.error);
                     break;
                 case Status::timed_out:
-                    out.body += ledger_down
-                                    ? "pending\",\"error\":\"the ledger stopped before committing it\""
-                                    : "pending\",\"error\":\"not committed by the ledger in time\"";
+                    out.body +=
+                        ledger_down
+                            ? "pending\",\"error\":\"the ledger stopped before committing it\""
+                            : "pending\",\"error\":\"not committed by the ledger in time\"";
                     break;
                 case Status::committed:
                     out.body += std::string(verdict_name(event.verdict.verdict)) + "\"";
@@ -222,10 +223,9 @@ void Ingest::handle(const HttpRequest& http, const std::string& tenant, HttpRepl
     request->wait_committed = wait ? *wait == "committed" : options_.wait_committed_by_default;
     if (options_.health != nullptr) {
         if (auto down = options_.health->failure_of("ledger")) {
-            request->reply(json_error(
-                503, "ledger_unavailable",
-                "the ledger of this process stopped (" + *down +
-                    "); nothing was sent — retry once it runs again"));
+            request->reply(json_error(503, "ledger_unavailable",
+                                      "the ledger of this process stopped (" + *down +
+                                          "); nothing was sent — retry once it runs again"));
             return;
         }
     }

@@ -30,6 +30,7 @@
 namespace ul {
 
 class ProjectionService;
+struct ReplayProgress;
 
 enum class JobStatus : std::uint8_t { pending, running, completed, failed, cancelled };
 std::string_view job_status_name(JobStatus status);
@@ -56,8 +57,18 @@ struct Job {
 // {id, kind, status, progress (0–100), entries_done, entries_total, params, result, error,
 // created_at, started_at, completed_at} (times RFC 3339 or null).
 std::string job_json(const Job& job);
-// The request of a POST /v1/admin/jobs body; the error text says what is wrong.
-Result<JobRequest, std::string> parse_job_request(std::string_view body);
+// The request of a POST /v1/admin/jobs body ({"kind", "tenant_id"?, "fix"?}; a body without
+// "kind" is of `default_kind`); the error text says what is wrong.
+Result<JobRequest, std::string> parse_job_request(std::string_view body,
+                                                  std::string_view default_kind = {});
+
+// Does one job: its result object, or the error ("cancelled" once `cancel` was seen). Reports
+// progress through the callback.
+using JobPerformer = std::function<Result<std::string, std::string>(
+    const Job& job, const std::function<void(const ReplayProgress&)>& progress,
+    const std::atomic<bool>& cancel)>;
+// Reconcile and verify on a running projection.
+JobPerformer projection_jobs(ProjectionService& projections, std::string scratch_dir);
 
 class Jobs {
   public:
@@ -65,8 +76,7 @@ class Jobs {
         std::string dir;  // <data-dir>/jobs
         std::function<std::int64_t()> now_us;
     };
-    static Result<std::unique_ptr<Jobs>, std::string> open(Options options,
-                                                           ProjectionService& projections);
+    static Result<std::unique_ptr<Jobs>, std::string> open(Options options, JobPerformer perform);
     ~Jobs();  // cancels the running job and joins the worker
     Jobs(const Jobs&) = delete;
     Jobs& operator=(const Jobs&) = delete;
@@ -79,14 +89,12 @@ class Jobs {
     Result<Job, std::string> cancel(const std::string& id);
 
   private:
-    Jobs(Options options, ProjectionService& projections);
+    Jobs(Options options, JobPerformer perform);
     Result<bool, std::string> load();
     void save(const Job& job) const;  // under mutex_
     void work();
-    Result<std::string, std::string> perform(const Job& job);
-
     Options options_;
-    ProjectionService& projections_;
+    JobPerformer perform_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::map<std::string, Job> jobs_;

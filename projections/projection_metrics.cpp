@@ -48,11 +48,10 @@ void append_projection_metrics_text(const ProjectionMetrics& metrics, std::strin
         append_metric_sample(out, "projection_account_records_rejected_total", labels,
                              count->load());
     }
-    append_histogram(out, "projection_batch_size_entries", "Ledger entries per write to the projection store.",
-                     metrics.batch_size);
+    append_histogram(out, "projection_batch_size_entries",
+                     "Ledger entries per write to the projection store.", metrics.batch_size);
     append_histogram(out, "projection_apply_latency_seconds",
-                     "Time of one write to the projection store.", metrics.apply_latency_us,
-                     true);
+                     "Time of one write to the projection store.", metrics.apply_latency_us, true);
 }
 
 }  // namespace ul

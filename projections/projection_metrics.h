@@ -19,7 +19,7 @@ struct ProjectionMetrics {
     // Account records (and tombstones) not applied, by reason (the signed control plane).
     std::atomic<std::uint64_t> accounts_rejected_unsigned{0};
     std::atomic<std::uint64_t> accounts_rejected_bad_signature{0};
-    std::atomic<std::uint64_t> accounts_rejected_stale{0};  // at or before the version held
+    std::atomic<std::uint64_t> accounts_rejected_stale{0};          // at or before the version held
     std::atomic<std::uint64_t> accounts_rejected_key_collision{0};  // key held by another tenant
     Histogram<8> batch_size{{{1, 10, 50, 100, 500, 1000, 5000, 10000}}};
     Histogram<10> apply_latency_us{

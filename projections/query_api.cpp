@@ -109,9 +109,8 @@ std::string client_of(const HttpRequest& request) {
 }
 
 HttpResponse rate_limited(std::int64_t wait, std::string_view what) {
-    HttpResponse response =
-        json_error(429, "rate_limited",
-                   std::string(what) + "; retry after " + std::to_string(wait) + " s");
+    HttpResponse response = json_error(
+        429, "rate_limited", std::string(what) + "; retry after " + std::to_string(wait) + " s");
     response.headers.emplace_back("Retry-After", std::to_string(wait));
     return response;
 }
@@ -233,16 +232,15 @@ void QueryApi::append_as_of(std::string& out) const {
     }
     out.append("},\"applied\":").append(std::to_string(projections_.metrics().applied.load()));
     out.append(",\"lag\":").append(std::to_string(projections_.metrics().lag.load()));
-    out.append(",\"ledger_lag\":")
-        .append(std::to_string(projections_.metrics().ledger_lag.load()));
+    out.append(",\"ledger_lag\":").append(std::to_string(projections_.metrics().ledger_lag.load()));
     out.append("}");
 }
 
 HttpResponse QueryApi::healthz() const {
     // Alive while every part of the process runs: a stopped consumer thread is a dead process
     // for a supervisor, even though HTTP still answers.
-    const auto failures =
-        options_.health == nullptr ? std::vector<ComponentHealth::Failure>{} : options_.health->failures();
+    const auto failures = options_.health == nullptr ? std::vector<ComponentHealth::Failure>{}
+                                                     : options_.health->failures();
     if (failures.empty()) {
         return json_ok("{\"status\":\"ok\"}");
     }
@@ -660,7 +658,8 @@ HttpResponse QueryApi::admin_tenants(const HttpRequest& /*request*/) const {
 
 void QueryApi::install(HttpServer& server) {
     using Params = std::map<std::string, std::string>;
-    server.route("GET", "/healthz", [this](const HttpRequest&, const Params&) { return healthz(); });
+    server.route("GET", "/healthz",
+                 [this](const HttpRequest&, const Params&) { return healthz(); });
     server.route("GET", "/readyz", [this](const HttpRequest&, const Params&) { return readyz(); });
     server.route("GET", "/metrics",
                  [this](const HttpRequest&, const Params&) { return metrics(); });
@@ -744,6 +743,107 @@ void QueryApi::install(HttpServer& server) {
         }
         return admin_tenants(request);
     });
+    install_jobs(server);
+}
+
+HttpResponse QueryApi::submit_job(const HttpRequest& request, std::string_view kind) {
+    // POST /v1/admin/reconcile: a reconcile job whether or not the body names its kind.
+    auto parsed = parse_job_request(request.body, kind);
+    if (!parsed) {
+        return json_error(400, "invalid_job", parsed.error());
+    }
+    if (!kind.empty() && parsed->kind != kind) {
+        return json_error(400, "invalid_job", "this route starts " + std::string(kind) + " jobs");
+    }
+    auto job = options_.jobs->submit(std::move(parsed).value());
+    if (!job) {
+        return json_error(500, "internal", job.error());
+    }
+    HttpResponse response;
+    response.status = 202;
+    response.body = job_json(*job);
+    response.headers.emplace_back("Location", "/v1/admin/jobs/" + job->id);
+    return response;
+}
+
+HttpResponse QueryApi::list_jobs(const HttpRequest& request) const {
+    const std::string kind(request.query_param("kind").value_or(""));
+    const std::string status(request.query_param("status").value_or(""));
+    if (!kind.empty() && kind != "reconcile" && kind != "verify") {
+        return json_error(400, "invalid_parameter", "kind: reconcile or verify");
+    }
+    if (!status.empty() && status != "pending" && status != "running" && status != "completed" &&
+        status != "failed" && status != "cancelled") {
+        return json_error(400, "invalid_parameter",
+                          "status: pending, running, completed, failed or cancelled");
+    }
+    std::string body = "{\"jobs\":[";
+    bool first = true;
+    for (const auto& job : options_.jobs->list(kind, status)) {
+        body += first ? "" : ",";
+        first = false;
+        body += job_json(job);
+    }
+    body += "]}";
+    return json_ok(std::move(body));
+}
+
+void QueryApi::install_jobs(HttpServer& server) {
+    using Params = std::map<std::string, std::string>;
+    // Admin only; 503 where this process keeps no jobs.
+    auto admin = [this](const HttpRequest& request) -> std::optional<HttpResponse> {
+        if (auto denied = authorize(request, nullptr)) {
+            return denied;
+        }
+        if (options_.jobs == nullptr) {
+            return json_error(503, "jobs_unavailable", "this process runs no jobs");
+        }
+        return std::nullopt;
+    };
+    server.route("POST", "/v1/admin/jobs",
+                 [this, admin](const HttpRequest& request, const Params&) {
+                     if (auto denied = admin(request)) {
+                         return *denied;
+                     }
+                     return submit_job(request, "");
+                 });
+    server.route("POST", "/v1/admin/reconcile",
+                 [this, admin](const HttpRequest& request, const Params&) {
+                     if (auto denied = admin(request)) {
+                         return *denied;
+                     }
+                     return submit_job(request, "reconcile");
+                 });
+    server.route("GET", "/v1/admin/jobs", [this, admin](const HttpRequest& request, const Params&) {
+        if (auto denied = admin(request)) {
+            return *denied;
+        }
+        return list_jobs(request);
+    });
+    server.route("GET", "/v1/admin/jobs/{id}",
+                 [this, admin](const HttpRequest& request, const Params& params) {
+                     if (auto denied = admin(request)) {
+                         return *denied;
+                     }
+                     auto job = options_.jobs->get(params.at("id"));
+                     if (!job) {
+                         return json_error(404, "not_found", "no job " + params.at("id"));
+                     }
+                     return json_ok(job_json(*job));
+                 });
+    server.route("DELETE", "/v1/admin/jobs/{id}",
+                 [this, admin](const HttpRequest& request, const Params& params) {
+                     if (auto denied = admin(request)) {
+                         return *denied;
+                     }
+                     auto job = options_.jobs->cancel(params.at("id"));
+                     if (!job) {
+                         return job.error() == "unknown"
+                                    ? json_error(404, "not_found", "no job " + params.at("id"))
+                                    : json_error(409, "job_finished", "the job has already ended");
+                     }
+                     return json_ok(job_json(*job));
+                 });
 }
 
 }  // namespace ul

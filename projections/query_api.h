@@ -20,6 +20,7 @@
 #include "projections/health.h"
 #include "projections/http_server.h"
 #include "projections/ingest.h"
+#include "projections/jobs.h"
 #include "projections/projection_service.h"
 #include "projections/rate_limit.h"
 #include "schemas/plans.h"
@@ -36,6 +37,7 @@ struct QueryApiOptions {
     std::function<std::int64_t()> now_us;
     const LedgerMetrics* ledger_metrics = nullptr;  // when the ledger runs in this process
     Ingest* ingest = nullptr;                       // POST /v1/events; nullptr: 503
+    Jobs* jobs = nullptr;                           // /v1/admin/jobs; nullptr: 503
     const ComponentHealth* health = nullptr;        // parts of this process that stopped
 };
 
@@ -56,6 +58,9 @@ class QueryApi {
     HttpResponse entitlement(const HttpRequest& request, const std::string& tenant,
                              const std::string& meter) const;
     HttpResponse admin_tenants(const HttpRequest& request) const;
+    HttpResponse submit_job(const HttpRequest& request, std::string_view kind);
+    HttpResponse list_jobs(const HttpRequest& request) const;
+    void install_jobs(HttpServer& server);
     // The key's principal, or the answer: 401 for an unknown key (429 once its client, the peer
     // address, has failed too often: failed_auth_rate_limit), 429 when the key's bucket is empty.
     Result<ApiPrincipal, HttpResponse> identify(const HttpRequest& request);

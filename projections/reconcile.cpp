@@ -36,10 +36,17 @@ TenantRebuild::TenantRebuild(ReconcileOptions options)
 
 Result<bool, std::string> TenantRebuild::advance(
     const LedgerStore& ledger, const std::map<std::uint32_t, std::uint64_t>& up_to) {
+    // Progress counts every entry read by this rebuild, over all calls: a repair's second call
+    // continues the first one's figures.
     ReplayProgress progress;
+    progress.entries_done = entries_read_;
+    progress.entries_total = entries_read_;
     for (const auto& [partition, end] : up_to) {
         const std::uint64_t from = states_[partition].next_sequence;
         progress.entries_total += end > from ? end - from : 0;
+    }
+    if (options_.progress) {
+        options_.progress(progress);  // the total, at once
     }
     const auto started = std::chrono::steady_clock::now();
     auto last_progress = started;
@@ -84,6 +91,10 @@ Result<bool, std::string> TenantRebuild::advance(
                 options_.progress(progress);
             }
         }
+    }
+    if (options_.progress) {
+        progress.seconds = seconds_since(started);
+        options_.progress(progress);  // the end, however fast
     }
     return true;
 }

@@ -132,6 +132,10 @@ Result<ReplayReport, std::string> replay(const ReplayOptions& options) {
     if (auto written = write(); !written) {
         return unexpected(written.error());
     }
+    if (options.progress) {
+        progress.seconds = seconds_since(started);
+        options.progress(progress);  // the end, however fast
+    }
     report.entries = progress.entries_done;
     report.seconds = seconds_since(started);
     return report;

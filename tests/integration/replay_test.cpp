@@ -52,8 +52,8 @@ class ReplayTest : public ::testing::Test {
         std::string err;
     };
     Run replay(const std::string& out, bool verify) {
-        std::vector<std::string> argv = {UL_BINARY, "replay", "--ledger-dir", data_dir_, "--out",
-                                         out};
+        std::vector<std::string> argv = {UL_BINARY, "replay", "--ledger-dir",
+                                         data_dir_, "--out",  out};
         if (verify) {
             argv.insert(argv.end(), {"--verify", data_dir_});
         }
@@ -86,7 +86,8 @@ TEST_F(ReplayTest, RebuildsByteIdenticalCountersAndNamesADamagedCell) {
         dir_.path());
     const std::string events = (dir_.path() / "events.jsonl").string();
     const std::string generate =
-        "python3 " UL_SOURCE_DIR "/tests/tools/gen_events.py --lines 4000 --invalid-percent 3 "
+        "python3 " UL_SOURCE_DIR
+        "/tests/tools/gen_events.py --lines 4000 --invalid-percent 3 "
         "--duplicate-percent 5 --conflict-percent 2 --projection-mix --seed 11 --out " +
         events + " --expect " + events + ".expect --counters " + events + ".counters";
     ASSERT_EQ(std::system(generate.c_str()), 0);
@@ -100,7 +101,8 @@ TEST_F(ReplayTest, RebuildsByteIdenticalCountersAndNamesADamagedCell) {
         }
     }
     ASSERT_GT(expected, 3000U);
-    ChildProcess emit("emit", {UL_BINARY, "emit", "--bootstrap-file", bootstrap_file, "--file", events},
+    ChildProcess emit("emit",
+                      {UL_BINARY, "emit", "--bootstrap-file", bootstrap_file, "--file", events},
                       dir_.path());
     ASSERT_EQ(emit.wait(120s), std::optional<int>(0)) << emit.stderr_text();
     ASSERT_TRUE(ul::test::wait_until(
@@ -112,8 +114,7 @@ TEST_F(ReplayTest, RebuildsByteIdenticalCountersAndNamesADamagedCell) {
     auto verified = replay(first, true);
     ASSERT_EQ(verified.status, std::optional<int>(0)) << verified.err;
     EXPECT_TRUE(has(verified.out, "\"differences\":0,")) << verified.out;
-    EXPECT_TRUE(has(verified.out, "\"entries\":" + std::to_string(expected) + ","))
-        << verified.out;
+    EXPECT_TRUE(has(verified.out, "\"entries\":" + std::to_string(expected) + ",")) << verified.out;
     for (const std::string window : {"hour", "day", "month"}) {
         const std::string live = export_counters(data_dir_, window);
         EXPECT_GT(live.size(), 100U);
@@ -134,6 +135,7 @@ TEST_F(ReplayTest, RebuildsByteIdenticalCountersAndNamesADamagedCell) {
     ASSERT_EQ(project->wait(60s), std::optional<int>(0)) << project->stderr_text();
     project.reset();
     std::string damaged;
+    std::string tenant;
     {
         ul::ProjectionStoreOptions options;
         options.path = data_dir_ + "/projections";
@@ -147,6 +149,7 @@ TEST_F(ReplayTest, RebuildsByteIdenticalCountersAndNamesADamagedCell) {
                 if (decoded && decoded->window == ul::WindowKind::day) {
                     key = std::string(bytes);
                     cell = value;
+                    tenant = std::string(decoded->tenant_id);
                     damaged = "tenant " + std::string(decoded->tenant_id) + ", meter " +
                               std::string(decoded->meter) + ", window day";
                     return false;
@@ -168,6 +171,36 @@ TEST_F(ReplayTest, RebuildsByteIdenticalCountersAndNamesADamagedCell) {
     EXPECT_TRUE(has(caught.out, "\"differences\":1,")) << caught.out;
     EXPECT_TRUE(has(caught.out, damaged)) << caught.out << " should name " << damaged;
     EXPECT_TRUE(has(caught.err, "differs: " + damaged)) << caught.err;
+
+    // reconcile names the same cell and, with --fix, repairs it in one write: verify agrees.
+    auto reconcile = [&](bool fix) {
+        std::vector<std::string> argv = {UL_BINARY, "reconcile", "--data-dir",
+                                         data_dir_, "--tenant",  tenant};
+        if (fix) {
+            argv.emplace_back("--fix");
+        }
+        ChildProcess process("reconcile", argv, dir_.path());
+        Run run;
+        run.status = process.wait(300s);
+        run.out = process.stdout_text();
+        run.err = process.stderr_text();
+        return run;
+    };
+    auto drift = reconcile(false);
+    EXPECT_EQ(drift.status, std::optional<int>(1)) << drift.err;
+    EXPECT_TRUE(has(drift.out, "\"differences\":1,")) << drift.out;
+    EXPECT_TRUE(has(drift.out, damaged)) << drift.out;
+    EXPECT_TRUE(has(drift.out, "\"repaired\":false")) << drift.out;
+    auto fixed = reconcile(true);
+    EXPECT_EQ(fixed.status, std::optional<int>(0)) << fixed.err;
+    EXPECT_TRUE(has(fixed.out, "\"differences\":1,")) << fixed.out;
+    EXPECT_TRUE(has(fixed.out, "\"repaired\":true")) << fixed.out;
+    auto clean = reconcile(false);
+    EXPECT_EQ(clean.status, std::optional<int>(0)) << clean.err;
+    EXPECT_TRUE(has(clean.out, "\"differences\":0,")) << clean.out;
+    auto after = replay((dir_.path() / "rebuilt-4").string(), true);
+    EXPECT_EQ(after.status, std::optional<int>(0)) << after.err;
+    EXPECT_TRUE(has(after.out, "\"differences\":0,")) << after.out;
 }
 
 }  // namespace
