@@ -54,11 +54,15 @@ expect_usage_error "not a connection setting" ledger --bootstrap 127.0.0.1:1 --k
 expect_usage_error "kafka setting without a value" ledger --bootstrap 127.0.0.1:1 --kafka-config sasl.mechanism
 expect_usage_error "bad min free disk" ledger --bootstrap 127.0.0.1:1 --min-free-disk 1.5GiB
 expect_usage_error "replay into nothing" replay
+expect_usage_error "reconcile without a tenant" reconcile
+expect_usage_error "reconcile without a store" reconcile --tenant acme --data-dir "$WORK/nothing"
 
 expect_help
 expect_help up
 expect_help broker
 expect_help emit
 expect_help bench
+expect_help reconcile
+expect_help replay
 
 exit $((failures > 0))

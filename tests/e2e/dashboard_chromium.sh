@@ -3,7 +3,9 @@
 # 1. A tenant with fixed usage (set with `account set` + `emit`): the numbers the page shows equal
 #    the API's, bars are coloured green / amber / red by percentage, the banner says the limit is
 #    reached. 2. A demo tenant: two renderings a few seconds apart show its bars moving.
-# Screenshots are kept beside the binary (dashboard-fixed.png, dashboard-demo.png).
+# 3. The admin view lists a verify job started over the API (completed, 100 %, no drift).
+# Screenshots are kept beside the binary (dashboard-fixed.png, dashboard-demo.png,
+# dashboard-admin.png).
 set -uo pipefail
 BIN=$1
 OUT_DIR=$(cd "$(dirname "$BIN")/.." && pwd)
@@ -130,6 +132,28 @@ cmp -s "$WORK/used1" "$WORK/used2" && fail "the demo tenant's bars did not move:
 echo "demo before: $(tr '\n' ' ' <"$WORK/used1")"
 echo "demo after:  $(tr '\n' ' ' <"$WORK/used2")"
 
+# The admin view lists jobs: a verify started over the API shows completed, 100 %, no drift.
+JOB=$(curl -s -X POST -H "Authorization: Bearer admin-e2e" -d '{"kind":"verify"}' "${URL}v1/admin/jobs")
+JOB_ID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$JOB") || fail "no job: $JOB"
+job=
+for _ in $(seq 1 600); do
+    job=$(curl -s -H "Authorization: Bearer admin-e2e" "${URL}v1/admin/jobs/$JOB_ID")
+    [[ "$job" == *'"status":"completed"'* || "$job" == *'"status":"failed"'* ]] && break
+    sleep 0.1
+done
+[[ "$job" == *'"status":"completed"'* && "$job" == *'"differences":0,'* ]] || fail "verify job: $job"
+render "${URL}#key=admin-e2e&tenant=fixed" "$WORK/admin.html" "$OUT_DIR/dashboard-admin.png"
+python3 - "$WORK/admin.html" "$JOB_ID" <<'EOF' || fail "the admin view does not show the job"
+import re, sys
+dom, job = open(sys.argv[1]).read(), sys.argv[2]
+row = re.search(r'<tr data-job="' + re.escape(job) + r'">(.*?)</tr>', dom, re.S)
+assert row, "no row for the job"
+text = re.sub(r"<[^>]+>", " ", row.group(1))
+print("job row:", " ".join(text.split()))
+assert "verify" in text and "completed" in text and "100 %" in text and "no drift" in text, text
+assert 'id="start-verify"' in dom
+EOF
+
 # /metrics of the whole system (ledger + projection) passes promtool.
 curl -s "${URL}metrics" >"$WORK/metrics.txt"
 promtool check metrics <"$WORK/metrics.txt" || fail "promtool check metrics failed"
@@ -144,4 +168,4 @@ wait "$UP_PID"
 status=$?
 UP_PID=
 [[ $status -eq 0 ]] || fail "up exited $status"
-echo "ok: screenshots in $OUT_DIR/dashboard-fixed.png and $OUT_DIR/dashboard-demo.png"
+echo "ok: screenshots in $OUT_DIR/dashboard-fixed.png, dashboard-demo.png and dashboard-admin.png"
