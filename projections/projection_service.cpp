@@ -914,10 +914,6 @@ std::map<std::uint32_t, std::uint64_t> ProjectionService::positions() const {
     return positions_;
 }
 
-}  // namespace ul
-
-namespace ul {
-
 Result<bool, std::string> ProjectionService::run_on_consumer_thread(
     std::function<Result<bool, std::string>()> work) {
     auto task = std::make_unique<Task>();

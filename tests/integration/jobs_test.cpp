@@ -18,6 +18,7 @@
 #include "projections/jobs.h"
 #include "projections/projection_store.h"
 #include "projections/replay.h"
+#include "tests/support/damaged_cell.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
 
@@ -214,38 +215,11 @@ TEST(JobsOverHttp, VerifyFindsADamagedCellAndReconcileRepairsItWhileUpRuns) {
         ASSERT_EQ(up.wait(60s), std::optional<int>(0)) << up.stderr_text();
     }
     // One day cell of acme gets one count more, behind the projection's back.
-    std::string damaged;
-    {
-        ul::ProjectionStoreOptions options;
-        options.path = data_dir + "/projections";
-        auto store = ul::ProjectionStore::open(options, ul::ProjectionOpenMode::read_write);
-        ASSERT_TRUE(store) << store.error();
-        std::string key;
-        ul::Cell cell;
-        auto found = (*store)->for_each_cell(ul::CellFamily::counters, "", "",
-                                             [&](std::string_view bytes, const ul::Cell& value) {
-                                                 auto decoded = ul::decode_counter_key(bytes);
-                                                 if (decoded && decoded->tenant_id == "acme" &&
-                                                     decoded->window == ul::WindowKind::day) {
-                                                     key = std::string(bytes);
-                                                     cell = value;
-                                                     return false;
-                                                 }
-                                                 return true;
-                                             });
-        ASSERT_TRUE(found && !key.empty());
-        damaged = ul::describe(
-            ul::CellDifference{ul::CellFamily::counters, key, std::nullopt, std::nullopt});
-        damaged = damaged.substr(0, damaged.find(':'));  // "tenant acme, meter …, start …"
-        cell.count += 1;
-        char bytes[ul::kCellBytes];
-        ul::encode_cell(cell, bytes);
-        ASSERT_TRUE((*store)
-                        ->raw_db()
-                        ->Put(rocksdb::WriteOptions(), (*store)->counters_family(), key,
-                              rocksdb::Slice(bytes, sizeof bytes))
-                        .ok());
-    }
+    auto key = ul::test::damage_day_cell(data_dir + "/projections", "acme");
+    ASSERT_TRUE(key) << key.error();
+    std::string damaged = ul::describe(
+        ul::CellDifference{ul::CellFamily::counters, *key, std::nullopt, std::nullopt});
+    damaged = damaged.substr(0, damaged.find(':'));  // "tenant acme, meter …, start …"
     ChildProcess up("up-2", argv, dir.path());
     const std::string address = start_address(up);
     ASSERT_FALSE(address.empty()) << up.stderr_text();

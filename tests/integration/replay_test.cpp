@@ -7,7 +7,6 @@
 // - one cell of the live store damaged through RocksDB: --verify names exactly that cell and
 //   exits 1.
 #include <gtest/gtest.h>
-#include <rocksdb/db.h>
 
 #include <chrono>
 #include <string>
@@ -15,6 +14,7 @@
 
 #include "projections/cells.h"
 #include "projections/projection_store.h"
+#include "tests/support/damaged_cell.h"
 #include "tests/support/process.h"
 
 namespace {
@@ -134,38 +134,13 @@ TEST_F(ReplayTest, RebuildsByteIdenticalCountersAndNamesADamagedCell) {
     project->signal(SIGTERM);
     ASSERT_EQ(project->wait(60s), std::optional<int>(0)) << project->stderr_text();
     project.reset();
-    std::string damaged;
-    std::string tenant;
-    {
-        ul::ProjectionStoreOptions options;
-        options.path = data_dir_ + "/projections";
-        auto store = ul::ProjectionStore::open(options, ul::ProjectionOpenMode::read_write);
-        ASSERT_TRUE(store) << store.error();
-        std::string key;
-        ul::Cell cell;
-        auto found = (*store)->for_each_cell(
-            ul::CellFamily::counters, "", "", [&](std::string_view bytes, const ul::Cell& value) {
-                auto decoded = ul::decode_counter_key(bytes);
-                if (decoded && decoded->window == ul::WindowKind::day) {
-                    key = std::string(bytes);
-                    cell = value;
-                    tenant = std::string(decoded->tenant_id);
-                    damaged = "tenant " + std::string(decoded->tenant_id) + ", meter " +
-                              std::string(decoded->meter) + ", window day";
-                    return false;
-                }
-                return true;
-            });
-        ASSERT_TRUE(found && !key.empty());
-        cell.count += 1;
-        char bytes[ul::kCellBytes];
-        ul::encode_cell(cell, bytes);
-        ASSERT_TRUE((*store)
-                        ->raw_db()
-                        ->Put(rocksdb::WriteOptions(), (*store)->counters_family(), key,
-                              rocksdb::Slice(bytes, sizeof bytes))
-                        .ok());
-    }
+    auto key = ul::test::damage_day_cell(data_dir_ + "/projections");
+    ASSERT_TRUE(key) << key.error();
+    const auto decoded = ul::decode_counter_key(*key);
+    ASSERT_TRUE(decoded);
+    const std::string tenant(decoded->tenant_id);
+    const std::string damaged =
+        "tenant " + tenant + ", meter " + std::string(decoded->meter) + ", window day";
     auto caught = replay((dir_.path() / "rebuilt-3").string(), true);
     EXPECT_EQ(caught.status, std::optional<int>(1)) << caught.err;
     EXPECT_TRUE(has(caught.out, "\"differences\":1,")) << caught.out;
