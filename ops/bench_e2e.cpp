@@ -24,8 +24,8 @@
 #include "ops/embedded.h"
 #include "ops/project_commands.h"
 #include "producers/usage_producer.h"
-#include "projections/projection_bench.h"
-#include "projections/projection_service.h"
+#include "projections/counters/projection_bench.h"
+#include "projections/counters/projection_service.h"
 #include "schemas/time.h"
 
 namespace ul::ops {

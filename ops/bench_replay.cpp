@@ -15,7 +15,7 @@
 #include "ledger/ledger_store.h"
 #include "ops/bench_commands.h"
 #include "ops/project_commands.h"
-#include "projections/replay.h"
+#include "projections/counters/replay.h"
 
 namespace ul::ops {
 namespace {

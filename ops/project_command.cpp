@@ -13,8 +13,8 @@
 #include "ops/control_secret.h"
 #include "ops/project_commands.h"
 #include "ops/signals.h"
-#include "projections/projection_service.h"
-#include "projections/projection_store.h"
+#include "projections/counters/projection_service.h"
+#include "projections/runner/projection_store.h"
 #include "schemas/canonical.h"
 #include "schemas/time.h"
 

@@ -7,11 +7,11 @@
 
 #include "ledger/ledger_metrics.h"
 #include "ops/cli.h"
-#include "projections/cells.h"
-#include "projections/http_server.h"
-#include "projections/jobs.h"
-#include "projections/projection_service.h"
-#include "projections/query_api.h"
+#include "projections/counters/cells.h"
+#include "projections/api/http_server.h"
+#include "projections/api/jobs.h"
+#include "projections/counters/projection_service.h"
+#include "projections/api/query_api.h"
 #include "schemas/plans.h"
 
 namespace ul::ops {
@@ -25,7 +25,7 @@ GroupBy group_by_of(const PlanBook& plans);
 // schemas/plans.example.json, compiled in (ops/builtin_plans.cpp.in).
 PlanBook default_plan_book();
 
-// --flush-interval-ms and --max-pending-cells (projections/projection_store.h FlushPolicy),
+// --flush-interval-ms and --max-pending-cells (projections/runner/projection_store.h FlushPolicy),
 // shared by `project` and `bench projection`.
 void add_flush_options(CLI::App& command, FlushPolicy& policy);
 

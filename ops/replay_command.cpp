@@ -10,8 +10,8 @@
 
 #include "ops/cli.h"
 #include "ops/project_commands.h"
-#include "projections/reconcile.h"
-#include "projections/replay.h"
+#include "projections/counters/reconcile.h"
+#include "projections/counters/replay.h"
 #include "schemas/account.h"
 #include "schemas/canonical.h"
 
@@ -65,12 +65,15 @@ int run_replay(const ReplayArgs& args) {
         if (!live || accounts_dir != args.verify_dir) {
             other = open_live(accounts_dir);
         }
-        auto accounts = (other ? other : live)->accounts();
-        if (!accounts) {
-            spdlog::error("replay: {}", accounts.error());
+        const ProjectionStore& source = other ? *other : *live;
+        auto accounts = source.accounts();
+        auto versions = source.account_versions();
+        if (!accounts || !versions) {
+            spdlog::error("replay: {}", !accounts ? accounts.error() : versions.error());
             return kExitFailure;
         }
         options.accounts = std::move(accounts).value();
+        options.account_versions = std::move(versions).value();
     } else {
         spdlog::warn(
             "replay: no projection store to take accounts from: every month is a "
@@ -180,19 +183,12 @@ int run_reconcile(const ReconcileArgs& args) {
     ReconcileOptions options;
     options.tenant = args.tenant;
     options.group_by = group_by_of(plans);
-    auto accounts = (*store)->accounts();
-    if (!accounts) {
-        spdlog::error("reconcile: {}", accounts.error());
+    auto history = (*store)->account_history();
+    if (!history) {
+        spdlog::error("reconcile: {}", history.error());
         return kExitFailure;
     }
-    if (const auto found = accounts->find(args.tenant); found != accounts->end()) {
-        if (auto account = parse_account(found->second)) {
-            if (auto calendar =
-                    make_billing_calendar(account->billing_anchor_day, account->time_zone)) {
-                options.calendar = *calendar;
-            }
-        }
-    }
+    options.accounts = std::move(history).value();
     options.progress = [](const ReplayProgress& progress) {
         spdlog::info("reconcile: {} of {} ledger entries read", progress.entries_done,
                      progress.entries_total);

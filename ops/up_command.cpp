@@ -16,8 +16,8 @@
 #include "ops/project_commands.h"
 #include "ops/signals.h"
 #include "producers/demo_traffic.h"
-#include "projections/health.h"
-#include "projections/projection_service.h"
+#include "projections/api/health.h"
+#include "projections/counters/projection_service.h"
 #include "schemas/time.h"
 
 namespace ul::ops {

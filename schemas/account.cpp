@@ -103,6 +103,17 @@ Result<Account, std::string> parse_account(std::string_view json) {
                     account.updated_at_us = *parsed;
                 }
             }
+        } else if (key == "effective_at") {
+            std::string text;
+            error = string_field(text, 64);
+            if (!error) {
+                auto parsed = parse_rfc3339(text);
+                if (!parsed) {
+                    error = "account.effective_at: " + parsed.error();
+                } else {
+                    account.effective_at_us = *parsed;
+                }
+            }
         } else {
             error = "account: unknown field '" + std::string(key) + "'";
         }
@@ -228,7 +239,11 @@ std::string account_json(const Account& account) {
     append_json_string(out, account.api_key_sha256);
     out += ",\"stripe_customer_id\":";
     append_json_string(out, account.stripe_customer_id);
-    out += ",\"updated_at\":\"" + format_rfc3339(account.updated_at_us) + "\"}";
+    out += ",\"updated_at\":\"" + format_rfc3339(account.updated_at_us) + "\"";
+    if (account.effective_at_us != 0) {
+        out += ",\"effective_at\":\"" + format_rfc3339(account.effective_at_us) + "\"";
+    }
+    out += "}";
     return out;
 }
 

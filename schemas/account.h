@@ -1,8 +1,10 @@
 // An account: the value of the compacted usage.accounts topic (key: tenant_id). Plan, billing
 // calendar, the SHA-256 of the tenant's API key, the Stripe customer. Pure; thread-safe.
 // JSON: {"tenant_id":"acme","plan":"pro","billing_anchor_day":31,"time_zone":"America/New_York",
-//        "api_key_sha256":"<64 hex>","stripe_customer_id":"cus_123","updated_at":"<RFC 3339>"}
-// tenant_id and plan are required; the others may be absent (anchor 1, UTC, no key, no Stripe).
+//        "api_key_sha256":"<64 hex>","stripe_customer_id":"cus_123","updated_at":"<RFC 3339>",
+//        "effective_at":"<RFC 3339>"}
+// tenant_id and plan are required; the others may be absent (anchor 1, UTC, no key, no Stripe,
+// effective from updated_at).
 #pragma once
 
 #include <cstdint>
@@ -24,12 +26,18 @@ struct Account {
     std::string api_key_sha256;  // 64 lowercase hex digits, or empty
     std::string stripe_customer_id;
     std::int64_t updated_at_us = 0;
+    // From when this version places the tenant's entries (their event time; µs); 0: absent, the
+    // version is in force from its updated_at. projections/runner/account_history.h.
+    std::int64_t effective_at_us = 0;
+    std::int64_t effective_from() const {
+        return effective_at_us != 0 ? effective_at_us : updated_at_us;
+    }
     friend bool operator==(const Account&, const Account&) = default;
 };
 
 // Strict: unknown keys, wrong types, a bad tenant id, an anchor outside 1..31, a key hash that is
 // not 64 lowercase hex digits are errors naming the field. (The zone name is checked where the
-// calendar is made: projections/windows.h.)
+// calendar is made: projections/runner/windows.h.)
 Result<Account, std::string> parse_account(std::string_view json);
 std::string account_json(const Account& account);  // parse_account(account_json(a)) == a
 

@@ -1,4 +1,4 @@
-#include "projections/api_keys.h"
+#include "projections/api/api_keys.h"
 
 #include <mutex>
 

@@ -1,4 +1,4 @@
-// The dashboard page served at GET / (projections/dashboard.html, compiled in by CMake: plain
+// The dashboard page served at GET / (projections/api/dashboard.html, compiled in by CMake: plain
 // HTML + JS, no build step).
 #pragma once
 

@@ -1,4 +1,4 @@
-#include "projections/http_server.h"
+#include "projections/api/http_server.h"
 
 #include <spdlog/spdlog.h>
 

@@ -1,4 +1,4 @@
-#include "projections/ingest.h"
+#include "projections/api/ingest.h"
 
 #include <simdjson.h>
 #include <spdlog/spdlog.h>

@@ -22,8 +22,8 @@
 
 #include "ledger/commit_waiter.h"
 #include "producers/usage_producer.h"
-#include "projections/health.h"
-#include "projections/http_server.h"
+#include "projections/api/health.h"
+#include "projections/api/http_server.h"
 #include "schemas/event.h"
 
 namespace ul {

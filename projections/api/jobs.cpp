@@ -1,4 +1,4 @@
-#include "projections/jobs.h"
+#include "projections/api/jobs.h"
 
 #include <fcntl.h>
 #include <simdjson.h>
@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "projections/projection_service.h"
+#include "projections/counters/projection_service.h"
 #include "schemas/canonical.h"
 #include "schemas/time.h"
 

@@ -1,4 +1,4 @@
-#include "projections/query_api.h"
+#include "projections/api/query_api.h"
 
 #include <spdlog/spdlog.h>
 
@@ -6,9 +6,9 @@
 #include <map>
 #include <set>
 
-#include "projections/dashboard.h"
-#include "projections/quota.h"
-#include "projections/windows.h"
+#include "projections/api/dashboard.h"
+#include "projections/counters/quota.h"
+#include "projections/runner/windows.h"
 #include "schemas/canonical.h"
 #include "schemas/time.h"
 

@@ -16,13 +16,13 @@
 #include <vector>
 
 #include "ledger/ledger_metrics.h"
-#include "projections/api_keys.h"
-#include "projections/health.h"
-#include "projections/http_server.h"
-#include "projections/ingest.h"
-#include "projections/jobs.h"
-#include "projections/projection_service.h"
-#include "projections/rate_limit.h"
+#include "projections/api/api_keys.h"
+#include "projections/api/health.h"
+#include "projections/api/http_server.h"
+#include "projections/api/ingest.h"
+#include "projections/api/jobs.h"
+#include "projections/api/rate_limit.h"
+#include "projections/counters/projection_service.h"
 #include "schemas/plans.h"
 
 namespace ul {

@@ -1,4 +1,4 @@
-#include "projections/rate_limit.h"
+#include "projections/api/rate_limit.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "projections/cell_deltas.h"
+#include "projections/counters/cell_deltas.h"
 
 #include <algorithm>
 

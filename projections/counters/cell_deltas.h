@@ -8,9 +8,9 @@
 #include <set>
 #include <string>
 
-#include "projections/cell_map.h"
-#include "projections/cells.h"
-#include "projections/windows.h"
+#include "projections/counters/cell_map.h"
+#include "projections/counters/cells.h"
+#include "projections/runner/windows.h"
 #include "schemas/event.h"
 
 namespace ul {

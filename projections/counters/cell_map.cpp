@@ -1,4 +1,4 @@
-#include "projections/cell_map.h"
+#include "projections/counters/cell_map.h"
 
 #include <sys/mman.h>
 #include <xxhash.h>

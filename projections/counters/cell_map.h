@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "projections/cells.h"
+#include "projections/counters/cells.h"
 
 namespace ul {
 

@@ -1,4 +1,4 @@
-#include "projections/cells.h"
+#include "projections/counters/cells.h"
 
 #include <algorithm>
 #include <cstring>

@@ -17,7 +17,8 @@
 #include <string_view>
 #include <vector>
 
-#include "projections/windows.h"
+#include "projections/runner/reducer.h"  // classify_sequence
+#include "projections/runner/windows.h"
 #include "schemas/decimal.h"
 #include "schemas/event.h"
 #include "schemas/result.h"
@@ -71,17 +72,5 @@ std::string breakdown_prefix(std::string_view tenant_id, std::string_view meter,
 
 // Properties to break usage down by, per meter (plans file `group_by`).
 using GroupBy = std::vector<std::pair<std::string, std::vector<std::string>>>;
-
-// What to do with a ledger entry of a partition whose next expected sequence is `next`.
-enum class SequenceVerdict : std::uint8_t {
-    apply,   // sequence == next
-    repeat,  // sequence < next: already applied (relay or Kafka redelivery); a no-op
-    jump,    // sequence > next: entries are missing; stop applying the partition, never skip
-};
-constexpr SequenceVerdict classify_sequence(std::uint64_t next, std::uint64_t sequence) {
-    return sequence == next  ? SequenceVerdict::apply
-           : sequence < next ? SequenceVerdict::repeat
-                             : SequenceVerdict::jump;
-}
 
 }  // namespace ul

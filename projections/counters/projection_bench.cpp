@@ -1,4 +1,4 @@
-#include "projections/projection_bench.h"
+#include "projections/counters/projection_bench.h"
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -11,8 +11,9 @@
 #include <random>
 #include <vector>
 
-#include "projections/entry_applier.h"
-#include "projections/projection_store.h"
+#include "projections/counters/counters_reducer.h"
+#include "projections/runner/entry_applier.h"
+#include "projections/runner/projection_store.h"
 #include "schemas/canonical.h"
 #include "schemas/time.h"
 
@@ -58,12 +59,12 @@ Result<ProjectionBenchFigures, std::string> run_projection_bench(
         if (!store) {
             return unexpected(store.error());
         }
-        const BillingCalendar utc{};
-        EntryApplier applier({{"tokens", {"model"}}},
-                             [&utc](std::string_view) -> const BillingCalendar& { return utc; });
+        const CountersReducer reducer(GroupBy{{"tokens", {"model"}}});
+        const AccountHistory accounts;  // no accounts: calendar months in UTC
+        EntryApplier applier(reducer, accounts);
         std::vector<std::string> entries(options.batch);
         std::vector<std::uint32_t> partitions(options.batch);
-        ProjectionBatch batch;
+        ProjectionBatch batch(reducer);
         double pending_seconds = 0;  // applying time since the last write
         std::string event;
         auto last_progress = std::chrono::steady_clock::now();
@@ -111,7 +112,7 @@ Result<ProjectionBenchFigures, std::string> run_projection_bench(
                 options.flush.due(batch,
                                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                       std::chrono::duration<double>(pending_seconds)))) {
-                figures.cells_written += batch.deltas.cells();
+                figures.cells_written += batch.deltas->size();
                 ++figures.writes;
                 const auto write_start = std::chrono::steady_clock::now();
                 auto written = (*store)->apply(batch);

@@ -13,7 +13,7 @@
 #include <functional>
 #include <string>
 
-#include "projections/projection_store.h"
+#include "projections/runner/projection_store.h"
 #include "schemas/result.h"
 
 namespace ul {

@@ -1,4 +1,4 @@
-#include "projections/quota.h"
+#include "projections/counters/quota.h"
 
 #include <limits>
 

@@ -1,4 +1,4 @@
-#include "projections/reconcile.h"
+#include "projections/counters/reconcile.h"
 
 #include <algorithm>
 #include <limits>
@@ -31,8 +31,9 @@ void append_cell_json(std::string& out, const std::optional<Cell>& cell) {
 
 TenantRebuild::TenantRebuild(ReconcileOptions options)
     : options_(std::move(options)),
-      applier_(options_.group_by,
-               [this](std::string_view) -> const BillingCalendar& { return options_.calendar; }) {}
+      reducer_(options_.group_by),
+      applier_(reducer_, options_.accounts),
+      batch_(reducer_) {}
 
 Result<bool, std::string> TenantRebuild::advance(
     const LedgerStore& ledger, const std::map<std::uint32_t, std::uint64_t>& up_to) {
@@ -100,8 +101,8 @@ Result<bool, std::string> TenantRebuild::advance(
 }
 
 std::vector<std::pair<std::string, Cell>> TenantRebuild::cells(CellFamily family) const {
-    const CellMap& map =
-        family == CellFamily::counters ? batch_.deltas.counters() : batch_.deltas.breakdowns();
+    const CellMap& map = family == CellFamily::counters ? cell_deltas(*batch_.deltas).counters()
+                                                        : cell_deltas(*batch_.deltas).breakdowns();
     std::vector<std::pair<std::string, Cell>> out;
     out.reserve(map.size());
     for (const auto& [key, cell] : map.sorted()) {

@@ -21,9 +21,10 @@
 #include <vector>
 
 #include "ledger/ledger_store.h"
-#include "projections/entry_applier.h"
-#include "projections/projection_store.h"
-#include "projections/replay.h"
+#include "projections/counters/counters_reducer.h"
+#include "projections/counters/replay.h"
+#include "projections/runner/entry_applier.h"
+#include "projections/runner/projection_store.h"
 #include "schemas/result.h"
 
 namespace ul {
@@ -31,7 +32,7 @@ namespace ul {
 struct ReconcileOptions {
     std::string tenant;
     GroupBy group_by;
-    BillingCalendar calendar;  // the tenant's, as the live projection holds it
+    AccountHistory accounts;  // the account versions the live projection holds
     std::chrono::milliseconds progress_interval{2000};
     std::function<void(const ReplayProgress&)> progress;  // at most every interval
     const std::atomic<bool>* cancel = nullptr;            // true: stop with "cancelled"
@@ -52,6 +53,7 @@ class TenantRebuild {
 
   private:
     ReconcileOptions options_;
+    CountersReducer reducer_;
     EntryApplier applier_;
     ProjectionBatch batch_;
     std::map<std::uint32_t, ProjectionPartition> states_;

@@ -1,11 +1,14 @@
-#include "projections/replay.h"
+#include "projections/counters/replay.h"
+#include "projections/counters/counters_reducer.h"
+
+#include <limits>
 
 #include <filesystem>
 #include <memory>
 
 #include "ledger/ledger_store.h"
-#include "projections/entry_applier.h"
-#include "projections/windows.h"
+#include "projections/runner/entry_applier.h"
+#include "projections/runner/windows.h"
 #include "schemas/account.h"
 #include "schemas/time.h"
 
@@ -41,20 +44,18 @@ Result<ReplayReport, std::string> replay(const ReplayOptions& options) {
     if (!store) {
         return unexpected(store.error());
     }
-    std::map<std::string, BillingCalendar, std::less<>> calendars;
-    for (const auto& [tenant, json] : options.accounts) {
-        auto account = parse_account(json);
-        if (!account) {
-            continue;  // the live projection skipped it too
+    std::vector<AccountVersionRecord> versions = options.account_versions;
+    if (versions.empty()) {
+        for (const auto& [tenant, json] : options.accounts) {
+            versions.push_back({tenant, std::numeric_limits<std::int64_t>::min(), json});
         }
-        auto calendar = make_billing_calendar(account->billing_anchor_day, account->time_zone);
-        calendars.emplace(tenant, calendar ? *calendar : BillingCalendar{});
     }
-    const BillingCalendar utc{};
-    EntryApplier applier(options.group_by, [&](std::string_view tenant) -> const BillingCalendar& {
-        const auto found = calendars.find(tenant);
-        return found == calendars.end() ? utc : found->second;
-    });
+    AccountHistory history;
+    for (const auto& version : versions) {
+        (void)history.add(version);  // an account that does not parse: the live one skipped it
+    }
+    const CountersReducer reducer(options.group_by);
+    EntryApplier applier(reducer, history);
 
     // What to rebuild: every partition of the ledger, up to its end or `up_to`.
     std::map<std::uint32_t, std::uint64_t> ends;
@@ -69,9 +70,14 @@ Result<ReplayReport, std::string> replay(const ReplayOptions& options) {
         progress.entries_total += end;
     }
     ReplayReport report;
-    ProjectionBatch batch;
+    ProjectionBatch batch(reducer);
     for (const auto& [tenant, json] : options.accounts) {
-        batch.accounts.emplace_back(tenant, json, 0);
+        batch.accounts.push_back({tenant, json, 0, std::numeric_limits<std::int64_t>::min(), 0,
+                                  options.account_versions.empty()});
+    }
+    for (const auto& version : options.account_versions) {
+        batch.accounts.push_back(
+            {version.tenant, version.json, 0, version.effective_at_us, 0, true});
     }
     const auto started = std::chrono::steady_clock::now();
     auto last_progress = started;
@@ -110,7 +116,7 @@ Result<ReplayReport, std::string> replay(const ReplayOptions& options) {
                           " of partition " + std::to_string(partition);
             }
             progress.entries_done += state.next_sequence - from;
-            if (batch.deltas.cells() >= options.max_cells) {
+            if (batch.deltas->size() >= options.max_cells) {
                 batch.partitions[partition] = state;
                 if (auto written = write(); !written) {
                     return unexpected(written.error());

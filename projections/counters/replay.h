@@ -1,10 +1,11 @@
 // Replay: rebuilds the counters projection from the ledger store into a fresh projection store,
 // and compares two projection stores cell by cell.
 // replay() reads the ledger store as a RocksDB secondary (it works beside a running ledger),
-// applies every entry with the same EntryApplier the live consumer uses, and writes the cells
-// with the watermarks through ProjectionStore::apply in batches bounded by the flush policy's
-// cell count. It performs no effect: nothing is sent anywhere. `up_to` limits each partition
-// (exclusive), so a rebuild can stop exactly where a live store's watermarks are.
+// applies every entry with the same EntryApplier and reducer the live runner uses, with the
+// account version in force at each entry's event time, and writes the cells, watermarks and any
+// effects (outbox rows, never performed) through ProjectionStore::apply in batches bounded by the
+// flush policy's cell count. It performs no effect: nothing is sent anywhere. `up_to` limits each
+// partition (exclusive), so a rebuild can stop exactly where a live store's watermarks are.
 // compare_stores() walks both stores' counter and breakdown cells in key order (a merge join)
 // and reports every cell whose value differs or that only one side has.
 // Threading: one caller; progress is reported on the caller's thread.
@@ -20,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "projections/projection_store.h"
+#include "projections/runner/projection_store.h"
 #include "schemas/result.h"
 
 namespace ul {
@@ -34,8 +35,11 @@ struct ReplayProgress {
 struct ReplayOptions {
     std::string ledger_path;  // the ledger store (<data-dir>/ledger)
     std::string out_path;     // the new projection store; must not exist or be empty
-    // Tenant → account JSON, as the live projection holds them (their calendars place months).
+    // Tenant → account JSON, as the live projection holds them (copied into the new store).
     std::map<std::string, std::string> accounts;
+    // Every account version (ProjectionStore::account_versions): they place months by event
+    // time. Empty: the current `accounts`, each in force for all time.
+    std::vector<AccountVersionRecord> account_versions;
     GroupBy group_by;
     // Per ledger partition, the sequence to stop before; partitions not named: all entries.
     std::optional<std::map<std::uint32_t, std::uint64_t>> up_to;

@@ -1,4 +1,4 @@
-#include "projections/entry_applier.h"
+#include "projections/runner/entry_applier.h"
 
 #include <limits>
 
@@ -18,11 +18,13 @@ ValidationOptions entry_validation() {
 
 }  // namespace
 
-EntryApplier::EntryApplier(
-    GroupBy group_by, std::function<const BillingCalendar&(std::string_view tenant)> calendar_of)
-    : group_by_(std::move(group_by)),
-      calendar_of_(std::move(calendar_of)),
-      validator_(entry_validation()) {}
+EntryApplier::EntryApplier(const Reducer& reducer, AccountsAt accounts)
+    : reducer_(reducer), accounts_(std::move(accounts)), validator_(entry_validation()) {}
+
+EntryApplier::EntryApplier(const Reducer& reducer, const AccountHistory& history)
+    : EntryApplier(reducer, [&history](std::string_view tenant, std::int64_t time_us) {
+          return history.at(tenant, time_us);
+      }) {}
 
 Result<bool, std::string> EntryApplier::apply(std::string_view encoded, std::uint32_t partition,
                                               ProjectionPartition& state, ProjectionBatch& batch,
@@ -43,9 +45,13 @@ Result<bool, std::string> EntryApplier::apply(std::string_view encoded, std::uin
                           std::to_string(sequence) +
                           ": an event that does not parse: " + event.error().detail);
     }
-    if (!batch.deltas.add_event(*event, calendar_of_(event->tenant_id), group_by_)) {
+    const LedgerEntryRef entry{partition, sequence, *event};
+    auto reduced = reducer_.reduce(entry, accounts_(event->tenant_id, event->timestamp_us),
+                                   *batch.deltas, batch.effects);
+    if (!reduced) {
         return unexpected("ledger partition " + std::to_string(partition) + " sequence " +
-                          std::to_string(sequence) + ": a counter would overflow");
+                          std::to_string(sequence) + ": " + std::string(reducer_.name()) + ": " +
+                          reduced.error());
     }
     state.next_sequence = sequence + 1;
     ++batch.applied;

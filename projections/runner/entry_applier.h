@@ -1,7 +1,9 @@
-// Applies one encoded ledger entry to a batch of the counters projection: decodes the entry,
-// parses its canonical event (no arrival window: entries were validated when they arrived),
-// adds its cells (with the tenant's billing calendar) and advances the partition's next
-// sequence. Used by the consumer (projection_service.h) and by `bench projection`.
+// Applies one encoded ledger entry to a projection's batch: decodes the entry, parses its
+// canonical event (no arrival window: entries were validated when they arrived), finds the
+// account version in force at the event's time and hands both to the reducer, whose deltas and
+// effects go into the batch; then advances the partition's next sequence. The one code path of
+// every source: the live runner (usage.ledger), heal and catch-up (the ledger store), replay,
+// reconcile and `bench projection`.
 // Not thread-safe (one per consuming thread).
 #pragma once
 
@@ -9,16 +11,21 @@
 #include <string>
 #include <string_view>
 
-#include "projections/projection_store.h"
+#include "projections/runner/account_history.h"
+#include "projections/runner/projection_store.h"
+#include "projections/runner/reducer.h"
 #include "schemas/event.h"
 
 namespace ul {
 
 class EntryApplier {
   public:
-    // `calendar_of` gives a tenant's billing calendar (called once per entry).
-    EntryApplier(GroupBy group_by,
-                 std::function<const BillingCalendar&(std::string_view tenant)> calendar_of);
+    // `accounts` gives the account version in force for a tenant at an event time (called once
+    // per entry); the reducer and what `accounts` refers to outlive the applier.
+    using AccountsAt = std::function<AccountInForce(std::string_view tenant, std::int64_t time_us)>;
+    EntryApplier(const Reducer& reducer, AccountsAt accounts);
+    // The same, from a history the caller keeps.
+    EntryApplier(const Reducer& reducer, const AccountHistory& history);
     // The entry must be the next of `state` (the caller classified it); on success
     // state.next_sequence moves past it. An error text names the entry. With `only_tenant`, an
     // entry of another tenant is passed over (the sequence moves, nothing else): the cells of one
@@ -28,8 +35,8 @@ class EntryApplier {
                                     std::string_view only_tenant = {});
 
   private:
-    GroupBy group_by_;
-    std::function<const BillingCalendar&(std::string_view)> calendar_of_;
+    const Reducer& reducer_;
+    AccountsAt accounts_;
     EventValidator validator_;
 };
 

@@ -1,4 +1,4 @@
-#include "projections/projection_metrics.h"
+#include "projections/runner/projection_metrics.h"
 
 #include <utility>
 

@@ -1,4 +1,4 @@
-#include "projections/projection_store.h"
+#include "projections/runner/projection_store.h"
 
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/table.h>
@@ -7,6 +7,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
+#include <optional>
 
 namespace ul {
 namespace {
@@ -46,40 +48,104 @@ std::string partition_key(char kind, std::uint32_t partition) {
     return key;
 }
 
-// Cells are sums: merging deltas needs no read on the write path. A value that does not decode
-// or a sum that would overflow 128 bits fails the merge, which RocksDB reports as corruption
-// (on the read or compaction that meets it) instead of storing a wrong number.
-class CellMergeOperator final : public rocksdb::AssociativeMergeOperator {
+// A state family's pure merge (reducer.h) as a RocksDB merge operator: merging deltas needs no
+// read on the write path. A merge that fails is reported by RocksDB as corruption (on the read or
+// compaction that meets it) instead of storing a wrong value.
+class StateMergeOperator final : public rocksdb::AssociativeMergeOperator {
   public:
+    StateMergeOperator(std::string name, StateFamily::Merge merge)
+        : name_("usage-ledger." + std::move(name)), merge_(merge) {}
     bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing,
                const rocksdb::Slice& value, std::string* new_value,
                rocksdb::Logger* /*logger*/) const override {
-        auto delta = decode_cell(std::string_view(value.data(), value.size()));
-        if (!delta) {
-            return false;
+        const std::string_view delta(value.data(), value.size());
+        if (existing == nullptr) {
+            return merge_(nullptr, delta, *new_value);
         }
-        Cell cell;
-        if (existing != nullptr) {
-            auto old = decode_cell(std::string_view(existing->data(), existing->size()));
-            if (!old) {
-                return false;
-            }
-            cell = *old;
-        }
-        if (!merge_cell(cell, *delta)) {
-            return false;
-        }
-        new_value->resize(kCellBytes);
-        encode_cell(cell, new_value->data());
-        return true;
+        const std::string_view old(existing->data(), existing->size());
+        return merge_(&old, delta, *new_value);
     }
-    const char* Name() const override { return "usage-ledger.CellMerge"; }
+    const char* Name() const override { return name_.c_str(); }
+
+  private:
+    std::string name_;
+    StateFamily::Merge merge_;
 };
+
+// The reducer's deltas into one WriteBatch.
+class BatchWriter final : public StateWriter {
+  public:
+    BatchWriter(rocksdb::WriteBatch& write, const std::vector<rocksdb::ColumnFamilyHandle*>& state)
+        : write_(write), state_(state) {}
+    void merge(std::size_t family, std::string_view key, std::string_view delta) override {
+        note(write_.Merge(state_.at(family), key, delta));
+    }
+    void put(std::size_t family, std::string_view key, std::string_view value) override {
+        note(write_.Put(state_.at(family), key, value));
+    }
+    void erase(std::size_t family, std::string_view key) override {
+        note(write_.Delete(state_.at(family), key));
+    }
+    const rocksdb::Status& status() const { return status_; }
+
+  private:
+    void note(const rocksdb::Status& status) {
+        if (status_.ok() && !status.ok()) {
+            status_ = status;
+        }
+    }
+    rocksdb::WriteBatch& write_;
+    const std::vector<rocksdb::ColumnFamilyHandle*>& state_;
+    rocksdb::Status status_;
+};
+
+constexpr char kVersionPrefix[] = "~version~";
+constexpr char kOutboxKey[] = "o";
+
+std::uint64_t flip(std::int64_t value) {
+    return static_cast<std::uint64_t>(value) ^ (std::uint64_t{1} << 63U);
+}
+
+std::string version_key(const AccountChange& change) {
+    std::string key = kVersionPrefix + change.tenant;
+    key.push_back('\0');
+    put_u64_be(key, flip(change.effective_at_us));
+    put_u64_be(key, flip(change.updated_at_us));
+    return key;
+}
+
+std::string encode_effect(const Effect& effect) {
+    std::string out;
+    put_u32_be(out, static_cast<std::uint32_t>(effect.kind.size()));
+    out += effect.kind;
+    put_u32_be(out, static_cast<std::uint32_t>(effect.id.size()));
+    out += effect.id;
+    out += effect.payload;
+    return out;
+}
+
+std::optional<Effect> decode_effect(std::string_view bytes) {
+    Effect effect;
+    for (std::string* field : {&effect.kind, &effect.id}) {
+        if (bytes.size() < 4) {
+            return std::nullopt;
+        }
+        const std::uint32_t size = get_u32_be(bytes.data());
+        if (bytes.size() - 4 < size) {
+            return std::nullopt;
+        }
+        field->assign(bytes.substr(4, size));
+        bytes.remove_prefix(4 + size);
+    }
+    effect.payload.assign(bytes);
+    return effect;
+}
 
 }  // namespace
 
 void ProjectionBatch::clear() {
-    deltas.clear();
+    deltas->clear();
+    effects.clear();
     partitions.clear();
     accounts.clear();
     applied = 0;
@@ -96,14 +162,13 @@ Result<std::unique_ptr<ProjectionStore>, std::string> ProjectionStore::open(
 
     const rocksdb::Options db_options = base_store_options(mode, options.write_buffer_bytes);
     auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-    auto merge = std::make_shared<CellMergeOperator>();
-    auto family_options = [&](bool cells) {
+    auto family_options = [&](const StateFamily* state) {
         rocksdb::ColumnFamilyOptions family;
         family.write_buffer_size = options.write_buffer_bytes;
         family.max_write_buffer_number = 2;
         family.compression = rocksdb::kLZ4Compression;
-        if (cells) {
-            family.merge_operator = merge;
+        if (state != nullptr && state->merge != nullptr) {
+            family.merge_operator = std::make_shared<StateMergeOperator>(state->name, state->merge);
         }
         rocksdb::BlockBasedTableOptions table;
         table.block_cache = cache;
@@ -112,21 +177,32 @@ Result<std::unique_ptr<ProjectionStore>, std::string> ProjectionStore::open(
         return family;
     };
     std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {rocksdb::kDefaultColumnFamilyName, family_options(false)},
-        {"counters", family_options(true)},
-        {"breakdown", family_options(true)},
-        {"meta", family_options(false)},
-        {"accounts", family_options(false)},
+        {rocksdb::kDefaultColumnFamilyName, family_options(nullptr)},
+        {"meta", family_options(nullptr)},
+        {"accounts", family_options(nullptr)},
+        {"outbox", family_options(nullptr)},
     };
+    constexpr std::size_t kStateFamilies = 4;  // the reducer's come after the runner's
+    for (const StateFamily& state : options.families) {
+        families.emplace_back(state.name, family_options(&state));
+    }
     auto db = RocksDb::open(db_options, options.path, families, mode, "projection store");
     if (!db) {
         return unexpected(db.error());
     }
     store->db_ = std::move(db).value();
-    store->counters_ = store->db_->family(1);
-    store->breakdown_ = store->db_->family(2);
-    store->meta_ = store->db_->family(3);
-    store->accounts_ = store->db_->family(4);
+    store->meta_ = store->db_->family(1);
+    store->accounts_ = store->db_->family(2);
+    store->outbox_ = store->db_->family(3);
+    for (std::size_t index = 0; index < options.families.size(); ++index) {
+        store->state_.push_back(store->db_->family(kStateFamilies + index));
+        // The counters' reads find their families by name.
+        if (options.families[index].name == "counters") {
+            store->counters_ = store->state_.back();
+        } else if (options.families[index].name == "breakdown") {
+            store->breakdown_ = store->state_.back();
+        }
+    }
     auto loaded = store->load_meta();
     if (!loaded) {
         return unexpected(loaded.error());
@@ -136,7 +212,7 @@ Result<std::unique_ptr<ProjectionStore>, std::string> ProjectionStore::open(
 
 Result<bool, std::string> ProjectionStore::read_meta(
     const rocksdb::Snapshot* snapshot, std::map<std::uint32_t, ProjectionPartition>& partitions,
-    std::uint64_t* applied, std::uint64_t* repeats) const {
+    std::uint64_t* applied, std::uint64_t* repeats, std::uint64_t* next_outbox) const {
     rocksdb::ReadOptions read;
     read.snapshot = snapshot;
     std::unique_ptr<rocksdb::Iterator> iterator(db_->get()->NewIterator(read, meta_));
@@ -149,6 +225,8 @@ Result<bool, std::string> ProjectionStore::read_meta(
             state.next_offset = static_cast<std::int64_t>(get_u64_be(value.data() + 8));
         } else if (key.size() == 5 && key[0] == 's' && value.size() == 8) {
             partitions[get_u32_be(key.data() + 1)].stalled_at = get_u64_be(value.data());
+        } else if (key == kOutboxKey && value.size() == 8 && next_outbox != nullptr) {
+            *next_outbox = get_u64_be(value.data());
         } else if (key == kTotalsKey && value.size() == 16 && applied != nullptr) {
             *applied = get_u64_be(value.data());
             *repeats = get_u64_be(value.data() + 8);
@@ -165,7 +243,8 @@ Result<bool, std::string> ProjectionStore::load_meta() {
     partitions_.clear();
     applied_total_ = 0;
     repeats_total_ = 0;
-    return read_meta(nullptr, partitions_, &applied_total_, &repeats_total_);
+    next_outbox_ = 0;
+    return read_meta(nullptr, partitions_, &applied_total_, &repeats_total_, &next_outbox_);
 }
 
 Result<std::map<std::uint32_t, ProjectionPartition>, std::string> ProjectionStore::partitions_at(
@@ -201,18 +280,11 @@ Result<bool, std::string> ProjectionStore::replace_cells(
 
 Result<bool, std::string> ProjectionStore::apply(const ProjectionBatch& batch) {
     rocksdb::WriteBatch write;
-    char cell[kCellBytes];
-    // In key order: the memtable's skiplist then finds each insert position from the previous
-    // one (its splice) instead of searching from the top, the largest cost of a write otherwise.
-    auto write_sorted = [&](rocksdb::ColumnFamilyHandle* family, const CellMap& cells) {
-        for (const auto& [key, value] : cells.sorted()) {
-            encode_cell(*value, cell);
-            write.Merge(family, rocksdb::Slice(key.data(), key.size()),
-                        rocksdb::Slice(cell, kCellBytes));
-        }
-    };
-    write_sorted(counters_, batch.deltas.counters());
-    write_sorted(breakdown_, batch.deltas.breakdowns());
+    BatchWriter state(write, state_);
+    batch.deltas->write(state);
+    if (!state.status().ok()) {
+        return unexpected("cannot write to the projection store: " + status_text(state.status()));
+    }
     std::string value;
     for (const auto& [partition, state] : batch.partitions) {
         value.clear();
@@ -227,17 +299,31 @@ Result<bool, std::string> ProjectionStore::apply(const ProjectionBatch& batch) {
             write.Delete(meta_, partition_key('s', partition));
         }
     }
-    for (const auto& [tenant, json, deleted_at_us] : batch.accounts) {
-        const std::string deletion = kDeletedAccountPrefix + tenant;
-        if (json.empty()) {
+    for (const AccountChange& change : batch.accounts) {
+        const std::string deletion = kDeletedAccountPrefix + change.tenant;
+        if (change.json.empty()) {
             value.clear();
-            put_u64_be(value, static_cast<std::uint64_t>(deleted_at_us));
-            write.Delete(accounts_, tenant);
+            put_u64_be(value, static_cast<std::uint64_t>(change.deleted_at_us));
+            write.Delete(accounts_, change.tenant);
             write.Put(accounts_, deletion, value);
         } else {
-            write.Put(accounts_, tenant, json);
+            write.Put(accounts_, change.tenant, change.json);
             write.Delete(accounts_, deletion);
         }
+        if (change.add_version) {
+            write.Put(accounts_, version_key(change), change.json);
+        }
+    }
+    std::uint64_t next_outbox = next_outbox_;
+    for (const Effect& effect : batch.effects) {
+        value.clear();
+        put_u64_be(value, next_outbox++);
+        write.Put(outbox_, value, encode_effect(effect));
+    }
+    if (next_outbox != next_outbox_) {
+        value.clear();
+        put_u64_be(value, next_outbox);
+        write.Put(meta_, kOutboxKey, value);
     }
     value.clear();
     put_u64_be(value, applied_total_ + batch.applied);
@@ -254,6 +340,7 @@ Result<bool, std::string> ProjectionStore::apply(const ProjectionBatch& batch) {
     }
     applied_total_ += batch.applied;
     repeats_total_ += batch.repeats;
+    next_outbox_ = next_outbox;
     return true;
 }
 
@@ -450,7 +537,7 @@ Result<std::map<std::string, std::string>, std::string> ProjectionStore::account
     std::unique_ptr<rocksdb::Iterator> iterator(
         db_->get()->NewIterator(rocksdb::ReadOptions(), accounts_));
     for (iterator->SeekToFirst(); iterator->Valid(); iterator->Next()) {
-        if (!iterator->key().starts_with(kDeletedAccountPrefix)) {
+        if (!iterator->key().starts_with("~")) {  // not a deletion or a version
             out.emplace(iterator->key().ToString(), iterator->value().ToString());
         }
     }
@@ -478,6 +565,93 @@ Result<std::map<std::string, std::int64_t>, std::string> ProjectionStore::accoun
         return unexpected("cannot read the accounts: " + status_text(iterator->status()));
     }
     return out;
+}
+
+Result<std::vector<AccountVersionRecord>, std::string> ProjectionStore::account_versions() const {
+    std::vector<AccountVersionRecord> out;
+    std::unique_ptr<rocksdb::Iterator> iterator(
+        db_->get()->NewIterator(rocksdb::ReadOptions(), accounts_));
+    const rocksdb::Slice prefix(kVersionPrefix);
+    for (iterator->Seek(prefix); iterator->Valid() && iterator->key().starts_with(prefix);
+         iterator->Next()) {
+        const std::string_view key(iterator->key().data() + prefix.size(),
+                                   iterator->key().size() - prefix.size());
+        const auto end = key.find('\0');
+        if (end == std::string_view::npos || key.size() != end + 17) {
+            return unexpected(std::string("a damaged account version key in the projection store"));
+        }
+        out.push_back({std::string(key.substr(0, end)),
+                       static_cast<std::int64_t>(get_u64_be(key.data() + end + 1) ^
+                                                 (std::uint64_t{1} << 63U)),
+                       iterator->value().ToString()});
+    }
+    if (!iterator->status().ok()) {
+        return unexpected("cannot read the accounts: " + status_text(iterator->status()));
+    }
+    if (!out.empty()) {
+        return out;
+    }
+    auto current = accounts();  // a store from before versions were kept
+    if (!current) {
+        return unexpected(current.error());
+    }
+    for (auto& [tenant, json] : *current) {
+        out.push_back({tenant, std::numeric_limits<std::int64_t>::min(), std::move(json)});
+    }
+    return out;
+}
+
+Result<AccountHistory, std::string> ProjectionStore::account_history() const {
+    auto versions = account_versions();
+    if (!versions) {
+        return unexpected(versions.error());
+    }
+    AccountHistory history;
+    for (const auto& version : *versions) {
+        if (auto added = history.add(version); !added) {
+            return unexpected(added.error());
+        }
+    }
+    return history;
+}
+
+Result<std::vector<OutboxRow>, std::string> ProjectionStore::outbox(std::uint64_t from,
+                                                                    std::size_t max) const {
+    std::vector<OutboxRow> out;
+    std::string start;
+    put_u64_be(start, from);
+    std::unique_ptr<rocksdb::Iterator> iterator(
+        db_->get()->NewIterator(rocksdb::ReadOptions(), outbox_));
+    for (iterator->Seek(start); iterator->Valid() && out.size() < max; iterator->Next()) {
+        auto effect =
+            decode_effect(std::string_view(iterator->value().data(), iterator->value().size()));
+        if (iterator->key().size() != 8 || !effect) {
+            return unexpected(std::string("a damaged outbox row in the projection store"));
+        }
+        out.push_back({get_u64_be(iterator->key().data()), std::move(*effect)});
+    }
+    if (!iterator->status().ok()) {
+        return unexpected("cannot read the outbox: " + status_text(iterator->status()));
+    }
+    return out;
+}
+
+Result<bool, std::string> ProjectionStore::remove_from_outbox(
+    const std::vector<std::uint64_t>& sequences) {
+    rocksdb::WriteBatch write;
+    std::string key;
+    for (const std::uint64_t sequence : sequences) {
+        key.clear();
+        put_u64_be(key, sequence);
+        write.Delete(outbox_, key);
+    }
+    rocksdb::WriteOptions options;
+    options.sync = options_.sync;
+    const auto status = db_->get()->Write(options, &write);
+    if (!status.ok()) {
+        return unexpected("cannot write to the projection store: " + status_text(status));
+    }
+    return true;
 }
 
 }  // namespace ul

@@ -1,12 +1,18 @@
-// The counters projection's RocksDB store (<data-dir>/projections): column families
-//   counters   counter cells (projections/cells.h keys), merged by a RocksDB merge operator
-//   breakdown  per-day property breakdown cells, same merge
+// A projection's RocksDB store (<data-dir>/projections): the runner's column families
 //   meta       "p" + partition u32 BE → next ledger sequence u64 BE + next usage.ledger offset
 //              i64 BE (the watermark); "s" + partition → a stall (expected, got) when entries
 //              were missing
 //   accounts   tenant → account JSON (schemas/account.h), as last read from usage.accounts;
 //              a deleted account's row is deleted, and "~deleted~" + tenant → deleted_at i64 BE
-//              remembers when (so older records of the tenant, read again, stay stale)
+//              remembers when (so older records of the tenant, read again, stay stale);
+//              "~version~" + tenant + NUL + effective-at + updated-at (both i64 BE, sign bit
+//              flipped) → the account JSON of that version (empty: deleted), the history the
+//              reducers place entries with (account_history.h)
+//   outbox     u64 BE outbox sequence → the effects reducers decided (reducer.h), performed and
+//              deleted by workers; meta "o" holds the next outbox sequence
+// and the reducer's state families (ProjectionStoreOptions::families; by default the counters
+// schema: `counters` and `breakdown`, cells merged by summing). The counters' reads (cell,
+// for_each_*, tenants, meters) are here too and need that schema.
 // One write (the deltas of every entry applied since the last, ProjectionBatch) → one WriteBatch
 // holding the cell deltas (Merge, no read; in key order) and the watermarks, so a crash between
 // any two instructions neither loses nor double-applies an entry, and a repeated entry (sequence
@@ -30,8 +36,10 @@
 #include <vector>
 
 #include "consumers/rocks_db.h"
-#include "projections/cell_deltas.h"
-#include "projections/cells.h"
+#include "projections/counters/cells.h"
+#include "projections/counters/counters_reducer.h"
+#include "projections/runner/account_history.h"
+#include "projections/runner/reducer.h"
 #include "schemas/result.h"
 
 namespace ul {
@@ -41,6 +49,8 @@ struct ProjectionStoreOptions {
     bool sync = false;
     std::size_t block_cache_bytes = 64U << 20U;
     std::size_t write_buffer_bytes = 32U << 20U;
+    // The reducer's state schema (Reducer::families()).
+    std::vector<StateFamily> families = CountersReducer::schema();
 };
 
 using ProjectionOpenMode = StoreMode;  // consumers/rocks_db.h
@@ -53,16 +63,34 @@ struct ProjectionPartition {
     std::optional<std::uint64_t> stalled_at;
 };
 
-// What one write changes: the deltas of every entry applied since the last write.
+// An account record taken: the new current JSON of the tenant (empty: deleted at
+// deleted_at_us) and the version it adds to the history.
+struct AccountChange {
+    std::string tenant;
+    std::string json;
+    std::int64_t deleted_at_us = 0;
+    std::int64_t effective_at_us = 0;  // the version's: effective_from(), or deleted_at
+    std::int64_t updated_at_us = 0;    // orders versions with the same effective time
+    bool add_version = true;           // false: the current account only (replay's copy)
+};
+
+// What one write changes: the deltas and effects of every entry applied since the last write.
 struct ProjectionBatch {
-    CellDeltas deltas;
+    explicit ProjectionBatch(const Reducer& reducer) : deltas(reducer.make_deltas()) {}
+    std::unique_ptr<ReducerDeltas> deltas;
+    std::vector<Effect> effects;                              // in the order decided
     std::map<std::uint32_t, ProjectionPartition> partitions;  // new states of touched partitions
-    // tenant → account JSON, in the order read; an empty JSON deletes the account (deleted at
-    // the third element, µs).
-    std::vector<std::tuple<std::string, std::string, std::int64_t>> accounts;
-    std::uint64_t applied = 0;  // entries applied
-    std::uint64_t repeats = 0;  // entries seen again, skipped
+    std::vector<AccountChange> accounts;                      // in the order read
+    std::uint64_t applied = 0;                                // entries applied
+    std::uint64_t repeats = 0;                                // entries seen again, skipped
+    bool empty() const { return partitions.empty() && accounts.empty() && effects.empty(); }
     void clear();
+};
+
+// An effect waiting in the outbox, with its place there.
+struct OutboxRow {
+    std::uint64_t sequence = 0;
+    Effect effect;
 };
 
 // When the consumer writes what it has applied (ProjectionService; `bench projection` follows
@@ -73,7 +101,7 @@ struct FlushPolicy {
     std::chrono::milliseconds interval{1000};
     std::size_t max_cells = 250'000;
     bool due(const ProjectionBatch& pending, std::chrono::steady_clock::duration age) const {
-        return pending.deltas.cells() >= max_cells || age >= interval;
+        return pending.deltas->size() >= max_cells || age >= interval;
     }
 };
 
@@ -150,6 +178,17 @@ class ProjectionStore {
     Result<std::map<std::string, std::string>, std::string> accounts() const;
     // Every deleted account still remembered, tenant → deleted_at (µs).
     Result<std::map<std::string, std::int64_t>, std::string> account_deletions() const;
+    // Every account version, by tenant then effective time (account_history.h). A store written
+    // before versions were kept has none: its current accounts stand in, each from the start.
+    Result<std::vector<AccountVersionRecord>, std::string> account_versions() const;
+    // The history those versions make.
+    Result<AccountHistory, std::string> account_history() const;
+
+    // The outbox: up to `max` effects from outbox sequence `from`, in order (any thread); and,
+    // once performed, their removal (writer only).
+    Result<std::vector<OutboxRow>, std::string> outbox(std::uint64_t from, std::size_t max) const;
+    Result<bool, std::string> remove_from_outbox(const std::vector<std::uint64_t>& sequences);
+    std::uint64_t next_outbox_sequence() const { return next_outbox_; }
 
     // For tests that prove a damaged cell is found (replay --verify).
     rocksdb::DB* raw_db() { return db_->get(); }
@@ -158,9 +197,11 @@ class ProjectionStore {
   private:
     ProjectionStore() = default;
     Result<bool, std::string> load_meta();
+    // With `applied` (load_meta) the totals and the next outbox sequence too.
     Result<bool, std::string> read_meta(const rocksdb::Snapshot* snapshot,
                                         std::map<std::uint32_t, ProjectionPartition>& partitions,
-                                        std::uint64_t* applied, std::uint64_t* repeats) const;
+                                        std::uint64_t* applied, std::uint64_t* repeats,
+                                        std::uint64_t* next_outbox = nullptr) const;
 
     ProjectionStoreOptions options_;
     ProjectionOpenMode mode_ = ProjectionOpenMode::read_write;
@@ -169,6 +210,9 @@ class ProjectionStore {
     rocksdb::ColumnFamilyHandle* breakdown_ = nullptr;
     rocksdb::ColumnFamilyHandle* meta_ = nullptr;
     rocksdb::ColumnFamilyHandle* accounts_ = nullptr;
+    rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> state_;  // the reducer's families, in order
+    std::uint64_t next_outbox_ = 0;
     std::map<std::uint32_t, ProjectionPartition> partitions_;
     std::uint64_t applied_total_ = 0;
     std::uint64_t repeats_total_ = 0;

@@ -1,4 +1,4 @@
-#include "projections/projection_service.h"
+#include "projections/runner/runner.h"
 
 #include <spdlog/spdlog.h>
 
@@ -15,31 +15,28 @@
 #include "schemas/time.h"
 
 namespace ul {
-namespace {
-
-const BillingCalendar kUtcCalendar{};
-
-}  // namespace
-
-ProjectionService::ProjectionService(ProjectionServiceOptions options)
+ProjectionRunner::ProjectionRunner(ProjectionRunnerOptions options,
+                                   std::shared_ptr<const Reducer> reducer)
     : options_(std::move(options)),
-      applier_(options_.group_by,
-               [this](std::string_view tenant) -> const BillingCalendar& {
-                   return calendar_of(tenant);
-               }),
+      reducer_(std::move(reducer)),
+      pending_(*reducer_),
+      flushing_(*reducer_),
+      applier_(*reducer_, history_),
       disk_guard_("projections", options_.data_dir + "/projections", options_.min_free_disk) {}
 
-ProjectionService::~ProjectionService() {
+ProjectionRunner::~ProjectionRunner() {
     consumer_.reset();  // closing may revoke partitions: its hooks use the members below
 }
 
-Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start(
-    ProjectionServiceOptions options) {
-    std::unique_ptr<ProjectionService> service(new ProjectionService(std::move(options)));
-    const ProjectionServiceOptions& config = service->options_;
+Result<std::unique_ptr<ProjectionRunner>, std::string> ProjectionRunner::start(
+    ProjectionRunnerOptions options, std::shared_ptr<const Reducer> reducer) {
+    std::unique_ptr<ProjectionRunner> service(
+        new ProjectionRunner(std::move(options), std::move(reducer)));
+    const ProjectionRunnerOptions& config = service->options_;
     ProjectionStoreOptions store_options;
     store_options.path = config.data_dir + "/projections";
     store_options.sync = config.sync;
+    store_options.families = service->reducer_->families();
     auto store =
         open_writer_store<ProjectionStore>("projections", store_options, config.min_free_disk);
     if (!store) {
@@ -65,6 +62,11 @@ Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start
         return unexpected(deletions.error());
     }
     service->deleted_at_.insert(deletions->begin(), deletions->end());
+    auto history = service->store_->account_history();
+    if (!history) {
+        return unexpected(history.error());
+    }
+    service->history_ = std::move(history).value();
     for (const auto& [partition, state] : service->store_->partitions()) {
         service->positions_[partition] = state.next_sequence;
     }
@@ -80,7 +82,7 @@ Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start
         service->metrics_.caught_up.store(true);  // nothing to compare with here
     }
 
-    ProjectionService* self = service.get();
+    ProjectionRunner* self = service.get();
     auto consumer = kafka::PositionedConsumer::create(
         {.bootstrap = config.bootstrap,
          .group = config.group,
@@ -112,7 +114,7 @@ Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start
     return service;
 }
 
-std::int64_t ProjectionService::start_offset(const kafka::TopicPartition& partition) const {
+std::int64_t ProjectionRunner::start_offset(const kafka::TopicPartition& partition) const {
     if (partition.topic != options_.ledger_topic) {
         return RD_KAFKA_OFFSET_BEGINNING;  // the whole account table, every time
     }
@@ -121,7 +123,7 @@ std::int64_t ProjectionService::start_offset(const kafka::TopicPartition& partit
     return state.next_offset >= 0 && known ? state.next_offset : RD_KAFKA_OFFSET_BEGINNING;
 }
 
-void ProjectionService::on_assigned(const std::vector<kafka::TopicPartition>& partitions) {
+void ProjectionRunner::on_assigned(const std::vector<kafka::TopicPartition>& partitions) {
     assigned_.clear();
     for (const auto& partition : partitions) {
         if (partition.topic == options_.ledger_topic) {
@@ -143,27 +145,13 @@ void ProjectionService::on_assigned(const std::vector<kafka::TopicPartition>& pa
     metrics_.assigned_partitions.store(assigned_.size());
 }
 
-const BillingCalendar& ProjectionService::calendar_of(std::string_view tenant_id) {
-    const auto cached = calendars_.find(tenant_id);
-    if (cached != calendars_.end()) {
-        return cached->second;
+void ProjectionRunner::add_version(const std::string& tenant, std::int64_t effective_at_us,
+                                   const std::optional<Account>& account) {
+    std::string warning;
+    history_.add(tenant, effective_at_us, account, &warning);
+    if (!warning.empty()) {
+        spdlog::warn("projections: {}", warning);
     }
-    BillingCalendar calendar = kUtcCalendar;
-    {
-        std::shared_lock lock(accounts_mutex_);
-        const auto found = accounts_.find(tenant_id);
-        if (found != accounts_.end()) {
-            auto made =
-                make_billing_calendar(found->second.billing_anchor_day, found->second.time_zone);
-            if (made) {
-                calendar = *made;
-            } else {
-                spdlog::warn("projections: account {}: {}; using calendar months in UTC", tenant_id,
-                             made.error());
-            }
-        }
-    }
-    return calendars_.emplace(std::string(tenant_id), calendar).first->second;
 }
 
 namespace {
@@ -187,17 +175,17 @@ std::optional<std::string_view> header_of(const rd_kafka_message_t& message,
 
 }  // namespace
 
-void ProjectionService::reject_account(const rd_kafka_message_t& message,
-                                       std::atomic<std::uint64_t>& counter,
-                                       std::string_view why) const {
+void ProjectionRunner::reject_account(const rd_kafka_message_t& message,
+                                      std::atomic<std::uint64_t>& counter,
+                                      std::string_view why) const {
     counter.fetch_add(1);
     spdlog::error("projections: {} partition {} offset {}: record of tenant '{}' ignored: {}",
                   options_.accounts_topic, message.partition, message.offset,
                   std::string_view(static_cast<const char*>(message.key), message.key_len), why);
 }
 
-bool ProjectionService::signature_accepted(SignatureCheck check, const rd_kafka_message_t& message,
-                                           std::string_view kind) {
+bool ProjectionRunner::signature_accepted(SignatureCheck check, const rd_kafka_message_t& message,
+                                          std::string_view kind) {
     switch (check) {
         case SignatureCheck::ok:
             return true;
@@ -213,7 +201,7 @@ bool ProjectionService::signature_accepted(SignatureCheck check, const rd_kafka_
     return false;
 }
 
-std::optional<std::int64_t> ProjectionService::account_version(std::string_view tenant_id) const {
+std::optional<std::int64_t> ProjectionRunner::account_version(std::string_view tenant_id) const {
     if (const auto found = accounts_.find(tenant_id); found != accounts_.end()) {
         return found->second.updated_at_us;
     }
@@ -223,7 +211,7 @@ std::optional<std::int64_t> ProjectionService::account_version(std::string_view 
     return std::nullopt;
 }
 
-void ProjectionService::take_tombstone(const rd_kafka_message_t& message, ProjectionBatch& batch) {
+void ProjectionRunner::take_tombstone(const rd_kafka_message_t& message, ProjectionBatch& batch) {
     const std::string key(static_cast<const char*>(message.key), message.key_len);
     const auto deleted_at = header_of(message, kDeletedAtHeader);
     if (!signature_accepted(check_tombstone_signature(options_.control_secret, key, deleted_at,
@@ -257,14 +245,14 @@ void ProjectionService::take_tombstone(const rd_kafka_message_t& message, Projec
         accounts_.erase(found);
     }
     deleted_at_[key] = *deleted_at_us;
-    calendars_.erase(key);
+    add_version(key, *deleted_at_us, std::nullopt);
     accounts_version_.fetch_add(1);
     lock.unlock();
-    batch.accounts.emplace_back(key, std::string(), *deleted_at_us);
+    batch.accounts.push_back({key, std::string(), *deleted_at_us, *deleted_at_us, *deleted_at_us});
     spdlog::info("projections: account {} deleted", key);
 }
 
-void ProjectionService::take_account(const rd_kafka_message_t& message, ProjectionBatch& batch) {
+void ProjectionRunner::take_account(const rd_kafka_message_t& message, ProjectionBatch& batch) {
     if (message.payload == nullptr) {  // a tombstone: the account is deleted
         take_tombstone(message, batch);
         return;
@@ -317,19 +305,20 @@ void ProjectionService::take_account(const rd_kafka_message_t& message, Projecti
             tenant_by_key_hash_[account->api_key_sha256] = account->tenant_id;
         }
         deleted_at_.erase(account->tenant_id);
-        calendars_.erase(account->tenant_id);
+        add_version(account->tenant_id, account->effective_from(), *account);
         accounts_[account->tenant_id] = *account;
         accounts_version_.fetch_add(1);
     }
-    batch.accounts.emplace_back(account->tenant_id, std::string(value), 0);
+    batch.accounts.push_back({account->tenant_id, std::string(value), 0, account->effective_from(),
+                              account->updated_at_us});
     spdlog::info("projections: account {}: plan {}, billing anchor day {}, time zone {}, {}",
                  account->tenant_id, account->plan, account->billing_anchor_day,
                  account->time_zone.empty() ? "UTC" : account->time_zone,
                  account->api_key_sha256.empty() ? "no API key" : "API key set");
 }
 
-bool ProjectionService::apply_entry(std::string_view encoded, std::uint32_t partition,
-                                    ProjectionBatch& batch, ProjectionPartition& state) {
+bool ProjectionRunner::apply_entry(std::string_view encoded, std::uint32_t partition,
+                                   ProjectionBatch& batch, ProjectionPartition& state) {
     auto applied = applier_.apply(encoded, partition, state, batch);
     if (!applied) {
         spdlog::error("projections: {}", applied.error());
@@ -338,7 +327,7 @@ bool ProjectionService::apply_entry(std::string_view encoded, std::uint32_t part
     return true;
 }
 
-void ProjectionService::take_entry(const rd_kafka_message_t& message, ProjectionBatch& batch) {
+void ProjectionRunner::take_entry(const rd_kafka_message_t& message, ProjectionBatch& batch) {
     const auto partition = static_cast<std::uint32_t>(message.partition);
     offsets_known_.insert(message.partition);
     auto [slot, inserted] = batch.partitions.try_emplace(partition);
@@ -385,9 +374,9 @@ void ProjectionService::take_entry(const rd_kafka_message_t& message, Projection
     }
 }
 
-Result<bool, std::string> ProjectionService::apply_from_ledger(std::uint32_t partition,
-                                                               std::uint64_t to,
-                                                               ProjectionBatch& batch) {
+Result<bool, std::string> ProjectionRunner::apply_from_ledger(std::uint32_t partition,
+                                                              std::uint64_t to,
+                                                              ProjectionBatch& batch) {
     ProjectionPartition& state = batch.partitions[partition];
     bool ok = true;
     auto read = ledger_->read_entries(partition, state.next_sequence, to - state.next_sequence,
@@ -407,7 +396,7 @@ Result<bool, std::string> ProjectionService::apply_from_ledger(std::uint32_t par
     return true;
 }
 
-Result<bool, std::string> ProjectionService::heal(std::uint32_t partition, ProjectionBatch& batch) {
+Result<bool, std::string> ProjectionRunner::heal(std::uint32_t partition, ProjectionBatch& batch) {
     if (!ledger_) {
         return unexpected(std::string("no ledger store to heal from"));
     }
@@ -426,7 +415,7 @@ Result<bool, std::string> ProjectionService::heal(std::uint32_t partition, Proje
     return true;
 }
 
-Result<bool, std::string> ProjectionService::catch_up_with_ledger() {
+Result<bool, std::string> ProjectionRunner::catch_up_with_ledger() {
     if (auto caught = ledger_->catch_up(); !caught) {
         return caught;
     }
@@ -495,8 +484,7 @@ Result<bool, std::string> ProjectionService::catch_up_with_ledger() {
     return true;
 }
 
-Result<bool, std::string> ProjectionService::handle_offset_error(
-    const rd_kafka_message_t& message) {
+Result<bool, std::string> ProjectionRunner::handle_offset_error(const rd_kafka_message_t& message) {
     if (auto flushed = flush(); !flushed) {
         return flushed;
     }
@@ -516,7 +504,7 @@ Result<bool, std::string> ProjectionService::handle_offset_error(
     return consumer_->reassign(std::make_pair(partition, low));
 }
 
-void ProjectionService::publish_metrics() {
+void ProjectionRunner::publish_metrics() {
     metrics_.applied.store(store_->applied_total() + pending_.applied);
     metrics_.repeats.store(store_->repeats_total() + pending_.repeats);
     // Partition states as applied: the stored ones, overridden by those of the pending deltas.
@@ -553,7 +541,7 @@ void ProjectionService::publish_metrics() {
     metrics_.lag.store(lag);
 }
 
-void ProjectionService::publish_ledger_lag(
+void ProjectionRunner::publish_ledger_lag(
     const std::map<std::uint32_t, ProjectionPartition>& current) {
     if (!ledger_) {
         return;
@@ -578,8 +566,8 @@ void ProjectionService::publish_ledger_lag(
     metrics_.ledger_lag.store(lag);
 }
 
-Result<bool, std::string> ProjectionService::flush() {
-    if (pending_.partitions.empty() && pending_.accounts.empty()) {
+Result<bool, std::string> ProjectionRunner::flush() {
+    if (pending_.empty()) {
         pending_since_.reset();
         return true;
     }
@@ -612,157 +600,18 @@ Result<bool, std::string> ProjectionService::flush() {
     return true;
 }
 
-ProjectionService::ReadView ProjectionService::read_view() const {
-    ReadView view;
-    view.snapshot = store_->snapshot();
+ProjectionRunner::ReadView ProjectionRunner::read_view() const {
+    ReadView view{std::shared_lock(view_mutex_), store_->snapshot(), {}};
     if (flushing_active_ && ProjectionStore::sequence_of(view.snapshot) <= flush_base_) {
-        view.deltas.push_back(&flushing_);
+        view.deltas.push_back(flushing_.deltas.get());
     }
-    if (!pending_.deltas.empty()) {
-        view.deltas.push_back(&pending_);
+    if (!pending_.deltas->empty()) {
+        view.deltas.push_back(pending_.deltas.get());
     }
     return view;
 }
 
-Result<std::optional<Cell>, std::string> ProjectionService::cell(const CounterKey& key) const {
-    std::shared_lock lock(view_mutex_);
-    const ReadView view = read_view();
-    auto stored = store_->cell(key, view.snapshot.get());
-    if (!stored || view.deltas.empty()) {
-        return stored;
-    }
-    std::string encoded;
-    append_counter_key(key, encoded);
-    std::optional<Cell> out = *stored;
-    for (const ProjectionBatch* deltas : view.deltas) {
-        if (const Cell* delta = deltas->deltas.counters().find(encoded)) {
-            if (!out) {
-                out = Cell{};
-            }
-            if (!merge_cell(*out, *delta)) {
-                return unexpected(std::string("a counter would overflow"));
-            }
-        }
-    }
-    return out;
-}
-
-namespace {
-
-// Cells of `family` in key order: the stored ones at `snapshot` plus every delta, merged,
-// whose key is in [from, to) (to empty: no end) and starts with `prefix`; decoded and visited.
-template <class Decode, class Visit>
-Result<bool, std::string> read_with_deltas(const ProjectionStore& store,
-                                           const rocksdb::Snapshot* snapshot,
-                                           const std::vector<const ProjectionBatch*>& deltas,
-                                           CellFamily family, std::string_view from,
-                                           std::string_view to, std::string_view prefix,
-                                           Decode&& decode, Visit&& visit) {
-    auto in_range = [&](std::string_view key) {
-        return key >= from && (to.empty() || key < to) && key.starts_with(prefix);
-    };
-    std::map<std::string, Cell, std::less<>> cells;
-    auto read = store.for_each_cell(
-        family, from, to,
-        [&](std::string_view key, const Cell& cell) {
-            if (!in_range(key)) {
-                return false;  // past the prefix: keys sort, nothing further matches
-            }
-            cells.emplace(key, cell);
-            return true;
-        },
-        snapshot);
-    if (!read) {
-        return read;
-    }
-    bool overflow = false;
-    for (const ProjectionBatch* batch : deltas) {
-        const CellMap& of =
-            family == CellFamily::counters ? batch->deltas.counters() : batch->deltas.breakdowns();
-        of.for_each([&](std::string_view key, const Cell& delta) {
-            if (!in_range(key)) {
-                return;
-            }
-            auto [slot, inserted] = cells.try_emplace(std::string(key), delta);
-            overflow = overflow || (!inserted && !merge_cell(slot->second, delta));
-        });
-    }
-    if (overflow) {
-        return unexpected(std::string("a counter would overflow"));
-    }
-    for (const auto& [key, cell] : cells) {
-        auto decoded = decode(key);
-        if (!decoded) {
-            return unexpected("a damaged key in the projection's deltas: " + decoded.error());
-        }
-        if (!visit(*decoded, cell)) {
-            break;
-        }
-    }
-    return true;
-}
-
-}  // namespace
-
-Result<bool, std::string> ProjectionService::for_each_counter_range(
-    std::string_view from, std::string_view to,
-    const std::function<bool(const CounterKey&, const Cell&)>& visit) const {
-    std::shared_lock lock(view_mutex_);
-    const ReadView view = read_view();
-    if (view.deltas.empty()) {
-        return store_->for_each_counter_range(from, to, visit, view.snapshot.get());
-    }
-    return read_with_deltas(*store_, view.snapshot.get(), view.deltas, CellFamily::counters, from,
-                            to, "", decode_counter_key, visit);
-}
-
-Result<bool, std::string> ProjectionService::for_each_breakdown(
-    std::string_view prefix,
-    const std::function<bool(const BreakdownKey&, const Cell&)>& visit) const {
-    std::shared_lock lock(view_mutex_);
-    const ReadView view = read_view();
-    if (view.deltas.empty()) {
-        return store_->for_each_breakdown(prefix, visit, view.snapshot.get());
-    }
-    return read_with_deltas(*store_, view.snapshot.get(), view.deltas, CellFamily::breakdown,
-                            prefix, "", prefix, decode_breakdown_key, visit);
-}
-
-Result<std::vector<std::string>, std::string> ProjectionService::tenants() const {
-    std::shared_lock lock(view_mutex_);
-    const ReadView view = read_view();
-    auto stored = store_->tenants(view.snapshot.get());
-    if (!stored || view.deltas.empty()) {
-        return stored;
-    }
-    std::set<std::string> all(stored->begin(), stored->end());
-    for (const ProjectionBatch* deltas : view.deltas) {
-        for (const auto& [tenant, meters] : deltas->deltas.meters()) {
-            all.insert(tenant);
-        }
-    }
-    return std::vector<std::string>(all.begin(), all.end());
-}
-
-Result<std::vector<std::string>, std::string> ProjectionService::meters(
-    std::string_view tenant_id) const {
-    std::shared_lock lock(view_mutex_);
-    const ReadView view = read_view();
-    auto stored = store_->meters(tenant_id, view.snapshot.get());
-    if (!stored || view.deltas.empty()) {
-        return stored;
-    }
-    std::set<std::string> all(stored->begin(), stored->end());
-    for (const ProjectionBatch* deltas : view.deltas) {
-        const auto found = deltas->deltas.meters().find(tenant_id);
-        if (found != deltas->deltas.meters().end()) {
-            all.insert(found->second.begin(), found->second.end());
-        }
-    }
-    return std::vector<std::string>(all.begin(), all.end());
-}
-
-void ProjectionService::log_status(double seconds, std::uint64_t applied) const {
+void ProjectionRunner::log_status(double seconds, std::uint64_t applied) const {
     spdlog::info(
         "projections: {} entries applied ({:.0f}/s over the last {:.0f} s), {} repeats "
         "skipped, lag {}, {} partitions stopped at a gap, {} accounts",
@@ -771,13 +620,13 @@ void ProjectionService::log_status(double seconds, std::uint64_t applied) const 
         metrics_.accounts.load());
 }
 
-Result<bool, std::string> ProjectionService::run() {
+Result<bool, std::string> ProjectionRunner::run() {
     auto result = consume();
     fail_tasks();
     return result;
 }
 
-Result<bool, std::string> ProjectionService::consume() {
+Result<bool, std::string> ProjectionRunner::consume() {
     // Entries committed before this start and not applied yet (also partitions stopped at a
     // gap by an earlier run) come from the ledger store first, when it is here.
     if (ledger_) {
@@ -893,13 +742,13 @@ Result<bool, std::string> ProjectionService::consume() {
     return true;
 }
 
-std::optional<Account> ProjectionService::account(std::string_view tenant_id) const {
+std::optional<Account> ProjectionRunner::account(std::string_view tenant_id) const {
     std::shared_lock lock(accounts_mutex_);
     const auto found = accounts_.find(tenant_id);
     return found == accounts_.end() ? std::nullopt : std::optional<Account>(found->second);
 }
 
-std::vector<Account> ProjectionService::accounts() const {
+std::vector<Account> ProjectionRunner::accounts() const {
     std::shared_lock lock(accounts_mutex_);
     std::vector<Account> out;
     out.reserve(accounts_.size());
@@ -909,12 +758,12 @@ std::vector<Account> ProjectionService::accounts() const {
     return out;
 }
 
-std::map<std::uint32_t, std::uint64_t> ProjectionService::positions() const {
+std::map<std::uint32_t, std::uint64_t> ProjectionRunner::positions() const {
     std::shared_lock lock(positions_mutex_);
     return positions_;
 }
 
-Result<bool, std::string> ProjectionService::run_on_consumer_thread(
+Result<bool, std::string> ProjectionRunner::run_on_consumer_thread(
     std::function<Result<bool, std::string>()> work) {
     auto task = std::make_unique<Task>();
     task->work = std::move(work);
@@ -929,7 +778,7 @@ Result<bool, std::string> ProjectionService::run_on_consumer_thread(
     return done.get();
 }
 
-void ProjectionService::run_tasks() {
+void ProjectionRunner::run_tasks() {
     std::vector<std::unique_ptr<Task>> tasks;
     {
         std::lock_guard lock(tasks_mutex_);
@@ -940,7 +789,7 @@ void ProjectionService::run_tasks() {
     }
 }
 
-void ProjectionService::fail_tasks() {
+void ProjectionRunner::fail_tasks() {
     std::vector<std::unique_ptr<Task>> tasks;
     {
         std::lock_guard lock(tasks_mutex_);
@@ -952,104 +801,9 @@ void ProjectionService::fail_tasks() {
     }
 }
 
-Result<ReconcileReport, std::string> ProjectionService::reconcile(
-    const std::string& tenant, bool fix, const std::function<void(const ReplayProgress&)>& progress,
-    const std::atomic<bool>* cancel) {
-    if (auto needed = need_ledger_store(); !needed) {
-        return unexpected(needed.error());
-    }
-    LedgerStoreOptions ledger_options;
-    ledger_options.path = options_.data_dir + "/ledger";
-    auto ledger = LedgerStore::open(ledger_options, OpenMode::secondary);
-    if (!ledger) {
-        return unexpected("the ledger store: " + ledger.error());
-    }
-    ReconcileOptions reconcile_options;
-    reconcile_options.tenant = tenant;
-    reconcile_options.group_by = options_.group_by;
-    if (const auto found = this->account(tenant)) {
-        if (auto calendar = make_billing_calendar(found->billing_anchor_day, found->time_zone)) {
-            reconcile_options.calendar = *calendar;
-        }
-    }
-    reconcile_options.progress = progress;
-    reconcile_options.cancel = cancel;
-    TenantRebuild rebuild(std::move(reconcile_options));
-    // The snapshot's watermarks are at most the ledger's: the projection applies committed
-    // entries only, and the secondary opened after the snapshot was taken.
-    auto report = compare_tenant(**ledger, *store_, store_->snapshot(), rebuild);
-    if (!report || !fix) {
-        return report;
-    }
-    auto repaired = run_on_consumer_thread([&]() -> Result<bool, std::string> {
-        if (auto flushed = flush(); !flushed) {
-            return flushed;
-        }
-        if (auto caught = (*ledger)->catch_up(); !caught) {
-            return caught;
-        }
-        return repair_tenant(**ledger, *store_, rebuild, *report);
-    });
-    if (!repaired) {
-        return unexpected(repaired.error());
-    }
-    spdlog::info("projections: reconcile {}: {} cells replaced", tenant, report->comparison.total);
-    return report;
-}
-
-Result<bool, std::string> ProjectionService::need_ledger_store() const {
-    if (!options_.heal_from_ledger) {
-        return unexpected(
-            std::string("this needs the ledger store beside the projection (up, or project "
-                        "--heal-from-ledger on the ledger's data dir)"));
-    }
-    return true;
-}
-
-Result<StoreComparison, std::string> ProjectionService::verify(
-    const std::string& scratch_dir, const std::function<void(const ReplayProgress&)>& progress,
-    const std::atomic<bool>* cancel) {
-    if (auto needed = need_ledger_store(); !needed) {
-        return unexpected(needed.error());
-    }
-    const StoreSnapshot snapshot = store_->snapshot();
-    auto partitions = store_->partitions_at(snapshot.get());
-    if (!partitions) {
-        return unexpected(partitions.error());
-    }
-    auto accounts = store_->accounts();
-    if (!accounts) {
-        return unexpected(accounts.error());
-    }
-    ReplayOptions options;
-    options.ledger_path = options_.data_dir + "/ledger";
-    options.out_path = scratch_dir;
-    options.accounts = std::move(accounts).value();
-    options.group_by = options_.group_by;
-    options.up_to = positions_of(*partitions);
-    options.progress = progress;
-    options.cancel = cancel;
-    struct Scratch {  // the rebuilt store goes, whatever happens
-        std::string path;
-        ~Scratch() {
-            std::error_code ignored;
-            std::filesystem::remove_all(path, ignored);
-        }
-    } scratch{scratch_dir};
-    if (auto replayed = replay(options); !replayed) {
-        return unexpected(replayed.error());
-    }
-    ProjectionStoreOptions rebuilt_options;
-    rebuilt_options.path = scratch_dir;
-    auto rebuilt = ProjectionStore::open(rebuilt_options, ProjectionOpenMode::secondary);
-    if (!rebuilt) {
-        return unexpected(rebuilt.error());
-    }
-    auto cells = read_all_cells(**rebuilt);
-    if (!cells) {
-        return unexpected(cells.error());
-    }
-    return compare_cells(*store_, snapshot.get(), "", "", (*cells)[0], (*cells)[1]);
+AccountHistory ProjectionRunner::account_history() const {
+    std::shared_lock lock(accounts_mutex_);
+    return history_;
 }
 
 }  // namespace ul

@@ -1,20 +1,22 @@
-// ProjectionService: the counters projection's consumer. Reads usage.ledger (entries; group
-// usage-ledger-projections, or every partition with assign_all) and usage.accounts (the
-// compacted account table, always from the start), applies each entry to in-memory deltas at
-// once, and writes the deltas of many poll batches to the ProjectionStore in one WriteBatch with
-// the per-partition watermarks (FlushPolicy: at most every second, at 250,000 cells, and when
-// idle). Reads (cell, ranges, tenants, meters) answer the store *plus* the deltas not yet
-// written, so an entry is visible as soon as it is applied; a crash loses only deltas whose
-// watermark was not written either, and they are read again from usage.ledger.
-// Positions come from the store, never from Kafka's committed offsets. Ledger sequences are
-// dense: an entry below the watermark is a repeat (skipped), an entry above it means entries
-// were lost in usage.ledger — the partition stops (paused, recorded, logged, in the metrics and
-// /readyz) and is never skipped; with `heal_from_ledger` the missing entries are read from the
-// ledger store (<data_dir>/ledger, secondary open) and applied, and the partition resumes.
-// Threading: run() on one thread; request_stop(), metrics(), the reads and account() from any
-// thread. Reads take a shared lock and a store snapshot; run() takes the lock exclusively only
-// to apply one message and to hand the deltas to a write (not during the write itself: a read
-// then sees the deltas being written exactly when its snapshot does not).
+// ProjectionRunner: the one runner of every projection. Feeds a pure reducer (reducer.h) the
+// entries of usage.ledger (group usage-ledger-projections, or every partition with assign_all)
+// with the account version in force at each entry's event time (account_history.h, from
+// usage.accounts: the compacted account table, always read from its start), applies each entry
+// to in-memory deltas at once, and writes the deltas of many poll batches to the ProjectionStore in
+// one WriteBatch with the per-partition watermarks and the effects as outbox rows (FlushPolicy: at
+// most every second, at 250,000 cells, and when idle). A projection's reads
+// (counters/projection_service.h) answer the store *plus* the deltas not yet written (read_view),
+// so an entry is visible as soon as it is applied; a crash loses only deltas whose watermark was
+// not written either, and they are read again from usage.ledger. Positions come from the store,
+// never from Kafka's committed offsets. Ledger sequences are dense: an entry below the watermark is
+// a repeat (skipped), an entry above it means entries were lost in usage.ledger — the partition
+// stops (paused, recorded, logged, in the metrics and /readyz) and is never skipped; with
+// `heal_from_ledger` the missing entries are read from the ledger store (<data_dir>/ledger,
+// secondary open) and applied, and the partition resumes. Threading: run() on one thread;
+// request_stop(), metrics(), read_view() and account() from any thread. read_view() holds a shared
+// lock and a store snapshot; run() takes the lock exclusively only to apply one message and to hand
+// the deltas to a write (not during the write itself: a read then sees the deltas being written
+// exactly when its snapshot does not).
 #pragma once
 
 #include <atomic>
@@ -35,17 +37,18 @@
 #include "consumers/kafka.h"
 #include "consumers/positioned_consumer.h"
 #include "ledger/ledger_store.h"
-#include "projections/entry_applier.h"
-#include "projections/projection_metrics.h"
-#include "projections/projection_store.h"
-#include "projections/reconcile.h"
+#include "projections/runner/account_history.h"
+#include "projections/runner/entry_applier.h"
+#include "projections/runner/projection_metrics.h"
+#include "projections/runner/projection_store.h"
+#include "projections/runner/reducer.h"
 #include "schemas/account.h"
 #include "schemas/event.h"
 #include "schemas/result.h"
 
 namespace ul {
 
-struct ProjectionServiceOptions {
+struct ProjectionRunnerOptions {
     std::string bootstrap;
     std::string data_dir;  // the store lives in <data_dir>/projections
     std::string ledger_topic = "usage.ledger";
@@ -55,7 +58,6 @@ struct ProjectionServiceOptions {
     std::size_t max_batch = 10'000;  // messages per poll batch
     FlushPolicy flush;
     bool sync = false;
-    GroupBy group_by;
     // The ledger store at <data_dir>/ledger is readable here (secondary open): at start the
     // projection applies every committed entry it has not applied yet from it (a crash can leave
     // the projection behind entries that usage.ledger will not carry again), a jump in
@@ -77,76 +79,60 @@ struct ProjectionServiceOptions {
     std::chrono::milliseconds test_write_pause{0};
 };
 
-class ProjectionService {
+class ProjectionRunner {
   public:
-    static Result<std::unique_ptr<ProjectionService>, std::string> start(
-        ProjectionServiceOptions options);
-    ~ProjectionService();
-    ProjectionService(const ProjectionService&) = delete;
-    ProjectionService& operator=(const ProjectionService&) = delete;
+    // `reducer` is the projection (shared: replay, reconcile and reads use it too).
+    static Result<std::unique_ptr<ProjectionRunner>, std::string> start(
+        ProjectionRunnerOptions options, std::shared_ptr<const Reducer> reducer);
+    ~ProjectionRunner();
+    ProjectionRunner(const ProjectionRunner&) = delete;
+    ProjectionRunner& operator=(const ProjectionRunner&) = delete;
 
     Result<bool, std::string> run();  // until request_stop(); finishes the batch in hand
     void request_stop() { stop_.store(true); }
 
-    // The counters as applied so far (the store plus the deltas not yet written).
-    Result<std::optional<Cell>, std::string> cell(const CounterKey& key) const;
-    // Counter cells from `from` (inclusive) to `to` (exclusive; empty: no end), in key order.
-    Result<bool, std::string> for_each_counter_range(
-        std::string_view from, std::string_view to,
-        const std::function<bool(const CounterKey&, const Cell&)>& visit) const;
-    Result<bool, std::string> for_each_breakdown(
-        std::string_view prefix,
-        const std::function<bool(const BreakdownKey&, const Cell&)>& visit) const;
-    Result<std::vector<std::string>, std::string> tenants() const;
-    Result<std::vector<std::string>, std::string> meters(std::string_view tenant_id) const;
+    // What a read sees (any thread): a store snapshot and the reducer deltas to add to it — the
+    // pending ones, and the ones being written when the snapshot does not hold them yet. Holds
+    // a shared lock while it lives: keep it short.
+    struct ReadView {
+        std::shared_lock<std::shared_mutex> lock;
+        StoreSnapshot snapshot;
+        std::vector<const ReducerDeltas*> deltas;
+    };
+    ReadView read_view() const;
 
+    const ProjectionRunnerOptions& options() const { return options_; }
+    const Reducer& reducer() const { return *reducer_; }
+    ProjectionStore& store() { return *store_; }
+    const ProjectionStore& store() const { return *store_; }
     const ProjectionMetrics& metrics() const { return metrics_; }
     std::optional<Account> account(std::string_view tenant_id) const;
     std::vector<Account> accounts() const;
+    // Every account version held (a copy): what places entries by their event time.
+    AccountHistory account_history() const;
     // Changes whenever an account is added, changed or deleted.
     std::uint64_t accounts_version() const { return accounts_version_.load(); }
     // Ledger positions applied so far, partition → next sequence (for `as_of`).
     std::map<std::uint32_t, std::uint64_t> positions() const;
 
-    // Reconcile one tenant (any thread; projections/reconcile.h): its cells recomputed from the
-    // ledger store and compared with this projection at a snapshot; with `fix` the differing
-    // cells are then replaced on run()'s thread, with nothing pending, in one write. Needs the
-    // ledger store (heal_from_ledger). Blocks until done; `cancel` stops it.
-    Result<ReconcileReport, std::string> reconcile(
-        const std::string& tenant, bool fix,
-        const std::function<void(const ReplayProgress&)>& progress = {},
-        const std::atomic<bool>* cancel = nullptr);
-
-    // Verify (any thread): replays the ledger store up to the watermarks of a snapshot of this
-    // projection into `scratch_dir` (a fresh store, removed afterwards) and compares every cell
-    // with the snapshot. Needs the ledger store (heal_from_ledger).
-    Result<StoreComparison, std::string> verify(
-        const std::string& scratch_dir,
-        const std::function<void(const ReplayProgress&)>& progress = {},
-        const std::atomic<bool>* cancel = nullptr);
+    // Runs `work` on run()'s thread between two polls (a repair: nothing is pending then, after
+    // flush()), blocking the caller until it is done; fails with "the projection stopped" once
+    // run() has ended.
+    Result<bool, std::string> run_on_consumer_thread(
+        std::function<Result<bool, std::string>()> work);
+    // Writes the pending deltas (run()'s thread only). Positions in Kafka come from the store, so
+    // this runs before any seek (rebalance, offset error) too.
+    Result<bool, std::string> flush();
 
   private:
-    explicit ProjectionService(ProjectionServiceOptions options);
-    Result<bool, std::string> need_ledger_store() const;
-    // Work that must run on run()'s thread between two polls (a repair): queued by any thread,
-    // done at the top of the next loop; failed with "the projection stopped" once run() ends.
+    ProjectionRunner(ProjectionRunnerOptions options, std::shared_ptr<const Reducer> reducer);
+    // Work queued for run()'s thread: done at the top of the next loop.
     struct Task {
         std::function<Result<bool, std::string>()> work;
         std::promise<Result<bool, std::string>> done;
     };
-    Result<bool, std::string> run_on_consumer_thread(
-        std::function<Result<bool, std::string>()> work);
     void run_tasks();
     void fail_tasks();
-    // A store snapshot and the deltas a read must add to it.
-    struct ReadView {
-        StoreSnapshot snapshot;
-        std::vector<const ProjectionBatch*> deltas;
-    };
-    ReadView read_view() const;  // under view_mutex_, shared
-    // Writes the pending deltas (run()'s thread). Positions in Kafka come from the store, so this
-    // runs before any seek (rebalance, offset error) too.
-    Result<bool, std::string> flush();
     void take_account(const rd_kafka_message_t& message, ProjectionBatch& batch);
     void take_tombstone(const rd_kafka_message_t& message, ProjectionBatch& batch);
     // True for a good signature; else counts and logs the rejection of this `kind` of message.
@@ -169,7 +155,9 @@ class ProjectionService {
     // Ledger sequences committed and not applied, summed over partitions (at most once a second).
     void publish_ledger_lag(const std::map<std::uint32_t, ProjectionPartition>& current);
     Result<bool, std::string> handle_offset_error(const rd_kafka_message_t& message);
-    const BillingCalendar& calendar_of(std::string_view tenant_id);
+    // Adds a version to history_ (under accounts_mutex_, exclusive).
+    void add_version(const std::string& tenant, std::int64_t effective_at_us,
+                     const std::optional<Account>& account);
     // Where usage.ledger is read from on assignment: the stored offset, or its start when the
     // offset is unknown or belongs to an earlier broker (fresh_broker).
     std::int64_t start_offset(const kafka::TopicPartition& partition) const;
@@ -180,7 +168,8 @@ class ProjectionService {
     void publish_metrics();
     void log_status(double seconds, std::uint64_t applied) const;
 
-    ProjectionServiceOptions options_;
+    ProjectionRunnerOptions options_;
+    std::shared_ptr<const Reducer> reducer_;
     std::unique_ptr<ProjectionStore> store_;
     // Deltas applied and not yet written, and the ones being written (visible to a read whose
     // snapshot is at or before flush_base_, the store's sequence before that write).
@@ -210,7 +199,9 @@ class ProjectionService {
     // only), and which tenant holds each API key hash (a second tenant's claim is refused).
     std::map<std::string, std::int64_t, std::less<>> deleted_at_;
     std::map<std::string, std::string, std::less<>> tenant_by_key_hash_;
-    std::map<std::string, BillingCalendar, std::less<>> calendars_;  // run()'s thread only
+    // Every account version (under accounts_mutex_; run()'s thread reads it without the lock,
+    // being its only writer).
+    AccountHistory history_;
     std::mutex tasks_mutex_;
     std::vector<std::unique_ptr<Task>> tasks_;
     bool tasks_closed_ = false;  // run() ended: no task will run

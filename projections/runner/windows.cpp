@@ -1,4 +1,4 @@
-#include "projections/windows.h"
+#include "projections/runner/windows.h"
 
 #include <date/date.h>
 #include <date/tz.h>

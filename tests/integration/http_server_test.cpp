@@ -1,7 +1,7 @@
 // HttpServer over real TCP sockets on 127.0.0.1:0, driven by a raw client (Beast's parser on an
 // Asio socket) so the tests control every byte: keep-alive, chunked bodies, malformed requests.
 // Every wait has a deadline; nothing sleeps.
-#include "projections/http_server.h"
+#include "projections/api/http_server.h"
 
 #include <gtest/gtest.h>
 

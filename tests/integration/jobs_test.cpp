@@ -1,4 +1,4 @@
-// Admin jobs (projections/jobs.h):
+// Admin jobs (projections/api/jobs.h):
 // - in-process, with a performer the test holds: a pending job cancels at once, a running one at
 //   its next check; the files a crash leaves (a job "running") read back as failed/interrupted;
 //   a finished job cannot be cancelled; everything survives a reopen;
@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "projections/jobs.h"
-#include "projections/projection_store.h"
-#include "projections/replay.h"
+#include "projections/api/jobs.h"
+#include "projections/runner/projection_store.h"
+#include "projections/counters/replay.h"
 #include "tests/support/damaged_cell.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"

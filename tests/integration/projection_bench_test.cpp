@@ -3,7 +3,7 @@
 // hardly do. Nothing here is timed: the rates are only checked to be positive.
 #include <gtest/gtest.h>
 
-#include "projections/projection_bench.h"
+#include "projections/counters/projection_bench.h"
 
 namespace ul {
 namespace {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "projections/cells.h"
-#include "projections/projection_store.h"
+#include "projections/counters/cells.h"
+#include "projections/runner/projection_store.h"
 #include "tests/support/damaged_cell.h"
 #include "tests/support/process.h"
 

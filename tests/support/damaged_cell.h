@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "projections/projection_store.h"
+#include "projections/runner/projection_store.h"
 #include "schemas/result.h"
 
 namespace ul::test {

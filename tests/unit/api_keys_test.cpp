@@ -1,6 +1,6 @@
 // ApiKeys: admin keys and one key per tenant, kept only as SHA-256 hashes and found from the
 // Authorization header ("Bearer <key>").
-#include "projections/api_keys.h"
+#include "projections/api/api_keys.h"
 
 #include <gtest/gtest.h>
 

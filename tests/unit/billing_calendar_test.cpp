@@ -3,7 +3,7 @@
 // drift, times before 1970.
 #include <gtest/gtest.h>
 
-#include "projections/windows.h"
+#include "projections/runner/windows.h"
 #include "schemas/time.h"
 
 namespace {

@@ -1,6 +1,6 @@
 // CellMap (the projection's in-memory deltas) against std::map as the reference: merges,
 // growth, key order, clear and reuse, overflow.
-#include "projections/cell_map.h"
+#include "projections/counters/cell_map.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <random>
 #include <string>
 
-#include "projections/cell_deltas.h"
+#include "projections/counters/cell_deltas.h"
 
 namespace ul {
 namespace {

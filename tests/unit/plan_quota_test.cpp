@@ -2,10 +2,10 @@
 // counter cells and their keys, the rate limiter and API keys.
 #include <gtest/gtest.h>
 
-#include "projections/api_keys.h"
-#include "projections/cells.h"
-#include "projections/quota.h"
-#include "projections/rate_limit.h"
+#include "projections/api/api_keys.h"
+#include "projections/counters/cells.h"
+#include "projections/counters/quota.h"
+#include "projections/api/rate_limit.h"
 #include "schemas/account.h"
 #include "schemas/plans.h"
 

@@ -1,6 +1,6 @@
 // RateLimiter: a pure token bucket per key with the clock passed in, so every case is exact
 // (rates and times are binary fractions: no floating-point noise in the expectations).
-#include "projections/rate_limit.h"
+#include "projections/api/rate_limit.h"
 
 #include <gtest/gtest.h>
 

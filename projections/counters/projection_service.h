@@ -1,0 +1,83 @@
+// ProjectionService: the counters projection — the runner (projections/runner/runner.h) with the
+// counters reducer (counters_reducer.h), plus the counters' reads, reconcile and verify.
+// Reads (cell, ranges, breakdowns, tenants, meters) answer the store *plus* the deltas the runner
+// has not written yet (ProjectionRunner::read_view), so an entry is visible as soon as it is
+// applied and never counted twice while its write is under way.
+// Threading: run() on one thread; everything else from any thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "projections/counters/cells.h"
+#include "projections/counters/counters_reducer.h"
+#include "projections/counters/reconcile.h"
+#include "projections/counters/replay.h"
+#include "projections/runner/runner.h"
+
+namespace ul {
+
+struct ProjectionServiceOptions : ProjectionRunnerOptions {
+    GroupBy group_by;  // the plans file's group_by: breakdown cells per meter
+};
+
+class ProjectionService {
+  public:
+    static Result<std::unique_ptr<ProjectionService>, std::string> start(
+        ProjectionServiceOptions options);
+
+    Result<bool, std::string> run() { return runner_->run(); }
+    void request_stop() { runner_->request_stop(); }
+
+    // The counters as applied so far (the store plus the deltas not yet written).
+    Result<std::optional<Cell>, std::string> cell(const CounterKey& key) const;
+    // Counter cells from `from` (inclusive) to `to` (exclusive; empty: no end), in key order.
+    Result<bool, std::string> for_each_counter_range(
+        std::string_view from, std::string_view to,
+        const std::function<bool(const CounterKey&, const Cell&)>& visit) const;
+    Result<bool, std::string> for_each_breakdown(
+        std::string_view prefix,
+        const std::function<bool(const BreakdownKey&, const Cell&)>& visit) const;
+    Result<std::vector<std::string>, std::string> tenants() const;
+    Result<std::vector<std::string>, std::string> meters(std::string_view tenant_id) const;
+
+    const ProjectionMetrics& metrics() const { return runner_->metrics(); }
+    std::optional<Account> account(std::string_view tenant_id) const {
+        return runner_->account(tenant_id);
+    }
+    std::vector<Account> accounts() const { return runner_->accounts(); }
+    std::uint64_t accounts_version() const { return runner_->accounts_version(); }
+    std::map<std::uint32_t, std::uint64_t> positions() const { return runner_->positions(); }
+    ProjectionRunner& runner() { return *runner_; }
+
+    // Reconcile one tenant (any thread; reconcile.h): its cells recomputed from the ledger store
+    // with the account versions held and compared with this projection at a snapshot; with
+    // `fix` the differing cells are then replaced on run()'s thread, with nothing pending, in one
+    // write. Needs the ledger store (heal_from_ledger). Blocks until done; `cancel` stops it.
+    Result<ReconcileReport, std::string> reconcile(
+        const std::string& tenant, bool fix,
+        const std::function<void(const ReplayProgress&)>& progress = {},
+        const std::atomic<bool>* cancel = nullptr);
+
+    // Verify (any thread): replays the ledger store up to the watermarks of a snapshot of this
+    // projection into `scratch_dir` (a fresh store, removed afterwards) and compares every cell
+    // with the snapshot. Needs the ledger store (heal_from_ledger).
+    Result<StoreComparison, std::string> verify(
+        const std::string& scratch_dir,
+        const std::function<void(const ReplayProgress&)>& progress = {},
+        const std::atomic<bool>* cancel = nullptr);
+
+  private:
+    ProjectionService() = default;
+    Result<bool, std::string> need_ledger_store() const;
+    const ProjectionStore& store() const { return runner_->store(); }
+
+    std::shared_ptr<const CountersReducer> reducer_;
+    std::unique_ptr<ProjectionRunner> runner_;
+};
+
+}  // namespace ul
