@@ -26,6 +26,7 @@ namespace {
 
 struct AccountArgs {
     KafkaOptions kafka;
+    std::string effective_at;  // RFC 3339; empty: from updated_at (now)
     std::string topic = "usage.accounts";
     std::string config;
     Account account;
@@ -100,6 +101,13 @@ int run_account_set(AccountArgs args) {
         args.account.api_key_sha256 = sha256_hex(args.api_key);
     }
     args.account.updated_at_us = system_now_us();
+    if (!args.effective_at.empty()) {
+        auto effective = parse_rfc3339(args.effective_at);
+        if (!effective) {
+            throw UsageError("--effective-at: " + effective.error());
+        }
+        args.account.effective_at_us = *effective;
+    }
     const std::string json = account_json(args.account);
     if (auto checked = parse_account(json); !checked) {
         throw UsageError(checked.error());
@@ -116,8 +124,8 @@ int run_account_set(AccountArgs args) {
 int run_account_delete(const AccountArgs& args) {
     const std::string secret = secret_or_throw(args);
     const std::int64_t deleted_at_us = system_now_us();
-    if (const int published = publish(
-            args, signed_tombstone_record(secret, args.account.tenant_id, deleted_at_us));
+    if (const int published =
+            publish(args, signed_tombstone_record(secret, args.account.tenant_id, deleted_at_us));
         published != kExitOk) {
         return published;
     }
@@ -156,6 +164,10 @@ void add_account_command(CLI::App& app, CommandRunner& run) {
         ->capture_default_str();
     set->add_option("--time-zone", args->account.time_zone,
                     "IANA time zone of the billing month, e.g. America/New_York (default UTC)");
+    set->add_option("--effective-at", args->effective_at,
+                    "From when (event time, RFC 3339) this version places the tenant's usage "
+                    "in billing months; earlier usage keeps the months of the version before "
+                    "(default: now)");
     set->add_option("--api-key", args->api_key,
                     "The tenant's API key (stored only as its SHA-256)");
     set->add_option("--api-key-sha256", args->account.api_key_sha256,

@@ -59,6 +59,19 @@ Result<Account, std::string> parse_account(std::string_view json) {
             out = std::string(text);
             return std::nullopt;
         };
+        // An RFC 3339 text into µs.
+        auto time_field = [&](std::int64_t& out) -> std::optional<std::string> {
+            std::string text;
+            if (auto error = string_field(text, 64)) {
+                return error;
+            }
+            auto parsed = parse_rfc3339(text);
+            if (!parsed) {
+                return "account." + std::string(key) + ": " + parsed.error();
+            }
+            out = *parsed;
+            return std::nullopt;
+        };
         std::optional<std::string> error;
         if (key == "tenant_id") {
             error = string_field(account.tenant_id, 64);
@@ -93,27 +106,9 @@ Result<Account, std::string> parse_account(std::string_view json) {
         } else if (key == "stripe_customer_id") {
             error = string_field(account.stripe_customer_id, 255);
         } else if (key == "updated_at") {
-            std::string text;
-            error = string_field(text, 64);
-            if (!error) {
-                auto parsed = parse_rfc3339(text);
-                if (!parsed) {
-                    error = "account.updated_at: " + parsed.error();
-                } else {
-                    account.updated_at_us = *parsed;
-                }
-            }
+            error = time_field(account.updated_at_us);
         } else if (key == "effective_at") {
-            std::string text;
-            error = string_field(text, 64);
-            if (!error) {
-                auto parsed = parse_rfc3339(text);
-                if (!parsed) {
-                    error = "account.effective_at: " + parsed.error();
-                } else {
-                    account.effective_at_us = *parsed;
-                }
-            }
+            error = time_field(account.effective_at_us);
         } else {
             error = "account: unknown field '" + std::string(key) + "'";
         }

@@ -211,15 +211,8 @@ const Plan* QueryApi::plan_of(const std::string& tenant, std::string* plan_id) c
     return plan;
 }
 
-BillingCalendar QueryApi::calendar_of(const std::string& tenant) const {
-    const auto account = projections_.account(tenant);
-    if (account) {
-        if (auto calendar =
-                make_billing_calendar(account->billing_anchor_day, account->time_zone)) {
-            return *calendar;
-        }
-    }
-    return BillingCalendar{};
+BillingCalendar QueryApi::calendar_at(const std::string& tenant, std::int64_t time_us) const {
+    return projections_.calendar_at(tenant, time_us);
 }
 
 void QueryApi::append_as_of(std::string& out) const {
@@ -341,7 +334,7 @@ HttpResponse QueryApi::usage(const HttpRequest& request, const std::string& tena
     if (!at) {
         return at.error();
     }
-    const BillingCalendar calendar = calendar_of(tenant);
+    const BillingCalendar calendar = calendar_at(tenant, *at);
     const Period period = period_of(*window, calendar, *at);
     if (auto denied = unwritable(period, period)) {
         return *denied;
@@ -459,10 +452,12 @@ HttpResponse QueryApi::history(const HttpRequest& request, const std::string& te
     if (group_by && *window != WindowKind::day) {
         return json_error(400, "bad_group_by", "group_by needs window=day");
     }
-    const BillingCalendar calendar = calendar_of(tenant);
+    // Each period with the calendar in force at its start: around an account change the months
+    // are the ones the entries were counted in.
     std::vector<Period> periods;
-    for (Period period = period_of(*window, calendar, *from); period.start_us <= *to;
-         period = next_period(*window, calendar, period)) {
+    for (Period period = period_of(*window, calendar_at(tenant, *from), *from);
+         period.start_us <= *to;
+         period = period_of(*window, calendar_at(tenant, period.end_us), period.end_us)) {
         if (periods.size() == options_.max_history_points) {
             return json_error(400, "too_many_points",
                               "at most " + std::to_string(options_.max_history_points) +
@@ -557,7 +552,7 @@ HttpResponse QueryApi::entitlement(const HttpRequest& request, const std::string
                               std::string(decimal_error_text(amount.error())));
     }
     const std::int64_t now = options_.now_us();
-    const Period month = month_period(calendar_of(tenant), now);
+    const Period month = month_period(calendar_at(tenant, now), now);
     auto cell = projections_.cell(CounterKey{tenant, meter, WindowKind::month, month.start_us});
     if (!cell) {
         return json_error(500, "internal", cell.error());
@@ -609,7 +604,7 @@ HttpResponse QueryApi::admin_tenants(const HttpRequest& /*request*/) const {
     for (const auto& tenant : all) {
         std::string plan_id;
         const Plan* plan = plan_of(tenant, &plan_id);
-        const Period month = month_period(calendar_of(tenant), now);
+        const Period month = month_period(calendar_at(tenant, now), now);
         body.append(first ? "{\"tenant_id\":" : ",{\"tenant_id\":");
         first = false;
         append_json_string(body, tenant);

@@ -67,7 +67,7 @@ class QueryApi {
     // nullopt: allowed; else the 401/403/429 answer.
     std::optional<HttpResponse> authorize(const HttpRequest& request, const std::string* tenant);
     const Plan* plan_of(const std::string& tenant, std::string* plan_id) const;
-    BillingCalendar calendar_of(const std::string& tenant) const;
+    BillingCalendar calendar_at(const std::string& tenant, std::int64_t time_us) const;
     void append_as_of(std::string& out) const;
 
     QueryApiOptions options_;

@@ -51,6 +51,9 @@ class ProjectionService {
     }
     std::vector<Account> accounts() const { return runner_->accounts(); }
     std::uint64_t accounts_version() const { return runner_->accounts_version(); }
+    BillingCalendar calendar_at(std::string_view tenant, std::int64_t time_us) const {
+        return runner_->calendar_at(tenant, time_us);
+    }
     std::map<std::uint32_t, std::uint64_t> positions() const { return runner_->positions(); }
     ProjectionRunner& runner() { return *runner_; }
 

@@ -47,13 +47,10 @@ Result<ReplayReport, std::string> replay(const ReplayOptions& options) {
     std::vector<AccountVersionRecord> versions = options.account_versions;
     if (versions.empty()) {
         for (const auto& [tenant, json] : options.accounts) {
-            versions.push_back({tenant, std::numeric_limits<std::int64_t>::min(), json});
+            versions.push_back({tenant, std::numeric_limits<std::int64_t>::min(), json, 0});
         }
     }
-    AccountHistory history;
-    for (const auto& version : versions) {
-        (void)history.add(version);  // an account that does not parse: the live one skipped it
-    }
+    const AccountHistory history = AccountHistory::of(std::move(versions));
     const CountersReducer reducer(options.group_by);
     EntryApplier applier(reducer, history);
 
@@ -76,8 +73,8 @@ Result<ReplayReport, std::string> replay(const ReplayOptions& options) {
                                   options.account_versions.empty()});
     }
     for (const auto& version : options.account_versions) {
-        batch.accounts.push_back(
-            {version.tenant, version.json, 0, version.effective_at_us, 0, true});
+        batch.accounts.push_back({version.tenant, version.json, 0, version.effective_at_us,
+                                  version.updated_at_us, true});
     }
     const auto started = std::chrono::steady_clock::now();
     auto last_progress = started;

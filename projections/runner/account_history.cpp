@@ -22,11 +22,24 @@ void AccountHistory::add(const std::string& tenant, std::int64_t effective_at_us
         }
     }
     auto& versions = versions_[tenant];
-    // After every version from the same time or earlier: the one added last wins a tie.
-    const auto place =
-        std::upper_bound(versions.begin(), versions.end(), effective_at_us,
-                         [](std::int64_t time, const Version& held) { return time < held.from; });
-    versions.insert(place, std::move(version));
+    // Supersedes what earlier versions planned from its effective time on.
+    const auto from =
+        std::lower_bound(versions.begin(), versions.end(), effective_at_us,
+                         [](const Version& held, std::int64_t time) { return held.from < time; });
+    versions.erase(from, versions.end());
+    versions.push_back(std::move(version));
+}
+
+AccountHistory AccountHistory::of(std::vector<AccountVersionRecord> records) {
+    std::stable_sort(records.begin(), records.end(),
+                     [](const AccountVersionRecord& left, const AccountVersionRecord& right) {
+                         return left.updated_at_us < right.updated_at_us;
+                     });
+    AccountHistory history;
+    for (const auto& record : records) {
+        (void)history.add(record);
+    }
+    return history;
 }
 
 Result<bool, std::string> AccountHistory::add(const AccountVersionRecord& record) {

@@ -106,6 +106,10 @@ std::uint64_t flip(std::int64_t value) {
     return static_cast<std::uint64_t>(value) ^ (std::uint64_t{1} << 63U);
 }
 
+std::uint64_t flip_back(std::uint64_t value) {
+    return value ^ (std::uint64_t{1} << 63U);
+}
+
 std::string version_key(const AccountChange& change) {
     std::string key = kVersionPrefix + change.tenant;
     key.push_back('\0');
@@ -581,9 +585,9 @@ Result<std::vector<AccountVersionRecord>, std::string> ProjectionStore::account_
             return unexpected(std::string("a damaged account version key in the projection store"));
         }
         out.push_back({std::string(key.substr(0, end)),
-                       static_cast<std::int64_t>(get_u64_be(key.data() + end + 1) ^
-                                                 (std::uint64_t{1} << 63U)),
-                       iterator->value().ToString()});
+                       static_cast<std::int64_t>(flip_back(get_u64_be(key.data() + end + 1))),
+                       iterator->value().ToString(),
+                       static_cast<std::int64_t>(flip_back(get_u64_be(key.data() + end + 9)))});
     }
     if (!iterator->status().ok()) {
         return unexpected("cannot read the accounts: " + status_text(iterator->status()));
@@ -596,7 +600,7 @@ Result<std::vector<AccountVersionRecord>, std::string> ProjectionStore::account_
         return unexpected(current.error());
     }
     for (auto& [tenant, json] : *current) {
-        out.push_back({tenant, std::numeric_limits<std::int64_t>::min(), std::move(json)});
+        out.push_back({tenant, std::numeric_limits<std::int64_t>::min(), std::move(json), 0});
     }
     return out;
 }
@@ -606,13 +610,7 @@ Result<AccountHistory, std::string> ProjectionStore::account_history() const {
     if (!versions) {
         return unexpected(versions.error());
     }
-    AccountHistory history;
-    for (const auto& version : *versions) {
-        if (auto added = history.add(version); !added) {
-            return unexpected(added.error());
-        }
-    }
-    return history;
+    return AccountHistory::of(std::move(versions).value());
 }
 
 Result<std::vector<OutboxRow>, std::string> ProjectionStore::outbox(std::uint64_t from,

@@ -136,13 +136,30 @@ void ProjectionRunner::on_assigned(const std::vector<kafka::TopicPartition>& par
         spdlog::info("projections: assigned {} partitions of {}, resuming at the stored positions",
                      assigned_.size(), options_.ledger_topic);
     }
-    // A stalled partition stays paused until it is healed.
+    // A stalled partition stays paused until it is healed; every ledger partition waits until
+    // usage.accounts has been read to its end (entries are placed with the account versions in
+    // force at their event time: the versions must be known first).
+    const bool accounts_loaded = metrics_.accounts_loaded.load();
     for (const auto partition : assigned_) {
-        if (store_->partition(static_cast<std::uint32_t>(partition)).stalled_at) {
+        if (!accounts_loaded ||
+            store_->partition(static_cast<std::uint32_t>(partition)).stalled_at) {
             consumer_->pause({options_.ledger_topic, partition});
         }
     }
     metrics_.assigned_partitions.store(assigned_.size());
+}
+
+void ProjectionRunner::resume_ledger_partitions() {
+    for (const auto partition : assigned_) {
+        const auto pending = pending_.partitions.find(static_cast<std::uint32_t>(partition));
+        const bool stalled =
+            pending != pending_.partitions.end()
+                ? pending->second.stalled_at.has_value()
+                : store_->partition(static_cast<std::uint32_t>(partition)).stalled_at.has_value();
+        if (!stalled) {
+            consumer_->resume({options_.ledger_topic, partition});
+        }
+    }
 }
 
 void ProjectionRunner::add_version(const std::string& tenant, std::int64_t effective_at_us,
@@ -680,7 +697,9 @@ Result<bool, std::string> ProjectionRunner::consume() {
                         std::all_of(accounts_end_.begin(), accounts_end_.end(),
                                     [](const auto& entry) { return entry.second >= 0; })) {
                         metrics_.accounts_loaded.store(true);
-                        spdlog::info("projections: {} read to its end", options_.accounts_topic);
+                        spdlog::info("projections: {} read to its end; applying {}",
+                                     options_.accounts_topic, options_.ledger_topic);
+                        resume_ledger_partitions();
                     }
                 }
                 continue;
@@ -799,6 +818,11 @@ void ProjectionRunner::fail_tasks() {
     for (auto& task : tasks) {
         task->done.set_value(unexpected(std::string("the projection stopped")));
     }
+}
+
+BillingCalendar ProjectionRunner::calendar_at(std::string_view tenant, std::int64_t time_us) const {
+    std::shared_lock lock(accounts_mutex_);
+    return history_.at(tenant, time_us).calendar;
 }
 
 AccountHistory ProjectionRunner::account_history() const {

@@ -110,6 +110,9 @@ class ProjectionRunner {
     std::vector<Account> accounts() const;
     // Every account version held (a copy): what places entries by their event time.
     AccountHistory account_history() const;
+    // The billing calendar of the version in force for `tenant` at `time_us` (reads place a
+    // time in the same month the entries of that time were counted in).
+    BillingCalendar calendar_at(std::string_view tenant, std::int64_t time_us) const;
     // Changes whenever an account is added, changed or deleted.
     std::uint64_t accounts_version() const { return accounts_version_.load(); }
     // Ledger positions applied so far, partition → next sequence (for `as_of`).
@@ -155,6 +158,8 @@ class ProjectionRunner {
     // Ledger sequences committed and not applied, summed over partitions (at most once a second).
     void publish_ledger_lag(const std::map<std::uint32_t, ProjectionPartition>& current);
     Result<bool, std::string> handle_offset_error(const rd_kafka_message_t& message);
+    // Once usage.accounts is read to its end: the ledger partitions not stopped at a gap resume.
+    void resume_ledger_partitions();
     // Adds a version to history_ (under accounts_mutex_, exclusive).
     void add_version(const std::string& tenant, std::int64_t effective_at_us,
                      const std::optional<Account>& account);

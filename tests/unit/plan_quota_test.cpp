@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 
 #include "projections/api/api_keys.h"
+#include "projections/api/rate_limit.h"
 #include "projections/counters/cells.h"
 #include "projections/counters/quota.h"
-#include "projections/api/rate_limit.h"
 #include "schemas/account.h"
 #include "schemas/plans.h"
 
@@ -109,6 +109,12 @@ TEST(Accounts, RoundTripAndStrictErrors) {
     auto back = ul::parse_account(ul::account_json(account));
     ASSERT_TRUE(back) << back.error();
     EXPECT_EQ(*back, account);
+    EXPECT_EQ(back->effective_from(), account.updated_at_us);  // no effective_at: from updated_at
+    account.effective_at_us = 1'780'000'000'000'000;
+    back = ul::parse_account(ul::account_json(account));
+    ASSERT_TRUE(back) << back.error();
+    EXPECT_EQ(*back, account);
+    EXPECT_EQ(back->effective_from(), account.effective_at_us);
     EXPECT_EQ(ul::sha256_hex("abc"),
               "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     for (const auto& [json, error] : std::vector<std::pair<std::string, std::string>>{
@@ -119,6 +125,7 @@ TEST(Accounts, RoundTripAndStrictErrors) {
              {R"({"tenant_id":"acme","plan":"pro","api_key_sha256":"ABC"})", "64 lowercase hex"},
              {R"({"tenant_id":"acme","plan":"pro","colour":"red"})", "unknown field 'colour'"},
              {R"({"tenant_id":"acme","plan":"pro","updated_at":"yesterday"})", "updated_at"},
+             {R"({"tenant_id":"acme","plan":"pro","effective_at":3})", "effective_at"},
              {"[1]", "not a JSON object"},
          }) {
         auto parsed = ul::parse_account(json);
