@@ -269,4 +269,190 @@ std::string_view canonical_tenant_id(std::string_view canonical) {
     return end == std::string_view::npos ? std::string_view{} : canonical.substr(from, end - from);
 }
 
+namespace {
+
+// A forward reader over canonical bytes.
+class CanonicalReader {
+  public:
+    CanonicalReader(std::string_view text, std::string& unescaped)
+        : text_(text), unescaped_(unescaped) {}
+    bool literal(std::string_view expected) {
+        if (text_.substr(at_, expected.size()) != expected) {
+            return false;
+        }
+        at_ += expected.size();
+        return true;
+    }
+    bool peek(char c) const { return at_ < text_.size() && text_[at_] == c; }
+    bool done() const { return at_ == text_.size(); }
+    // A JSON string as the canonical form escapes it; its unescaped value.
+    bool string(std::string_view& out) {
+        if (!literal("\"")) {
+            return false;
+        }
+        const std::size_t start = at_;
+        std::size_t end = start;
+        while (end < text_.size() && text_[end] != '"' && text_[end] != '\\') {
+            ++end;
+        }
+        if (end == text_.size()) {
+            return false;
+        }
+        if (text_[end] == '"') {
+            out = text_.substr(start, end - start);
+            at_ = end + 1;
+            return true;
+        }
+        const std::size_t from = unescaped_.size();  // capacity reserved: views stay valid
+        for (std::size_t index = start; index < text_.size(); ++index) {
+            const char c = text_[index];
+            if (c == '"') {
+                out = std::string_view(unescaped_).substr(from);
+                at_ = index + 1;
+                return true;
+            }
+            if (c != '\\') {
+                unescaped_.push_back(c);
+                continue;
+            }
+            if (++index >= text_.size()) {
+                return false;
+            }
+            switch (text_[index]) {
+                case '"':
+                    unescaped_.push_back('"');
+                    break;
+                case '\\':
+                    unescaped_.push_back('\\');
+                    break;
+                case 'n':
+                    unescaped_.push_back('\n');
+                    break;
+                case 'r':
+                    unescaped_.push_back('\r');
+                    break;
+                case 't':
+                    unescaped_.push_back('\t');
+                    break;
+                case 'b':
+                    unescaped_.push_back('\b');
+                    break;
+                case 'f':
+                    unescaped_.push_back('\f');
+                    break;
+                case 'u': {  // only C0 controls: \u00XX, lowercase hex
+                    if (text_.substr(index + 1, 2) != "00" || index + 4 >= text_.size()) {
+                        return false;
+                    }
+                    const int high = hex_digit(text_[index + 3]);
+                    const int low = hex_digit(text_[index + 4]);
+                    if (high < 0 || high > 1 || low < 0) {
+                        return false;
+                    }
+                    unescaped_.push_back(static_cast<char>(high * 16 + low));
+                    index += 4;
+                    break;
+                }
+                default:
+                    return false;
+            }
+        }
+        return false;
+    }
+    // Up to (not including) the first of `stops`.
+    std::string_view until(char stop, char other = '"') {
+        std::size_t end = at_;
+        while (end < text_.size() && text_[end] != stop && text_[end] != other) {
+            ++end;
+        }
+        const std::string_view out = text_.substr(at_, end - at_);
+        at_ = end;
+        return out;
+    }
+
+  private:
+    static int hex_digit(char c) {
+        if (c >= '0' && c <= '9') {
+            return c - '0';
+        }
+        if (c >= 'a' && c <= 'f') {
+            return c - 'a' + 10;
+        }
+        return -1;
+    }
+    std::string_view text_;
+    std::string& unescaped_;
+    std::size_t at_ = 0;
+};
+
+}  // namespace
+
+Result<bool, std::string> decode_canonical_event(std::string_view canonical, UsageEvent& event,
+                                                 std::string& unescaped) {
+    unescaped.clear();
+    unescaped.reserve(canonical.size());  // no reallocation below: views into it stay valid
+    CanonicalReader in(canonical, unescaped);
+    auto fail = [](const char* what) -> Result<bool, std::string> {
+        return unexpected("not a canonical event: " + std::string(what));
+    };
+    event.has_subject = false;
+    event.subject = {};
+    event.property_count = 0;
+    if (!in.literal("{\"idempotency_key\":") || !in.string(event.idempotency_key) ||
+        !in.literal(",\"tenant_id\":") || !in.string(event.tenant_id)) {
+        return fail("key or tenant");
+    }
+    if (in.literal(",\"subject\":")) {
+        if (!in.string(event.subject)) {
+            return fail("subject");
+        }
+        event.has_subject = true;
+    }
+    if (!in.literal(",\"meter\":") || !in.string(event.meter) || !in.literal(",\"quantity\":\"")) {
+        return fail("meter");
+    }
+    auto quantity = Decimal::parse_quantity(in.until('"'));
+    if (!quantity || !in.literal("\",\"timestamp\":\"")) {
+        return fail("quantity");
+    }
+    event.quantity = *quantity;
+    auto timestamp = parse_rfc3339(in.until('"'));
+    if (!timestamp || !in.literal("\"")) {
+        return fail("timestamp");
+    }
+    event.timestamp_us = *timestamp;
+    if (in.literal(",\"properties\":{")) {
+        do {
+            if (event.property_count == kMaxProperties) {
+                return fail("properties");
+            }
+            Property& property = event.properties[event.property_count++];
+            if (!in.string(property.key) || !in.literal(":")) {
+                return fail("property key");
+            }
+            if (in.peek('"')) {
+                property.kind = PropertyKind::string;
+                if (!in.string(property.value)) {
+                    return fail("property value");
+                }
+            } else {
+                property.value = in.until(',', '}');
+                property.kind = property.value == "true" || property.value == "false"
+                                    ? PropertyKind::boolean
+                                    : PropertyKind::number;
+                if (property.value.empty()) {
+                    return fail("property value");
+                }
+            }
+        } while (in.literal(","));
+        if (!in.literal("}")) {
+            return fail("properties");
+        }
+    }
+    if (!in.literal("}") || !in.done()) {
+        return fail("trailing bytes");
+    }
+    return true;
+}
+
 }  // namespace ul

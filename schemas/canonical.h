@@ -54,6 +54,15 @@ struct DecodedLedgerEntry {
 // canonical integers, lowercase hex). The event is not re-validated: the caller's business.
 Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_view encoded);
 
+// Reads a canonical event (exactly as append_canonical_event writes it) back into `event`
+// without the validator: a single forward scan, no allocation once `unescaped` has grown (it
+// holds the strings that had escapes; `event`'s views point into `canonical` and `unescaped`).
+// For a canonical event it gives what EventValidator::validate gives (tests/unit/
+// canonical_test.cpp checks it); anything else is an error (callers fall back to the
+// validator), never a wrong event. No range checks on the time: entries were validated.
+Result<bool, std::string> decode_canonical_event(std::string_view canonical, UsageEvent& event,
+                                                 std::string& unescaped);
+
 // The tenant_id of a canonical event (or of an entry holding one): the first "tenant_id" field,
 // which needs no unescaping (its alphabet is plain). Empty when there is none. For filtering
 // entries without parsing them.

@@ -39,11 +39,17 @@ Result<bool, std::string> EntryApplier::apply(std::string_view encoded, std::uin
         state.next_sequence = sequence + 1;
         return true;
     }
-    auto event = validator_.validate(decoded->event_json, 0);
-    if (!event) {
-        return unexpected("ledger partition " + std::to_string(partition) + " sequence " +
-                          std::to_string(sequence) +
-                          ": an event that does not parse: " + event.error().detail);
+    // The canonical form is read back directly (a forward scan); anything else — never written
+    // by this ledger — goes through the full validator.
+    const UsageEvent* event = &event_;
+    if (!decode_canonical_event(decoded->event_json, event_, unescaped_)) {
+        auto validated = validator_.validate(decoded->event_json, 0);
+        if (!validated) {
+            return unexpected("ledger partition " + std::to_string(partition) + " sequence " +
+                              std::to_string(sequence) +
+                              ": an event that does not parse: " + validated.error().detail);
+        }
+        event_ = *validated;
     }
     const LedgerEntryRef entry{partition, sequence, *event};
     auto reduced = reducer_.reduce(entry, accounts_(event->tenant_id, event->timestamp_us),

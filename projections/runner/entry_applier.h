@@ -1,5 +1,6 @@
-// Applies one encoded ledger entry to a projection's batch: decodes the entry, parses its
-// canonical event (no arrival window: entries were validated when they arrived), finds the
+// Applies one encoded ledger entry to a projection's batch: decodes the entry, reads its
+// canonical event back (schemas/canonical.h decode_canonical_event; the full validator, with no
+// arrival window, only for anything not in canonical form), finds the
 // account version in force at the event's time and hands both to the reducer, whose deltas and
 // effects go into the batch; then advances the partition's next sequence. The one code path of
 // every source: the live runner (usage.ledger), heal and catch-up (the ledger store), replay,
@@ -38,6 +39,8 @@ class EntryApplier {
     const Reducer& reducer_;
     AccountsAt accounts_;
     EventValidator validator_;
+    UsageEvent event_;       // the entry being applied (views into it and unescaped_)
+    std::string unescaped_;  // decode_canonical_event's scratch
 };
 
 }  // namespace ul

@@ -115,7 +115,8 @@ class EmitTest : public ::testing::Test {
 TEST_F(EmitTest, DeliversEveryValidLineAndReportsTheInvalidOnes) {
     const std::string events = generate(3000, 10.0);
     ChildProcess emit("emit",
-                      {UL_BINARY, "emit", "--bootstrap-file", bootstrap_file_, "--file", events},
+                      {UL_BINARY, "emit", "--bootstrap-file", bootstrap_file_, "--file", events,
+                       "--allow-invalid"},
                       dir_.path());
     const auto status = emit.wait(120s);
     ASSERT_TRUE(status.has_value());
@@ -196,7 +197,9 @@ TEST(EmitDryRun, SummaryHasExactPerReasonCounts) {
                                 "--seed 11 --out " +
                                 events + " --expect " + events + ".expect";
     ASSERT_EQ(std::system(command.c_str()), 0);
-    ChildProcess emit("emit", {UL_BINARY, "emit", "--dry-run", "--file", events}, dir.path());
+    ChildProcess emit("emit",
+                      {UL_BINARY, "emit", "--dry-run", "--allow-invalid", "--file", events},
+                      dir.path());
     const auto status = emit.wait(300s);
     ASSERT_TRUE(status.has_value());
     ASSERT_EQ(*status, 0) << emit.stderr_text();

@@ -90,7 +90,10 @@ class ProjectionSystem {
     }
     void emit(const std::string& file) {
         ChildProcess emit(
-            "emit", {UL_BINARY, "emit", "--bootstrap-file", bootstrap_file_, "--file", file}, dir_);
+            "emit",
+            {UL_BINARY, "emit", "--bootstrap-file", bootstrap_file_, "--file", file,
+             "--allow-invalid"},
+            dir_);
         EXPECT_EQ(emit.wait(120s), std::optional<int>(0)) << emit.stderr_text();
     }
     const std::string& bootstrap_file() const { return bootstrap_file_; }

@@ -102,7 +102,8 @@ TEST_F(ReplayTest, RebuildsByteIdenticalCountersAndNamesADamagedCell) {
     }
     ASSERT_GT(expected, 3000U);
     ChildProcess emit("emit",
-                      {UL_BINARY, "emit", "--bootstrap-file", bootstrap_file, "--file", events},
+                      {UL_BINARY, "emit", "--bootstrap-file", bootstrap_file, "--file", events,
+                       "--allow-invalid"},
                       dir_.path());
     ASSERT_EQ(emit.wait(120s), std::optional<int>(0)) << emit.stderr_text();
     ASSERT_TRUE(ul::test::wait_until(

@@ -5,6 +5,7 @@
 #include "schemas/time.h"
 
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -267,6 +268,140 @@ TEST(Canonical, HexRoundTrip) {
     EXPECT_EQ(to_hex(hash), "fedcba98765432100000000000000001");
     EXPECT_EQ(*hash_from_hex(to_hex(hash)), hash);
     EXPECT_FALSE(hash_from_hex("xyz"));
+}
+
+}  // namespace
+}  // namespace ul
+
+namespace ul {
+namespace {
+
+// decode_canonical_event must give exactly what the validator gives for the canonical bytes.
+void expect_decodes_like_the_validator(const std::string& canonical) {
+    EventValidator validator;
+    auto validated = validator.validate(canonical, kNow);
+    ASSERT_TRUE(validated) << canonical << ": " << validated.error().detail;
+    UsageEvent decoded;
+    std::string scratch;
+    auto read = decode_canonical_event(canonical, decoded, scratch);
+    ASSERT_TRUE(read) << canonical << ": " << read.error();
+    EXPECT_EQ(decoded.idempotency_key, validated->idempotency_key) << canonical;
+    EXPECT_EQ(decoded.tenant_id, validated->tenant_id) << canonical;
+    EXPECT_EQ(decoded.has_subject, validated->has_subject) << canonical;
+    EXPECT_EQ(decoded.subject, validated->subject) << canonical;
+    EXPECT_EQ(decoded.meter, validated->meter) << canonical;
+    EXPECT_EQ(decoded.quantity.micros(), validated->quantity.micros()) << canonical;
+    EXPECT_EQ(decoded.timestamp_us, validated->timestamp_us) << canonical;
+    ASSERT_EQ(decoded.property_count, validated->property_count) << canonical;
+    for (std::size_t index = 0; index < decoded.property_count; ++index) {
+        EXPECT_EQ(decoded.properties[index].key, validated->properties[index].key) << canonical;
+        EXPECT_EQ(decoded.properties[index].value, validated->properties[index].value) << canonical;
+        EXPECT_EQ(decoded.properties[index].kind, validated->properties[index].kind) << canonical;
+    }
+    // And it writes back the same bytes.
+    std::string again;
+    append_canonical_event(decoded, again);
+    EXPECT_EQ(again, canonical);
+}
+
+TEST(CanonicalDecode, GivesWhatTheValidatorGivesForEveryShapeOfEvent) {
+    for (
+        const char* message : {
+            R"({"idempotency_key":"k","tenant_id":"t","meter":"m","quantity":1,"timestamp":"2026-11-24T11:00:00Z"})",
+            R"({"idempotency_key":"k \"q\" \\ é / \u2028","tenant_id":"a.b:c-d_e","subject":"","meter":"m.x-y_z","quantity":"0.000001","timestamp":"2026-11-24T11:00:00.250000+02:00","properties":{"c":"\n\t\b\f\r \u0001 \u001f"}})",
+            R"({"idempotency_key":"k","tenant_id":"t","subject":"u \"1\"","meter":"m","quantity":1.5e3,"timestamp":"2026-11-24T11:00:00Z","properties":{"z":"last","a":true,"n":-2.50e1,"big":1e400,"f":false,"frac":0.1234567,"esc \"k\"":"v\\\n","zero":-0,"e":""}})",
+            R"({"idempotency_key":"k","tenant_id":"t","meter":"m","quantity":"1000000000000","timestamp":"2026-11-24T11:00:00Z","properties":{}})",
+        }) {
+        expect_decodes_like_the_validator(canonical_of(message));
+    }
+}
+
+TEST(CanonicalDecode, AnythingButTheCanonicalFormIsAnErrorNotAWrongEvent) {
+    UsageEvent event;
+    std::string scratch;
+    const std::string good =
+        canonical_of(R"({"idempotency_key":"k","tenant_id":"t","meter":"m","quantity":1,)"
+                     R"("timestamp":"2026-11-24T11:00:00Z","properties":{"a":"b"}})");
+    ASSERT_TRUE(decode_canonical_event(good, event, scratch));
+    for (
+        const std::string& bad : {
+            std::string(
+                R"({"tenant_id":"t","idempotency_key":"k","meter":"m","quantity":"1","timestamp":"2026-11-24T11:00:00Z"})"),
+            std::string(
+                R"({"idempotency_key":"k","tenant_id":"t","meter":"m","quantity":1,"timestamp":"2026-11-24T11:00:00Z"})"),
+            std::string(
+                R"({"idempotency_key":"k","tenant_id":"t","meter":"m","quantity":"1","timestamp":"2026-11-24T11:00:00Z"} )"),
+            std::string(
+                R"({"idempotency_key":"k\u0041","tenant_id":"t","meter":"m","quantity":"1","timestamp":"2026-11-24T11:00:00Z"})"),
+            std::string(
+                R"({"idempotency_key":"k","tenant_id":"t","meter":"m","quantity":"1","timestamp":"yesterday"})"),
+            good.substr(0, good.size() - 1),
+            std::string(
+                R"({"idempotency_key":"k","tenant_id":"t","meter":"m","quantity":"1","timestamp":"2026-11-24T11:00:00Z","properties":{"a":}})"),
+        }) {
+        EXPECT_FALSE(decode_canonical_event(bad, event, scratch)) << bad;
+    }
+}
+
+TEST(CanonicalDecode, RandomEventsDecodeLikeTheValidator) {
+    const unsigned seed = std::random_device{}();
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937 random(seed);
+    // Keys and subjects are printable; property values may hold controls too.
+    const std::string printable = "ab\"\\/\xc3\xa9 {}:,";
+    const std::string any = printable + "\n\x01\x1f\t";
+    auto text_of = [&](const std::string& alphabet, std::size_t max) {
+        std::string out;
+        for (std::size_t length = 1 + random() % max; out.size() < length;) {
+            const char c = alphabet[random() % alphabet.size()];
+            out += c == '\xc3'   ? std::string("\xc3\xa9")
+                   : c == '\xa9' ? std::string("e")
+                                 : std::string(1, c);
+        }
+        return out;
+    };
+    auto text = [&](std::size_t max) { return text_of(printable, max); };
+    auto quoted = [](const std::string& value) {
+        std::string out;
+        append_json_string(out, value);
+        return out;
+    };
+    for (int round = 0; round < 500; ++round) {
+        std::string message = R"({"idempotency_key":)" + quoted(text(20)) + R"(,"tenant_id":"t)" +
+                              std::to_string(random() % 100) + "\"";
+        if (random() % 2 == 0) {
+            message += R"(,"subject":)" + quoted(random() % 4 == 0 ? "" : text(10));
+        }
+        message += R"(,"meter":"m","quantity":")" + std::to_string(random() % 100000) + "." +
+                   std::to_string(random() % 1000) + R"(","timestamp":"2026-11-24T1)" +
+                   std::to_string(random() % 2) + ":" + std::to_string(10 + random() % 50) +
+                   ":00Z\"";
+        if (random() % 3 != 0) {
+            message += R"(,"properties":{)";
+            const int count = static_cast<int>(random() % 5);
+            for (int index = 0; index < count; ++index) {
+                message +=
+                    (index > 0 ? "," : "") + quoted("k" + std::to_string(index) + text(5)) + ":";
+                switch (random() % 3) {
+                    case 0:
+                        message += quoted(text_of(any, 8));
+                        break;
+                    case 1:
+                        message += std::to_string(static_cast<int>(random() % 2000) - 1000) + ".5";
+                        break;
+                    default:
+                        message += random() % 2 == 0 ? "true" : "false";
+                        break;
+                }
+            }
+            message += "}";
+        }
+        message += "}";
+        expect_decodes_like_the_validator(canonical_of(message));
+        if (HasFatalFailure()) {
+            return;
+        }
+    }
 }
 
 }  // namespace
