@@ -180,19 +180,14 @@ Result<JobRequest, std::string> parse_job_request(std::string_view body,
                               " (kind, tenant_id, fix are known)");
         }
     }
-    if (request.kind == "replay") {
-        return unexpected(std::string(
-            "kind replay writes a new store directory: run `usage-ledger replay` on the host; "
-            "over HTTP, verify rebuilds and compares without keeping one"));
-    }
-    if (request.kind != "reconcile" && request.kind != "verify") {
-        return unexpected(std::string("kind: one of reconcile, verify"));
+    if (request.kind != "reconcile" && request.kind != "verify" && request.kind != "replay") {
+        return unexpected(std::string("kind: one of reconcile, verify, replay"));
     }
     if (request.kind == "reconcile" && request.tenant_id.empty()) {
         return unexpected(std::string("reconcile needs tenant_id"));
     }
-    if (request.kind == "verify" && (!request.tenant_id.empty() || request.fix)) {
-        return unexpected(std::string("verify takes no tenant_id or fix (it checks every cell)"));
+    if (request.kind != "reconcile" && (!request.tenant_id.empty() || request.fix)) {
+        return unexpected(request.kind + " takes no tenant_id or fix (it covers every cell)");
     }
     return request;
 }
@@ -387,6 +382,10 @@ void Jobs::work() {
     }
 }
 
+std::string replays_dir_of(const std::string& jobs_dir) {
+    return (std::filesystem::path(jobs_dir).parent_path() / "replays").string();
+}
+
 JobPerformer projection_jobs(ProjectionService& projections, std::string scratch_dir) {
     return [&projections, scratch_dir](
                const Job& job, const std::function<void(const ReplayProgress&)>& progress,
@@ -398,6 +397,19 @@ JobPerformer projection_jobs(ProjectionService& projections, std::string scratch
                 return unexpected(report.error());
             }
             return reconcile_json(*report);
+        }
+        if (job.request.kind == "replay") {
+            // Kept: <jobs dir>/../replays/<id> is a store `export counters --data-dir` reads.
+            const std::string out = replays_dir_of(scratch_dir) + "/" + job.id;
+            auto report = projections.replay_into(out + "/projections", progress, &cancel);
+            if (!report) {
+                return unexpected(report.error());
+            }
+            std::string result = "{\"data_dir\":";
+            append_json_string(result, out);
+            result += ",\"entries\":" + std::to_string(report->entries) +
+                      ",\"writes\":" + std::to_string(report->writes) + "}";
+            return result;
         }
         auto comparison =
             projections.verify(scratch_dir + "/" + job.id + ".replay", progress, &cancel);

@@ -36,7 +36,7 @@ enum class JobStatus : std::uint8_t { pending, running, completed, failed, cance
 std::string_view job_status_name(JobStatus status);
 
 struct JobRequest {
-    std::string kind;  // "reconcile" | "verify"
+    std::string kind;  // "reconcile" | "verify" | "replay"
     std::string tenant_id;
     bool fix = false;
 };
@@ -68,7 +68,11 @@ using JobPerformer = std::function<Result<std::string, std::string>(
     const Job& job, const std::function<void(const ReplayProgress&)>& progress,
     const std::atomic<bool>& cancel)>;
 // Reconcile and verify on a running projection.
+// The jobs of a projection: reconcile, verify (a scratch store under `scratch_dir`, the jobs
+// dir, removed after), and replay (kept in replays_dir_of(scratch_dir)/<job id>: a data dir
+// `export counters` reads; an interrupted replay leaves a partial one, named by the job).
 JobPerformer projection_jobs(ProjectionService& projections, std::string scratch_dir);
+std::string replays_dir_of(const std::string& jobs_dir);
 
 class Jobs {
   public:

@@ -204,6 +204,41 @@ Result<bool, std::string> ProjectionService::need_ledger_store() const {
     return true;
 }
 
+Result<ReplayOptions, std::string> ProjectionService::replay_options(
+    const std::string& out_dir, const std::function<void(const ReplayProgress&)>& progress,
+    const std::atomic<bool>* cancel) const {
+    auto accounts = store().accounts();
+    if (!accounts) {
+        return unexpected(accounts.error());
+    }
+    auto versions = store().account_versions();
+    if (!versions) {
+        return unexpected(versions.error());
+    }
+    ReplayOptions options;
+    options.ledger_path = runner_->options().data_dir + "/ledger";
+    options.out_path = out_dir;
+    options.accounts = std::move(accounts).value();
+    options.account_versions = std::move(versions).value();
+    options.group_by = reducer_->group_by();
+    options.progress = progress;
+    options.cancel = cancel;
+    return options;
+}
+
+Result<ReplayReport, std::string> ProjectionService::replay_into(
+    const std::string& out_dir, const std::function<void(const ReplayProgress&)>& progress,
+    const std::atomic<bool>* cancel) {
+    if (auto needed = need_ledger_store(); !needed) {
+        return unexpected(needed.error());
+    }
+    auto options = replay_options(out_dir, progress, cancel);
+    if (!options) {
+        return unexpected(options.error());
+    }
+    return replay(*options);
+}
+
 Result<StoreComparison, std::string> ProjectionService::verify(
     const std::string& scratch_dir, const std::function<void(const ReplayProgress&)>& progress,
     const std::atomic<bool>* cancel) {
@@ -215,23 +250,12 @@ Result<StoreComparison, std::string> ProjectionService::verify(
     if (!partitions) {
         return unexpected(partitions.error());
     }
-    auto accounts = store().accounts();
-    if (!accounts) {
-        return unexpected(accounts.error());
+    auto made = replay_options(scratch_dir, progress, cancel);
+    if (!made) {
+        return unexpected(made.error());
     }
-    ReplayOptions options;
-    options.ledger_path = runner_->options().data_dir + "/ledger";
-    options.out_path = scratch_dir;
-    options.accounts = std::move(accounts).value();
-    auto versions = store().account_versions();
-    if (!versions) {
-        return unexpected(versions.error());
-    }
-    options.account_versions = std::move(versions).value();
-    options.group_by = reducer_->group_by();
+    ReplayOptions& options = *made;
     options.up_to = positions_of(*partitions);
-    options.progress = progress;
-    options.cancel = cancel;
     struct Scratch {  // the rebuilt store goes, whatever happens
         std::string path;
         ~Scratch() {

@@ -74,8 +74,20 @@ class ProjectionService {
         const std::function<void(const ReplayProgress&)>& progress = {},
         const std::atomic<bool>* cancel = nullptr);
 
+    // Replay (any thread): rebuilds the counters from every entry of the ledger store into
+    // `out_dir` (a fresh store, kept), with this projection's account versions. Performs no
+    // effect. Needs the ledger store (heal_from_ledger).
+    Result<ReplayReport, std::string> replay_into(
+        const std::string& out_dir, const std::function<void(const ReplayProgress&)>& progress = {},
+        const std::atomic<bool>* cancel = nullptr);
+
   private:
     ProjectionService() = default;
+    // What replay and verify share: the ledger beside this store, the accounts and their
+    // versions, the group-by.
+    Result<ReplayOptions, std::string> replay_options(
+        const std::string& out_dir, const std::function<void(const ReplayProgress&)>& progress,
+        const std::atomic<bool>* cancel) const;
     Result<bool, std::string> need_ledger_store() const;
     const ProjectionStore& store() const { return runner_->store(); }
 

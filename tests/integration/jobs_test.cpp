@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "projections/api/jobs.h"
-#include "projections/runner/projection_store.h"
 #include "projections/counters/replay.h"
+#include "projections/runner/projection_store.h"
 #include "tests/support/damaged_cell.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
@@ -137,7 +137,9 @@ TEST(JobsRegistry, RequestsAreCheckedBeforeTheyAreQueued) {
     EXPECT_TRUE(ul::parse_job_request(R"({"kind":"verify"})"));
     EXPECT_TRUE(ul::parse_job_request(R"({"tenant_id":"acme","fix":true})", "reconcile"));
     EXPECT_FALSE(ul::parse_job_request(R"({"kind":"reconcile"})"));  // no tenant
-    EXPECT_FALSE(ul::parse_job_request(R"({"kind":"replay"})"));
+    EXPECT_TRUE(ul::parse_job_request(R"({"kind":"replay"})"));
+    EXPECT_FALSE(ul::parse_job_request(R"({"kind":"replay","tenant_id":"acme"})"));
+    EXPECT_FALSE(ul::parse_job_request(R"({"kind":"rebuild"})"));
     EXPECT_FALSE(ul::parse_job_request(R"({"kind":"verify","tenant_id":"acme"})"));
     EXPECT_FALSE(ul::parse_job_request(R"({"kind":"verify","speed":"fast"})"));
     EXPECT_FALSE(ul::parse_job_request(R"({"kind":"reconcile","tenant_id":"a","fix":"yes"})"));
@@ -248,12 +250,28 @@ TEST(JobsOverHttp, VerifyFindsADamagedCellAndReconcileRepairsItWhileUpRuns) {
 
     const std::string after = run_job(address, "/v1/admin/jobs", R"({"kind":"verify"})");
     EXPECT_TRUE(has(after, R"("differences":0,)")) << after;
+
+    // A replay job keeps its rebuilt store: the same month cells as the repaired live store.
+    const std::string replayed = run_job(address, "/v1/admin/jobs", R"({"kind":"replay"})");
+    EXPECT_TRUE(has(replayed, R"("status":"completed")")) << replayed;
+    EXPECT_TRUE(has(replayed, R"("entries":600,)")) << replayed;
+    std::smatch out;
+    ASSERT_TRUE(std::regex_search(replayed, out, std::regex(R"re("data_dir":"([^"]+)")re")))
+        << replayed;
+    auto export_months = [&](const std::string& from) {
+        return ul::test::run_and_capture(
+                   "export",
+                   {UL_BINARY, "export", "counters", "--data-dir", from, "--window", "month"},
+                   dir.path(), 60s)
+            .value_or("export failed");
+    };
+    EXPECT_EQ(export_months(out[1]), export_months(data_dir));
     EXPECT_TRUE(has(http_get(address, "/v1/tenants/acme/usage?period=month", kAdmin).body,
                     R"("meter":"api_calls","used":"450")"));
 
     // Admin only, checked requests, unknown ids.
     EXPECT_EQ(http_get(address, "/v1/admin/jobs", "").status, 401);
-    EXPECT_EQ(admin(address, "POST", "/v1/admin/jobs", R"({"kind":"replay"})").status, 400);
+    EXPECT_EQ(admin(address, "POST", "/v1/admin/jobs", R"({"kind":"rebuild"})").status, 400);
     EXPECT_EQ(admin(address, "POST", "/v1/admin/reconcile", R"({"fix":true})").status, 400);
     EXPECT_EQ(admin(address, "GET", "/v1/admin/jobs?status=done").status, 400);
     EXPECT_EQ(admin(address, "GET", "/v1/admin/jobs/nope").status, 404);
