@@ -1,6 +1,13 @@
 #include "ops/cli.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 
 #include "consumers/bootstrap.h"
 #include "consumers/kafka.h"
@@ -69,6 +76,44 @@ void add_min_free_disk_option(CLI::App& command, MinFreeDisk& minimum) {
             "space than this (RocksDB aborts on a full disk); resume when space returns. "
             "256MiB, 1GiB, 2%, or 0 for no check")
         ->default_str("256MiB");
+}
+
+DataDirLock DataDirLock::acquire_or_throw(const std::string& data_dir) {
+    std::filesystem::create_directories(data_dir);
+    const std::string path = (std::filesystem::path(data_dir) / kFileName).string();
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+    }
+    DataDirLock lock(fd);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int error = errno;
+        if (error != EWOULDBLOCK) {
+            throw std::runtime_error("cannot lock " + path + ": " + std::strerror(error));
+        }
+        char holder[32] = {};
+        const ssize_t length = ::pread(fd, holder, sizeof holder - 1, 0);
+        std::string pid = length > 0 ? std::string(holder, static_cast<std::size_t>(length)) : "";
+        while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) {
+            pid.pop_back();
+        }
+        throw UsageError("another usage-ledger is running on " + data_dir + " (pid " +
+                         (pid.empty() ? std::string("unknown") : pid) + ")");
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 ||
+        ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+        throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+    }
+    return lock;
+}
+
+DataDirLock::DataDirLock(DataDirLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+
+DataDirLock::~DataDirLock() {
+    if (fd_ >= 0) {
+        ::close(fd_);  // releases the flock
+    }
 }
 
 std::int64_t system_now_us() {

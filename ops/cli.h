@@ -47,6 +47,28 @@ void add_max_event_age_option(CLI::App& command, std::int64_t& max_event_age_us)
 // Adds --min-free-disk (256MiB, 2%, 0 = off): the store stops writing below it.
 void add_min_free_disk_option(CLI::App& command, MinFreeDisk& minimum);
 
+// An exclusive lock on a data directory, held for the life of the object (flock on
+// <data_dir>/LOCK.usage-ledger, which holds the owner's pid): two processes that would both
+// write the directory's files (its bootstrap file, its stores) fail before touching them.
+// The file stays after release; the flock, not the file, is the lock. Not thread-safe.
+class DataDirLock {
+  public:
+    static constexpr const char* kFileName = "LOCK.usage-ledger";
+    // Creates `data_dir` when absent and takes the lock without waiting; a UsageError naming
+    // the holder's pid when another process holds it ("another usage-ledger is running on
+    // <data_dir> (pid N)"), a runtime_error when the file cannot be opened.
+    static DataDirLock acquire_or_throw(const std::string& data_dir);
+    DataDirLock(DataDirLock&& other) noexcept;
+    DataDirLock& operator=(DataDirLock&&) = delete;
+    DataDirLock(const DataDirLock&) = delete;
+    DataDirLock& operator=(const DataDirLock&) = delete;
+    ~DataDirLock();
+
+  private:
+    explicit DataDirLock(int fd) : fd_(fd) {}
+    int fd_ = -1;
+};
+
 // Microseconds since the Unix epoch from the system clock: the one place commands read time.
 std::int64_t system_now_us();
 

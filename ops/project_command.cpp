@@ -50,6 +50,8 @@ std::string new_random_key() {
 
 int run_project(const ProjectArgs& args) {
     block_termination_signals();
+    // Checked before anything in --data-dir is created.
+    const PlanBook plans = load_plan_book_or_throw(args.config);
     ProjectionServiceOptions options;
     options.bootstrap = resolve_bootstrap_or_throw(args.kafka);
     options.kafka_settings = kafka_settings_or_throw(args.kafka);
@@ -69,7 +71,6 @@ int run_project(const ProjectArgs& args) {
         return kExitFailure;
     }
     options.control_secret = *control_secret;
-    auto plans = load_plan_book_or_throw(args.config);
     options.group_by = group_by_of(plans);
     auto service = ProjectionService::start(options);
     if (!service) {

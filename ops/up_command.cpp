@@ -61,9 +61,28 @@ class ComponentThread {
     std::thread thread_;  // last: starts after result_ exists
 };
 
+// Removes a file when the scope ends, on every return path.
+class RemoveFileOnExit {
+  public:
+    explicit RemoveFileOnExit(std::string path) : path_(std::move(path)) {}
+    RemoveFileOnExit(const RemoveFileOnExit&) = delete;
+    RemoveFileOnExit& operator=(const RemoveFileOnExit&) = delete;
+    ~RemoveFileOnExit() {
+        std::error_code ignored;
+        std::filesystem::remove(path_, ignored);
+    }
+
+  private:
+    std::string path_;
+};
+
 int run_up(const UpArgs& args) {
     block_termination_signals();
-    std::filesystem::create_directories(args.data_dir);
+    // Everything that can be refused is checked before the data directory is touched.
+    const PlanBook plans = load_plan_book_or_throw(args.config);
+    // Held until return: a second `up` on this directory stops here, before it overwrites the
+    // bootstrap file or reaches the stores.
+    const DataDirLock lock = DataDirLock::acquire_or_throw(args.data_dir);
     // Signs and verifies usage.accounts records; `account` finds it next to the bootstrap file.
     auto control_secret = load_or_create_control_secret(control_secret_path(args.data_dir));
     if (!control_secret) {
@@ -74,6 +93,7 @@ int run_up(const UpArgs& args) {
     const std::string bootstrap_file =
         (std::filesystem::path(args.data_dir) / "bootstrap").string();
     write_bootstrap_file(bootstrap_file, broker->bootstrap());
+    const RemoveFileOnExit remove_bootstrap_file(bootstrap_file);  // it names a broker we own
     LedgerServiceOptions ledger_options;
     ledger_options.bootstrap = broker->bootstrap();
     ledger_options.data_dir = args.data_dir;
@@ -96,7 +116,6 @@ int run_up(const UpArgs& args) {
         ledger_thread->join();
     };
 
-    const PlanBook plans = load_plan_book_or_throw(args.config);
     ProjectionServiceOptions projection_options;
     projection_options.bootstrap = broker->bootstrap();
     projection_options.data_dir = args.data_dir;
@@ -204,7 +223,6 @@ int run_up(const UpArgs& args) {
         spdlog::error("up: the {} had stopped: {}", failure.component, failure.error);
         status = kExitFailure;
     }
-    std::filesystem::remove(bootstrap_file, ignored);
     return status;
 }
 

@@ -29,12 +29,14 @@ fail() {
 }
 ok() { echo "ok   $*"; }
 
-# run ARGS...: runs the binary (at most 120 s) with stdin closed; sets STATUS, leaves
+# run ARGS...: runs the binary (at most $RUN_TIMEOUT s, default 120; killed 5 s after SIGTERM,
+# which `up` blocks) with stdin closed; sets STATUS, leaves
 # $WORK/out and $WORK/err.
 STATUS=0
 run() {
     STATUS=0
-    timeout 120 "$BIN" "$@" </dev/null >"$WORK/out" 2>"$WORK/err" || STATUS=$?
+    timeout -k 5 "${RUN_TIMEOUT:-120}" "$BIN" "$@" </dev/null >"$WORK/out" 2>"$WORK/err" ||
+        STATUS=$?
 }
 
 # expect_one_line_error DESCRIPTION STATUS [TEXT]: the last run exited STATUS with one stderr
@@ -82,6 +84,7 @@ wait_for() {
 }
 
 # --- 1. a bad --config ------------------------------------------------------------------------
+RUN_TIMEOUT=20  # a refusal is immediate; before the fix `up` hung or aborted here
 echo '{"plans": [ {"id": "pro", ' >"$WORK/not-json.json"
 echo '{"plans": 42}' >"$WORK/not-plans.json"
 for config in "$WORK/not-json.json" "$WORK/not-plans.json" "$WORK/no-such-plans.json"; do
@@ -116,6 +119,8 @@ for config in "$WORK/not-json.json" "$WORK/not-plans.json" "$WORK/no-such-plans.
     [[ "$(snapshot "$WORK/account-$name")" == "$before" ]] ||
         fail "account set --config $name touched the data dir"
 done
+
+RUN_TIMEOUT=120
 
 # --- 4. unknown commands, and usage errors that point at the subcommand's help ----------------
 run upp
