@@ -1,6 +1,8 @@
 // `usage-ledger emit`: produce usage events from JSON lines (stdin or --file) or from flags.
 // Every line is validated first; invalid lines are reported (line number, reason) and never sent.
-// Exit 1 when any delivery failed or Kafka could not be reached; the summary goes to stdout.
+// The summary goes to stdout. Exit 0: every line valid (blank lines aside) and every event
+// delivered; 1: an invalid line (unless --allow-invalid, which still wants at least one valid
+// line when any line is non-blank), a delivery failure, or Kafka unreachable; 2: bad usage.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -31,6 +33,7 @@ struct EmitArgs {
     std::string file;
     bool dry_run = false;
     bool lenient = false;
+    bool allow_invalid = false;
     std::int64_t max_event_age_us = ValidationOptions{}.max_event_age_us;
     std::string topic = "usage.events";
     int delivery_timeout_s = 30;
@@ -116,6 +119,15 @@ class InvalidLineReporter {
     bool json_;
     std::string text_;
 };
+
+// Whether the invalid lines make the run a failure: any of them without --allow-invalid; with
+// it, only when no line at all was valid (the wrong file, most likely).
+bool invalid_lines_fail(const EmitSummary& summary, bool allow_invalid) {
+    if (summary.invalid == 0) {
+        return false;
+    }
+    return !allow_invalid || summary.valid == 0;
+}
 
 int run_emit(const EmitArgs& args, bool json_logs) {
     const std::int64_t start_us = system_now_us();
@@ -205,6 +217,7 @@ int run_emit(const EmitArgs& args, bool json_logs) {
     }
     std::string out;
     append_summary_json(*summary, out);
+    const bool invalid_refused = invalid_lines_fail(*summary, args.allow_invalid);
     if (producer) {
         out.pop_back();
         out += ",\"delivered\":" + std::to_string(producer->delivered());
@@ -215,6 +228,18 @@ int run_emit(const EmitArgs& args, bool json_logs) {
     if (!delivered_all) {
         spdlog::error("emit: {} of {} valid events were not delivered to {}",
                       summary->valid - producer->delivered(), summary->valid, bootstrap);
+        return kExitFailure;
+    }
+    if (invalid_refused) {
+        if (summary->valid == 0) {
+            spdlog::error("emit: every line ({}) is invalid; nothing was {}", summary->invalid,
+                          producer ? "sent" : "valid");
+        } else {
+            spdlog::error("emit: {} of {} lines are invalid (not sent); the {} valid ones were {} "
+                          "(give --allow-invalid to exit 0 then)",
+                          summary->invalid, summary->valid + summary->invalid, summary->valid,
+                          producer ? "delivered" : "validated");
+        }
         return kExitFailure;
     }
     return kExitOk;
@@ -228,9 +253,12 @@ void add_emit_command(CLI::App& app, CommandRunner& run) {
         "emit",
         "Produce usage events: JSON lines from stdin or --file, or one event from flags.\n"
         "Every line is validated first; invalid lines are reported on stderr (line number,\n"
-        "reason, detail) and never sent. The summary is printed as JSON on stdout. Exit 1 when\n"
-        "any valid event was not delivered. Note: the embedded broker is a buffer, not a store;\n"
-        "run the ledger beside it (usage-ledger up) so it drains continuously.");
+        "reason, detail) and never sent. The summary is printed as JSON on stdout.\n"
+        "Exit status: 0 every line valid and every event delivered (or validated, --dry-run);\n"
+        "1 some line invalid (with --allow-invalid: only when no line is valid) or some valid\n"
+        "event not delivered, or Kafka unreachable; 2 usage error.\n"
+        "Note: the embedded broker is a buffer, not a store; run the ledger beside it\n"
+        "(usage-ledger up) so it drains continuously.");
     add_kafka_options(*command, args->kafka);
     command->add_option("--file", args->file, "JSON-lines file to send ('-' or none: stdin)")
         ->check(CLI::Validator(
@@ -242,6 +270,9 @@ void add_emit_command(CLI::App& app, CommandRunner& run) {
             "FILE"));
     command->add_flag("--dry-run", args->dry_run,
                       "Validate only; print {lines, valid, invalid, invalid_by_reason}");
+    command->add_flag("--allow-invalid", args->allow_invalid,
+                      "Exit 0 despite invalid lines, as long as some line is valid and every "
+                      "valid event is delivered (invalid lines are still reported, never sent)");
     command->add_flag("--lenient", args->lenient,
                       "Accept unknown top-level fields (default: strict, they are invalid)");
     add_max_event_age_option(*command, args->max_event_age_us);
