@@ -162,8 +162,11 @@ void add_account_command(CLI::App& app, CommandRunner& run) {
                     "Day of the month the billing month starts (31 = last day of short months)")
         ->check(CLI::Range(1, 31))
         ->capture_default_str();
+    // Explicit, so the published and printed account says "UTC" rather than an empty zone.
+    args->account.time_zone = "UTC";
     set->add_option("--time-zone", args->account.time_zone,
-                    "IANA time zone of the billing month, e.g. America/New_York (default UTC)");
+                    "IANA time zone of the billing month, e.g. America/New_York")
+        ->capture_default_str();
     set->add_option("--effective-at", args->effective_at,
                     "From when (event time, RFC 3339) this version places the tenant's usage "
                     "in billing months; earlier usage keeps the months of the version before "
