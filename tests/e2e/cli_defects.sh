@@ -185,7 +185,8 @@ LIVE="$WORK/live"
 UP_PID=$!
 up_ready() {
     kill -0 "$UP_PID" 2>/dev/null || { echo "up exited early"; return 2; }
-    grep -q "Stop with Ctrl-C" "$WORK/up.out" 2>/dev/null
+    # 1, not grep's 2, while up.out is not there yet (the shell opens it in the child).
+    grep -q "Stop with Ctrl-C" "$WORK/up.out" 2>/dev/null || return 1
 }
 if ! wait_for "first up ready" 120 up_ready; then
     echo "--- up stdout"; cat "$WORK/up.out"; echo "--- up stderr"; tail -20 "$WORK/up.err"
