@@ -213,7 +213,8 @@ PayloadHash entry_hash(std::string_view encoded_entry) {
     return hash_bytes(encoded_entry);
 }
 
-Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_view encoded) {
+Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_view encoded,
+                                                                  bool read_prev_hash) {
     DecodedLedgerEntry decoded;
     std::string_view rest = encoded;
     auto expect = [&rest](std::string_view literal) {
@@ -244,11 +245,13 @@ Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_v
         !expect(",\"prev_hash\":\"") || rest.size() < kHashHexBytes) {
         return unexpected(std::string("not a ledger entry header"));
     }
-    auto previous = hash_from_hex(rest.substr(0, kHashHexBytes));
-    if (!previous) {
-        return unexpected(previous.error());
+    if (read_prev_hash) {
+        auto previous = hash_from_hex(rest.substr(0, kHashHexBytes));
+        if (!previous) {
+            return unexpected(previous.error());
+        }
+        decoded.header.prev_hash = *previous;
     }
-    decoded.header.prev_hash = *previous;
     rest.remove_prefix(kHashHexBytes);
     if (!expect("\",\"event\":") || rest.size() < 3 || rest.front() != '{' ||
         rest.substr(rest.size() - 2) != "}}") {

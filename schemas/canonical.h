@@ -52,7 +52,10 @@ struct DecodedLedgerEntry {
 };
 // Reads back the header of an entry written by append_ledger_entry (strict: exactly that form,
 // canonical integers, lowercase hex). The event is not re-validated: the caller's business.
-Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_view encoded);
+// Without `read_prev_hash` the chain link is passed over (left zero, its hex not checked): for
+// readers that apply entries in sequence order and leave the chain to the ledger's `verify`.
+Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_view encoded,
+                                                                  bool read_prev_hash = true);
 
 // Reads a canonical event (exactly as append_canonical_event writes it) back into `event`
 // without the validator: a single forward scan, no allocation once `unescaped` has grown (it

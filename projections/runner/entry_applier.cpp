@@ -29,7 +29,7 @@ EntryApplier::EntryApplier(const Reducer& reducer, const AccountHistory& history
 Result<bool, std::string> EntryApplier::apply(std::string_view encoded, std::uint32_t partition,
                                               ProjectionPartition& state, ProjectionBatch& batch,
                                               std::string_view only_tenant) {
-    auto decoded = decode_ledger_entry_header(encoded);
+    auto decoded = decode_ledger_entry_header(encoded, /*read_prev_hash=*/false);
     if (!decoded) {
         return unexpected("ledger partition " + std::to_string(partition) +
                           ": an entry that does not decode: " + decoded.error());

@@ -356,7 +356,7 @@ void ProjectionRunner::take_entry(const rd_kafka_message_t& message, ProjectionB
         return;  // paused; a message already fetched before the pause
     }
     const std::string_view encoded(static_cast<const char*>(message.payload), message.len);
-    auto decoded = decode_ledger_entry_header(encoded);
+    auto decoded = decode_ledger_entry_header(encoded, /*read_prev_hash=*/false);
     if (!decoded || decoded->header.partition != partition) {
         spdlog::error(
             "projections: {} partition {} offset {}: not a ledger entry of this "
