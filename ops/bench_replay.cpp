@@ -108,8 +108,7 @@ int run_bench_replay(const BenchReplayArgs& args) {
         static_cast<unsigned long long>(replayed->entries),
         static_cast<unsigned long long>(built->seed), replayed->seconds, replay_rate,
         static_cast<unsigned long long>(replayed->writes),
-        static_cast<unsigned long long>(raw->first), raw->second, raw_rate,
-        replay_rate / raw_rate);
+        static_cast<unsigned long long>(raw->first), raw->second, raw_rate, replay_rate / raw_rate);
     return kExitOk;
 }
 

@@ -108,7 +108,9 @@ DataDirLock DataDirLock::acquire_or_throw(const std::string& data_dir) {
     return lock;
 }
 
-DataDirLock::DataDirLock(DataDirLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+DataDirLock::DataDirLock(DataDirLock&& other) noexcept : fd_(other.fd_) {
+    other.fd_ = -1;
+}
 
 DataDirLock::~DataDirLock() {
     if (fd_ >= 0) {

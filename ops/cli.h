@@ -79,5 +79,6 @@ void add_bench_command(CLI::App& app, CommandRunner& run);
 void add_account_command(CLI::App& app, CommandRunner& run);
 void add_replay_command(CLI::App& app, CommandRunner& run);
 void add_reconcile_command(CLI::App& app, CommandRunner& run);
+void add_topics_command(CLI::App& app, CommandRunner& run);
 
 }  // namespace ul::ops

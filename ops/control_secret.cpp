@@ -40,9 +40,9 @@ Result<bool, std::string> create_secret_file(const std::string& path) {
     if (fd < 0) {
         return unexpected("cannot create " + temporary + ": " + std::strerror(errno));
     }
-    const bool written = ::write(fd, text.data(), text.size()) ==
-                         static_cast<ssize_t>(text.size()) &&
-                         ::fsync(fd) == 0;
+    const bool written =
+        ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+        ::fsync(fd) == 0;
     ::close(fd);
     if (!written) {
         ::unlink(temporary.c_str());

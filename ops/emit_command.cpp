@@ -235,10 +235,11 @@ int run_emit(const EmitArgs& args, bool json_logs) {
             spdlog::error("emit: every line ({}) is invalid; nothing was {}", summary->invalid,
                           producer ? "sent" : "valid");
         } else {
-            spdlog::error("emit: {} of {} lines are invalid (not sent); the {} valid ones were {} "
-                          "(give --allow-invalid to exit 0 then)",
-                          summary->invalid, summary->valid + summary->invalid, summary->valid,
-                          producer ? "delivered" : "validated");
+            spdlog::error(
+                "emit: {} of {} lines are invalid (not sent); the {} valid ones were {} "
+                "(give --allow-invalid to exit 0 then)",
+                summary->invalid, summary->valid + summary->invalid, summary->valid,
+                producer ? "delivered" : "validated");
         }
         return kExitFailure;
     }

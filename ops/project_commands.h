@@ -7,11 +7,11 @@
 
 #include "ledger/ledger_metrics.h"
 #include "ops/cli.h"
-#include "projections/counters/cells.h"
 #include "projections/api/http_server.h"
 #include "projections/api/jobs.h"
-#include "projections/counters/projection_service.h"
 #include "projections/api/query_api.h"
+#include "projections/counters/cells.h"
+#include "projections/counters/projection_service.h"
 #include "schemas/plans.h"
 
 namespace ul::ops {
