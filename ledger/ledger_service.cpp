@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "consumers/kafka_admin.h"
 #include "schemas/canonical.h"
 
 namespace ul {
@@ -122,6 +123,17 @@ Result<std::unique_ptr<LedgerService>, std::string> LedgerService::start(
         return unexpected(producer.error());
     }
     service->producer_ = std::move(producer).value();
+    // An entry goes to the usage.ledger partition of its source event, so the two topics must
+    // have the same partition count: refuse to start when both exist and differ.
+    auto metadata = kafka::wait_for_cluster(service->producer_.get(), config.bootstrap, 10000);
+    if (!metadata) {
+        spdlog::warn("ledger: partition counts of {} and {} not checked: {}", config.events_topic,
+                     config.ledger_topic, metadata.error());
+    } else if (auto mismatch = kafka::partition_mismatch(
+                   config.events_topic, kafka::partition_count(**metadata, config.events_topic),
+                   config.ledger_topic, kafka::partition_count(**metadata, config.ledger_topic))) {
+        return unexpected(*mismatch);
+    }
     return service;
 }
 

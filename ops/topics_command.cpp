@@ -19,6 +19,7 @@ namespace ul::ops {
 namespace {
 
 constexpr int kTimeoutMs = 30'000;
+constexpr int kDescribeTimeoutMs = 10'000;
 
 struct TopicsArgs {
     KafkaOptions kafka;
@@ -27,7 +28,7 @@ struct TopicsArgs {
 };
 
 struct TopicOutcome {
-    kafka::TopicSpec spec;
+    kafka::UsageTopic spec;
     std::optional<kafka::TopicState> existing;  // before this run created anything
     bool created = false;
     std::string unchecked;  // a setting the broker could not be asked about
@@ -38,7 +39,7 @@ struct TopicOutcome {
 Result<std::optional<std::string>, std::string> cleanup_policy(kafka::KafkaAdmin& admin,
                                                                const std::string& topic,
                                                                std::string& unchecked) {
-    auto config = admin.topic_config(topic, kTimeoutMs);
+    auto config = admin.topic_config(topic, kDescribeTimeoutMs);
     if (!config) {
         if (!config.error().unsupported) {
             return unexpected(config.error().message);
@@ -46,7 +47,8 @@ Result<std::optional<std::string>, std::string> cleanup_policy(kafka::KafkaAdmin
         unchecked = "cleanup.policy";
         spdlog::warn(
             "topics: cleanup.policy of {} not checked: the broker does not answer "
-            "DescribeConfigs ({}); the embedded broker keeps topics in memory and never compacts",
+            "DescribeConfigs ({}); the embedded broker has no controller, keeps topics in "
+            "memory and never compacts",
             topic, config.error().message);
         return std::optional<std::string>();
     }
