@@ -18,7 +18,7 @@ Event wait_for_event(rd_kafka_queue_t* queue, int timeout_ms) {
 }
 
 Result<AdminOptions, std::string> make_admin_options(rd_kafka_t* handle, rd_kafka_admin_op_t op,
-                                                      int timeout_ms) {
+                                                     int timeout_ms) {
     AdminOptions options(rd_kafka_AdminOptions_new(handle, op));
     std::array<char, kErrorTextBytes> error_text{};
     if (rd_kafka_AdminOptions_set_request_timeout(options.get(), timeout_ms, error_text.data(),
@@ -116,8 +116,9 @@ std::optional<TopicState> topic_state(const rd_kafka_metadata_t& metadata,
     return std::nullopt;
 }
 
-Result<std::unique_ptr<KafkaAdmin>, std::string> KafkaAdmin::connect(
-    const std::string& bootstrap, const Properties& settings, int timeout_ms) {
+Result<std::unique_ptr<KafkaAdmin>, std::string> KafkaAdmin::connect(const std::string& bootstrap,
+                                                                     const Properties& settings,
+                                                                     int timeout_ms) {
     auto config = make_config(with_settings(
         {{"bootstrap.servers", bootstrap}, {"client.id", "usage-ledger-admin"}}, settings));
     if (!config) {
@@ -145,7 +146,7 @@ Result<Metadata, std::string> KafkaAdmin::metadata(int timeout_ms) {
 }
 
 Result<KafkaAdmin::Created, std::string> KafkaAdmin::create_topic(const UsageTopic& spec,
-                                                                   int timeout_ms) {
+                                                                  int timeout_ms) {
     const std::string what = "cannot create " + spec.name;
     std::array<char, kErrorTextBytes> error_text{};
     NewTopic topic(rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions,
@@ -155,8 +156,8 @@ Result<KafkaAdmin::Created, std::string> KafkaAdmin::create_topic(const UsageTop
         return unexpected(what + ": " + error_text.data());
     }
     for (const auto& [name, value] : spec.configs) {
-        if (const auto error = rd_kafka_NewTopic_set_config(topic.get(), name.c_str(),
-                                                            value.c_str());
+        if (const auto error =
+                rd_kafka_NewTopic_set_config(topic.get(), name.c_str(), value.c_str());
             error != RD_KAFKA_RESP_ERR_NO_ERROR) {
             return unexpected(what + ": " + name + "=" + value + ": " + rd_kafka_err2str(error));
         }
@@ -216,8 +217,8 @@ Result<std::map<std::string, std::string>, KafkaAdmin::DescribeError> KafkaAdmin
         const std::string detail = rd_kafka_event_error_string(event.get());
         // librdkafka sends DescribeConfigs to the controller; the embedded mock cluster names
         // none, so the request times out waiting for one.
-        const bool no_controller = error == RD_KAFKA_RESP_ERR__TIMED_OUT &&
-                                   detail.find("controller") != std::string::npos;
+        const bool no_controller =
+            error == RD_KAFKA_RESP_ERR__TIMED_OUT && detail.find("controller") != std::string::npos;
         return unexpected(
             DescribeError{what + ": " + detail, is_unsupported(error) || no_controller});
     }
@@ -242,8 +243,8 @@ Result<std::map<std::string, std::string>, KafkaAdmin::DescribeError> KafkaAdmin
     }
     std::map<std::string, std::string> entries;
     std::size_t entry_count = 0;
-    const rd_kafka_ConfigEntry_t** configs = rd_kafka_ConfigResource_configs(described[0],
-                                                                             &entry_count);
+    const rd_kafka_ConfigEntry_t** configs =
+        rd_kafka_ConfigResource_configs(described[0], &entry_count);
     for (std::size_t i = 0; i < entry_count; ++i) {
         const char* name = rd_kafka_ConfigEntry_name(configs[i]);
         const char* value = rd_kafka_ConfigEntry_value(configs[i]);

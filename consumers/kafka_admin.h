@@ -103,8 +103,8 @@ class KafkaAdmin {
         std::string message;
         bool unsupported = false;
     };
-    Result<std::map<std::string, std::string>, DescribeError> topic_config(
-        const std::string& topic, int timeout_ms);
+    Result<std::map<std::string, std::string>, DescribeError> topic_config(const std::string& topic,
+                                                                           int timeout_ms);
 
     rd_kafka_t* handle() const { return handle_.get(); }
 

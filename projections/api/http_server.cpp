@@ -118,13 +118,68 @@ std::optional<std::string_view> HttpRequest::query_param(std::string_view name) 
     return std::nullopt;
 }
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence at the start of `text` (RFC 3629: no overlongs,
+// no surrogates, at most U+10FFFF), 0 when there is none.
+std::size_t utf8_sequence(std::string_view text) {
+    const auto byte = [&](std::size_t index) { return static_cast<unsigned char>(text[index]); };
+    const unsigned char first = byte(0);
+    if (first < 0x80) {
+        return 1;
+    }
+    std::size_t length = 0;
+    unsigned char low = 0x80;
+    unsigned char high = 0xBF;
+    if (first >= 0xC2 && first <= 0xDF) {
+        length = 2;
+    } else if (first >= 0xE0 && first <= 0xEF) {
+        length = 3;
+        low = first == 0xE0 ? 0xA0 : 0x80;
+        high = first == 0xED ? 0x9F : 0xBF;
+    } else if (first >= 0xF0 && first <= 0xF4) {
+        length = 4;
+        low = first == 0xF0 ? 0x90 : 0x80;
+        high = first == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (text.size() < length || byte(1) < low || byte(1) > high) {
+        return 0;
+    }
+    for (std::size_t index = 2; index < length; ++index) {
+        if (byte(index) < 0x80 || byte(index) > 0xBF) {
+            return 0;
+        }
+    }
+    return length;
+}
+
+}  // namespace
+
+std::string valid_utf8(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    while (!text.empty()) {
+        const std::size_t length = utf8_sequence(text);
+        if (length == 0) {
+            out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no valid sequence
+            text.remove_prefix(1);
+        } else {
+            out.append(text.substr(0, length));
+            text.remove_prefix(length);
+        }
+    }
+    return out;
+}
+
 HttpResponse json_error(int status, std::string_view code, std::string_view detail) {
     HttpResponse response;
     response.status = status;
     response.body = "{\"error\":";
-    append_json_string(response.body, code);
+    append_json_string(response.body, valid_utf8(code));
     response.body += ",\"detail\":";
-    append_json_string(response.body, detail);
+    append_json_string(response.body, valid_utf8(detail));
     response.body += "}";
     return response;
 }
@@ -186,6 +241,14 @@ class Session : public std::enable_shared_from_this<Session> {
             fail(error);
             return;
         }
+        const auto coding = parser_->get()[http::field::transfer_encoding];
+        if (!coding.empty() && !beast::iequals(coding, "chunked")) {
+            send(json_error(501, "not_implemented",
+                            "Transfer-Encoding " + std::string(coding) +
+                                " is not supported (only chunked)"),
+                 false);
+            return;
+        }
         const auto length = parser_->content_length();
         if (length && *length > server_.options.max_body_bytes) {
             send(json_error(413, "request_too_large",
@@ -203,6 +266,12 @@ class Session : public std::enable_shared_from_this<Session> {
             error == asio::error::connection_reset || error == beast::error::timeout ||
             error == asio::error::operation_aborted) {
             close();
+            return;
+        }
+        if (error == http::error::header_limit) {
+            send(json_error(431, "headers_too_large",
+                            "the request's headers are larger than 16384 bytes"),
+                 false);
             return;
         }
         if (error == http::error::body_limit) {
@@ -227,12 +296,25 @@ class Session : public std::enable_shared_from_this<Session> {
         request.method = std::string(message.method_string());
         const std::string_view target(message.target().data(), message.target().size());
         const auto question = target.find('?');
-        auto path = decode(target.substr(0, question), false);
+        // Routed on raw segments, each decoded on its own: an encoded '/' stays inside its
+        // segment (and is then part of a tenant id, which refuses it).
+        const std::string_view raw_path = target.substr(0, question);
+        auto path = decode(raw_path, false);
         if (!path || path->empty() || path->front() != '/') {
             send(json_error(400, "bad_request", "the request target is not a valid path"), false);
             return;
         }
+        for (const std::string& segment : split_path(raw_path)) {
+            auto decoded = decode(segment, false);
+            if (!decoded) {
+                send(json_error(400, "bad_request", "the request target is not a valid path"),
+                     false);
+                return;
+            }
+            request.segments.push_back(std::move(*decoded));
+        }
         request.path = std::move(*path);
+        head_ = request.method == "HEAD";
         if (question != std::string_view::npos) {
             std::string_view rest = target.substr(question + 1);
             while (!rest.empty()) {
@@ -300,6 +382,10 @@ class Session : public std::enable_shared_from_this<Session> {
         message->body() = std::move(response.body);
         message->keep_alive(keep_alive);
         message->prepare_payload();
+        if (head_) {  // the GET's headers, Content-Length included, and no body
+            message->body().clear();
+            head_ = false;
+        }
         stream_.expires_after(server_.options.idle_timeout);
         http::async_write(stream_, *message,
                           [self = shared_from_this(), message, keep_alive](beast::error_code error,
@@ -341,6 +427,7 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     bool keep_alive_ = false;
+    bool head_ = false;  // the request being answered is a HEAD
     std::array<char, 16384> scratch_{};
     std::size_t drained_ = 0;
 };
@@ -363,15 +450,21 @@ void HttpServer::Impl::accept() {
 }
 
 void HttpServer::Impl::dispatch(const HttpRequest& request, const HttpReply& reply) const {
-    const auto segments = split_path(request.path);
+    const auto& segments = request.segments;
+    // HEAD is GET without the body (the session drops it, keeping Content-Length).
+    const std::string_view method =
+        request.method == "HEAD" ? std::string_view("GET") : std::string_view(request.method);
     std::string allowed;
     for (const auto& route : routes) {
         HttpParams params;
         if (!match(route.pattern, segments, params)) {
             continue;
         }
-        if (route.method != request.method) {
+        if (route.method != method) {
             allowed += (allowed.empty() ? "" : ", ") + route.method;
+            if (route.method == "GET") {
+                allowed += ", HEAD";
+            }
             continue;
         }
         try {

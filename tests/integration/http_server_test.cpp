@@ -59,9 +59,11 @@ class Connection {
     void send(std::string_view bytes) { asio::write(stream_.socket(), asio::buffer(bytes)); }
 
     // The next response, or nullopt when the connection ended (or the deadline passed) first.
-    std::optional<Response> read(std::chrono::seconds timeout = 10s) {
+    // `head`: the answer to a HEAD (headers only, whatever Content-Length says).
+    std::optional<Response> read(std::chrono::seconds timeout = 10s, bool head = false) {
         http::response_parser<http::string_body> parser;
         parser.body_limit(16U << 20U);
+        parser.skip(head);
         beast::error_code result = asio::error::would_block;
         stream_.expires_after(timeout);
         http::async_read(stream_, buffer_, parser,
@@ -306,7 +308,7 @@ TEST(HttpServer, KnownPathWithAnotherMethodIs405WithAllow) {
     const auto response = connection.read();
     ASSERT_TRUE(response);
     EXPECT_EQ(response->status, 405);
-    EXPECT_EQ(response->header("allow"), "GET, PUT");
+    EXPECT_EQ(response->header("allow"), "GET, HEAD, PUT");  // HEAD with every GET
     EXPECT_TRUE(response->body.starts_with(R"({"error":"method_not_allowed")")) << response->body;
 }
 
@@ -665,6 +667,98 @@ TEST(HttpJsonError, EscapesCodeAndDetail) {
     EXPECT_EQ(response.status, 400);
     EXPECT_EQ(response.content_type, "application/json");
     EXPECT_EQ(response.body, R"({"error":"bad_parameter","detail":"'at' is \"x\"\n"})");
+}
+
+// Issue 16's HTTP defects, each over a real socket.
+TEST(HttpServer, ErrorBodiesAreValidJsonWhateverBytesThePathHolds) {
+    auto server = start_server();
+    ASSERT_TRUE(server);
+    Connection connection(server->address());
+    connection.send(get("/caf\xC3\xA9/\xFF\xFE/%C0%AF"));
+    const auto response = connection.read();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 404);
+    EXPECT_EQ(ul::valid_utf8(response->body), response->body) << response->body;
+    EXPECT_NE(response->body.find("caf\xC3\xA9"), std::string::npos) << response->body;
+    EXPECT_NE(response->body.find("\xEF\xBF\xBD"), std::string::npos) << response->body;
+    EXPECT_EQ(ul::valid_utf8("a\xE0\x80\x80z"),
+              "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDz");                                // overlong
+    EXPECT_EQ(ul::valid_utf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+    EXPECT_EQ(ul::valid_utf8("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80");
+}
+
+TEST(HttpServer, AnEncodedSlashStaysInsideItsSegment) {
+    auto server = start_server();
+    ASSERT_TRUE(server);
+    server->route("GET", "/v1/tenants/{tenant}/usage", echo);
+    server->route("GET", "/v1/tenants/{tenant}", echo);
+    Connection connection(server->address());
+    connection.send(get("/v1/tenants/acme%2Fusage"));
+    auto response = connection.read();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    EXPECT_NE(response->body.find(R"("params":{"tenant":"acme/usage"})"), std::string::npos)
+        << response->body;  // one segment: the tenant route, whose tenant id check refuses it
+    connection.send(get("/v1/tenants/acme/usage"));
+    response = connection.read();
+    ASSERT_TRUE(response);
+    EXPECT_NE(response->body.find(R"("params":{"tenant":"acme"})"), std::string::npos);
+}
+
+TEST(HttpServer, HeadAnswersEveryGetRouteWithItsHeadersAndNoBody) {
+    auto server = start_server();
+    ASSERT_TRUE(server);
+    server->route("GET", "/known", echo);
+    server->route("POST", "/posted", echo);
+    Connection connection(server->address());
+    connection.send("HEAD /known HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto response = connection.read(10s, true);
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    EXPECT_TRUE(response->body.empty());
+    EXPECT_NE(response->header("content-length"), "0");
+    EXPECT_FALSE(response->header("content-length").empty());
+    // The connection goes on: no stray body bytes were sent.
+    connection.send(get("/known"));
+    response = connection.read();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->header("content-length"), std::to_string(response->body.size()));
+    connection.send("HEAD /posted HTTP/1.1\r\nHost: x\r\n\r\n");
+    response = connection.read(10s, true);
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 405);
+    connection.send("DELETE /known HTTP/1.1\r\nHost: x\r\n\r\n");
+    response = connection.read();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 405);
+    EXPECT_EQ(response->header("allow"), "GET, HEAD");
+}
+
+TEST(HttpServer, OversizedHeadersAre431) {
+    auto server = start_server();
+    ASSERT_TRUE(server);
+    server->route("GET", "/known", echo);
+    Connection connection(server->address());
+    connection.send(get("/known", "X-Big: " + std::string(20000, 'a') + "\r\n"));
+    const auto response = connection.read();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 431);
+    EXPECT_TRUE(response->body.starts_with(R"({"error":"headers_too_large")")) << response->body;
+}
+
+TEST(HttpServer, TransferCodingsOtherThanChunkedAre501) {
+    auto server = start_server();
+    ASSERT_TRUE(server);
+    server->route("POST", "/posted", echo);
+    Connection connection(server->address());
+    connection.send(
+        "POST /posted HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        "3\r\nabc\r\n0\r\n\r\n");
+    const auto response = connection.read();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 501);
+    EXPECT_TRUE(response->body.starts_with(R"({"error":"not_implemented")")) << response->body;
 }
 
 }  // namespace

@@ -18,8 +18,8 @@ TEST(KafkaTopics, FiveTopicsAccountsCompacted) {
                   topic.name == "usage.events" || topic.name == "usage.ledger");
         if (topic.name == "usage.accounts") {
             ASSERT_EQ(topic.configs.size(), 1U);
-            EXPECT_EQ(topic.configs[0], std::make_pair(std::string("cleanup.policy"),
-                                                       std::string("compact")));
+            EXPECT_EQ(topic.configs[0],
+                      std::make_pair(std::string("cleanup.policy"), std::string("compact")));
             EXPECT_EQ(topic.required_cleanup_policy, "compact");
         } else {
             EXPECT_TRUE(topic.configs.empty()) << topic.name;
@@ -30,8 +30,8 @@ TEST(KafkaTopics, FiveTopicsAccountsCompacted) {
 TEST(KafkaTopics, MinInsyncReplicasIsOneBelowTheReplicationFactor) {
     for (const auto& topic : ul::kafka::usage_topics(16, 3)) {
         ASSERT_FALSE(topic.configs.empty());
-        EXPECT_EQ(topic.configs[0], std::make_pair(std::string("min.insync.replicas"),
-                                                   std::string("2")));
+        EXPECT_EQ(topic.configs[0],
+                  std::make_pair(std::string("min.insync.replicas"), std::string("2")));
     }
 }
 
