@@ -21,29 +21,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-    echo "FAIL: $*" >&2
-    local n
-    for n in 1 2 3; do
-        if [[ -f $DIR/node-$n/server.log ]]; then
-            echo "--- tail of node-$n/server.log" >&2
-            tail -n 20 "$DIR/node-$n/server.log" >&2
-        fi
-    done
-    echo "0 passed, 1 failed"
-    exit 1
-}
-
-# poll SECONDS WHAT COMMAND...: runs COMMAND until it succeeds, or fails the test at the deadline
-poll() {
-    local secs=$1 what=$2 deadline
-    shift 2
-    deadline=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        ((SECONDS < deadline)) || fail "timed out after $secs s: $what"
-        sleep 0.2
-    done
-}
+# fail, poll
+source "$ROOT/tests/support/kafka_test_lib.sh"
 
 # ---- start
 t0=$(date +%s.%N)
