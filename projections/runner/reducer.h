@@ -103,7 +103,9 @@ class Reducer {
     virtual const std::vector<StateFamily>& families() const = 0;
     virtual std::unique_ptr<ReducerDeltas> make_deltas() const = 0;
     // Pure. Adds the entry's deltas to `deltas` (made by make_deltas) and appends its effects.
-    // An error (an overflow) applies nothing of the entry; the runner stops its partition there.
+    // An error (an overflow) stops the entry's partition there (the watermark stays before the
+    // entry). The counters reducer may have added some of the entry's cells before it found
+    // the overflow: those deltas stay pending, as before the runner existed.
     virtual Result<bool, std::string> reduce(const LedgerEntryRef& entry,
                                              const AccountInForce& account, ReducerDeltas& deltas,
                                              std::vector<Effect>& effects) const = 0;
