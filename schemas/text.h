@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace ul {
@@ -12,5 +13,10 @@ namespace ul {
 // it would split, so a valid UTF-8 text gives a valid UTF-8 prefix and never a partial
 // sequence. `text` itself when it fits. Every place that shortens a detail goes through here.
 std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes);
+
+// `text` with every byte that starts no well-formed UTF-8 sequence (RFC 3629: no overlongs, no
+// surrogates, at most U+10FFFF) replaced by U+FFFD: for echoing bytes someone else sent into
+// JSON.
+std::string valid_utf8(std::string_view text);
 
 }  // namespace ul

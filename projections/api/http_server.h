@@ -49,8 +49,6 @@ struct HttpResponse {
 // {"error":code,"detail":detail}
 // Always valid JSON: bytes of `code` and `detail` that are not UTF-8 become U+FFFD.
 HttpResponse json_error(int status, std::string_view code, std::string_view detail);
-// `text` with every byte that starts no well-formed UTF-8 sequence replaced by U+FFFD.
-std::string valid_utf8(std::string_view text);
 
 // A handler without path parameters. Called on an Asio thread; may block briefly (e.g. a RocksDB
 // read). The async form is for handlers that must wait (e.g. until a ledger commit): they call

@@ -44,13 +44,7 @@ Result<ReplayReport, std::string> replay(const ReplayOptions& options) {
     if (!store) {
         return unexpected(store.error());
     }
-    std::vector<AccountVersionRecord> versions = options.account_versions;
-    if (versions.empty()) {
-        for (const auto& [tenant, json] : options.accounts) {
-            versions.push_back({tenant, std::numeric_limits<std::int64_t>::min(), json, 0});
-        }
-    }
-    const AccountHistory history = AccountHistory::of(std::move(versions));
+    const AccountHistory history = AccountHistory::of(options.account_versions);
     const CountersReducer reducer(options.group_by);
     EntryApplier applier(reducer, history);
 
@@ -69,8 +63,9 @@ Result<ReplayReport, std::string> replay(const ReplayOptions& options) {
     ReplayReport report;
     ProjectionBatch batch(reducer);
     for (const auto& [tenant, json] : options.accounts) {
+        // The current accounts only: their versions come next.
         batch.accounts.push_back({tenant, json, 0, std::numeric_limits<std::int64_t>::min(), 0,
-                                  options.account_versions.empty()});
+                                  /*add_version=*/false});
     }
     for (const auto& version : options.account_versions) {
         batch.accounts.push_back({version.tenant, version.json, 0, version.effective_at_us,

@@ -37,8 +37,8 @@ struct ReplayOptions {
     std::string out_path;     // the new projection store; must not exist or be empty
     // Tenant → account JSON, as the live projection holds them (copied into the new store).
     std::map<std::string, std::string> accounts;
-    // Every account version (ProjectionStore::account_versions): they place months by event
-    // time. Empty: the current `accounts`, each in force for all time.
+    // Every account version (ProjectionStore::account_versions, which gives a store's current
+    // accounts as versions when it kept none): they place months by event time.
     std::vector<AccountVersionRecord> account_versions;
     GroupBy group_by;
     // Per ledger partition, the sequence to stop before; partitions not named: all entries.

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "schemas/canonical.h"
+#include "schemas/text.h"
 
 namespace {
 
