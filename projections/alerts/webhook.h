@@ -1,0 +1,100 @@
+// Webhook delivery primitives: Stripe-style signatures (sign and verify), the retry schedule
+// (exponential backoff with jitter, a give-up bound), what an attempt's answer means, URL parsing
+// and one blocking, time-bounded POST.
+//
+// Everything except post_webhook is pure: a function of its arguments (the clock and the random
+// value are passed in), thread-safe, no I/O. post_webhook does its own I/O on a private
+// io_context; it is thread-safe (no shared state) and blocks the calling thread for at most
+// about `timeout`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "schemas/result.h"
+
+namespace ul {
+
+// The request header that carries webhook_signature's text.
+inline constexpr std::string_view kWebhookSignatureHeader = "Usage-Ledger-Signature";
+
+// Stripe's scheme: "t=<unix seconds>,v1=<64 lowercase hex HMAC-SHA256(secret, "<t>.<body>")>".
+std::string webhook_signature(std::string_view secret, std::int64_t unix_seconds,
+                              std::string_view body);
+
+// The receiver's side. The header is comma-separated `key=value` elements in any order: exactly
+// one t= (decimal seconds), one or more v1= (a match of any one is enough, so a sender may sign
+// with an old and a new secret while rotating), other keys (v0=, ...) ignored. Signatures are
+// compared in constant time. Fails, with a text saying why, on a malformed header, no matching
+// signature, or |now_seconds - t| > tolerance_seconds. tolerance_seconds >= 0.
+Result<bool, std::string> verify_webhook_signature(std::string_view secret, std::string_view header,
+                                                   std::string_view body, std::int64_t now_seconds,
+                                                   std::int64_t tolerance_seconds = 300);
+
+// Exponential backoff: the attempt n (1-based) that failed waits about
+// min(first * factor^(n-1), max_delay), jittered, unless that passes give_up_after (counted from
+// the first attempt).
+struct RetrySchedule {
+    std::chrono::milliseconds first{10'000};
+    std::uint32_t factor = 2;
+    std::chrono::milliseconds max_delay{3'600'000};
+    std::chrono::milliseconds give_up_after{std::chrono::hours{24}};
+    friend bool operator==(const RetrySchedule&, const RetrySchedule&) = default;
+};
+
+// "<first>,<factor>,<max_delay>,<give_up_after>", e.g. "10s,2,1h,24h" (the defaults): four
+// comma-separated parts, spaces around a part allowed. A duration is a positive integer with a
+// unit ms, s, m, h or d; the factor an integer 1..100. first <= max_delay <= 30d,
+// give_up_after <= 30d. An error names the part that is wrong.
+Result<RetrySchedule, std::string> parse_retry_schedule(std::string_view text);
+
+// The delay before the next attempt after `attempt` (1-based, >= 1) failed, or nullopt when
+// elapsed_since_first + that delay would pass give_up_after. `random` is a uniform 64-bit value
+// from the caller (no RNG inside): the delay is base/2 + random % (base - base/2 + 1), so it
+// lies in [base/2, base] where base = min(first * factor^(attempt-1), max_delay).
+std::optional<std::chrono::milliseconds> next_retry_delay(
+    const RetrySchedule& schedule, std::uint32_t attempt,
+    std::chrono::milliseconds elapsed_since_first, std::uint64_t random);
+
+// What an attempt's answer means: delivered (2xx); retry (no HTTP answer: a timeout, a network
+// or TLS error; or 408, 425, 429, 5xx); failed (any other status: final, do not retry).
+enum class DeliveryVerdict : std::uint8_t { delivered, retry, failed };
+
+struct WebhookResponse {
+    int status = 0;          // 0: no HTTP answer
+    std::string error;       // why there was no answer (network, timeout, TLS); empty if answered
+    bool timed_out = false;  // the exchange did not finish within the timeout
+};
+
+DeliveryVerdict classify_delivery(const WebhookResponse& response);
+
+// http(s)://host[:port][/path][?query]. The scheme is case-insensitive; host is a name, an IPv4
+// address or a bracketed IPv6 address (kept without its brackets); port 1..65535, default 80 /
+// 443; target the path and query, "/" when absent. No user info, no fragment, no spaces or
+// control characters. Errors say what is wrong.
+struct WebhookUrl {
+    bool tls = false;
+    std::string host;
+    std::string port;
+    std::string target;
+    friend bool operator==(const WebhookUrl&, const WebhookUrl&) = default;
+};
+Result<WebhookUrl, std::string> parse_webhook_url(std::string_view url);
+
+// A blocking POST of `body` (Content-Type application/json) to an http:// or https:// URL.
+// https verifies the server's certificate chain against the system store and its host name
+// (SNI sent). `headers` are added as given; one named like a default (Content-Type, User-Agent)
+// replaces it; Host and Content-Length are always set here. A name or value with CR, LF or NUL
+// is refused (an error, status 0). The whole exchange (resolve, connect, TLS handshake, write,
+// read of the answer's header) is bounded by `timeout`: a receiver that accepts and never
+// answers yields timed_out. Only the status is read; the answer's body is not. Never throws.
+WebhookResponse post_webhook(std::string_view url,
+                             const std::vector<std::pair<std::string, std::string>>& headers,
+                             std::string_view body, std::chrono::milliseconds timeout);
+
+}  // namespace ul
