@@ -15,8 +15,12 @@
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <charconv>
+#include <condition_variable>
 #include <exception>
 #include <limits>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 #include "schemas/account.h"
 #include "schemas/check.h"
@@ -289,8 +293,52 @@ Result<http::request<http::string_body>, std::string> make_request(
     return request;
 }
 
-// One exchange on a private io_context: resolve, connect, (TLS handshake), write, read the
-// answer's header. A deadline timer closes everything when the timeout passes, so every pending
+struct ResolveState {
+    std::mutex mutex;
+    std::condition_variable resolved;
+    bool done = false;
+    error_code error;
+    tcp::resolver::results_type endpoints;
+};
+
+// The endpoints of host:port, or a response saying why not (timed_out when `deadline` passed).
+// getaddrinfo cannot be cancelled (Asio's resolver waits for it even when cancelled), so a name
+// is resolved on a detached thread that owns its share of the state: a slow DNS server costs
+// this call no more than its deadline. An IP address is not looked up.
+Result<tcp::resolver::results_type, WebhookResponse> resolve_until(
+    const std::string& host, const std::string& port,
+    std::chrono::steady_clock::time_point deadline) {
+    error_code not_an_address;
+    const auto address = asio::ip::make_address(host, not_an_address);
+    if (!not_an_address) {
+        return tcp::resolver::results_type::create(
+            tcp::endpoint(address, static_cast<unsigned short>(std::stoi(port))), host, port);
+    }
+    auto state = std::make_shared<ResolveState>();
+    std::thread([state, host, port] {
+        asio::io_context io;
+        tcp::resolver resolver(io);
+        error_code error;
+        auto endpoints = resolver.resolve(host, port, error);
+        const std::lock_guard lock(state->mutex);
+        state->error = error;
+        state->endpoints = std::move(endpoints);
+        state->done = true;
+        state->resolved.notify_all();
+    }).detach();
+    std::unique_lock lock(state->mutex);
+    if (!state->resolved.wait_until(lock, deadline, [&] { return state->done; })) {
+        return unexpected(WebhookResponse{0, "", true});
+    }
+    if (state->error) {
+        return unexpected(
+            WebhookResponse{0, "resolve " + host + ": " + message_of(state->error), false});
+    }
+    return state->endpoints;
+}
+
+// One exchange on a private io_context: connect, (TLS handshake), write, read the answer's
+// header. A deadline timer closes everything when the timeout passes, so every pending
 // operation ends and run() returns. Single-threaded: all handlers run inside run().
 class Exchange {
   public:
@@ -300,7 +348,6 @@ class Exchange {
           request_(std::move(request)),
           timeout_(timeout),
           tls_context_(ssl::context::tls_client),
-          resolver_(io_),
           deadline_(io_),
           stream_(io_, tls_context_) {}
 
@@ -310,14 +357,23 @@ class Exchange {
                 return WebhookResponse{0, *error, false};
             }
         }
-        deadline_.expires_after(timeout_);
+        const auto deadline = std::chrono::steady_clock::now() + timeout_;
+        auto endpoints = resolve_until(url_.host, url_.port, deadline);
+        if (!endpoints) {
+            return endpoints.error().timed_out
+                       ? WebhookResponse{0,
+                                         "timed out after " + std::to_string(timeout_.count()) +
+                                             " ms while resolving " + url_.host,
+                                         true}
+                       : endpoints.error();
+        }
+        deadline_.expires_at(deadline);
         deadline_.async_wait([this](const error_code& error) { on_deadline(error); });
-        stage_ = "resolving " + url_.host;
-        resolver_.async_resolve(
-            url_.host, url_.port,
-            [this](const error_code& error, const tcp::resolver::results_type& endpoints) {
-                on_resolved(error, endpoints);
-            });
+        stage_ = "connecting to " + url_.host + ":" + url_.port;
+        asio::async_connect(socket(), *endpoints,
+                            [this](const error_code& connect_error, const tcp::endpoint&) {
+                                on_connected(connect_error);
+                            });
         io_.run();
         return response_;
     }
@@ -355,7 +411,6 @@ class Exchange {
         response_ = WebhookResponse{
             0, "timed out after " + std::to_string(timeout_.count()) + " ms while " + stage_, true};
         done_ = true;
-        resolver_.cancel();
         error_code ignored;
         socket().close(ignored);
     }
@@ -374,17 +429,6 @@ class Exchange {
         deadline_.cancel();
         error_code ignored;
         socket().close(ignored);
-    }
-
-    void on_resolved(const error_code& error, const tcp::resolver::results_type& endpoints) {
-        if (error) {
-            return fail("resolve " + url_.host, error);
-        }
-        stage_ = "connecting to " + url_.host + ":" + url_.port;
-        asio::async_connect(socket(), endpoints,
-                            [this](const error_code& connect_error, const tcp::endpoint&) {
-                                on_connected(connect_error);
-                            });
     }
 
     void on_connected(const error_code& error) {
@@ -436,7 +480,6 @@ class Exchange {
     std::chrono::milliseconds timeout_;
     asio::io_context io_;
     ssl::context tls_context_;
-    tcp::resolver resolver_;
     asio::steady_timer deadline_;
     ssl::stream<tcp::socket> stream_;  // used as a plain socket (next_layer) for http://
     beast::flat_buffer buffer_;

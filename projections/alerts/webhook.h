@@ -5,7 +5,8 @@
 // Everything except post_webhook is pure: a function of its arguments (the clock and the random
 // value are passed in), thread-safe, no I/O. post_webhook does its own I/O on a private
 // io_context; it is thread-safe (no shared state) and blocks the calling thread for at most
-// about `timeout`.
+// about `timeout` (a host name is resolved on a detached thread, since getaddrinfo cannot be
+// cancelled: one that outlives the timeout finishes on its own and is forgotten).
 #pragma once
 
 #include <chrono>
