@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -14,7 +15,8 @@
 #include "ops/cli.h"
 #include "ops/control_secret.h"
 #include "ops/project_commands.h"
-#include "producers/usage_producer.h"
+#include "producers/record_publisher.h"
+#include "projections/alerts/webhook.h"
 #include "projections/api/api_keys.h"
 #include "projections/runner/windows.h"
 #include "schemas/account.h"
@@ -31,7 +33,9 @@ struct AccountArgs {
     std::string config;
     Account account;
     std::string api_key;
-    std::string secret_file;  // empty: default_account_secret_path(kafka)
+    std::string secret_file;               // empty: default_account_secret_path(kafka)
+    std::vector<std::string> alert_rules;  // JSON each
+    std::string webhook_secret_file;
 };
 
 std::string secret_or_throw(const AccountArgs& args) {
@@ -50,30 +54,15 @@ int publish(const AccountArgs& args, const SignedAccountRecord& record) {
     options.bootstrap = resolve_bootstrap_or_throw(args.kafka);
     options.extra_config = kafka_settings_or_throw(args.kafka);
     options.topic = args.topic;
-    bool delivered = false;
-    std::string failure;
-    options.on_raw_delivery = [&](const DeliveryReport& report) {
-        delivered = report.ok;
-        failure = report.error;
-    };
-    auto producer = UsageProducer::create(options);
-    if (!producer) {
-        spdlog::error("account: {}", producer.error());
-        return kExitFailure;
-    }
-    if (auto reachable = (*producer)->wait_for_cluster(); !reachable) {
-        spdlog::error("account: {}", reachable.error());
+    auto publisher = RecordPublisher::create(options);
+    if (!publisher) {
+        spdlog::error("account: {}", publisher.error());
         return kExitFailure;
     }
     const std::optional<std::string_view> value =
         record.value ? std::optional<std::string_view>(*record.value) : std::nullopt;
-    if (auto queued = (*producer)->produce_raw(record.key, value, record.headers, 1); !queued) {
-        spdlog::error("account: {}", queued.error().detail);
-        return kExitFailure;
-    }
-    (void)(*producer)->flush(30'000);
-    if (!delivered) {
-        spdlog::error("account: not delivered to {}: {}", args.topic, failure);
+    if (auto published = (*publisher)->publish(record.key, value, record.headers); !published) {
+        spdlog::error("account: {}", published.error());
         return kExitFailure;
     }
     return kExitOk;
@@ -100,6 +89,31 @@ int run_account_set(AccountArgs args) {
         }
         args.account.api_key_sha256 = sha256_hex(args.api_key);
     }
+    for (const auto& text : args.alert_rules) {
+        auto rule = parse_alert_rule(text);
+        if (!rule) {
+            throw UsageError("--alert-rule: " + rule.error());
+        }
+        args.account.alert_rules.push_back(std::move(*rule));
+    }
+    if (!args.account.alert_webhook_url.empty()) {
+        if (auto url = parse_webhook_url(args.account.alert_webhook_url); !url) {
+            throw UsageError("--alert-webhook: " + url.error());
+        }
+        if (args.webhook_secret_file.empty()) {
+            throw UsageError(
+                "--alert-webhook needs --alert-webhook-secret-file (alerts are signed)");
+        }
+        std::ifstream in(args.webhook_secret_file);
+        std::string secret;
+        if (!in || !std::getline(in, secret) || secret.empty()) {
+            throw UsageError("--alert-webhook-secret-file: cannot read a secret (one line) from " +
+                             args.webhook_secret_file);
+        }
+        args.account.alert_webhook_secret = secret;
+    } else if (!args.webhook_secret_file.empty()) {
+        throw UsageError("--alert-webhook-secret-file needs --alert-webhook");
+    }
     args.account.updated_at_us = system_now_us();
     if (!args.effective_at.empty()) {
         auto effective = parse_rfc3339(args.effective_at);
@@ -117,7 +131,7 @@ int run_account_set(AccountArgs args) {
         published != kExitOk) {
         return published;
     }
-    std::printf("%s\n", json.c_str());
+    std::printf("%s\n", account_json(args.account, /*redact=*/true).c_str());
     return kExitOk;
 }
 
@@ -152,7 +166,9 @@ void add_account_command(CLI::App& app, CommandRunner& run) {
         "set",
         "Publish a tenant's whole account: plan, billing anchor day and time zone, API key.\n"
         "It replaces the previous account entirely: without --api-key/--api-key-sha256 the\n"
-        "tenant has no key, and its old key stops working. A key another tenant holds is\n"
+        "tenant has no key, and its old key stops working; the same for alert rules and the\n"
+        "alert webhook (the API's alert-rules routes add or remove one rule). A key another\n"
+        "tenant holds is\n"
         "rejected by the projections. Signed with the control-plane secret.\n"
         "The projections pick it up at once; usage answers use the new plan from then on.");
     add_kafka_options(*set, args->kafka);
@@ -177,6 +193,16 @@ void add_account_command(CLI::App& app, CommandRunner& run) {
                     "The SHA-256 (hex) of the tenant's API key");
     set->add_option("--stripe-customer", args->account.stripe_customer_id,
                     "Stripe customer id (cus_…)");
+    set->add_option("--alert-rule", args->alert_rules,
+                    "The tenant's own alert rule (repeatable), JSON: "
+                    R"({"id":"half","meter":"tokens","period":"month"|"day",)"
+                    R"("threshold":{"percent":"0.5"}|{"amount":"5000"}})"
+                    "; the plan's thresholds apply besides");
+    set->add_option("--alert-webhook", args->account.alert_webhook_url,
+                    "URL alerts are POSTed to (http or https), signed with the secret below");
+    set->add_option("--alert-webhook-secret-file", args->webhook_secret_file,
+                    "File whose first line is the webhook signing secret")
+        ->check(CLI::ExistingFile);
     set->add_option("--config", args->config, "Plans file (default: the built-in example plans)")
         ->check(CLI::ExistingFile);
     set->add_option("--topic", args->topic, "Accounts topic")->capture_default_str();

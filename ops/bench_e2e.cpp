@@ -124,6 +124,8 @@ int run_bench_e2e(const E2eArgs& args) {
     projection_options.assign_all = true;
     projection_options.heal_from_ledger = true;  // as in `up`: ledger_lag from the ledger store
     projection_options.fresh_broker = true;
+    projection_options.group_by = group_by_of(default_plan_book());
+    projection_options.plans = default_plan_book();
     auto projections = ProjectionService::start(projection_options);
     if (!projections) {
         spdlog::error("bench e2e: {}", projections.error());

@@ -13,6 +13,7 @@
 #include "ops/control_secret.h"
 #include "ops/project_commands.h"
 #include "ops/signals.h"
+#include "projections/alerts/alerts_reducer.h"
 #include "projections/counters/projection_service.h"
 #include "projections/runner/projection_store.h"
 #include "schemas/canonical.h"
@@ -72,6 +73,7 @@ int run_project(const ProjectArgs& args) {
     }
     options.control_secret = *control_secret;
     options.group_by = group_by_of(plans);
+    options.plans = plans;
     auto service = ProjectionService::start(options);
     if (!service) {
         spdlog::error("project: {}", service.error());
@@ -82,6 +84,7 @@ int run_project(const ProjectArgs& args) {
     ingest.kafka_settings = options.kafka_settings;
     ApiArgs api_args = args.api;
     api_args.jobs_dir = args.data_dir + "/jobs";
+    api_args.deliver_alerts = true;
     auto api = start_api(api_args, plans, **service, nullptr, ingest);
     if (!api) {
         spdlog::error("project: {}", api.error());
@@ -122,6 +125,7 @@ int run_export_counters(const ExportCountersArgs& args) {
         throw UsageError("--window must be hour, day or month, not '" + args.window + "'");
     }
     ProjectionStoreOptions options;
+    options.families = AlertsReducer::schema();
     options.path = args.data_dir + "/projections";
     auto store = ProjectionStore::open(options, ProjectionOpenMode::secondary);
     if (!store) {
@@ -213,6 +217,16 @@ void add_api_options(CLI::App& command, ApiArgs& args) {
     command.add_option("--rate-burst", args.burst, "Burst size per key")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
+    command
+        .add_option("--webhook-retry", args.webhook_retry,
+                    "Alert webhook retries: first delay, factor, longest delay, give up after "
+                    "(timeouts, network errors, 429 and 5xx are retried; other 4xx are final)")
+        ->capture_default_str();
+    command
+        .add_option("--webhook-timeout-ms", args.webhook_timeout_ms,
+                    "One alert webhook attempt, connect to answer")
+        ->check(CLI::Range(1, 600'000))
+        ->capture_default_str();
 }
 
 Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
@@ -237,6 +251,39 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
         running.jobs = std::move(jobs).value();
     }
     QueryApiOptions options;
+    if (args.deliver_alerts) {
+        auto retry = parse_retry_schedule(args.webhook_retry);
+        if (!retry) {
+            return unexpected("--webhook-retry: " + retry.error());
+        }
+        const ProjectionRunnerOptions& projection = projections.runner().options();
+        AlertDeliveryOptions alerts;
+        alerts.path = projection.data_dir + "/alerts";
+        alerts.bootstrap = projection.bootstrap;
+        alerts.kafka_settings = projection.kafka_settings;
+        alerts.retry = *retry;
+        alerts.timeout = std::chrono::milliseconds(args.webhook_timeout_ms);
+        auto delivery = AlertDelivery::start(alerts, projections);
+        if (!delivery) {
+            return unexpected(delivery.error());
+        }
+        running.alerts = std::move(delivery).value();
+        options.alerts = running.alerts.get();
+        ProducerOptions producer;
+        producer.bootstrap = projection.bootstrap;
+        producer.extra_config = projection.kafka_settings;
+        producer.topic = projection.accounts_topic;
+        auto publisher = RecordPublisher::create(producer);
+        if (!publisher) {
+            return unexpected("usage.accounts: " + publisher.error());
+        }
+        running.accounts = std::move(publisher).value();
+        options.publish_account = [publisher = running.accounts.get(),
+                                   secret = projection.control_secret](const Account& account) {
+            const SignedAccountRecord record = signed_account_record(secret, account);
+            return publisher->publish(record.key, *record.value, record.headers);
+        };
+    }
     options.admin_keys = args.admin_keys;
     if (options.admin_keys.empty()) {
         options.admin_keys.push_back("admin-" + new_random_key());

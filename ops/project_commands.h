@@ -7,6 +7,7 @@
 
 #include "ledger/ledger_metrics.h"
 #include "ops/cli.h"
+#include "producers/record_publisher.h"
 #include "projections/api/http_server.h"
 #include "projections/api/jobs.h"
 #include "projections/api/query_api.h"
@@ -37,10 +38,18 @@ struct ApiArgs {
     double burst = 100;
     // Not an option: where admin jobs are kept (<data-dir>/jobs); empty: no jobs API (503).
     std::string jobs_dir;
+    // Not an option: deliver the projection's alerts (usage.alerts, webhooks; store in
+    // <data-dir>/alerts) and publish alert-rule changes (`project` and `up`; not `bench`).
+    bool deliver_alerts = false;
+    std::string webhook_retry = "10s,2,1h,24h";  // projections/alerts/webhook.h syntax
+    std::uint32_t webhook_timeout_ms = 10'000;
 };
 void add_api_options(CLI::App& command, ApiArgs& args);
 
 struct RunningApi {
+    // Declared first: destroyed after the server and the API that use them.
+    std::unique_ptr<RecordPublisher> accounts;
+    std::unique_ptr<AlertDelivery> alerts;
     std::unique_ptr<Ingest> ingest;
     std::unique_ptr<Jobs> jobs;
     std::unique_ptr<QueryApi> api;

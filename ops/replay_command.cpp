@@ -10,6 +10,7 @@
 
 #include "ops/cli.h"
 #include "ops/project_commands.h"
+#include "projections/alerts/alerts_reducer.h"
 #include "projections/counters/reconcile.h"
 #include "projections/counters/replay.h"
 #include "schemas/account.h"
@@ -29,6 +30,7 @@ struct ReplayArgs {
 
 std::unique_ptr<ProjectionStore> open_live(const std::string& data_dir) {
     ProjectionStoreOptions options;
+    options.families = AlertsReducer::schema();
     options.path = data_dir + "/projections";
     auto store = ProjectionStore::open(options, ProjectionOpenMode::secondary);
     if (!store) {
@@ -46,6 +48,7 @@ int run_replay(const ReplayArgs& args) {
     }
     options.out_path = args.out_dir + "/projections";
     options.group_by = group_by_of(plans);
+    options.plans = plans;
     // Accounts (their calendars place the months): from the live store being verified, else
     // --accounts-from, else the projection store beside the ledger when there is one.
     std::string accounts_dir = !args.verify_dir.empty() ? args.verify_dir : args.accounts_from;
@@ -105,6 +108,7 @@ int run_replay(const ReplayArgs& args) {
     int status = kExitOk;
     if (live) {
         ProjectionStoreOptions rebuilt_options;
+        rebuilt_options.families = AlertsReducer::schema();
         rebuilt_options.path = options.out_path;
         auto rebuilt = ProjectionStore::open(rebuilt_options, ProjectionOpenMode::secondary);
         if (!rebuilt) {
@@ -159,6 +163,7 @@ int run_reconcile(const ReconcileArgs& args) {
         throw UsageError("no projection store at " + store_path + " (is --data-dir right?)");
     }
     ProjectionStoreOptions store_options;
+    store_options.families = AlertsReducer::schema();
     store_options.path = store_path;
     auto store = ProjectionStore::open(store_options, ProjectionOpenMode::read_write);
     if (!store) {

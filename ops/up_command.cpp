@@ -124,6 +124,7 @@ int run_up(const UpArgs& args) {
     projection_options.fresh_broker = true;      // the embedded broker starts empty
     projection_options.min_free_disk = args.min_free_disk;
     projection_options.group_by = group_by_of(plans);
+    projection_options.plans = plans;
     projection_options.control_secret = *control_secret;
     auto projections = ProjectionService::start(projection_options);
     if (!projections) {
@@ -145,6 +146,7 @@ int run_up(const UpArgs& args) {
     ingest.health = &health;
     ApiArgs api_args = args.api;
     api_args.jobs_dir = args.data_dir + "/jobs";
+    api_args.deliver_alerts = true;
     auto api = start_api(api_args, plans, **projections, &(*ledger)->metrics(), ingest, &health);
     if (!api) {
         spdlog::error("up: {}", api.error());

@@ -30,7 +30,120 @@ bool printable(std::string_view text, std::size_t max) {
            });
 }
 
+bool rule_id_ok(std::string_view id) {
+    return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+    });
+}
+
+// One alert rule object; errors start with `where` (e.g. "account.alert_rules[2]").
+Result<AlertRule, std::string> parse_rule_element(simdjson::dom::element element,
+                                                  const std::string& where, bool id_optional) {
+    simdjson::dom::object object;
+    if (element.get_object().get(object) != simdjson::SUCCESS) {
+        return unexpected(where + ": must be an object");
+    }
+    AlertRule rule;
+    bool has_id = false;
+    bool has_meter = false;
+    bool has_period = false;
+    bool has_threshold = false;
+    for (const auto field : object) {
+        const std::string_view key = field.key;
+        const std::string at = where + "." + std::string(key);
+        std::string_view text;
+        if (key == "id") {
+            if (field.value.get_string().get(text) != simdjson::SUCCESS || !rule_id_ok(text)) {
+                return unexpected(at + ": 1-64 of [A-Za-z0-9_-]");
+            }
+            rule.id = std::string(text);
+            has_id = true;
+        } else if (key == "meter") {
+            if (field.value.get_string().get(text) != simdjson::SUCCESS || text.empty() ||
+                !printable(text, 64)) {
+                return unexpected(at + ": a meter name (1-64 printable bytes)");
+            }
+            rule.meter = std::string(text);
+            has_meter = true;
+        } else if (key == "period") {
+            if (field.value.get_string().get(text) != simdjson::SUCCESS ||
+                (text != "month" && text != "day")) {
+                return unexpected(at + ": \"month\" or \"day\"");
+            }
+            rule.daily = text == "day";
+            has_period = true;
+        } else if (key == "threshold") {
+            simdjson::dom::object threshold;
+            if (field.value.get_object().get(threshold) != simdjson::SUCCESS ||
+                threshold.size() != 1) {
+                return unexpected(at + R"(: {"percent": "0.5"} or {"amount": "5000"})");
+            }
+            const auto only = *threshold.begin();
+            const std::string_view kind = only.key;
+            if (kind != "percent" && kind != "amount") {
+                return unexpected(at + ": \"percent\" or \"amount\", not \"" + std::string(kind) +
+                                  "\"");
+            }
+            if (only.value.get_string().get(text) != simdjson::SUCCESS) {
+                return unexpected(at + "." + std::string(kind) + ": a decimal string");
+            }
+            auto value = Decimal::parse_quantity(text);
+            if (!value) {
+                return unexpected(at + "." + std::string(kind) + ": " +
+                                  std::string(decimal_error_text(value.error())));
+            }
+            if (value->micros() <= 0) {
+                return unexpected(at + "." + std::string(kind) + ": must be more than 0");
+            }
+            rule.amount = kind == "amount";
+            if (!rule.amount && value->micros() > 10 * Decimal::kMicrosPerUnit) {
+                return unexpected(at +
+                                  ".percent: a fraction of the limit, at most 10 (0.8 = 80 %)");
+            }
+            rule.value = *value;
+            has_threshold = true;
+        } else {
+            return unexpected(where + ": unknown field '" + std::string(key) + "'");
+        }
+    }
+    if (!has_id && !id_optional) {
+        return unexpected(where + ".id: required");
+    }
+    if (!has_meter) {
+        return unexpected(where + ".meter: required");
+    }
+    if (!has_period) {
+        return unexpected(where + ".period: required (\"month\" or \"day\")");
+    }
+    if (!has_threshold) {
+        return unexpected(where +
+                          R"(.threshold: required ({"percent": "0.5"} or {"amount": "5000"}))");
+    }
+    return rule;
+}
+
 }  // namespace
+
+Result<AlertRule, std::string> parse_alert_rule(std::string_view json, bool id_optional) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element document;
+    if (parser.parse(json.data(), json.size()).get(document) != simdjson::SUCCESS) {
+        return unexpected(std::string("alert rule: not JSON"));
+    }
+    return parse_rule_element(document, "alert rule", id_optional);
+}
+
+void append_alert_rule_json(const AlertRule& rule, std::string& out) {
+    out += "{\"id\":";
+    append_json_string(out, rule.id);
+    out += ",\"meter\":";
+    append_json_string(out, rule.meter);
+    out += rule.daily ? ",\"period\":\"day\"" : ",\"period\":\"month\"";
+    out += rule.amount ? ",\"threshold\":{\"amount\":\"" : ",\"threshold\":{\"percent\":\"";
+    out += rule.value.to_string();
+    out += "\"}}";
+}
 
 Result<Account, std::string> parse_account(std::string_view json) {
     simdjson::dom::parser parser;
@@ -109,6 +222,56 @@ Result<Account, std::string> parse_account(std::string_view json) {
             error = time_field(account.updated_at_us);
         } else if (key == "effective_at") {
             error = time_field(account.effective_at_us);
+        } else if (key == "alert_rules") {
+            simdjson::dom::array rules;
+            if (field.value.get_array().get(rules) != simdjson::SUCCESS) {
+                error = "account.alert_rules: must be an array";
+            } else {
+                for (const auto element : rules) {
+                    const std::string where =
+                        "account.alert_rules[" + std::to_string(account.alert_rules.size()) + "]";
+                    auto rule = parse_rule_element(element, where, false);
+                    if (!rule) {
+                        error = rule.error();
+                        break;
+                    }
+                    for (const auto& held : account.alert_rules) {
+                        if (held.id == rule->id) {
+                            error = where + ".id: '" + rule->id + "' is used twice";
+                        }
+                    }
+                    account.alert_rules.push_back(std::move(*rule));
+                    if (account.alert_rules.size() > 100) {
+                        error = "account.alert_rules: at most 100";
+                    }
+                    if (error) {
+                        break;
+                    }
+                }
+            }
+        } else if (key == "alert_webhook") {
+            simdjson::dom::object webhook;
+            if (field.value.get_object().get(webhook) != simdjson::SUCCESS) {
+                error = R"(account.alert_webhook: {"url": …, "secret": …})";
+            } else {
+                for (const auto part : webhook) {
+                    std::string_view text;
+                    const std::string_view name = part.key;
+                    if ((name != "url" && name != "secret") ||
+                        part.value.get_string().get(text) != simdjson::SUCCESS ||
+                        !printable(text, 2048)) {
+                        error = "account.alert_webhook." + std::string(name) +
+                                ": \"url\" and \"secret\", printable strings";
+                        break;
+                    }
+                    (name == "url" ? account.alert_webhook_url : account.alert_webhook_secret) =
+                        std::string(text);
+                }
+                if (!error && account.alert_webhook_url.rfind("http://", 0) != 0 &&
+                    account.alert_webhook_url.rfind("https://", 0) != 0) {
+                    error = "account.alert_webhook.url: an http:// or https:// URL";
+                }
+            }
         } else {
             error = "account: unknown field '" + std::string(key) + "'";
         }
@@ -222,7 +385,7 @@ SignatureCheck check_tombstone_signature(std::string_view secret, std::string_vi
     return compare_signature(tombstone_signature(secret, key, *deleted_at), signature);
 }
 
-std::string account_json(const Account& account) {
+std::string account_json(const Account& account, bool redact) {
     std::string out = "{\"tenant_id\":";
     append_json_string(out, account.tenant_id);
     out += ",\"plan\":";
@@ -237,6 +400,23 @@ std::string account_json(const Account& account) {
     out += ",\"updated_at\":\"" + format_rfc3339(account.updated_at_us) + "\"";
     if (account.effective_at_us != 0) {
         out += ",\"effective_at\":\"" + format_rfc3339(account.effective_at_us) + "\"";
+    }
+    if (!account.alert_rules.empty()) {
+        out += ",\"alert_rules\":[";
+        for (std::size_t index = 0; index < account.alert_rules.size(); ++index) {
+            out += index == 0 ? "" : ",";
+            append_alert_rule_json(account.alert_rules[index], out);
+        }
+        out += "]";
+    }
+    if (!account.alert_webhook_url.empty()) {
+        out += ",\"alert_webhook\":{\"url\":";
+        append_json_string(out, account.alert_webhook_url);
+        out += ",\"secret\":";
+        append_json_string(
+            out, redact ? std::string_view(account.alert_webhook_secret.empty() ? "" : "set")
+                        : std::string_view(account.alert_webhook_secret));
+        out += "}";
     }
     out += "}";
     return out;

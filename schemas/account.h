@@ -2,9 +2,13 @@
 // calendar, the SHA-256 of the tenant's API key, the Stripe customer. Pure; thread-safe.
 // JSON: {"tenant_id":"acme","plan":"pro","billing_anchor_day":31,"time_zone":"America/New_York",
 //        "api_key_sha256":"<64 hex>","stripe_customer_id":"cus_123","updated_at":"<RFC 3339>",
-//        "effective_at":"<RFC 3339>"}
+//        "effective_at":"<RFC 3339>",
+//        "alert_rules":[{"id":"r1","meter":"tokens","period":"month","threshold":{"percent":"0.5"}}],
+//        "alert_webhook":{"url":"https://…","secret":"…"}}
 // tenant_id and plan are required; the others may be absent (anchor 1, UTC, no key, no Stripe,
-// effective from updated_at).
+// effective from updated_at, no alert rules of its own, no webhook). The alert rules are part of
+// the account version so that the alerts reducer decides with the rules in force at an event's
+// time, live and in replay alike.
 #pragma once
 
 #include <cstdint>
@@ -14,9 +18,27 @@
 #include <utility>
 #include <vector>
 
+#include "schemas/decimal.h"
 #include "schemas/result.h"
 
 namespace ul {
+
+// A tenant's own alert rule (the plan's percentage thresholds apply besides): raise an alert once
+// when the usage of `meter` in a period reaches `value` — a fraction of the plan's monthly limit
+// (percent; 0.5 = 50 %) or an absolute amount (works for unlimited meters too). Periods: the
+// billing month, or the UTC day (the counters' day window).
+struct AlertRule {
+    std::string id;  // 1-64 of [A-Za-z0-9_-]
+    std::string meter;
+    bool daily = false;   // "period": "day"; else "month"
+    bool amount = false;  // "threshold": {"amount": …}; else {"percent": …}
+    Decimal value;        // > 0; a percent is at most 10 (1000 %)
+    friend bool operator==(const AlertRule&, const AlertRule&) = default;
+};
+// {"id"?,"meter","period":"month"|"day","threshold":{"percent":"0.5"}|{"amount":"5000"}}; `id` is
+// required unless `id_optional` (the API makes one). Errors name the field.
+Result<AlertRule, std::string> parse_alert_rule(std::string_view json, bool id_optional = false);
+void append_alert_rule_json(const AlertRule& rule, std::string& out);
 
 struct Account {
     std::string tenant_id;
@@ -29,6 +51,11 @@ struct Account {
     // From when this version places the tenant's entries (their event time; µs); 0: absent, the
     // version is in force from its updated_at. projections/runner/account_history.h.
     std::int64_t effective_at_us = 0;
+    std::vector<AlertRule> alert_rules;
+    // Where alerts are POSTed (schemas: http or https URL) and the secret they are signed with
+    // (never printed: account_json(…, redact) shows "secret":"set").
+    std::string alert_webhook_url;
+    std::string alert_webhook_secret;
     std::int64_t effective_from() const {
         return effective_at_us != 0 ? effective_at_us : updated_at_us;
     }
@@ -39,7 +66,9 @@ struct Account {
 // not 64 lowercase hex digits are errors naming the field. (The zone name is checked where the
 // calendar is made: projections/runner/windows.h.)
 Result<Account, std::string> parse_account(std::string_view json);
-std::string account_json(const Account& account);  // parse_account(account_json(a)) == a
+// parse_account(account_json(a)) == a. With `redact` the webhook secret is written as "set"
+// (what people and the API see; never parse it back).
+std::string account_json(const Account& account, bool redact = false);
 
 // The SHA-256 of an API key as accounts store it: 64 lowercase hex digits.
 std::string sha256_hex(std::string_view text);

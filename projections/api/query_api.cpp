@@ -321,6 +321,9 @@ HttpResponse QueryApi::metrics() const {
         append_ledger_metrics_text(*options_.ledger_metrics, response.body);
     }
     append_projection_metrics_text(projections_.metrics(), response.body);
+    if (options_.alerts != nullptr) {
+        options_.alerts->append_metrics(response.body);
+    }
     return response;
 }
 
@@ -688,14 +691,8 @@ void QueryApi::install(HttpServer& server) {
         [this](const HttpRequest& request, const std::string& tenant, const Params& params) {
             return entitlement(request, tenant, params.at("meter"));
         });
-    // The alerts and billing projections arrive with their issues; until then, empty lists.
-    tenant_route("/v1/tenants/{tenant}/alerts",
-                 [](const HttpRequest&, const std::string& tenant, const Params&) {
-                     std::string body = "{\"tenant_id\":";
-                     append_json_string(body, tenant);
-                     body.append(",\"alerts\":[]}");
-                     return json_ok(std::move(body));
-                 });
+    install_alerts(server);
+    // The billing projection arrives with its issue; until then, an empty list.
     tenant_route("/v1/tenants/{tenant}/billing",
                  [](const HttpRequest&, const std::string& tenant, const Params&) {
                      std::string body = "{\"tenant_id\":";

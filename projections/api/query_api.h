@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ledger/ledger_metrics.h"
+#include "projections/alerts/alert_delivery.h"
 #include "projections/api/api_keys.h"
 #include "projections/api/health.h"
 #include "projections/api/http_server.h"
@@ -39,6 +40,11 @@ struct QueryApiOptions {
     Ingest* ingest = nullptr;                       // POST /v1/events; nullptr: 503
     Jobs* jobs = nullptr;                           // /v1/admin/jobs; nullptr: 503
     const ComponentHealth* health = nullptr;        // parts of this process that stopped
+    // Alerts' delivery states and logs (alert_routes.cpp); nullptr: alerts are listed without.
+    AlertDelivery* alerts = nullptr;
+    // Publishes an account version to usage.accounts, signed, and waits for the broker's
+    // acknowledgement (the alert-rule routes); empty: those routes answer 503.
+    std::function<Result<bool, std::string>(const Account&)> publish_account;
 };
 
 class QueryApi {
@@ -61,6 +67,15 @@ class QueryApi {
     HttpResponse submit_job(const HttpRequest& request, std::string_view kind);
     HttpResponse list_jobs(const HttpRequest& request) const;
     void install_jobs(HttpServer& server);
+    // alert_routes.cpp
+    void install_alerts(HttpServer& server);
+    HttpResponse list_alerts(const HttpRequest& request, const std::string& tenant) const;
+    HttpResponse alert_deliveries(const std::string& tenant, const std::string& id) const;
+    HttpResponse redeliver_alert(const std::string& tenant, const std::string& id);
+    HttpResponse alert_rules(const std::string& tenant) const;
+    // Adds `add` (not null) or removes the rule `remove`: a new account version from now.
+    HttpResponse change_alert_rules(const std::string& tenant, const AlertRule* add,
+                                    const std::string& remove);
     // The key's principal, or the answer: 401 for an unknown key (429 once its client, the peer
     // address, has failed too often: failed_auth_rate_limit), 429 when the key's bucket is empty.
     Result<ApiPrincipal, HttpResponse> identify(const HttpRequest& request);

@@ -51,6 +51,7 @@ const CellDeltas& cell_deltas(const ReducerDeltas& deltas) {
 
 Result<bool, std::string> CountersReducer::reduce(const LedgerEntryRef& entry,
                                                   const AccountInForce& account,
+                                                  const StateReader& /*state*/,
                                                   ReducerDeltas& deltas,
                                                   std::vector<Effect>& /*effects*/) const {
     if (!static_cast<CounterDeltas&>(deltas).cells.add_event(entry.event, account.calendar,

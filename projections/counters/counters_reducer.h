@@ -15,8 +15,10 @@
 namespace ul {
 
 // A reducer's deltas for the counters: the merged cells of the entries applied since the last
-// write, plus tenant → meters for reads.
-class CounterDeltas final : public ReducerDeltas {
+// write, plus tenant → meters for reads. A reducer built on the counters (the alerts,
+// projections/alerts/usage_reducer.h) derives its deltas from these, so every read of the
+// counters finds them (cell_deltas).
+class CounterDeltas : public ReducerDeltas {
   public:
     std::size_t size() const override { return cells.cells(); }
     bool empty() const override { return cells.empty(); }
@@ -42,7 +44,7 @@ class CountersReducer final : public Reducer {
         return std::make_unique<CounterDeltas>();
     }
     Result<bool, std::string> reduce(const LedgerEntryRef& entry, const AccountInForce& account,
-                                     ReducerDeltas& deltas,
+                                     const StateReader& state, ReducerDeltas& deltas,
                                      std::vector<Effect>& effects) const override;
     const GroupBy& group_by() const { return group_by_; }
 

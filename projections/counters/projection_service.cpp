@@ -1,4 +1,5 @@
 #include "projections/counters/projection_service.h"
+#include "projections/alerts/alerts_reducer.h"
 
 #include <spdlog/spdlog.h>
 
@@ -11,7 +12,7 @@ namespace ul {
 Result<std::unique_ptr<ProjectionService>, std::string> ProjectionService::start(
     ProjectionServiceOptions options) {
     std::unique_ptr<ProjectionService> service(new ProjectionService());
-    service->reducer_ = std::make_shared<const CountersReducer>(options.group_by);
+    service->reducer_ = std::make_shared<const AlertsReducer>(options.group_by, options.plans);
     auto runner = ProjectionRunner::start(std::move(options), service->reducer_);
     if (!runner) {
         return unexpected(runner.error());
@@ -154,6 +155,63 @@ Result<std::vector<std::string>, std::string> ProjectionService::meters(
     return std::vector<std::string>(all.begin(), all.end());
 }
 
+Result<std::vector<ProjectionService::AlertRow>, std::string> ProjectionService::alerts(
+    std::string_view tenant, const AlertQuery& query) const {
+    // Records are written by alert_json in one field order, so a filter is an exact substring.
+    std::string meter_field;
+    if (!query.meter.empty()) {
+        meter_field = ",\"meter\":";
+        append_json_string(meter_field, query.meter);
+        meter_field += ",";
+    }
+    const std::string period_field =
+        query.period_start.empty() ? "" : ",\"period_start\":\"" + query.period_start + "\"";
+    auto matches = [&](std::string_view json) {
+        return (meter_field.empty() || json.find(meter_field) != std::string_view::npos) &&
+               (period_field.empty() || json.find(period_field) != std::string_view::npos);
+    };
+    const std::string prefix = alert_record_prefix(tenant);
+    std::string end = prefix;
+    end.back() = '\x01';  // the prefix is tenant '\0': every key of the tenant sorts before this
+    std::string from = prefix;
+    if (!query.after.empty()) {
+        from = query.after;
+        from.push_back('\0');  // the first key after it
+    }
+    // The first `limit` matching rows of the union of the store and the pending records (both
+    // in key order, disjoint: a record is written once).
+    std::map<std::string, std::string> rows;
+    const auto view = runner_->read_view();
+    auto stored = store().for_each_state(
+        AlertsReducer::kAlertsFamily, from, end,
+        [&](std::string_view key, std::string_view json) {
+            if (matches(json)) {
+                rows.emplace(std::string(key), std::string(json));
+            }
+            return rows.size() < query.limit;
+        },
+        view.snapshot.get());
+    if (!stored) {
+        return unexpected(stored.error());
+    }
+    for (const ReducerDeltas* deltas : view.deltas) {
+        const auto& records = static_cast<const AlertDeltas&>(*deltas).records;
+        for (auto it = records.lower_bound(from); it != records.end() && it->first < end; ++it) {
+            if (matches(it->second)) {
+                rows.emplace(it->first, it->second);
+            }
+        }
+    }
+    std::vector<AlertRow> page;
+    for (auto& [key, json] : rows) {
+        if (page.size() == query.limit) {
+            break;
+        }
+        page.push_back({key, std::move(json)});
+    }
+    return page;
+}
+
 Result<ReconcileReport, std::string> ProjectionService::reconcile(
     const std::string& tenant, bool fix, const std::function<void(const ReplayProgress&)>& progress,
     const std::atomic<bool>* cancel) {
@@ -221,6 +279,7 @@ Result<ReplayOptions, std::string> ProjectionService::replay_options(
     options.accounts = std::move(accounts).value();
     options.account_versions = std::move(versions).value();
     options.group_by = reducer_->group_by();
+    options.plans = reducer_->plans();
     options.progress = progress;
     options.cancel = cancel;
     return options;
@@ -267,6 +326,7 @@ Result<StoreComparison, std::string> ProjectionService::verify(
         return unexpected(replayed.error());
     }
     ProjectionStoreOptions rebuilt_options;
+    rebuilt_options.families = AlertsReducer::schema();
     rebuilt_options.path = scratch_dir;
     auto rebuilt = ProjectionStore::open(rebuilt_options, ProjectionOpenMode::secondary);
     if (!rebuilt) {

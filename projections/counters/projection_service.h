@@ -1,5 +1,6 @@
-// ProjectionService: the counters projection — the runner (projections/runner/runner.h) with the
-// counters reducer (counters_reducer.h), plus the counters' reads, reconcile and verify.
+// ProjectionService: the counters and alerts projection — the runner (projections/runner/runner.h)
+// with the alerts reducer (alerts/alerts_reducer.h: the counters reducer plus threshold
+// crossings), plus the counters' reads, the alerts' reads, reconcile and verify.
 // Reads (cell, ranges, breakdowns, tenants, meters) answer the store *plus* the deltas the runner
 // has not written yet (ProjectionRunner::read_view), so an entry is visible as soon as it is
 // applied and never counted twice while its write is under way.
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "projections/alerts/alerts_reducer.h"
 #include "projections/counters/cells.h"
 #include "projections/counters/counters_reducer.h"
 #include "projections/counters/reconcile.h"
@@ -23,6 +25,7 @@ namespace ul {
 
 struct ProjectionServiceOptions : ProjectionRunnerOptions {
     GroupBy group_by;  // the plans file's group_by: breakdown cells per meter
+    PlanBook plans;    // limits and alert thresholds (alerts/alerts_reducer.h)
 };
 
 class ProjectionService {
@@ -44,6 +47,22 @@ class ProjectionService {
         const std::function<bool(const BreakdownKey&, const Cell&)>& visit) const;
     Result<std::vector<std::string>, std::string> tenants() const;
     Result<std::vector<std::string>, std::string> meters(std::string_view tenant_id) const;
+
+    // A tenant's alerts (alerts/alerts_reducer.h), newest first: the store plus the deltas not
+    // yet written. `meter` / `period_start` (RFC 3339 as the records write it) filter when not
+    // empty; `after` is the key of the last alert of the previous page (empty: from the newest).
+    struct AlertQuery {
+        std::string meter;
+        std::string period_start;
+        std::size_t limit = 50;
+        std::string after;
+    };
+    struct AlertRow {
+        std::string key;
+        std::string json;  // alert_json()
+    };
+    Result<std::vector<AlertRow>, std::string> alerts(std::string_view tenant,
+                                                      const AlertQuery& query) const;
 
     const ProjectionMetrics& metrics() const { return runner_->metrics(); }
     std::optional<Account> account(std::string_view tenant_id) const {
@@ -91,7 +110,7 @@ class ProjectionService {
     Result<bool, std::string> need_ledger_store() const;
     const ProjectionStore& store() const { return runner_->store(); }
 
-    std::shared_ptr<const CountersReducer> reducer_;
+    std::shared_ptr<const AlertsReducer> reducer_;
     std::unique_ptr<ProjectionRunner> runner_;
 };
 

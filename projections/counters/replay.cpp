@@ -1,5 +1,5 @@
 #include "projections/counters/replay.h"
-#include "projections/counters/counters_reducer.h"
+#include "projections/alerts/alerts_reducer.h"
 
 #include <limits>
 
@@ -38,15 +38,16 @@ Result<ReplayReport, std::string> replay(const ReplayOptions& options) {
     if (!ledger) {
         return unexpected("the ledger store: " + ledger.error());
     }
+    const AlertsReducer reducer(options.group_by, options.plans);
     ProjectionStoreOptions store_options;
     store_options.path = options.out_path;
+    store_options.families = reducer.families();
     auto store = ProjectionStore::open(store_options, ProjectionOpenMode::read_write);
     if (!store) {
         return unexpected(store.error());
     }
     const AccountHistory history = AccountHistory::of(options.account_versions);
-    const CountersReducer reducer(options.group_by);
-    EntryApplier applier(reducer, history);
+    EntryApplier applier(reducer, history, store->get());
 
     // What to rebuild: every partition of the ledger, up to its end or `up_to`.
     std::map<std::uint32_t, std::uint64_t> ends;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "projections/runner/projection_store.h"
+#include "schemas/plans.h"
 #include "schemas/result.h"
 
 namespace ul {
@@ -41,6 +42,7 @@ struct ReplayOptions {
     // accounts as versions when it kept none): they place months by event time.
     std::vector<AccountVersionRecord> account_versions;
     GroupBy group_by;
+    PlanBook plans;  // the alerts' limits and thresholds (alerts/alerts_reducer.h)
     // Per ledger partition, the sequence to stop before; partitions not named: all entries.
     std::optional<std::map<std::uint32_t, std::uint64_t>> up_to;
     std::size_t max_cells = 250'000;  // cells per write (the memory bound)

@@ -18,13 +18,20 @@ ValidationOptions entry_validation() {
 
 }  // namespace
 
-EntryApplier::EntryApplier(const Reducer& reducer, AccountsAt accounts)
-    : reducer_(reducer), accounts_(std::move(accounts)), validator_(entry_validation()) {}
+EntryApplier::EntryApplier(const Reducer& reducer, AccountsAt accounts, const StateReader* state)
+    : reducer_(reducer),
+      accounts_(std::move(accounts)),
+      state_(state != nullptr ? state : &empty_),
+      validator_(entry_validation()) {}
 
-EntryApplier::EntryApplier(const Reducer& reducer, const AccountHistory& history)
-    : EntryApplier(reducer, [&history](std::string_view tenant, std::int64_t time_us) {
-          return history.at(tenant, time_us);
-      }) {}
+EntryApplier::EntryApplier(const Reducer& reducer, const AccountHistory& history,
+                           const StateReader* state)
+    : EntryApplier(
+          reducer,
+          [&history](std::string_view tenant, std::int64_t time_us) {
+              return history.at(tenant, time_us);
+          },
+          state) {}
 
 Result<bool, std::string> EntryApplier::apply(std::string_view encoded, std::uint32_t partition,
                                               ProjectionPartition& state, ProjectionBatch& batch,
@@ -52,7 +59,7 @@ Result<bool, std::string> EntryApplier::apply(std::string_view encoded, std::uin
         event_ = *validated;
     }
     const LedgerEntryRef entry{partition, sequence, *event};
-    auto reduced = reducer_.reduce(entry, accounts_(event->tenant_id, event->timestamp_us),
+    auto reduced = reducer_.reduce(entry, accounts_(event->tenant_id, event->timestamp_us), *state_,
                                    *batch.deltas, batch.effects);
     if (!reduced) {
         return unexpected("ledger partition " + std::to_string(partition) + " sequence " +

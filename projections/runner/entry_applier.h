@@ -22,11 +22,16 @@ namespace ul {
 class EntryApplier {
   public:
     // `accounts` gives the account version in force for a tenant at an event time (called once
-    // per entry); the reducer and what `accounts` refers to outlive the applier.
+    // per entry); `state` is the store the batches are written to (reducer.h StateReader; null:
+    // nothing written yet, ever). The reducer, what `accounts` refers to and `state` outlive the
+    // applier.
     using AccountsAt = std::function<AccountInForce(std::string_view tenant, std::int64_t time_us)>;
-    EntryApplier(const Reducer& reducer, AccountsAt accounts);
+    EntryApplier(const Reducer& reducer, AccountsAt accounts, const StateReader* state = nullptr);
     // The same, from a history the caller keeps.
-    EntryApplier(const Reducer& reducer, const AccountHistory& history);
+    EntryApplier(const Reducer& reducer, const AccountHistory& history,
+                 const StateReader* state = nullptr);
+    // The store is known only once opened (the runner).
+    void set_state(const StateReader* state) { state_ = state != nullptr ? state : &empty_; }
     // The entry must be the next of `state` (the caller classified it); on success
     // state.next_sequence moves past it. An error text names the entry. With `only_tenant`, an
     // entry of another tenant is passed over (the sequence moves, nothing else): the cells of one
@@ -38,6 +43,8 @@ class EntryApplier {
   private:
     const Reducer& reducer_;
     AccountsAt accounts_;
+    EmptyStateReader empty_;
+    const StateReader* state_;
     EventValidator validator_;
     UsageEvent event_;       // the entry being applied (views into it and unescaped_)
     std::string unescaped_;  // decode_canonical_event's scratch

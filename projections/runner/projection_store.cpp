@@ -402,6 +402,49 @@ Result<std::optional<Cell>, std::string> ProjectionStore::cell(
     return std::optional<Cell>(*decoded);
 }
 
+Result<std::optional<std::string>, std::string> ProjectionStore::get(std::size_t family,
+                                                                     std::string_view key) const {
+    if (family >= state_.size()) {
+        return unexpected("no state family " + std::to_string(family) + " in the projection store");
+    }
+    std::string value;
+    const auto status = db_->get()->Get(rocksdb::ReadOptions(), state_[family],
+                                        rocksdb::Slice(key.data(), key.size()), &value);
+    if (status.IsNotFound()) {
+        return std::optional<std::string>();
+    }
+    if (!status.ok()) {
+        return unexpected("cannot read the projection store: " + status_text(status));
+    }
+    return std::optional<std::string>(std::move(value));
+}
+
+Result<bool, std::string> ProjectionStore::for_each_state(
+    std::size_t family, std::string_view from, std::string_view to,
+    const std::function<bool(std::string_view key, std::string_view value)>& visit,
+    const rocksdb::Snapshot* snapshot) const {
+    if (family >= state_.size()) {
+        return unexpected("no state family " + std::to_string(family) + " in the projection store");
+    }
+    rocksdb::ReadOptions read = read_at(snapshot);
+    const rocksdb::Slice upper(to.data(), to.size());
+    if (!to.empty()) {
+        read.iterate_upper_bound = &upper;
+    }
+    std::unique_ptr<rocksdb::Iterator> iterator(db_->get()->NewIterator(read, state_[family]));
+    for (iterator->Seek(rocksdb::Slice(from.data(), from.size())); iterator->Valid();
+         iterator->Next()) {
+        if (!visit(std::string_view(iterator->key().data(), iterator->key().size()),
+                   std::string_view(iterator->value().data(), iterator->value().size()))) {
+            return true;
+        }
+    }
+    if (!iterator->status().ok()) {
+        return unexpected("cannot read the projection store: " + status_text(iterator->status()));
+    }
+    return true;
+}
+
 Result<bool, std::string> ProjectionStore::for_each_cell(
     CellFamily family, std::string_view from, std::string_view to,
     const std::function<bool(std::string_view key, const Cell&)>& visit,

@@ -117,11 +117,11 @@ struct CellReplacement {
 // A consistent read point of the store (a RocksDB snapshot), released when the last copy goes.
 using StoreSnapshot = std::shared_ptr<const rocksdb::Snapshot>;
 
-class ProjectionStore {
+class ProjectionStore final : public StateReader {
   public:
     static Result<std::unique_ptr<ProjectionStore>, std::string> open(
         const ProjectionStoreOptions& options, ProjectionOpenMode mode);
-    ~ProjectionStore();
+    ~ProjectionStore() override;
     ProjectionStore(const ProjectionStore&) = delete;
     ProjectionStore& operator=(const ProjectionStore&) = delete;
 
@@ -183,6 +183,17 @@ class ProjectionStore {
     Result<std::vector<AccountVersionRecord>, std::string> account_versions() const;
     // The history those versions make.
     Result<AccountHistory, std::string> account_history() const;
+
+    // The reducer's state (StateReader; any thread): the value of `key` in state family
+    // `family` (Reducer::families() index), at the latest write.
+    Result<std::optional<std::string>, std::string> get(std::size_t family,
+                                                        std::string_view key) const override;
+    // Rows of state family `family` from `from` (inclusive) to `to` (exclusive; empty: no end)
+    // in key order; `visit` returns false to stop.
+    Result<bool, std::string> for_each_state(
+        std::size_t family, std::string_view from, std::string_view to,
+        const std::function<bool(std::string_view key, std::string_view value)>& visit,
+        const rocksdb::Snapshot* snapshot = nullptr) const;
 
     // The outbox: up to `max` effects from outbox sequence `from`, in order (any thread); and,
     // once performed, their removal (writer only).

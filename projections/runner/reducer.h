@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,27 @@ struct Effect {
     friend bool operator==(const Effect&, const Effect&) = default;
 };
 
+// What a reducer may read of its state as written so far (the store the runner writes to; the
+// deltas not yet written are the reducer's own, in its ReducerDeltas). A reducer that reads stays
+// pure: its decision is a function of the state the ledger prefix before the entry produced, so
+// live, replay and heal decide alike whatever the flush boundaries. `family` indexes
+// Reducer::families().
+class StateReader {
+  public:
+    virtual ~StateReader() = default;
+    // The written value of `key`, nullopt when there is none; an error when the store fails.
+    virtual Result<std::optional<std::string>, std::string> get(std::size_t family,
+                                                                std::string_view key) const = 0;
+};
+// A state with nothing written (a reducer that reads nothing, a bench).
+class EmptyStateReader final : public StateReader {
+  public:
+    Result<std::optional<std::string>, std::string> get(std::size_t /*family*/,
+                                                        std::string_view /*key*/) const override {
+        return std::optional<std::string>();
+    }
+};
+
 // Where a reducer's deltas go: the runner's WriteBatch. `family` indexes Reducer::families().
 class StateWriter {
   public:
@@ -102,12 +124,14 @@ class Reducer {
     virtual std::string_view name() const = 0;
     virtual const std::vector<StateFamily>& families() const = 0;
     virtual std::unique_ptr<ReducerDeltas> make_deltas() const = 0;
-    // Pure. Adds the entry's deltas to `deltas` (made by make_deltas) and appends its effects.
+    // Pure. Adds the entry's deltas to `deltas` (made by make_deltas) and appends its effects;
+    // `state` is what was written before `deltas` began (the caller writes deltas nowhere else).
     // An error (an overflow) stops the entry's partition there (the watermark stays before the
     // entry). The counters reducer may have added some of the entry's cells before it found
     // the overflow: those deltas stay pending, as before the runner existed.
     virtual Result<bool, std::string> reduce(const LedgerEntryRef& entry,
-                                             const AccountInForce& account, ReducerDeltas& deltas,
+                                             const AccountInForce& account,
+                                             const StateReader& state, ReducerDeltas& deltas,
                                              std::vector<Effect>& effects) const = 0;
 };
 

@@ -43,6 +43,7 @@ Result<std::unique_ptr<ProjectionRunner>, std::string> ProjectionRunner::start(
         return unexpected(store.error());
     }
     service->store_ = std::move(store).value();
+    service->applier_.set_state(service->store_.get());
     // Accounts as last seen (usage.accounts is re-read from its start below; the embedded
     // broker forgets it on restart, the store does not).
     auto stored = service->store_->accounts();

@@ -35,6 +35,7 @@ class ToyReducer final : public ul::Reducer {
     }
     ul::Result<bool, std::string> reduce(const ul::LedgerEntryRef& entry,
                                          const ul::AccountInForce& /*account*/,
+                                         const ul::StateReader& /*state*/,
                                          ul::ReducerDeltas& deltas,
                                          std::vector<ul::Effect>& effects) const override {
         ++static_cast<ToyDeltas&>(deltas).totals[std::string(entry.event.tenant_id)];
@@ -59,7 +60,7 @@ TEST(Outbox, EffectsAreWrittenWithTheStateAndWatermarksAndRemovedOncePerformed) 
             event.tenant_id = "acme";
             std::vector<ul::Effect>& effects = batch.effects;
             ASSERT_TRUE(reducer.reduce({0, sequence, event}, {nullptr, ul::BillingCalendar{}},
-                                       *batch.deltas, effects));
+                                       **store, *batch.deltas, effects));
         }
         batch.partitions[0].next_sequence = 3;
         ASSERT_TRUE((*store)->apply(batch));

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "projections/alerts/alerts_reducer.h"
 #include "projections/runner/projection_store.h"
 #include "schemas/result.h"
 
@@ -15,6 +16,7 @@ namespace ul::test {
 inline Result<std::string, std::string> damage_day_cell(const std::string& store_path,
                                                         std::string_view tenant = {}) {
     ProjectionStoreOptions options;
+    options.families = AlertsReducer::schema();
     options.path = store_path;
     auto store = ProjectionStore::open(options, ProjectionOpenMode::read_write);
     if (!store) {

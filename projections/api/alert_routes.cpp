@@ -1,0 +1,353 @@
+// The alerts' routes of the query API (query_api.h): the alerts a tenant raised, their delivery
+// logs and redelivery, and the tenant's own alert rules (kept in its account: a new account
+// version, published to usage.accounts, effective from now).
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "projections/alerts/alert_delivery.h"
+#include "projections/api/query_api.h"
+#include "schemas/canonical.h"
+#include "schemas/time.h"
+
+namespace ul {
+namespace {
+
+HttpResponse ok(std::string body, int status = 200) {
+    HttpResponse response;
+    response.status = status;
+    response.body = std::move(body);
+    return response;
+}
+
+std::string hex(std::string_view bytes) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (const unsigned char c : bytes) {
+        out.push_back(kHex[c >> 4U]);
+        out.push_back(kHex[c & 15U]);
+    }
+    return out;
+}
+
+std::optional<std::string> unhex(std::string_view text) {
+    if (text.size() % 2 != 0) {
+        return std::nullopt;
+    }
+    auto digit = [](char c) -> int {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    std::string out;
+    for (std::size_t index = 0; index < text.size(); index += 2) {
+        const int high = digit(text[index]);
+        const int low = digit(text[index + 1]);
+        if (high < 0 || low < 0) {
+            return std::nullopt;
+        }
+        out.push_back(static_cast<char>(high * 16 + low));
+    }
+    return out;
+}
+
+void append_delivery(std::string& out, const std::optional<AlertDeliveryState>& state) {
+    if (!state) {
+        out += "\"raised_at\":null,\"delivery\":{\"status\":\"pending\",\"attempts\":0}";
+        return;
+    }
+    out += "\"raised_at\":\"" + format_rfc3339(state->raised_at_us) + "\"";
+    out += ",\"delivery\":{\"status\":\"" + state->status + "\"";
+    out += ",\"attempts\":" + std::to_string(state->attempts);
+    if (state->status == "pending" && state->attempts > 0) {
+        out += ",\"next_attempt_at\":\"" + format_rfc3339(state->next_at_us) + "\"";
+    }
+    out += ",\"last_error\":";
+    if (state->last_error.empty()) {
+        out += "null";
+    } else {
+        append_json_string(out, state->last_error);
+    }
+    out += "}";
+}
+
+std::string rule_id() {
+    thread_local std::mt19937_64 random{std::random_device{}()};
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id = "rule_";
+    const std::uint64_t value = random();
+    for (int shift = 44; shift >= 0; shift -= 4) {
+        id.push_back(kHex[(value >> static_cast<unsigned>(shift)) & 15U]);
+    }
+    return id;
+}
+
+}  // namespace
+
+HttpResponse QueryApi::list_alerts(const HttpRequest& request, const std::string& tenant) const {
+    ProjectionService::AlertQuery query;
+    query.meter = std::string(request.query_param("meter").value_or(""));
+    if (const auto start = request.query_param("period_start")) {
+        auto parsed = parse_rfc3339(*start);
+        if (!parsed) {
+            return json_error(400, "bad_period_start", "period_start: " + parsed.error());
+        }
+        query.period_start = format_rfc3339(*parsed);
+    }
+    if (const auto limit = request.query_param("limit")) {
+        std::size_t value = 0;
+        const auto [end, error] =
+            std::from_chars(limit->data(), limit->data() + limit->size(), value);
+        if (error != std::errc() || end != limit->data() + limit->size() || value < 1 ||
+            value > 500) {
+            return json_error(400, "bad_limit", "limit: an integer 1..500");
+        }
+        query.limit = value;
+    }
+    if (const auto cursor = request.query_param("cursor")) {
+        auto key = unhex(*cursor);
+        if (!key || key->rfind(alert_record_prefix(tenant), 0) != 0) {
+            return json_error(400, "bad_cursor", "cursor: the next_cursor of an earlier page");
+        }
+        query.after = *key;
+    }
+    auto rows = projections_.alerts(tenant, query);
+    if (!rows) {
+        return json_error(500, "internal", rows.error());
+    }
+    std::string body = "{\"tenant_id\":";
+    append_json_string(body, tenant);
+    body += ",\"alerts\":[";
+    for (std::size_t index = 0; index < rows->size(); ++index) {
+        const auto& row = (*rows)[index];
+        body += index == 0 ? "" : ",";
+        // The record, with its delivery appended inside the object.
+        body.append(row.json, 0, row.json.size() - 1);
+        body += ",";
+        std::optional<AlertDeliveryState> state;
+        if (options_.alerts != nullptr) {
+            const auto id_at = row.json.find("\"id\":\"") + 6;
+            auto held = options_.alerts->state(row.json.substr(id_at, 35));
+            if (held) {
+                state = *held;
+            }
+        }
+        append_delivery(body, state);
+        body += "}";
+    }
+    body += "],\"next_cursor\":";
+    if (rows->size() == query.limit) {
+        body += "\"" + hex(rows->back().key) + "\"";
+    } else {
+        body += "null";
+    }
+    body += "}";
+    return ok(std::move(body));
+}
+
+HttpResponse QueryApi::alert_deliveries(const std::string& tenant, const std::string& id) const {
+    if (options_.alerts == nullptr) {
+        return json_error(503, "alerts_unavailable", "this process delivers no alerts");
+    }
+    auto held = options_.alerts->state(id);
+    if (!held) {
+        return json_error(500, "internal", held.error());
+    }
+    if (!*held || (*held)->tenant != tenant) {
+        return json_error(404, "not_found", "no alert " + id + " of this tenant has been raised");
+    }
+    auto log = options_.alerts->attempts(id);
+    if (!log) {
+        return json_error(500, "internal", log.error());
+    }
+    std::string body = "{\"alert_id\":";
+    append_json_string(body, id);
+    body += ",";
+    append_delivery(body, *held);
+    body += ",\"attempts\":[";
+    for (std::size_t index = 0; index < log->size(); ++index) {
+        body += (index == 0 ? "" : ",") + (*log)[index];
+    }
+    body += "]}";
+    return ok(std::move(body));
+}
+
+HttpResponse QueryApi::redeliver_alert(const std::string& tenant, const std::string& id) {
+    if (options_.alerts == nullptr) {
+        return json_error(503, "alerts_unavailable", "this process delivers no alerts");
+    }
+    auto held = options_.alerts->state(id);
+    if (!held) {
+        return json_error(500, "internal", held.error());
+    }
+    if (!*held || (*held)->tenant != tenant) {
+        return json_error(404, "not_found", "no alert " + id + " of this tenant has been raised");
+    }
+    if (auto scheduled = options_.alerts->redeliver(id); !scheduled) {
+        return json_error(500, "internal", scheduled.error());
+    }
+    std::string body = "{\"alert_id\":";
+    append_json_string(body, id);
+    body += ",\"delivery\":{\"status\":\"pending\"}}";
+    return ok(std::move(body), 202);
+}
+
+HttpResponse QueryApi::alert_rules(const std::string& tenant) const {
+    const auto account = projections_.account(tenant);
+    std::string plan_id;
+    const Plan* plan = plan_of(tenant, &plan_id);
+    std::string body = "{\"tenant_id\":";
+    append_json_string(body, tenant);
+    body += ",\"rules\":[";
+    if (account) {
+        for (std::size_t index = 0; index < account->alert_rules.size(); ++index) {
+            body += index == 0 ? "" : ",";
+            append_alert_rule_json(account->alert_rules[index], body);
+        }
+    }
+    // Where alerts go (the secret is never shown), and the plan's own thresholds, which apply
+    // besides (not editable here: the plans file).
+    body += "],\"webhook\":";
+    if (account && !account->alert_webhook_url.empty()) {
+        append_json_string(body, account->alert_webhook_url);
+    } else {
+        body += "null";
+    }
+    body += ",\"plan\":";
+    append_json_string(body, plan_id);
+    body += ",\"plan_thresholds\":{";
+    bool first = true;
+    for (const auto& meter : plan != nullptr ? plan->meters : std::vector<MeterPlan>{}) {
+        body += first ? "" : ",";
+        first = false;
+        append_json_string(body, meter.meter);
+        body += ":[";
+        for (std::size_t index = 0; meter.limit && index < meter.thresholds.size(); ++index) {
+            body += (index == 0 ? "\"" : ",\"") + meter.thresholds[index].to_string() + "\"";
+        }
+        body += "]";
+    }
+    body += "}}";
+    return ok(std::move(body));
+}
+
+HttpResponse QueryApi::change_alert_rules(const std::string& tenant, const AlertRule* add,
+                                          const std::string& remove) {
+    if (!options_.publish_account) {
+        return json_error(503, "accounts_unavailable",
+                          "this process cannot publish account changes");
+    }
+    const std::int64_t now = options_.now_us();
+    // Rules live in the account: the new version is the current one plus (or minus) the rule,
+    // in force from now. A tenant without an account gets one on the default plan.
+    Account account;
+    if (auto current = projections_.account(tenant)) {
+        account = *current;
+        if (account.effective_from() > now) {
+            return json_error(409, "scheduled_change",
+                              "the account has a change scheduled for " +
+                                  format_rfc3339(account.effective_from()) +
+                                  "; change alert rules after it takes effect, or with "
+                                  "`usage-ledger account set --alert-rule`");
+        }
+    } else {
+        account.tenant_id = tenant;
+        account.plan = plans_.default_plan;
+        account.time_zone = "UTC";
+    }
+    if (add != nullptr) {
+        for (const auto& rule : account.alert_rules) {
+            if (rule.id == add->id) {
+                return json_error(409, "rule_exists", "the tenant has a rule " + add->id);
+            }
+        }
+        if (account.alert_rules.size() >= 100) {
+            return json_error(409, "too_many_rules", "a tenant has at most 100 alert rules");
+        }
+        account.alert_rules.push_back(*add);
+    } else {
+        const auto before = account.alert_rules.size();
+        std::erase_if(account.alert_rules,
+                      [&](const AlertRule& rule) { return rule.id == remove; });
+        if (account.alert_rules.size() == before) {
+            return json_error(404, "not_found", "the tenant has no alert rule " + remove);
+        }
+    }
+    account.updated_at_us = std::max(now, account.updated_at_us + 1);
+    account.effective_at_us = account.updated_at_us;
+    if (auto published = options_.publish_account(account); !published) {
+        return json_error(503, "accounts_unavailable", published.error());
+    }
+    // Answer once this process holds the version (its next read sees the rule).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+        const auto held = projections_.account(tenant);
+        if (held && held->updated_at_us >= account.updated_at_us) {
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::string body;
+    if (add != nullptr) {
+        append_alert_rule_json(*add, body);
+        body.pop_back();
+        body += ",\"effective_at\":\"" + format_rfc3339(account.effective_at_us) + "\"}";
+        HttpResponse response = ok(std::move(body), 201);
+        response.headers.emplace_back("Location",
+                                      "/v1/tenants/" + tenant + "/alert-rules/" + add->id);
+        return response;
+    }
+    HttpResponse response;
+    response.status = 204;
+    response.content_type.clear();
+    return response;
+}
+
+void QueryApi::install_alerts(HttpServer& server) {
+    using Params = std::map<std::string, std::string>;
+    // A tenant's key or an admin key (authorize()), then the handler.
+    auto tenant_route = [this, &server](std::string method, std::string pattern, auto handler) {
+        server.route(std::move(method), std::move(pattern),
+                     [this, handler](const HttpRequest& request, const Params& params) {
+                         const std::string& tenant = params.at("tenant");
+                         if (auto denied = authorize(request, &tenant)) {
+                             return *denied;
+                         }
+                         return handler(request, tenant, params);
+                     });
+    };
+    tenant_route("GET", "/v1/tenants/{tenant}/alerts",
+                 [this](const HttpRequest& request, const std::string& tenant, const Params&) {
+                     return list_alerts(request, tenant);
+                 });
+    tenant_route("GET", "/v1/tenants/{tenant}/alerts/{id}/deliveries",
+                 [this](const HttpRequest&, const std::string& tenant, const Params& params) {
+                     return alert_deliveries(tenant, params.at("id"));
+                 });
+    tenant_route("POST", "/v1/tenants/{tenant}/alerts/{id}/redeliver",
+                 [this](const HttpRequest&, const std::string& tenant, const Params& params) {
+                     return redeliver_alert(tenant, params.at("id"));
+                 });
+    tenant_route("GET", "/v1/tenants/{tenant}/alert-rules",
+                 [this](const HttpRequest&, const std::string& tenant, const Params&) {
+                     return alert_rules(tenant);
+                 });
+    tenant_route("POST", "/v1/tenants/{tenant}/alert-rules",
+                 [this](const HttpRequest& request, const std::string& tenant, const Params&) {
+                     auto rule = parse_alert_rule(request.body, /*id_optional=*/true);
+                     if (!rule) {
+                         return json_error(400, "invalid_rule", rule.error());
+                     }
+                     if (rule->id.empty()) {
+                         rule->id = rule_id();
+                     }
+                     return change_alert_rules(tenant, &*rule, "");
+                 });
+    tenant_route("DELETE", "/v1/tenants/{tenant}/alert-rules/{id}",
+                 [this](const HttpRequest&, const std::string& tenant, const Params& params) {
+                     return change_alert_rules(tenant, nullptr, params.at("id"));
+                 });
+}
+
+}  // namespace ul
