@@ -130,6 +130,12 @@ int run_replay(const ReplayArgs& args) {
             }
             append_json_string(out, line);
         }
+        out += "],\"rows_compared\":" + std::to_string(comparison->rows_compared) + ",\"rows\":[";
+        for (std::size_t index = 0; index < comparison->row_differences.size(); ++index) {
+            spdlog::error("replay: differs: {}", comparison->row_differences[index]);
+            out += index > 0 ? "," : "";
+            append_json_string(out, comparison->row_differences[index]);
+        }
         out += "]}";
         if (comparison->total > 0) {
             spdlog::error("replay: {} cells differ between {} and the rebuilt store",

@@ -160,9 +160,17 @@ AlertDelivery::~AlertDelivery() {
 
 void AlertDelivery::pump() {
     auto last_rescan = std::chrono::steady_clock::now();
+    std::string last_error;  // logged once while it lasts, not every poll
     while (!stop_.load()) {
         if (auto taken = take_outbox(); !taken) {
-            spdlog::error("alerts: {}", taken.error());
+            if (taken.error() != last_error) {
+                spdlog::error("alerts: {} (retrying every {} ms)", taken.error(),
+                              options_.poll_interval.count());
+                last_error = taken.error();
+            }
+        } else if (!last_error.empty()) {
+            spdlog::info("alerts: taking alerts from the outbox again");
+            last_error.clear();
         }
         if (std::chrono::steady_clock::now() - last_rescan >= options_.rescan_interval) {
             rescan();
@@ -250,7 +258,7 @@ void AlertDelivery::rescan() {
         }
         {
             std::lock_guard lock(mutex_);
-            if (queued_.count(id) != 0) {
+            if (queued_.count(id) != 0 || in_flight_.count(id) != 0) {
                 continue;
             }
         }
@@ -261,9 +269,10 @@ void AlertDelivery::rescan() {
     }
 }
 
-void AlertDelivery::enqueue(const std::string& url, const std::string& id, std::int64_t due_us) {
+void AlertDelivery::enqueue(const std::string& url, const std::string& id, std::int64_t due_us,
+                            bool retry) {
     std::lock_guard lock(mutex_);
-    if (stop_.load() || queued_.count(id) != 0) {
+    if (stop_.load() || queued_.count(id) != 0 || (!retry && in_flight_.count(id) != 0)) {
         return;
     }
     auto& receiver = receivers_[url];
@@ -296,10 +305,12 @@ void AlertDelivery::serve(Receiver& receiver) {
         }
         receiver.due.erase(receiver.due.begin());
         queued_.erase(id);
+        in_flight_.insert(id);  // a rescan meanwhile must not queue it a second time
         metrics_.queue_depth.fetch_sub(1);
         lock.unlock();
         attempt(id);
         lock.lock();
+        in_flight_.erase(id);
     }
 }
 
@@ -377,7 +388,7 @@ void AlertDelivery::attempt(const std::string& id) {
         return;
     }
     if (delay) {
-        enqueue(account->alert_webhook_url, id, current.next_at_us);
+        enqueue(account->alert_webhook_url, id, current.next_at_us, /*retry=*/true);
     }
 }
 

@@ -111,7 +111,10 @@ class AlertDelivery {
     void pump();
     Result<bool, std::string> take_outbox();
     void rescan();
-    void enqueue(const std::string& url, const std::string& id, std::int64_t due_us);
+    // Queues an attempt unless the alert is queued already or (but for the retry an attempt
+    // schedules itself) being attempted.
+    void enqueue(const std::string& url, const std::string& id, std::int64_t due_us,
+                 bool retry = false);
     void serve(Receiver& receiver);
     void attempt(const std::string& id);
     Result<bool, std::string> write_state(const std::string& id, const AlertDeliveryState& state,
@@ -127,6 +130,7 @@ class AlertDelivery {
     std::condition_variable wake_;
     std::map<std::string, std::unique_ptr<Receiver>> receivers_;  // by URL
     std::set<std::string> queued_;                                // ids in some receiver's queue
+    std::set<std::string> in_flight_;                             // ids being attempted
     std::mutex state_mutex_;  // read-modify-write of one delivery state
     std::thread pump_;
 };

@@ -53,7 +53,7 @@ std::optional<std::string> unhex(std::string_view text) {
 }
 
 void append_delivery(std::string& out, const std::optional<AlertDeliveryState>& state) {
-    if (!state) {
+    if (!state) {  // decided, not yet taken from the outbox
         out += "\"raised_at\":null,\"delivery\":{\"status\":\"pending\",\"attempts\":0}";
         return;
     }
@@ -125,15 +125,16 @@ HttpResponse QueryApi::list_alerts(const HttpRequest& request, const std::string
         // The record, with its delivery appended inside the object.
         body.append(row.json, 0, row.json.size() - 1);
         body += ",";
-        std::optional<AlertDeliveryState> state;
-        if (options_.alerts != nullptr) {
+        if (options_.alerts == nullptr) {
+            body += "\"raised_at\":null,\"delivery\":null";  // this process delivers nothing
+        } else {
             const auto id_at = row.json.find("\"id\":\"") + 6;
             auto held = options_.alerts->state(row.json.substr(id_at, 35));
-            if (held) {
-                state = *held;
+            if (!held) {
+                return json_error(500, "internal", held.error());
             }
+            append_delivery(body, *held);
         }
-        append_delivery(body, state);
         body += "}";
     }
     body += "],\"next_cursor\":";

@@ -1,7 +1,9 @@
 #include "projections/counters/replay.h"
 #include "projections/alerts/alerts_reducer.h"
 
+#include <algorithm>
 #include <limits>
+#include <map>
 
 #include <filesystem>
 #include <memory>
@@ -195,7 +197,53 @@ Result<StoreComparison, std::string> compare_stores(const ProjectionStore& live,
     if (!cells) {
         return unexpected(cells.error());
     }
-    return compare_cells(live, nullptr, "", "", (*cells)[0], (*cells)[1], max_reported);
+    auto comparison = compare_cells(live, nullptr, "", "", (*cells)[0], (*cells)[1], max_reported);
+    if (!comparison) {
+        return comparison;
+    }
+    // The other state families, row by row (a merge join of two sorted maps).
+    const std::size_t families = std::min(live.state_families(), rebuilt.state_families());
+    for (std::size_t family = 2; family < families; ++family) {
+        std::map<std::string, std::string> rows[2];
+        for (int side = 0; side < 2; ++side) {
+            auto read = (side == 0 ? live : rebuilt)
+                            .for_each_state(family, "", "",
+                                            [&](std::string_view key, std::string_view value) {
+                                                rows[side].emplace(key, value);
+                                                return true;
+                                            });
+            if (!read) {
+                return unexpected(read.error());
+            }
+        }
+        auto report = [&](const std::string& key, const char* what) {
+            ++comparison->total;
+            if (comparison->row_differences.size() < max_reported) {
+                std::string printable;
+                for (const char c : key) {
+                    printable += c >= 0x20 && c < 0x7f ? std::string(1, c) : std::string("\\0");
+                }
+                comparison->row_differences.push_back("state family " + std::to_string(family) +
+                                                      ", key " + printable + ": " + what);
+            }
+        };
+        for (const auto& [key, value] : rows[0]) {
+            ++comparison->rows_compared;
+            const auto other = rows[1].find(key);
+            if (other == rows[1].end()) {
+                report(key, "only the live store has it");
+            } else if (other->second != value) {
+                report(key, "differs");
+            }
+        }
+        for (const auto& [key, value] : rows[1]) {
+            if (rows[0].count(key) == 0) {
+                ++comparison->rows_compared;
+                report(key, "only the rebuilt store has it");
+            }
+        }
+    }
+    return comparison;
 }
 
 Result<std::array<SortedCells, 2>, std::string> read_all_cells(const ProjectionStore& store) {

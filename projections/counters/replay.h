@@ -69,10 +69,15 @@ struct CellDifference {
 
 // Every differing cell (both families), in key order; at most `max_reported` are kept, the
 // count of all is in `total`.
+// Besides the cells, every row of the other state families (the alerts': alert_periods,
+// alerts), byte for byte: `row_differences` describes up to `max_reported` of them; `total`
+// counts cells and rows.
 struct StoreComparison {
     std::vector<CellDifference> differences;
     std::uint64_t total = 0;
     std::uint64_t cells_compared = 0;
+    std::uint64_t rows_compared = 0;
+    std::vector<std::string> row_differences;
 };
 Result<StoreComparison, std::string> compare_stores(const ProjectionStore& live,
                                                     const ProjectionStore& rebuilt,

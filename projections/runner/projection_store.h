@@ -188,6 +188,7 @@ class ProjectionStore final : public StateReader {
     // `family` (Reducer::families() index), at the latest write.
     Result<std::optional<std::string>, std::string> get(std::size_t family,
                                                         std::string_view key) const override;
+    std::size_t state_families() const { return state_.size(); }
     // Rows of state family `family` from `from` (inclusive) to `to` (exclusive; empty: no end)
     // in key order; `visit` returns false to stop.
     Result<bool, std::string> for_each_state(

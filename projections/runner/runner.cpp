@@ -645,14 +645,6 @@ Result<bool, std::string> ProjectionRunner::run() {
 }
 
 Result<bool, std::string> ProjectionRunner::consume() {
-    // Entries committed before this start and not applied yet (also partitions stopped at a
-    // gap by an earlier run) come from the ledger store first, when it is here.
-    if (ledger_) {
-        if (auto caught = catch_up_with_ledger(); !caught) {
-            return caught;
-        }
-        metrics_.caught_up.store(true);
-    }
     if (auto joined = consumer_->join(); !joined) {
         return joined;
     }
@@ -700,6 +692,16 @@ Result<bool, std::string> ProjectionRunner::consume() {
                         metrics_.accounts_loaded.store(true);
                         spdlog::info("projections: {} read to its end; applying {}",
                                      options_.accounts_topic, options_.ledger_topic);
+                        // Entries committed before this start and not applied yet (also
+                        // partitions stopped at a gap by an earlier run) come from the ledger
+                        // store first, when it is here — with the account versions just read,
+                        // as replay places them (not the ones an earlier run left in the store).
+                        if (ledger_ && !metrics_.caught_up.load()) {
+                            if (auto caught = catch_up_with_ledger(); !caught) {
+                                return caught;
+                            }
+                            metrics_.caught_up.store(true);
+                        }
                         resume_ledger_partitions();
                     }
                 }

@@ -58,8 +58,9 @@ struct ProjectionRunnerOptions {
     std::size_t max_batch = 10'000;  // messages per poll batch
     FlushPolicy flush;
     bool sync = false;
-    // The ledger store at <data_dir>/ledger is readable here (secondary open): at start the
-    // projection applies every committed entry it has not applied yet from it (a crash can leave
+    // The ledger store at <data_dir>/ledger is readable here (secondary open): at start, once
+    // usage.accounts is read to its end (so entries are placed with the account versions replay
+    // uses), the projection applies every committed entry it has not applied yet from it (a crash can leave
     // the projection behind entries that usage.ledger will not carry again), a jump in
     // usage.ledger is healed from it, and readiness compares the applied sequences with the
     // ledger's committed ones.

@@ -362,7 +362,9 @@ TEST_F(AlertsTest, EachCrossingIsRaisedAndDeliveredOnceThroughFailuresCrashesAnd
             .body;
     };
     ASSERT_TRUE(ul::test::wait_until([&] { return count(beta_log(), "\"attempt\":") >= 3; }, 60s))
-        << beta_log();
+        << beta_log() << "\n"
+        << alerts("beta") << "\n"
+        << live->stderr_text();
     flaky.open(beta_port);
     ASSERT_TRUE(ul::test::wait_until([&] { return flaky.requests().size() == 1; }, 60s))
         << beta_log();
@@ -420,9 +422,32 @@ TEST_F(AlertsTest, EachCrossingIsRaisedAndDeliveredOnceThroughFailuresCrashesAnd
         ++seen[request.event_id];
     }
     EXPECT_EQ(seen.size(), 5U);
+    EXPECT_EQ(healthy.requests().size(), 5U);
     for (const auto& [id, times] : seen) {
         EXPECT_EQ(times, 1) << id;
     }
+
+    // A replay rebuilds the same alert rows byte for byte (compared with the live store at its
+    // watermarks) and delivers nothing: it has no worker.
+    ChildProcess replay("replay",
+                        {UL_BINARY, "replay", "--ledger-dir", data_dir_, "--out",
+                         (dir_.path() / "rebuilt").string(), "--verify", data_dir_},
+                        dir_.path());
+    ASSERT_EQ(replay.wait(120s), std::optional<int>(0)) << replay.stderr_text();
+    EXPECT_TRUE(has(replay.stdout_text(), "\"differences\":0,")) << replay.stdout_text();
+    EXPECT_FALSE(has(replay.stdout_text(), "\"rows_compared\":0,")) << replay.stdout_text();
+    // Anything the replay POSTed would arrive before a new alert of the live process does.
+    account_set("sentinel3",
+                {"--alert-webhook", healthy.url(), "--alert-webhook-secret-file", secret_path_});
+    ASSERT_TRUE(ul::test::wait_until(
+        [&] {
+            return has(http_get(address_, "/v1/tenants/sentinel3/alert-rules", kAdmin).body,
+                       "\"webhook\":\"http://127.0.0.1");
+        },
+        60s));
+    emit({event("s-5", "sentinel3", 850, "2026-12-06T10:00:00Z")});
+    ASSERT_TRUE(ul::test::wait_until([&] { return healthy.requests().size() >= 6; }, 60s));
+    EXPECT_EQ(healthy.requests().size(), 6U);
 
     // The routes answer like the other tenant routes.
     EXPECT_EQ(http_get(address_, "/v1/tenants/acme/alerts").status, 401);

@@ -260,7 +260,20 @@ TEST_F(QueryApiTest, HistoryIsZeroFilledAndGroupsByProperty) {
 TEST_F(QueryApiTest, AlertsBillingAndAdminTenants) {
     auto alerts = http_get(address_, "/v1/tenants/globex/alerts", "globex-key");
     EXPECT_EQ(alerts.status, 200);
-    EXPECT_TRUE(has(alerts.body, R"("alerts":[])")) << alerts.body;
+    // globex's events crossed its plan's thresholds: tokens 10000 of 10000 in one entry (80, 95
+    // and 100 %), api_calls 80 of 100 (80 %). Each with its delivery (globex has no webhook).
+    std::size_t raised = 0;
+    for (auto at = alerts.body.find("\"id\":\"al_"); at != std::string::npos;
+         at = alerts.body.find("\"id\":\"al_", at + 1)) {
+        ++raised;
+    }
+    EXPECT_EQ(raised, 4U) << alerts.body;
+    EXPECT_TRUE(has(alerts.body, R"("meter":"api_calls","period":"month")")) << alerts.body;
+    EXPECT_TRUE(has(alerts.body,
+                    R"("threshold":{"percent":"1"},"rule":"plan","limit":"10000","used":"10000")"))
+        << alerts.body;
+    EXPECT_TRUE(has(alerts.body, R"("raised_at":)")) << alerts.body;
+    EXPECT_TRUE(has(alerts.body, R"("delivery":)")) << alerts.body;
     auto billing = http_get(address_, "/v1/tenants/globex/billing", "globex-key");
     EXPECT_EQ(billing.status, 200);
     EXPECT_TRUE(has(billing.body, R"("reports":[])")) << billing.body;
@@ -369,12 +382,12 @@ TEST_F(QueryApiTest, RateLimitAnswers429WithRetryAfter) {
 
 TEST_F(QueryApiTest, FailedAuthenticationsAreRateLimitedPerClient) {
     // A fresh process: its failed-authentication bucket (10, then one a second) is untouched.
-    ChildProcess fresh("project-auth",
-                       {UL_BINARY, "project", "--bootstrap-file", bootstrap_file_, "--data-dir",
-                        (dir_->path() / "data-auth").string(), "--assign-all", "--config",
-                        plans_file_, "--listen", "127.0.0.1:0", "--admin-key", kAdmin,
-                        "--rate-limit", "1000", "--rate-burst", "1000"},
-                       dir_->path());
+    ChildProcess fresh(
+        "project-auth",
+        {UL_BINARY, "project", "--bootstrap-file", bootstrap_file_, "--data-dir",
+         (dir_->path() / "data-auth").string(), "--assign-all", "--config", plans_file_, "--listen",
+         "127.0.0.1:0", "--admin-key", kAdmin, "--rate-limit", "1000", "--rate-burst", "1000"},
+        dir_->path());
     const std::string address = bound_address(fresh);
     // Every guess is another key: the bucket is the client's (its address), not the key's.
     std::vector<int> statuses;
