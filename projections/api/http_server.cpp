@@ -6,6 +6,7 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -13,6 +14,8 @@
 #include <map>
 #include <mutex>
 #include <thread>
+
+#include <sys/resource.h>
 
 #include "schemas/canonical.h"
 #include "schemas/text.h"
@@ -149,6 +152,16 @@ struct HttpServer::Impl {
     HttpServerOptions options;
     std::unique_ptr<asio::io_context> io = std::make_unique<asio::io_context>();
     std::optional<tcp::acceptor> acceptor{std::in_place, *io};
+    // Accepting stops at max_connections or when accept() is out of descriptors; at most one
+    // async_accept is outstanding, and only while `accepting` is running (all under
+    // accept_mutex; the timer is touched only by on_accept, which never runs twice at once).
+    enum class Accepting : std::uint8_t { running, at_limit, out_of_descriptors };
+    mutable std::mutex accept_mutex;
+    Accepting accepting = Accepting::running;
+    std::size_t open_connections = 0;
+    std::uint64_t accept_paused_total = 0;
+    std::optional<std::chrono::steady_clock::time_point> last_accept_log;
+    std::optional<asio::steady_timer> accept_retry_timer{std::in_place, *io};
     std::vector<std::thread> threads;
     std::vector<Route> routes;
     std::atomic<bool> stopped{false};
@@ -156,6 +169,10 @@ struct HttpServer::Impl {
     std::shared_ptr<ReplyGate> gate = std::make_shared<ReplyGate>();
 
     void accept();
+    void on_accept(beast::error_code error, tcp::socket socket);
+    void pause_accepting(Accepting why, const std::string& reason);  // accept_mutex held
+    bool may_log_accept_problem();                                   // accept_mutex held
+    void connection_closed();  // by ~Session: resumes accepting paused at the limit
     // Routes `request`; calls `reply` exactly once.
     void dispatch(const HttpRequest& request, const HttpReply& reply) const;
 };
@@ -166,6 +183,9 @@ class Session : public std::enable_shared_from_this<Session> {
   public:
     Session(tcp::socket socket, HttpServer::Impl& server)
         : stream_(std::move(socket)), server_(server) {}
+    ~Session() { server_.connection_closed(); }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
 
     void start() {
         asio::dispatch(stream_.get_executor(),
@@ -383,16 +403,108 @@ class Session : public std::enable_shared_from_this<Session> {
 void HttpServer::Impl::accept() {
     acceptor->async_accept(asio::make_strand(*io),
                            [this](beast::error_code error, tcp::socket socket) {
-                               if (stopped.load()) {
-                                   return;
-                               }
-                               if (!error) {
-                                   std::make_shared<Session>(std::move(socket), *this)->start();
-                               } else if (error != asio::error::operation_aborted) {
-                                   spdlog::warn("http: accept: {}", error.message());
-                               }
-                               accept();
+                               on_accept(error, std::move(socket));
                            });
+}
+
+namespace {
+
+// accept() failed for want of descriptors or memory: retrying at once would fail again.
+bool out_of_resources(const beast::error_code& error) {
+    return error == asio::error::no_descriptors || error == asio::error::no_buffer_space ||
+           error == asio::error::no_memory ||
+           error == beast::error_code(ENFILE, boost::system::system_category());
+}
+
+}  // namespace
+
+void HttpServer::Impl::on_accept(beast::error_code error, tcp::socket socket) {
+    if (stopped.load() || error == asio::error::operation_aborted) {
+        return;
+    }
+    if (!error) {
+        bool again = true;
+        {
+            std::lock_guard lock(accept_mutex);
+            ++open_connections;
+            if (open_connections >= options.max_connections) {
+                pause_accepting(Accepting::at_limit, "max_connections reached");
+                again = false;
+            }
+        }
+        std::make_shared<Session>(std::move(socket), *this)->start();
+        if (again) {
+            accept();
+        }
+        return;
+    }
+    if (out_of_resources(error)) {
+        std::lock_guard lock(accept_mutex);
+        pause_accepting(Accepting::out_of_descriptors, error.message());
+        accept_retry_timer->expires_after(options.accept_retry_delay);
+        accept_retry_timer->async_wait([this](beast::error_code timer_error) {
+            if (timer_error || stopped.load()) {
+                return;
+            }
+            {
+                std::lock_guard inner(accept_mutex);
+                if (accepting != Accepting::out_of_descriptors) {
+                    return;  // a closed connection resumed accepting already
+                }
+                accepting = Accepting::running;
+            }
+            accept();
+        });
+        return;
+    }
+    {
+        std::lock_guard lock(accept_mutex);
+        if (may_log_accept_problem()) {
+            spdlog::warn("http: accept: {}", error.message());
+        }
+    }
+    accept();
+}
+
+bool HttpServer::Impl::may_log_accept_problem() {
+    const auto now = std::chrono::steady_clock::now();
+    if (last_accept_log && now - *last_accept_log < std::chrono::seconds(1)) {
+        return false;
+    }
+    last_accept_log = now;
+    return true;
+}
+
+void HttpServer::Impl::pause_accepting(Accepting why, const std::string& reason) {
+    UL_CHECK(accepting == Accepting::running, "accepting paused twice");
+    accepting = why;
+    ++accept_paused_total;
+    if (may_log_accept_problem()) {
+        spdlog::warn(
+            "http: not accepting connections for now: {} ({} open, max_connections {}); resumes "
+            "when a connection closes{} (paused {} times so far; logged at most once a second)",
+            reason, open_connections, options.max_connections,
+            why == Accepting::out_of_descriptors ? " or after a short delay" : "",
+            accept_paused_total);
+    }
+}
+
+void HttpServer::Impl::connection_closed() {
+    {
+        std::lock_guard lock(accept_mutex);
+        UL_CHECK(open_connections > 0, "a connection closed that was never counted");
+        --open_connections;
+        if (stopped.load() || accepting == Accepting::running ||
+            open_connections >= options.max_connections) {
+            return;
+        }
+        accepting = Accepting::running;
+    }
+    asio::post(*io, [this] {
+        if (!stopped.load()) {
+            accept();
+        }
+    });
 }
 
 void HttpServer::Impl::dispatch(const HttpRequest& request, const HttpReply& reply) const {
@@ -465,6 +577,17 @@ Result<std::unique_ptr<HttpServer>, std::string> HttpServer::start(HttpServerOpt
     if (port < 0 || port > 65535) {
         return unexpected("cannot listen on " + listen + ": the port must be 0-65535");
     }
+    if (impl.options.max_connections == 0) {
+        return unexpected(std::string("max_connections must be at least 1"));
+    }
+    rlimit files{};
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
+        files.rlim_cur / 2 < impl.options.max_connections) {
+        const auto lowered = std::max<std::size_t>(1, files.rlim_cur / 2);
+        spdlog::info("http: max_connections {} lowered to {}: half the open-files limit {}",
+                     impl.options.max_connections, lowered, files.rlim_cur);
+        impl.options.max_connections = lowered;
+    }
     const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
     impl.acceptor->open(endpoint.protocol(), error);
     if (!error) {
@@ -494,6 +617,20 @@ HttpServer::~HttpServer() {
 
 std::string HttpServer::address() const {
     return impl_->address;
+}
+
+std::uint64_t HttpServer::accept_paused_total() const {
+    std::lock_guard lock(impl_->accept_mutex);
+    return impl_->accept_paused_total;
+}
+
+std::size_t HttpServer::open_connections() const {
+    std::lock_guard lock(impl_->accept_mutex);
+    return impl_->open_connections;
+}
+
+std::size_t HttpServer::max_connections() const {
+    return impl_->options.max_connections;
 }
 
 // NOLINTNEXTLINE(performance-unnecessary-value-param): the signature the endpoints are written to
@@ -536,6 +673,7 @@ void HttpServer::stop() {
         awaiting.swap(impl_->gate->awaiting);
     }
     awaiting.clear();
+    impl_->accept_retry_timer.reset();
     impl_->acceptor.reset();
     impl_->io.reset();
 }

@@ -2,7 +2,8 @@
 // nothing about usage: routes with "{name}" path segments, JSON errors, keep-alive, a body limit
 // (413, judged from Content-Length before the body is read, and while a chunked body grows),
 // 400 for malformed requests, 404 / 405, 500 for a handler that throws (logged; the server
-// goes on). Every response has Content-Length and Cache-Control: no-store.
+// goes on). Every response has Content-Length and Cache-Control: no-store. At most
+// max_connections are open at once (see HttpServerOptions: accepting pauses and resumes).
 // Threading: `threads` Asio threads; each connection is served on its own strand. Handlers run
 // on those threads and must be thread-safe; an async handler may reply from any thread, once
 // (a second reply, or one after stop(), is dropped).
@@ -12,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -68,6 +70,17 @@ struct HttpServerOptions {
     std::size_t max_body_bytes = 1U << 20U;  // larger: 413 {"error":"request_too_large",…}
     std::size_t threads = 1;
     std::chrono::seconds idle_timeout{30};
+    // Connections open at once. At the limit the server stops accepting (new connections wait
+    // in the kernel's listen backlog, not refused) and resumes as soon as one closes; idle
+    // keep-alive connections close after `idle_timeout`, so a waiting client (e.g. /healthz) is
+    // served within that time at worst. start() lowers it to half the process's soft
+    // RLIMIT_NOFILE when that is smaller, leaving the other half to RocksDB, Kafka and logs.
+    // When accept() still fails for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
+    // ENOMEM: other parts of the process used them), accepting pauses for
+    // `accept_retry_delay` (or until a connection closes) instead of retrying at once.
+    // Either pause is counted (accept_paused_total()) and logged at most once a second.
+    std::size_t max_connections = 1000;
+    std::chrono::milliseconds accept_retry_delay{100};
 };
 
 class HttpServer {
@@ -84,6 +97,11 @@ class HttpServer {
     void route(std::string method, std::string pattern, HttpRouteHandler handler);
     void route_async(std::string method, const std::string& pattern, HttpAsyncRouteHandler handler);
     void stop();
+
+    // Times accepting paused: at max_connections, or accept() out of descriptors or memory.
+    std::uint64_t accept_paused_total() const;
+    std::size_t open_connections() const;  // accepted and not yet closed
+    std::size_t max_connections() const;   // the limit in force (after start() lowered it)
 
     struct Impl;
 
