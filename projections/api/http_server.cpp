@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdint>
@@ -223,6 +224,25 @@ class Session : public std::enable_shared_from_this<Session> {
                  false);
             return;
         }
+        // A client that sent `Expect: 100-continue` waits for this before it sends the body.
+        if (parser_->get().version() >= 11 &&
+            beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+            static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+            asio::async_write(
+                stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                [self = shared_from_this()](beast::error_code write_error, std::size_t /*bytes*/) {
+                    if (write_error) {
+                        self->close();
+                        return;
+                    }
+                    self->read_body();
+                });
+            return;
+        }
+        read_body();
+    }
+
+    void read_body() {
         http::async_read(stream_, buffer_, *parser_,
                          beast::bind_front_handler(&Session::on_read, shared_from_this()));
     }

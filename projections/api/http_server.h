@@ -2,8 +2,9 @@
 // nothing about usage: routes with "{name}" path segments, JSON errors, keep-alive, a body limit
 // (413, judged from Content-Length before the body is read, and while a chunked body grows),
 // 400 for malformed requests, 404 / 405, 500 for a handler that throws (logged; the server
-// goes on). Every response has Content-Length and Cache-Control: no-store. At most
-// max_connections are open at once (see HttpServerOptions: accepting pauses and resumes).
+// goes on). Every response has Content-Length and Cache-Control: no-store. `Expect: 100-continue`
+// is answered 100 Continue once the headers passed those checks. At most max_connections are
+// open at once (see HttpServerOptions: accepting pauses and resumes).
 // Threading: `threads` Asio threads; each connection is served on its own strand. Handlers run
 // on those threads and must be thread-safe; an async handler may reply from any thread, once
 // (a second reply, or one after stop(), is dropped).

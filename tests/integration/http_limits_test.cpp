@@ -1,8 +1,8 @@
 // The HTTP server's limits over real TCP sockets on 127.0.0.1:0 (issue 16): max_connections
-// (the next connection waits in the backlog and is served once one closes) and accept() out of
+// (the next connection waits in the backlog and is served once one closes), accept() out of
 // descriptors (a lowered RLIMIT_NOFILE filled up: accepting pauses and retries after a delay
-// instead of spinning, then serves the waiting client). Every wait has a deadline; nothing
-// sleeps.
+// instead of spinning, then serves the waiting client) and `Expect: 100-continue`. Every wait
+// has a deadline; nothing sleeps.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -253,6 +253,43 @@ TEST(HttpLimits, OutOfDescriptorsPausesAcceptingWithoutSpinningAndResumes) {
     ASSERT_TRUE(answer);
     EXPECT_EQ(answer->status, 200);
     EXPECT_EQ(server->open_connections(), 1U);
+}
+
+TEST(HttpLimits, ExpectContinueIsAnsweredBeforeTheBodyIsSent) {
+    auto server = start_server();
+    ASSERT_TRUE(server);
+    Connection connection(server->address());
+    connection.send(
+        "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    // Well before the client's own fallback (curl waits one second) and the idle timeout.
+    const auto interim = connection.read(3s);
+    ASSERT_TRUE(interim);
+    EXPECT_EQ(interim->status, 100);
+    connection.send("hello");
+    const auto answer = connection.read();
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 200);
+    EXPECT_EQ(answer->body, "hello");
+    // The connection goes on: a second request without Expect gets no 100.
+    connection.send(post("/echo", "text/plain", "again"));
+    const auto second = connection.read();
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->status, 200);
+    EXPECT_EQ(second->body, "again");
+}
+
+TEST(HttpLimits, ExpectContinueWithABodyOverTheLimitGets413Instead) {
+    ul::HttpServerOptions options;
+    options.max_body_bytes = 10;
+    auto server = start_server(options);
+    ASSERT_TRUE(server);
+    Connection connection(server->address());
+    connection.send(
+        "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n");
+    const auto answer = connection.read(3s);
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 413);
 }
 
 }  // namespace
