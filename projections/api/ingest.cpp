@@ -3,6 +3,7 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "schemas/canonical.h"
@@ -23,13 +24,15 @@ struct EventState {
 };
 
 // Splits the body into event texts (views into `body`); an error text when it is neither an
-// object, an array of events, nor NDJSON.
+// object, an array of events, nor NDJSON. Stops after `max_events` + 1 events: the caller refuses
+// a body holding more than `max_events`.
 Result<std::vector<std::string_view>, std::string> split_events(const std::string& body,
-                                                                std::string_view content_type) {
+                                                                std::string_view content_type,
+                                                                std::size_t max_events) {
     std::vector<std::string_view> events;
     if (content_type.starts_with("application/x-ndjson")) {
         std::string_view rest(body);
-        while (!rest.empty()) {
+        while (!rest.empty() && events.size() <= max_events) {
             const auto end = rest.find('\n');
             std::string_view line = rest.substr(0, end);
             rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
@@ -59,6 +62,9 @@ Result<std::vector<std::string_view>, std::string> split_events(const std::strin
         return unexpected(std::string("the body is not a JSON array of events"));
     }
     for (auto element : array) {
+        if (events.size() > max_events) {
+            break;
+        }
         simdjson::ondemand::value value;
         std::string_view raw;
         if (element.get(value) != simdjson::SUCCESS ||
@@ -91,6 +97,24 @@ struct Ingest::Request {
     std::size_t outstanding = 0;
     bool replied = false;
     std::chrono::steady_clock::time_point deadline;
+
+    // Every event invalid (nothing sent): 400 with each event's error.
+    HttpResponse all_invalid() const {
+        HttpResponse out =
+            json_error(400, "invalid_events",
+                       events.size() == 1 ? "the event is invalid; nothing was sent"
+                                          : "every event is invalid; nothing was sent");
+        out.body.pop_back();  // the closing '}'
+        out.body += ",\"events\":[";
+        for (std::size_t index = 0; index < events.size(); ++index) {
+            out.body += index == 0 ? "{\"index\":" : ",{\"index\":";
+            out.body += std::to_string(index) + ",\"status\":\"invalid\",\"error\":";
+            append_json_string(out.body, events[index].error);
+            out.body += "}";
+        }
+        out.body += "]}";
+        return out;
+    }
 
     // Called with the mutex held when the last event settled (or on timeout, or when the
     // ledger stopped before committing every event: `ledger_down`).
@@ -236,9 +260,17 @@ void Ingest::handle(const HttpRequest& http, const std::string& tenant, HttpRepl
             "serves projections only"));
         return;
     }
-    auto texts = split_events(request->body, http.content_type);
+    const std::size_t max_events = options_.max_events_per_request;
+    auto texts = split_events(request->body, http.content_type, max_events);
     if (!texts) {
         request->reply(json_error(400, "bad_body", texts.error()));
+        return;
+    }
+    if (texts->size() > max_events) {
+        request->reply(json_error(413, "too_many_events",
+                                  "the body holds more than " + std::to_string(max_events) +
+                                      " events; send at most " + std::to_string(max_events) +
+                                      " events per request (nothing was sent)"));
         return;
     }
     std::vector<std::string> tenants(texts->size());
@@ -265,6 +297,13 @@ void Ingest::handle(const HttpRequest& http, const std::string& tenant, HttpRepl
                 return;
             }
         }
+    }
+    const bool all_invalid =
+        std::all_of(request->events.begin(), request->events.end(),
+                    [](const EventState& event) { return event.status == Status::invalid; });
+    if (all_invalid) {
+        request->reply(request->all_invalid());
+        return;
     }
     std::lock_guard lock(request->mutex);
     for (std::size_t index = 0; index < request->events.size(); ++index) {

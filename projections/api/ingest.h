@@ -7,6 +7,10 @@
 // ?wait=committed (needs the ledger in this process: `up`, where it is the default) it answers
 // 200 after the ledger committed each one: {"durability":"ledger","events":[…]} with each
 // verdict accepted / duplicate / conflict / invalid and its ledger position.
+// Limits: more than `max_events_per_request` events → 413 {"error":"too_many_events",…} before
+// anything is validated or sent (so an answer, one entry per event, stays proportional to a
+// bounded request); when every event is invalid nothing is sent and the answer is 400
+// {"error":"invalid_events","detail","events":[…each error…]}, never 202 / 200.
 // Threading: handle() on any HTTP thread; replies come from the producer's polling thread or
 // the ledger thread.
 #pragma once
@@ -41,6 +45,7 @@ struct IngestOptions {
     // While the ledger of this process is down, events are refused (503), never queued.
     const ComponentHealth* health = nullptr;
     std::chrono::seconds commit_timeout{30};
+    std::size_t max_events_per_request = 10'000;
 };
 
 class Ingest {

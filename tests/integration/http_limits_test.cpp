@@ -1,8 +1,9 @@
-// The HTTP server's limits over real TCP sockets on 127.0.0.1:0 (issue 16): max_connections
-// (the next connection waits in the backlog and is served once one closes), accept() out of
-// descriptors (a lowered RLIMIT_NOFILE filled up: accepting pauses and retries after a delay
-// instead of spinning, then serves the waiting client) and `Expect: 100-continue`. Every wait
-// has a deadline; nothing sleeps.
+// The HTTP server's and ingest's limits over real TCP sockets on 127.0.0.1:0 (issue 16):
+// max_connections (the next connection waits in the backlog and is served once one closes),
+// accept() out of descriptors (a lowered RLIMIT_NOFILE filled up: accepting pauses and retries
+// after a delay instead of spinning, then serves the waiting client), `Expect: 100-continue`,
+// and POST /v1/events' events-per-request cap and its all-invalid answer (no broker is needed:
+// these answers come before anything is produced). Every wait has a deadline; nothing sleeps.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "projections/api/http_server.h"
+#include "projections/api/ingest.h"
 
 namespace {
 
@@ -290,6 +292,109 @@ TEST(HttpLimits, ExpectContinueWithABodyOverTheLimitGets413Instead) {
     const auto answer = connection.read(3s);
     ASSERT_TRUE(answer);
     EXPECT_EQ(answer->status, 413);
+}
+
+// POST /v1/events in front of an Ingest whose broker does not exist: the answers tested here
+// come before anything is produced.
+struct IngestServer {
+    explicit IngestServer(std::size_t max_events = 10'000) {
+        ul::IngestOptions options;
+        options.bootstrap = "127.0.0.1:1";
+        options.now_us = [] {
+            return std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                .count();
+        };
+        options.max_events_per_request = max_events;
+        auto started = ul::Ingest::start(std::move(options));
+        if (!started.ok()) {
+            ADD_FAILURE() << started.error();
+            return;
+        }
+        ingest = std::move(started).value();
+        server = start_server();
+        server->route_async(
+            "POST", "/v1/events",
+            [this](const ul::HttpRequest& request, const ul::HttpParams&,
+                   const ul::HttpReply& reply) { ingest->handle(request, "", reply); });
+    }
+
+    std::optional<Response> post_events(std::string_view content_type, std::string_view body) {
+        Connection connection(server->address());
+        connection.send(post("/v1/events?wait=acknowledged", content_type, body));
+        return connection.read();
+    }
+
+    std::unique_ptr<ul::Ingest> ingest;
+    std::unique_ptr<ul::HttpServer> server;  // stopped first: no handler runs on a gone ingest
+};
+
+std::string ndjson_of_empty_objects(std::size_t count) {
+    std::string body;
+    body.reserve(count * 3);
+    for (std::size_t index = 0; index < count; ++index) {
+        body += "{}\n";
+    }
+    return body;
+}
+
+bool has(const std::string& text, std::string_view part) {
+    return text.find(part) != std::string::npos;
+}
+
+TEST(IngestLimits, MoreEventsThanTheCapAre413BeforeAnythingIsProduced) {
+    IngestServer fixture;
+    ASSERT_TRUE(fixture.server);
+    // 300 KB of "{}" lines: once answered 202 with a 10 MB per-event body.
+    const auto flood =
+        fixture.post_events("application/x-ndjson", ndjson_of_empty_objects(100'000));
+    ASSERT_TRUE(flood);
+    EXPECT_EQ(flood->status, 413);
+    EXPECT_TRUE(has(flood->body, R"({"error":"too_many_events","detail":")")) << flood->body;
+    EXPECT_TRUE(has(flood->body, "at most 10000 events per request")) << flood->body;
+    EXPECT_LT(flood->body.size(), 512U);
+    const auto one_over =
+        fixture.post_events("application/x-ndjson", ndjson_of_empty_objects(10'001));
+    ASSERT_TRUE(one_over);
+    EXPECT_EQ(one_over->status, 413) << one_over->body.substr(0, 200);
+    // At the cap the events are judged (and are all invalid here).
+    const auto at_cap =
+        fixture.post_events("application/x-ndjson", ndjson_of_empty_objects(10'000));
+    ASSERT_TRUE(at_cap);
+    EXPECT_EQ(at_cap->status, 400);
+    EXPECT_TRUE(has(at_cap->body, R"({"index":9999,"status":"invalid")"));
+}
+
+TEST(IngestLimits, TheCapIsConfigurableAndCountsArrayElements) {
+    IngestServer fixture(3);
+    ASSERT_TRUE(fixture.server);
+    const auto answer = fixture.post_events("application/json", "[{},{},{},{}]");
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 413);
+    EXPECT_TRUE(has(answer->body, R"("error":"too_many_events")")) << answer->body;
+    EXPECT_TRUE(has(answer->body, "at most 3 events per request")) << answer->body;
+    const auto within = fixture.post_events("application/json", "[{},{},{}]");
+    ASSERT_TRUE(within);
+    EXPECT_EQ(within->status, 400) << within->body;
+}
+
+TEST(IngestLimits, AllEventsInvalidIs400WithEachEventsError) {
+    IngestServer fixture;
+    ASSERT_TRUE(fixture.server);
+    const auto array = fixture.post_events(
+        "application/json",
+        R"([{}, {"idempotency_key":"k","tenant_id":"acme","meter":"tokens","quantity":-5}])");
+    ASSERT_TRUE(array);
+    EXPECT_EQ(array->status, 400) << array->body;
+    EXPECT_TRUE(has(array->body, R"({"error":"invalid_events","detail":"every event is invalid)"))
+        << array->body;
+    EXPECT_TRUE(has(array->body, R"("events":[{"index":0,"status":"invalid","error":")"))
+        << array->body;
+    EXPECT_TRUE(has(array->body, R"({"index":1,"status":"invalid","error":")")) << array->body;
+    const auto one = fixture.post_events("application/json", R"({"tenant_id":"acme"})");
+    ASSERT_TRUE(one);
+    EXPECT_EQ(one->status, 400) << one->body;
+    EXPECT_TRUE(has(one->body, R"("error":"invalid_events")")) << one->body;
 }
 
 }  // namespace
