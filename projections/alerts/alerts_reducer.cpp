@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
+
 #include "schemas/canonical.h"
 #include "schemas/time.h"
 
@@ -82,16 +84,19 @@ std::vector<AlertThreshold> alert_thresholds(const PlanBook& plans, const Accoun
         limit = meter_plan->limit;
         if (limit) {
             for (const Decimal fraction : meter_plan->thresholds) {
-                thresholds.push_back({false, false, fraction, limit, "plan"});
+                thresholds.push_back({false, false, fraction, limit, "plan", ""});
             }
         }
     }
     if (account != nullptr) {
         for (const auto& rule : account->alert_rules) {
             if (rule.meter == meter) {
-                thresholds.push_back({rule.daily, rule.amount, rule.value, limit, rule.id});
+                thresholds.push_back({rule.daily, rule.amount, rule.value, limit, rule.id, ""});
             }
         }
+    }
+    for (auto& threshold : thresholds) {
+        threshold.identity = threshold_identity(threshold);
     }
     return thresholds;
 }
@@ -196,6 +201,18 @@ void AlertDeltas::write(StateWriter& out) const {
     }
 }
 
+AlertsReducer::AlertsReducer(GroupBy group_by, PlanBook plans)
+    : counters_(std::move(group_by)), plans_(std::move(plans)) {
+    for (const auto& plan : plans_.plans) {
+        Account on_plan;
+        on_plan.plan = plan.id;
+        auto& meters = plan_thresholds_[plan.id];
+        for (const auto& meter : plan.meters) {
+            meters[meter.meter] = alert_thresholds(plans_, &on_plan, meter.meter);
+        }
+    }
+}
+
 const std::vector<StateFamily>& AlertsReducer::schema() {
     static const std::vector<StateFamily> families = [] {
         std::vector<StateFamily> all = CountersReducer::schema();
@@ -214,8 +231,24 @@ Result<bool, std::string> AlertsReducer::reduce(const LedgerEntryRef& entry,
         return counted;
     }
     const UsageEvent& event = entry.event;
-    const auto thresholds = alert_thresholds(plans_, account.account, event.meter);
-    if (thresholds.empty()) {
+    // The plan's thresholds come from a table made once; only a tenant with rules of its own for
+    // this meter needs a list made for the entry.
+    const Account* held = account.account;
+    const std::vector<AlertThreshold>* thresholds = nullptr;
+    const auto plan = plan_thresholds_.find(
+        held != nullptr ? std::string_view(held->plan) : std::string_view(plans_.default_plan));
+    if (plan != plan_thresholds_.end()) {
+        const auto meter = plan->second.find(event.meter);
+        thresholds = meter != plan->second.end() ? &meter->second : nullptr;
+    }
+    std::vector<AlertThreshold> with_rules;
+    if (held != nullptr &&
+        std::any_of(held->alert_rules.begin(), held->alert_rules.end(),
+                    [&](const AlertRule& rule) { return rule.meter == event.meter; })) {
+        with_rules = alert_thresholds(plans_, held, event.meter);
+        thresholds = &with_rules;
+    }
+    if (thresholds == nullptr || thresholds->empty()) {
         return true;
     }
     auto& alert_deltas = static_cast<AlertDeltas&>(deltas);
@@ -223,13 +256,14 @@ Result<bool, std::string> AlertsReducer::reduce(const LedgerEntryRef& entry,
     for (const bool daily : {false, true}) {
         const Period period = daily ? day_period(event.timestamp_us)
                                     : month_period(account.calendar, event.timestamp_us);
-        std::string key;
+        std::string& key = alert_deltas.key_scratch;
+        key.clear();
         append_counter_key({event.tenant_id, event.meter,
                             daily ? WindowKind::day : WindowKind::month, period.start_us},
                            key);
         std::optional<DecimalSum> used;
         AlertDeltas::PeriodRow* row = nullptr;
-        for (const auto& threshold : thresholds) {
+        for (const auto& threshold : *thresholds) {
             if (threshold.daily != daily) {
                 continue;
             }
@@ -250,7 +284,7 @@ Result<bool, std::string> AlertsReducer::reduce(const LedgerEntryRef& entry,
                 }
                 row = *found;
             }
-            const std::string identity = threshold_identity(threshold);
+            const std::string& identity = threshold.identity;
             if (holds(row->value, identity)) {
                 continue;
             }

@@ -45,6 +45,7 @@ struct AlertThreshold {
     Decimal value;
     std::optional<Decimal> limit;  // the plan's monthly limit in force (nullopt: unlimited)
     std::string rule;              // "plan" or the tenant's rule id
+    std::string identity;          // threshold_identity() (alert_thresholds fills it in)
 };
 
 // The thresholds in force for `meter` under `account` (null: no account, the default plan).
@@ -97,14 +98,14 @@ class AlertDeltas final : public CounterDeltas {
     std::map<std::string, PeriodRow, std::less<>> periods;       // alert_periods key → row
     std::map<std::string, std::string, std::less<>> records;     // alerts key → JSON
     std::map<std::string, DecimalSum, std::less<>> stored_used;  // counter key → stored sum
+    std::string key_scratch;  // the entry's counter key (no allocation per entry)
 };
 
 class AlertsReducer final : public Reducer {
   public:
     static constexpr std::size_t kPeriodsFamily = 2;
     static constexpr std::size_t kAlertsFamily = 3;
-    AlertsReducer(GroupBy group_by, PlanBook plans)
-        : counters_(std::move(group_by)), plans_(std::move(plans)) {}
+    AlertsReducer(GroupBy group_by, PlanBook plans);
     // counters, breakdown (the counters schema), alert_periods, alerts.
     static const std::vector<StateFamily>& schema();
 
@@ -122,6 +123,10 @@ class AlertsReducer final : public Reducer {
   private:
     CountersReducer counters_;
     PlanBook plans_;
+    // plan id → meter → the plan's thresholds (what alert_thresholds gives without own rules).
+    std::map<std::string, std::map<std::string, std::vector<AlertThreshold>, std::less<>>,
+             std::less<>>
+        plan_thresholds_;
 };
 
 }  // namespace ul

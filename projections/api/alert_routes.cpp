@@ -147,16 +147,33 @@ HttpResponse QueryApi::list_alerts(const HttpRequest& request, const std::string
     return ok(std::move(body));
 }
 
-HttpResponse QueryApi::alert_deliveries(const std::string& tenant, const std::string& id) const {
-    if (options_.alerts == nullptr) {
-        return json_error(503, "alerts_unavailable", "this process delivers no alerts");
+namespace {
+
+// The delivery state of the tenant's alert `id`, or the answer: 503 without a delivery worker,
+// 404 when the tenant raised no such alert.
+Result<AlertDeliveryState, HttpResponse> owned_alert(const AlertDelivery* alerts,
+                                                     const std::string& tenant,
+                                                     const std::string& id) {
+    if (alerts == nullptr) {
+        return unexpected(json_error(503, "alerts_unavailable", "this process delivers no alerts"));
     }
-    auto held = options_.alerts->state(id);
+    auto held = alerts->state(id);
     if (!held) {
-        return json_error(500, "internal", held.error());
+        return unexpected(json_error(500, "internal", held.error()));
     }
     if (!*held || (*held)->tenant != tenant) {
-        return json_error(404, "not_found", "no alert " + id + " of this tenant has been raised");
+        return unexpected(
+            json_error(404, "not_found", "no alert " + id + " of this tenant has been raised"));
+    }
+    return **held;
+}
+
+}  // namespace
+
+HttpResponse QueryApi::alert_deliveries(const std::string& tenant, const std::string& id) const {
+    auto held = owned_alert(options_.alerts, tenant, id);
+    if (!held) {
+        return held.error();
     }
     auto log = options_.alerts->attempts(id);
     if (!log) {
@@ -175,15 +192,8 @@ HttpResponse QueryApi::alert_deliveries(const std::string& tenant, const std::st
 }
 
 HttpResponse QueryApi::redeliver_alert(const std::string& tenant, const std::string& id) {
-    if (options_.alerts == nullptr) {
-        return json_error(503, "alerts_unavailable", "this process delivers no alerts");
-    }
-    auto held = options_.alerts->state(id);
-    if (!held) {
-        return json_error(500, "internal", held.error());
-    }
-    if (!*held || (*held)->tenant != tenant) {
-        return json_error(404, "not_found", "no alert " + id + " of this tenant has been raised");
+    if (auto held = owned_alert(options_.alerts, tenant, id); !held) {
+        return held.error();
     }
     if (auto scheduled = options_.alerts->redeliver(id); !scheduled) {
         return json_error(500, "internal", scheduled.error());

@@ -264,10 +264,10 @@ TEST(AlertsReducer, IdsAreStableAndDifferByIdentity) {
 }
 
 TEST(AlertsReducer, ThresholdsAreExactDecimals) {
-    ul::AlertThreshold third{false, false, dec("0.333333"), dec("3"), "plan"};
+    ul::AlertThreshold third{false, false, dec("0.333333"), dec("3"), "plan", ""};
     EXPECT_FALSE(ul::threshold_reached(third, ul::DecimalSum::from_micros(999'998)));
     EXPECT_TRUE(ul::threshold_reached(third, ul::DecimalSum::from_micros(999'999)));
-    ul::AlertThreshold unlimited{false, false, dec("0.8"), std::nullopt, "plan"};
+    ul::AlertThreshold unlimited{false, false, dec("0.8"), std::nullopt, "plan", ""};
     EXPECT_FALSE(ul::threshold_reached(unlimited, ul::DecimalSum::from_micros(1LL << 62)));
 }
 
