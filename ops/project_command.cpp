@@ -218,6 +218,12 @@ void add_api_options(CLI::App& command, ApiArgs& args) {
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     command
+        .add_option("--max-connections", args.max_connections,
+                    "Most HTTP connections at once (lowered to half the open-files limit when "
+                    "that is smaller); more clients wait until one closes")
+        ->check(CLI::Range(1, 1'000'000))
+        ->capture_default_str();
+    command
         .add_option("--webhook-retry", args.webhook_retry,
                     "Alert webhook retries: first delay, factor, longest delay, give up after "
                     "(timeouts, network errors, 429 and 5xx are retried; other 4xx are final)")
@@ -300,6 +306,7 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
     HttpServerOptions server_options;
     server_options.listen = args.listen;
     server_options.threads = 2;
+    server_options.max_connections = args.max_connections;
     auto server = HttpServer::start(server_options);
     if (!server) {
         return unexpected(server.error());

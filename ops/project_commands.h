@@ -43,6 +43,7 @@ struct ApiArgs {
     bool deliver_alerts = false;
     std::string webhook_retry = "10s,2,1h,24h";  // projections/alerts/webhook.h syntax
     std::uint32_t webhook_timeout_ms = 10'000;
+    std::size_t max_connections = 1000;  // HttpServerOptions::max_connections
 };
 void add_api_options(CLI::App& command, ApiArgs& args);
 

@@ -324,6 +324,21 @@ HttpResponse QueryApi::metrics() const {
     if (options_.alerts != nullptr) {
         options_.alerts->append_metrics(response.body);
     }
+    if (server_ != nullptr) {
+        append_metric_header(response.body, "http_connections_open", "gauge",
+                             "HTTP connections accepted and not closed");
+        append_metric_sample(response.body, "http_connections_open", "",
+                             static_cast<std::uint64_t>(server_->open_connections()));
+        append_metric_header(response.body, "http_connections_max", "gauge",
+                             "The connection limit in force");
+        append_metric_sample(response.body, "http_connections_max", "",
+                             static_cast<std::uint64_t>(server_->max_connections()));
+        append_metric_header(response.body, "http_accept_paused_total", "counter",
+                             "Times accepting paused: at the connection limit or out of "
+                             "descriptors");
+        append_metric_sample(response.body, "http_accept_paused_total", "",
+                             server_->accept_paused_total());
+    }
     return response;
 }
 
@@ -655,6 +670,7 @@ HttpResponse QueryApi::admin_tenants(const HttpRequest& /*request*/) const {
 }
 
 void QueryApi::install(HttpServer& server) {
+    server_ = &server;
     using Params = std::map<std::string, std::string>;
     server.route("GET", "/healthz",
                  [this](const HttpRequest&, const Params&) { return healthz(); });

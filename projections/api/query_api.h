@@ -86,6 +86,7 @@ class QueryApi {
     void append_as_of(std::string& out) const;
 
     QueryApiOptions options_;
+    const HttpServer* server_ = nullptr;  // install()'s: its connection figures for /metrics
     PlanBook plans_;
     const ProjectionService& projections_;
     ApiKeys keys_;
