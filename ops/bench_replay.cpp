@@ -86,6 +86,7 @@ int run_bench_replay(const BenchReplayArgs& args) {
     options.ledger_path = ledger_path;
     options.out_path = out.string();
     options.group_by = group_by_of(default_plan_book());
+    options.plans = default_plan_book();  // the alerts are decided as live
     options.progress = [](const ReplayProgress& progress) {
         spdlog::info("bench replay: {} of {} entries", progress.entries_done,
                      progress.entries_total);

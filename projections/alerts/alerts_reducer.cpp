@@ -254,8 +254,27 @@ Result<bool, std::string> AlertsReducer::reduce(const LedgerEntryRef& entry,
     auto& alert_deltas = static_cast<AlertDeltas&>(deltas);
     std::uint16_t index = 0;
     for (const bool daily : {false, true}) {
-        const Period period = daily ? day_period(event.timestamp_us)
-                                    : month_period(account.calendar, event.timestamp_us);
+        if (std::none_of(
+                thresholds->begin(), thresholds->end(),
+                [&](const AlertThreshold& threshold) { return threshold.daily == daily; })) {
+            continue;
+        }
+        // A tenant's events mostly fall in one month: the last month made is kept (the same
+        // calendar, a time inside it) instead of asking date/tz again.
+        Period period;
+        if (daily) {
+            period = day_period(event.timestamp_us);
+        } else {
+            auto& cached = alert_deltas.last_month;
+            if (!(cached.anchor_day == account.calendar.anchor_day &&
+                  cached.zone == account.calendar.zone &&
+                  cached.period.start_us <= event.timestamp_us &&
+                  event.timestamp_us < cached.period.end_us)) {
+                cached = {account.calendar.anchor_day, account.calendar.zone,
+                          month_period(account.calendar, event.timestamp_us)};
+            }
+            period = cached.period;
+        }
         std::string& key = alert_deltas.key_scratch;
         key.clear();
         append_counter_key({event.tenant_id, event.meter,

@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "projections/counters/counters_reducer.h"
@@ -95,10 +96,23 @@ class AlertDeltas final : public CounterDeltas {
         std::string value;  // identities raised, each followed by '\n'
         bool changed = false;
     };
-    std::map<std::string, PeriodRow, std::less<>> periods;       // alert_periods key → row
-    std::map<std::string, std::string, std::less<>> records;     // alerts key → JSON
-    std::map<std::string, DecimalSum, std::less<>> stored_used;  // counter key → stored sum
+    std::map<std::string, PeriodRow, std::less<>> periods;    // alert_periods key → row
+    std::map<std::string, std::string, std::less<>> records;  // alerts key → JSON
+    // Counter key → its stored sum (hashed: looked up for every entry with thresholds).
+    struct KeyHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view key) const {
+            return std::hash<std::string_view>{}(key);
+        }
+    };
+    std::unordered_map<std::string, DecimalSum, KeyHash, std::equal_to<>> stored_used;
     std::string key_scratch;  // the entry's counter key (no allocation per entry)
+    struct Month {
+        int anchor_day = 0;
+        const date::time_zone* zone = nullptr;
+        Period period;
+    };
+    Month last_month;  // the billing month made last (a cache; not state)
 };
 
 class AlertsReducer final : public Reducer {

@@ -216,7 +216,9 @@ class AlertsTest : public ::testing::Test {
                                      "--data-dir", data_dir_, "--assign-all", "--heal-from-ledger",
                                      "--listen", "127.0.0.1:0", "--admin-key", kAdmin,
                                      "--control-secret-file", control_secret_, "--webhook-retry",
-                                     "100ms,2,1s,60s", "--webhook-timeout-ms", "700"},
+                                     "100ms,2,1s,60s", "--webhook-timeout-ms", "700",
+                                     // The test polls with one key: never 429.
+                                     "--rate-limit", "100000", "--rate-burst", "100000"},
             dir_.path());
         address_ = ul::test::logged_api_address(*process, 60s);
         EXPECT_FALSE(address_.empty()) << process->stderr_text();
@@ -351,13 +353,15 @@ TEST_F(AlertsTest, EachCrossingIsRaisedAndDeliveredOnceThroughFailuresCrashesAnd
     const unsigned short beta_port = flaky.port();
     flaky.close();
     std::string beta_id;
+    ASSERT_TRUE(ul::test::wait_until(
+        [&] {
+            const std::string list = alerts("beta");
+            const auto at = list.find("\"id\":\"al_");
+            beta_id = at == std::string::npos ? "" : list.substr(at + 6, 35);
+            return !beta_id.empty();
+        },
+        60s));
     auto beta_log = [&] {
-        const std::string list = alerts("beta");
-        const auto at = list.find("\"id\":\"al_");
-        if (at == std::string::npos) {
-            return std::string();
-        }
-        beta_id = list.substr(at + 6, 35);
         return http_get(address_, "/v1/tenants/beta/alerts/" + beta_id + "/deliveries", kAdmin)
             .body;
     };
