@@ -186,8 +186,10 @@ std::string run_job(const std::string& address, const std::string& target,
 TEST(JobsOverHttp, VerifyFindsADamagedCellAndReconcileRepairsItWhileUpRuns) {
     TempDir dir;
     const std::string data_dir = (dir.path() / "data").string();
-    const std::vector<std::string> argv = {UL_BINARY,  "up",          "--data-dir",  data_dir,
-                                           "--listen", "127.0.0.1:0", "--admin-key", kAdmin};
+    // The test polls with one key (every 5 ms): a rate limit it cannot reach, never 429.
+    const std::vector<std::string> argv = {UL_BINARY,      "up",          "--data-dir",   data_dir,
+                                           "--listen",     "127.0.0.1:0", "--admin-key",  kAdmin,
+                                           "--rate-limit", "100000",      "--rate-burst", "100000"};
     const std::string when = ul::test::utc_now_rfc3339();
     {
         ChildProcess up("up-1", argv, dir.path());
@@ -287,10 +289,10 @@ TEST(JobsOverHttp, VerifyFindsADamagedCellAndReconcileRepairsItWhileUpRuns) {
 TEST(JobsOverHttp, ATenantKeyIsForbidden) {
     TempDir dir;
     const std::string data_dir = (dir.path() / "data").string();
-    ChildProcess up(
-        "up",
-        {UL_BINARY, "up", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--admin-key", kAdmin},
-        dir.path());
+    ChildProcess up("up",
+                    {UL_BINARY, "up", "--data-dir", data_dir, "--listen", "127.0.0.1:0",
+                     "--admin-key", kAdmin, "--rate-limit", "100000", "--rate-burst", "100000"},
+                    dir.path());
     const std::string address = start_address(up);
     ASSERT_FALSE(address.empty()) << up.stderr_text();
     ChildProcess account("account",
