@@ -218,6 +218,12 @@ void add_api_options(CLI::App& command, ApiArgs& args) {
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     command
+        .add_option("--unknown-meters", args.unknown_meters,
+                    "Entitlement checks for a meter the tenant's plan does not list: deny "
+                    "(allowed false, error unknown_meter) or allow (unlimited, unmetered)")
+        ->check(CLI::IsMember({"deny", "allow"}))
+        ->capture_default_str();
+    command
         .add_option("--max-connections", args.max_connections,
                     "Most HTTP connections at once (lowered to half the open-files limit when "
                     "that is smaller); more clients wait until one closes")
@@ -290,6 +296,7 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
             return publisher->publish(record.key, *record.value, record.headers);
         };
     }
+    options.allow_unknown_meters = args.unknown_meters == "allow";
     options.admin_keys = args.admin_keys;
     if (options.admin_keys.empty()) {
         options.admin_keys.push_back("admin-" + new_random_key());

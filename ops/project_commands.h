@@ -43,7 +43,8 @@ struct ApiArgs {
     bool deliver_alerts = false;
     std::string webhook_retry = "10s,2,1h,24h";  // projections/alerts/webhook.h syntax
     std::uint32_t webhook_timeout_ms = 10'000;
-    std::size_t max_connections = 1000;  // HttpServerOptions::max_connections
+    std::size_t max_connections = 1000;   // HttpServerOptions::max_connections
+    std::string unknown_meters = "deny";  // QueryApiOptions::allow_unknown_meters
 };
 void add_api_options(CLI::App& command, ApiArgs& args);
 

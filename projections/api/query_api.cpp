@@ -576,8 +576,30 @@ HttpResponse QueryApi::entitlement(const HttpRequest& request, const std::string
         return json_error(500, "internal", cell.error());
     }
     const DecimalSum used = *cell ? (*cell)->sum : DecimalSum{};
-    const Plan* plan = plan_of(tenant, nullptr);
-    auto answer = ul::entitlement(plan == nullptr ? nullptr : plan->find(meter), used, *amount);
+    std::string plan_id;
+    const Plan* plan = plan_of(tenant, &plan_id);
+    const MeterPlan* meter_plan = plan == nullptr ? nullptr : plan->find(meter);
+    if (meter_plan == nullptr && !options_.allow_unknown_meters) {
+        std::string body = "{\"tenant_id\":";
+        append_json_string(body, tenant);
+        body.append(",\"meter\":");
+        append_json_string(body, meter);
+        body.append(",\"amount\":");
+        append_decimal(body, *amount);
+        body.append(",\"allowed\":false,\"error\":\"unknown_meter\",\"detail\":");
+        append_json_string(body, "plan " + plan_id + " does not list meter " + meter +
+                                     " (the policy for unlisted meters is deny: "
+                                     "--unknown-meters allow to let them through unmetered)");
+        body.append(",\"used\":");
+        append_decimal(body, used);
+        body.append(",\"limit\":null,\"remaining\":\"0\",\"unlimited\":false,\"period\":");
+        append_period(body, month);
+        body.append(",");
+        append_as_of(body);
+        body.append("}");
+        return json_ok(std::move(body));
+    }
+    auto answer = ul::entitlement(meter_plan, used, *amount);
     if (!answer) {
         return json_error(500, "overflow", answer.error());
     }

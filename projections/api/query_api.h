@@ -40,6 +40,10 @@ struct QueryApiOptions {
     Ingest* ingest = nullptr;                       // POST /v1/events; nullptr: 503
     Jobs* jobs = nullptr;                           // /v1/admin/jobs; nullptr: 503
     const ComponentHealth* health = nullptr;        // parts of this process that stopped
+    // The pre-flight check for a meter the tenant's plan does not list: refused (allowed false,
+    // error unknown_meter: a typo or a meter not sold must not pass unmetered) unless this is
+    // true (allowed, unlimited: the old fail-open answer). `--unknown-meters deny|allow`.
+    bool allow_unknown_meters = false;
     // Alerts' delivery states and logs (alert_routes.cpp); nullptr: alerts are listed without.
     AlertDelivery* alerts = nullptr;
     // Publishes an account version to usage.accounts, signed, and waits for the broker's

@@ -38,6 +38,8 @@ struct Entitlement {
     DecimalSum remaining;
     bool unlimited = false;
 };
+// `plan` null (a meter the plan does not list): unlimited, allowed — the query API refuses such
+// meters before it asks, unless told to allow them (QueryApiOptions::allow_unknown_meters).
 Result<Entitlement, std::string> entitlement(const MeterPlan* plan, DecimalSum used,
                                              Decimal amount);
 

@@ -233,6 +233,13 @@ TEST_F(QueryApiTest, EntitlementIsExactAtTheLimit) {
         http_get(address_, "/v1/tenants/acme/entitlements/tokens?amount=1000000", "acme-key");
     EXPECT_TRUE(has(unlimited.body, R"("allowed":true)")) << unlimited.body;
     EXPECT_TRUE(has(unlimited.body, R"("unlimited":true)")) << unlimited.body;
+    // A meter the plan does not list is refused by default (it used to pass as unlimited).
+    const auto unknown =
+        http_get(address_, "/v1/tenants/globex/entitlements/gpu_seconds?amount=1", "globex-key");
+    ASSERT_EQ(unknown.status, 200) << unknown.body;
+    EXPECT_TRUE(has(unknown.body, R"("allowed":false,"error":"unknown_meter")")) << unknown.body;
+    EXPECT_TRUE(has(unknown.body, R"("limit":null,"remaining":"0","unlimited":false)"))
+        << unknown.body;
 }
 
 TEST_F(QueryApiTest, HistoryIsZeroFilledAndGroupsByProperty) {
