@@ -1,7 +1,5 @@
 #include "projections/alerts/alerts_reducer.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 
 #include "schemas/canonical.h"
@@ -132,15 +130,7 @@ std::string alert_id(std::string_view tenant, std::string_view meter, bool daily
     text.push_back(daily ? 'd' : 'm');
     append_be(text, static_cast<std::uint64_t>(period_start_us), 8);
     text.append(identity);
-    const XXH128_hash_t hash = XXH3_128bits(text.data(), text.size());
-    std::string id = "al_";
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (const std::uint64_t half : {hash.high64, hash.low64}) {
-        for (int shift = 60; shift >= 0; shift -= 4) {
-            id.push_back(kHex[(half >> static_cast<unsigned>(shift)) & 15U]);
-        }
-    }
-    return id;
+    return "al_" + to_hex(hash_bytes(text));
 }
 
 std::string alert_record_prefix(std::string_view tenant) {

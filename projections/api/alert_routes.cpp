@@ -317,34 +317,23 @@ HttpResponse QueryApi::change_alert_rules(const std::string& tenant, const Alert
 
 void QueryApi::install_alerts(HttpServer& server) {
     using Params = std::map<std::string, std::string>;
-    // A tenant's key or an admin key (authorize()), then the handler.
-    auto tenant_route = [this, &server](std::string method, std::string pattern, auto handler) {
-        server.route(std::move(method), std::move(pattern),
-                     [this, handler](const HttpRequest& request, const Params& params) {
-                         const std::string& tenant = params.at("tenant");
-                         if (auto denied = authorize(request, &tenant)) {
-                             return *denied;
-                         }
-                         return handler(request, tenant, params);
-                     });
-    };
-    tenant_route("GET", "/v1/tenants/{tenant}/alerts",
+    tenant_route(server, "GET", "/v1/tenants/{tenant}/alerts",
                  [this](const HttpRequest& request, const std::string& tenant, const Params&) {
                      return list_alerts(request, tenant);
                  });
-    tenant_route("GET", "/v1/tenants/{tenant}/alerts/{id}/deliveries",
+    tenant_route(server, "GET", "/v1/tenants/{tenant}/alerts/{id}/deliveries",
                  [this](const HttpRequest&, const std::string& tenant, const Params& params) {
                      return alert_deliveries(tenant, params.at("id"));
                  });
-    tenant_route("POST", "/v1/tenants/{tenant}/alerts/{id}/redeliver",
+    tenant_route(server, "POST", "/v1/tenants/{tenant}/alerts/{id}/redeliver",
                  [this](const HttpRequest&, const std::string& tenant, const Params& params) {
                      return redeliver_alert(tenant, params.at("id"));
                  });
-    tenant_route("GET", "/v1/tenants/{tenant}/alert-rules",
+    tenant_route(server, "GET", "/v1/tenants/{tenant}/alert-rules",
                  [this](const HttpRequest&, const std::string& tenant, const Params&) {
                      return alert_rules(tenant);
                  });
-    tenant_route("POST", "/v1/tenants/{tenant}/alert-rules",
+    tenant_route(server, "POST", "/v1/tenants/{tenant}/alert-rules",
                  [this](const HttpRequest& request, const std::string& tenant, const Params&) {
                      auto rule = parse_alert_rule(request.body, /*id_optional=*/true);
                      if (!rule) {
@@ -355,7 +344,7 @@ void QueryApi::install_alerts(HttpServer& server) {
                      }
                      return change_alert_rules(tenant, &*rule, "");
                  });
-    tenant_route("DELETE", "/v1/tenants/{tenant}/alert-rules/{id}",
+    tenant_route(server, "DELETE", "/v1/tenants/{tenant}/alert-rules/{id}",
                  [this](const HttpRequest&, const std::string& tenant, const Params& params) {
                      return change_alert_rules(tenant, nullptr, params.at("id"));
                  });

@@ -579,29 +579,17 @@ HttpResponse QueryApi::entitlement(const HttpRequest& request, const std::string
     std::string plan_id;
     const Plan* plan = plan_of(tenant, &plan_id);
     const MeterPlan* meter_plan = plan == nullptr ? nullptr : plan->find(meter);
-    if (meter_plan == nullptr && !options_.allow_unknown_meters) {
-        std::string body = "{\"tenant_id\":";
-        append_json_string(body, tenant);
-        body.append(",\"meter\":");
-        append_json_string(body, meter);
-        body.append(",\"amount\":");
-        append_decimal(body, *amount);
-        body.append(",\"allowed\":false,\"error\":\"unknown_meter\",\"detail\":");
-        append_json_string(body, "plan " + plan_id + " does not list meter " + meter +
-                                     " (the policy for unlisted meters is deny: "
-                                     "--unknown-meters allow to let them through unmetered)");
-        body.append(",\"used\":");
-        append_decimal(body, used);
-        body.append(",\"limit\":null,\"remaining\":\"0\",\"unlimited\":false,\"period\":");
-        append_period(body, month);
-        body.append(",");
-        append_as_of(body);
-        body.append("}");
-        return json_ok(std::move(body));
-    }
-    auto answer = ul::entitlement(meter_plan, used, *amount);
-    if (!answer) {
-        return json_error(500, "overflow", answer.error());
+    // A meter the plan does not list is refused (no limit, nothing remaining) unless the policy
+    // lets it through as unlimited (what ul::entitlement answers for it).
+    const bool refused = meter_plan == nullptr && !options_.allow_unknown_meters;
+    Entitlement answer;  // refused: not allowed, no limit, nothing remaining
+    answer.used = used;
+    if (!refused) {
+        auto computed = ul::entitlement(meter_plan, used, *amount);
+        if (!computed) {
+            return json_error(500, "overflow", computed.error());
+        }
+        answer = *computed;
     }
     std::string body = "{\"tenant_id\":";
     append_json_string(body, tenant);
@@ -609,18 +597,24 @@ HttpResponse QueryApi::entitlement(const HttpRequest& request, const std::string
     append_json_string(body, meter);
     body.append(",\"amount\":");
     append_decimal(body, *amount);
-    body.append(",\"allowed\":").append(answer->allowed ? "true" : "false");
+    body.append(",\"allowed\":").append(answer.allowed ? "true" : "false");
+    if (refused) {
+        body.append(",\"error\":\"unknown_meter\",\"detail\":");
+        append_json_string(body, "plan " + plan_id + " does not list meter " + meter +
+                                     " (the policy for unlisted meters is deny: "
+                                     "--unknown-meters allow to let them through unmetered)");
+    }
     body.append(",\"used\":");
-    append_decimal(body, answer->used);
+    append_decimal(body, answer.used);
     body.append(",\"limit\":");
-    if (answer->limit) {
-        append_decimal(body, *answer->limit);
+    if (answer.limit) {
+        append_decimal(body, *answer.limit);
     } else {
         body.append("null");
     }
     body.append(",\"remaining\":");
-    append_decimal(body, answer->remaining);
-    body.append(",\"unlimited\":").append(answer->unlimited ? "true" : "false");
+    append_decimal(body, answer.remaining);
+    body.append(",\"unlimited\":").append(answer.unlimited ? "true" : "false");
     body.append(",\"period\":");
     append_period(body, month);
     body.append(",");
@@ -691,6 +685,19 @@ HttpResponse QueryApi::admin_tenants(const HttpRequest& /*request*/) const {
     return json_ok(std::move(body));
 }
 
+void QueryApi::tenant_route(HttpServer& server, std::string method, std::string pattern,
+                            TenantHandler handler) {
+    server.route(std::move(method), std::move(pattern),
+                 [this, handler = std::move(handler)](
+                     const HttpRequest& request, const std::map<std::string, std::string>& params) {
+                     const std::string& tenant = params.at("tenant");
+                     if (auto denied = authorize(request, &tenant)) {
+                         return *denied;
+                     }
+                     return handler(request, tenant, params);
+                 });
+}
+
 void QueryApi::install(HttpServer& server) {
     server_ = &server;
     using Params = std::map<std::string, std::string>;
@@ -705,33 +712,22 @@ void QueryApi::install(HttpServer& server) {
         response.body = std::string(dashboard_html());
         return response;
     });
-    // Tenant routes: a key of that tenant, or an admin key (authorize()), then the handler.
-    auto tenant_route = [this, &server](std::string pattern, auto handler) {
-        server.route("GET", std::move(pattern),
-                     [this, handler](const HttpRequest& request, const Params& params) {
-                         const std::string& tenant = params.at("tenant");
-                         if (auto denied = authorize(request, &tenant)) {
-                             return *denied;
-                         }
-                         return handler(request, tenant, params);
-                     });
-    };
-    tenant_route("/v1/tenants/{tenant}/usage",
+    tenant_route(server, "GET", "/v1/tenants/{tenant}/usage",
                  [this](const HttpRequest& request, const std::string& tenant, const Params&) {
                      return usage(request, tenant);
                  });
-    tenant_route("/v1/tenants/{tenant}/usage/history",
+    tenant_route(server, "GET", "/v1/tenants/{tenant}/usage/history",
                  [this](const HttpRequest& request, const std::string& tenant, const Params&) {
                      return history(request, tenant);
                  });
     tenant_route(
-        "/v1/tenants/{tenant}/entitlements/{meter}",
+        server, "GET", "/v1/tenants/{tenant}/entitlements/{meter}",
         [this](const HttpRequest& request, const std::string& tenant, const Params& params) {
             return entitlement(request, tenant, params.at("meter"));
         });
     install_alerts(server);
     // The billing projection arrives with its issue; until then, an empty list.
-    tenant_route("/v1/tenants/{tenant}/billing",
+    tenant_route(server, "GET", "/v1/tenants/{tenant}/billing",
                  [](const HttpRequest&, const std::string& tenant, const Params&) {
                      std::string body = "{\"tenant_id\":";
                      append_json_string(body, tenant);

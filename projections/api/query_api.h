@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -71,6 +72,12 @@ class QueryApi {
     HttpResponse submit_job(const HttpRequest& request, std::string_view kind);
     HttpResponse list_jobs(const HttpRequest& request) const;
     void install_jobs(HttpServer& server);
+    // A tenant route: a key of that tenant or an admin key (authorize(): 401/403/400/429), then
+    // `handler` with the tenant id and the path parameters.
+    using TenantHandler = std::function<HttpResponse(const HttpRequest&, const std::string& tenant,
+                                                     const std::map<std::string, std::string>&)>;
+    void tenant_route(HttpServer& server, std::string method, std::string pattern,
+                      TenantHandler handler);
     // alert_routes.cpp
     void install_alerts(HttpServer& server);
     HttpResponse list_alerts(const HttpRequest& request, const std::string& tenant) const;
