@@ -73,6 +73,14 @@ bool meter_name_ok(std::string_view meter) {
            });
 }
 
+bool stripe_name_ok(std::string_view name) {
+    return !name.empty() && name.size() <= 100 &&
+           std::all_of(name.begin(), name.end(), [](char c) {
+               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '.' || c == ':' || c == '-';
+           });
+}
+
 Result<MeterPlan, Error> meter_at(std::string_view name, element value, const std::string& path,
                                   const std::vector<Decimal>& inherited) {
     if (!meter_name_ok(name)) {
@@ -86,6 +94,7 @@ Result<MeterPlan, Error> meter_at(std::string_view name, element value, const st
     meter.meter = std::string(name);
     meter.thresholds = inherited;
     bool has_limit = false;
+    bool has_unit = false;
     for (const auto field : fields) {
         const std::string field_path = path + "." + std::string(field.key);
         if (field.key == "limit") {
@@ -114,12 +123,31 @@ Result<MeterPlan, Error> meter_at(std::string_view name, element value, const st
                 return unexpected(thresholds.error());
             }
             meter.thresholds = *thresholds;
+        } else if (field.key == "stripe_event_name") {
+            auto event_name = string_at(field.value, field_path);
+            if (!event_name || !stripe_name_ok(*event_name)) {
+                return unexpected(field_path + ": a Stripe meter event name is 1-100 of [A-Za-z0-9_.:-]");
+            }
+            meter.stripe_event_name = *event_name;
+        } else if (field.key == "stripe_unit") {
+            auto unit = decimal_at(field.value, field_path);
+            if (!unit) {
+                return unexpected(unit.error());
+            }
+            if (unit->micros() <= 0) {
+                return unexpected(field_path + ": must be more than 0");
+            }
+            meter.stripe_unit = *unit;
+            has_unit = true;
         } else {
             return unexpected(field_path + ": unknown field");
         }
     }
     if (!has_limit) {
         return unexpected(path + ".limit: required (a decimal string, or null for unlimited)");
+    }
+    if (has_unit && meter.stripe_event_name.empty()) {
+        return unexpected(path + ".stripe_unit: needs stripe_event_name");
     }
     return meter;
 }
@@ -130,6 +158,18 @@ const MeterPlan* Plan::find(std::string_view meter) const {
     for (const auto& candidate : meters) {
         if (candidate.meter == meter) {
             return &candidate;
+        }
+    }
+    return nullptr;
+}
+
+const Plan* PlanBook::find_by_stripe_price(std::string_view price_id) const {
+    if (price_id.empty()) {
+        return nullptr;
+    }
+    for (const auto& plan : plans) {
+        if (plan.stripe_price_id == price_id) {
+            return &plan;
         }
     }
     return nullptr;
@@ -247,6 +287,16 @@ Result<PlanBook, std::string> parse_plans(std::string_view json) {
                     return unexpected(parsed.error());
                 }
                 plan_thresholds = *parsed;
+            } else if (field.key == "stripe_price_id") {
+                auto price = string_at(field.value, field_path);
+                if (!price || price->empty() || price->size() > 255) {
+                    return unexpected(field_path + ": a Stripe price id is a 1-255 byte string");
+                }
+                if (book.find_by_stripe_price(*price) != nullptr) {
+                    return unexpected(field_path + ": price '" + *price +
+                                      "' belongs to another plan already");
+                }
+                plan.stripe_price_id = *price;
             } else if (field.key == "meters") {
                 meters_value = field.value;
                 has_meters = true;

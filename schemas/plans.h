@@ -21,12 +21,18 @@ struct MeterPlan {
     std::optional<Decimal> limit;     // nullopt = unlimited (JSON null)
     Decimal overage_unit_price;       // price per unit over the limit, default 0
     std::vector<Decimal> thresholds;  // ascending fractions of the limit (0.8 = 80 %)
+    // The Stripe meter this meter is billed through (its event_name; empty: not billed in
+    // Stripe) and how many of our units make one Stripe unit (> 0, default 1): Stripe meter
+    // event values are whole numbers, so floor(used / stripe_unit) is billed.
+    std::string stripe_event_name;
+    Decimal stripe_unit = Decimal::from_micros(Decimal::kMicrosPerUnit);
 };
 
 struct Plan {
     std::string id;
     std::string name;
     std::vector<MeterPlan> meters;
+    std::string stripe_price_id;  // the Stripe price a subscription to this plan uses (may be empty)
     const MeterPlan* find(std::string_view meter) const;
 };
 
@@ -37,14 +43,19 @@ struct PlanBook {
     // meter → property names to break usage down by (e.g. tokens → ["model"])
     std::map<std::string, std::vector<std::string>, std::less<>> group_by;
     const Plan* find(std::string_view plan_id) const;
+    // The plan whose stripe_price_id is `price_id`; nullptr when none (or price_id is empty).
+    const Plan* find_by_stripe_price(std::string_view price_id) const;
 };
 
 // {"currency":"usd","default_plan":"free","thresholds":["0.80","0.95","1.00"],
 //  "group_by":{"tokens":["model"]},
-//  "plans":[{"id":"free","name":"Free","thresholds":[…]?,
-//            "meters":{"api_calls":{"limit":"1000","overage_unit_price":"0","thresholds":[…]?}}}]}
+//  "plans":[{"id":"free","name":"Free","thresholds":[…]?,"stripe_price_id":"price_…"?,
+//            "meters":{"api_calls":{"limit":"1000","overage_unit_price":"0","thresholds":[…]?,
+//                                   "stripe_event_name":"api_calls"?,"stripe_unit":"1000"?}}}]}
 // Decimals are JSON strings (read by Decimal::parse_quantity). Thresholds: per meter, else per
-// plan, else top level, else 0.80 / 0.95 / 1.00; strictly ascending, each in (0, 10].
+// plan, else top level, else 0.80 / 0.95 / 1.00; strictly ascending, each in (0, 10]. A Stripe
+// event name is 1-100 of [A-Za-z0-9_.:-]; stripe_unit needs stripe_event_name and is > 0; two
+// plans may not share a stripe_price_id.
 Result<PlanBook, std::string> parse_plans(std::string_view json);
 Result<PlanBook, std::string> load_plans(const std::string& path);
 

@@ -40,6 +40,7 @@ constexpr std::size_t kUrlBytesMax = 2048;
 constexpr std::size_t kQuotedBytesMax = 64;  // of user text echoed in an error
 constexpr std::int64_t kScheduleDurationMax_ms = 30LL * 24 * 3600 * 1000;
 constexpr std::uint32_t kFactorMax = 100;
+constexpr std::int64_t kRetryAfterMax_s = 24 * 3600;
 
 std::string_view trim(std::string_view text) {
     while (!text.empty() && text.front() == ' ') {
@@ -258,16 +259,22 @@ bool header_text_ok(std::string_view text) {
     return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
-Result<http::request<http::string_body>, std::string> make_request(
-    const WebhookUrl& url, const std::vector<std::pair<std::string, std::string>>& headers,
-    std::string_view body) {
-    http::request<http::string_body> request{http::verb::post, url.target, 11};
+Result<http::request<http::string_body>, std::string> make_request(const WebhookUrl& url,
+                                                                   const HttpCall& call) {
+    const auto& headers = call.headers;
+    const http::verb verb = call.method == HttpMethod::get ? http::verb::get : http::verb::post;
+    http::request<http::string_body> request{verb, url.target, 11};
     const bool default_port = url.port == (url.tls ? "443" : "80");
     const std::string host =
         url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
     request.set(http::field::host, default_port ? host : host + ":" + url.port);
-    request.set(http::field::content_type, "application/json");
-    request.set(http::field::user_agent, "usage-ledger-webhook");
+    if (!header_text_ok(call.content_type) || !header_text_ok(call.user_agent)) {
+        return unexpected(std::string("the content type or user agent has CR, LF or NUL"));
+    }
+    if (!call.content_type.empty()) {
+        request.set(http::field::content_type, call.content_type);
+    }
+    request.set(http::field::user_agent, call.user_agent);
     for (const auto& [name, value] : headers) {
         if (name.empty() || name.find(':') != std::string::npos || !header_text_ok(name) ||
             !header_text_ok(value)) {
@@ -288,9 +295,16 @@ Result<http::request<http::string_body>, std::string> make_request(
             request.insert(name, value);
         }
     }
-    request.body().assign(body.data(), body.size());
+    request.body() = call.body;
     request.prepare_payload();
     return request;
+}
+
+HttpCallResult no_answer(std::string error, bool timed_out) {
+    HttpCallResult result;
+    result.error = std::move(error);
+    result.timed_out = timed_out;
+    return result;
 }
 
 struct ResolveState {
@@ -305,7 +319,7 @@ struct ResolveState {
 // getaddrinfo cannot be cancelled (Asio's resolver waits for it even when cancelled), so a name
 // is resolved on a detached thread that owns its share of the state: a slow DNS server costs
 // this call no more than its deadline. An IP address is not looked up.
-Result<tcp::resolver::results_type, WebhookResponse> resolve_until(
+Result<tcp::resolver::results_type, HttpCallResult> resolve_until(
     const std::string& host, const std::string& port,
     std::chrono::steady_clock::time_point deadline) {
     error_code not_an_address;
@@ -328,43 +342,45 @@ Result<tcp::resolver::results_type, WebhookResponse> resolve_until(
     }).detach();
     std::unique_lock lock(state->mutex);
     if (!state->resolved.wait_until(lock, deadline, [&] { return state->done; })) {
-        return unexpected(WebhookResponse{0, "", true});
+        return unexpected(no_answer("", true));
     }
     if (state->error) {
         return unexpected(
-            WebhookResponse{0, "resolve " + host + ": " + message_of(state->error), false});
+            no_answer("resolve " + host + ": " + message_of(state->error), false));
     }
     return state->endpoints;
 }
 
 // One exchange on a private io_context: connect, (TLS handshake), write, read the answer's
-// header. A deadline timer closes everything when the timeout passes, so every pending
-// operation ends and run() returns. Single-threaded: all handlers run inside run().
+// header and, when asked, its body (at most body_bytes_max). A deadline timer closes everything
+// when the timeout passes, so every pending operation ends and run() returns. Single-threaded: all handlers run inside run().
 class Exchange {
   public:
     Exchange(WebhookUrl url, http::request<http::string_body> request,
-             std::chrono::milliseconds timeout)
+             std::chrono::milliseconds timeout, bool read_body, std::size_t body_bytes_max)
         : url_(std::move(url)),
           request_(std::move(request)),
           timeout_(timeout),
+          read_body_(read_body),
           tls_context_(ssl::context::tls_client),
           deadline_(io_),
-          stream_(io_, tls_context_) {}
+          stream_(io_, tls_context_) {
+        parser_.body_limit(body_bytes_max);
+    }
 
-    WebhookResponse run() {
+    HttpCallResult run() {
         if (url_.tls) {
             if (const auto error = configure_tls()) {
-                return WebhookResponse{0, *error, false};
+                return no_answer(*error, false);
             }
         }
         const auto deadline = std::chrono::steady_clock::now() + timeout_;
         auto endpoints = resolve_until(url_.host, url_.port, deadline);
         if (!endpoints) {
             return endpoints.error().timed_out
-                       ? WebhookResponse{0,
-                                         "timed out after " + std::to_string(timeout_.count()) +
-                                             " ms while resolving " + url_.host,
-                                         true}
+                       ? no_answer("timed out after " + std::to_string(timeout_.count()) +
+                                       " ms while resolving " + url_.host,
+                                   true)
                        : endpoints.error();
         }
         deadline_.expires_at(deadline);
@@ -408,8 +424,8 @@ class Exchange {
         if (error || done_) {
             return;  // cancelled: the exchange finished first
         }
-        response_ = WebhookResponse{
-            0, "timed out after " + std::to_string(timeout_.count()) + " ms while " + stage_, true};
+        response_ = no_answer(
+            "timed out after " + std::to_string(timeout_.count()) + " ms while " + stage_, true);
         done_ = true;
         error_code ignored;
         socket().close(ignored);
@@ -420,7 +436,7 @@ class Exchange {
         if (done_) {
             return;
         }
-        response_ = WebhookResponse{0, what + ": " + message_of(error), false};
+        response_ = no_answer(what + ": " + message_of(error), false);
         finish();
     }
 
@@ -462,31 +478,69 @@ class Exchange {
     void read(Stream& stream) {
         stage_ = "waiting for the answer";
         http::async_read_header(
-            stream, buffer_, parser_, [this](const error_code& error, std::size_t) {
+            stream, buffer_, parser_, [this, &stream](const error_code& error, std::size_t) {
                 if (error) {
                     return fail("read the answer", error);
                 }
                 if (done_) {
                     return;
                 }
-                response_ =
-                    WebhookResponse{static_cast<int>(parser_.get().result_int()), "", false};
-                finish();
+                response_ = HttpCallResult{};
+                response_.status = static_cast<int>(parser_.get().result_int());
+                keep_headers();
+                if (!read_body_ || parser_.is_done()) {
+                    return finish();
+                }
+                read_rest(stream);
             });
+    }
+
+    template <class Stream>
+    void read_rest(Stream& stream) {
+        stage_ = "reading the answer's body";
+        http::async_read(stream, buffer_, parser_, [this](const error_code& error, std::size_t) {
+            if (done_) {
+                return;
+            }
+            if (error == http::error::body_limit) {
+                response_.body_truncated = true;  // the status stands; the body is not kept
+                return finish();
+            }
+            if (error) {
+                return fail("read the answer's body", error);
+            }
+            response_.body = std::move(parser_.get().body());
+            finish();
+        });
+    }
+
+    // The answer's header fields (Beast bounds the header at 8 KiB) and its Retry-After.
+    void keep_headers() {
+        for (const auto& field : parser_.get()) {
+            response_.headers.emplace_back(std::string(field.name_string()),
+                                           std::string(field.value()));
+        }
+        const auto retry_after = parser_.get().find(http::field::retry_after);
+        if (retry_after != parser_.get().end()) {
+            const auto value = retry_after->value();
+            response_.retry_after_seconds =
+                parse_retry_after(std::string_view(value.data(), value.size()));
+        }
     }
 
     WebhookUrl url_;
     http::request<http::string_body> request_;
     std::chrono::milliseconds timeout_;
+    bool read_body_;
     asio::io_context io_;
     ssl::context tls_context_;
     asio::steady_timer deadline_;
     ssl::stream<tcp::socket> stream_;  // used as a plain socket (next_layer) for http://
     beast::flat_buffer buffer_;
-    http::response_parser<http::empty_body> parser_;
+    http::response_parser<http::string_body> parser_;
     std::string stage_;
     bool done_ = false;
-    WebhookResponse response_;
+    HttpCallResult response_;
 };
 
 }  // namespace
@@ -649,23 +703,48 @@ Result<WebhookUrl, std::string> parse_webhook_url(std::string_view url) {
     return parsed;
 }
 
+std::optional<std::int64_t> parse_retry_after(std::string_view value) {
+    const auto seconds = parse_decimal(trim(value), 18);
+    if (!seconds) {
+        return std::nullopt;  // an HTTP-date or garbage: not used
+    }
+    return std::min<std::int64_t>(*seconds, kRetryAfterMax_s);
+}
+
+HttpCallResult http_call(const HttpCall& call) {
+    const char* const method = call.method == HttpMethod::get ? "GET" : "POST";
+    try {
+        auto parsed = parse_webhook_url(call.url);
+        if (!parsed) {
+            return no_answer(parsed.error(), false);
+        }
+        auto request = make_request(*parsed, call);
+        if (!request) {
+            return no_answer(request.error(), false);
+        }
+        Exchange exchange(std::move(parsed).value(), std::move(request).value(), call.timeout,
+                          call.read_body, call.body_bytes_max);
+        return exchange.run();
+    } catch (const std::exception& error) {  // allocation, or TLS context set-up
+        return no_answer(std::string("HTTP ") + method + " failed: " + error.what(),
+                              false);
+    }
+}
+
 WebhookResponse post_webhook(std::string_view url,
                              const std::vector<std::pair<std::string, std::string>>& headers,
                              std::string_view body, std::chrono::milliseconds timeout) {
-    try {
-        auto parsed = parse_webhook_url(url);
-        if (!parsed) {
-            return WebhookResponse{0, parsed.error(), false};
-        }
-        auto request = make_request(*parsed, headers, body);
-        if (!request) {
-            return WebhookResponse{0, request.error(), false};
-        }
-        Exchange exchange(std::move(parsed).value(), std::move(request).value(), timeout);
-        return exchange.run();
-    } catch (const std::exception& error) {  // allocation, or TLS context set-up
-        return WebhookResponse{0, std::string("webhook POST failed: ") + error.what(), false};
+    HttpCall call;
+    call.url = std::string(url);
+    call.headers = headers;
+    call.body = std::string(body);
+    call.timeout = timeout;
+    call.read_body = false;  // only the status matters to a webhook
+    HttpCallResult result = http_call(call);
+    if (result.error.starts_with("HTTP POST failed: ")) {
+        result.error.replace(0, 4, "webhook");
     }
+    return WebhookResponse{result.status, std::move(result.error), result.timed_out};
 }
 
 }  // namespace ul

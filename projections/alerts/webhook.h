@@ -2,14 +2,15 @@
 // (exponential backoff with jitter, a give-up bound), what an attempt's answer means, URL parsing
 // and one blocking, time-bounded POST.
 //
-// Everything except post_webhook is pure: a function of its arguments (the clock and the random
-// value are passed in), thread-safe, no I/O. post_webhook does its own I/O on a private
-// io_context; it is thread-safe (no shared state) and blocks the calling thread for at most
-// about `timeout` (a host name is resolved on a detached thread, since getaddrinfo cannot be
+// Everything except http_call and post_webhook is pure: a function of its arguments (the clock
+// and the random value are passed in), thread-safe, no I/O. http_call (and post_webhook, its thin
+// wrapper) does its own I/O on a private io_context; it is thread-safe (no shared state) and
+// blocks the calling thread for at most about `timeout` (a host name is resolved on a detached thread, since getaddrinfo cannot be
 // cancelled: one that outlives the timeout finishes on its own and is forgotten).
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -87,6 +88,48 @@ struct WebhookUrl {
 };
 Result<WebhookUrl, std::string> parse_webhook_url(std::string_view url);
 
+// One blocking HTTP exchange (http_call) and what came back.
+enum class HttpMethod : std::uint8_t { get, post };
+
+inline constexpr std::size_t kHttpBodyBytesMax = 64 * 1024;
+
+struct HttpCall {
+    HttpMethod method = HttpMethod::post;
+    std::string url;                                           // http(s)://, as parse_webhook_url
+    std::vector<std::pair<std::string, std::string>> headers;  // added as given
+    std::string body;                                          // sent as is (empty for a GET)
+    std::string content_type = "application/json";            // empty: no Content-Type header
+    std::string user_agent = "usage-ledger-webhook";
+    std::chrono::milliseconds timeout{10'000};  // bounds the whole exchange
+    bool read_body = true;                      // false: only the status line and header
+    std::size_t body_bytes_max = kHttpBodyBytesMax;
+};
+
+struct HttpCallResult {
+    int status = 0;          // 0: no HTTP answer
+    std::string error;       // why there was no answer (network, timeout, TLS); empty if answered
+    bool timed_out = false;  // the exchange did not finish within the timeout
+    std::optional<std::int64_t> retry_after_seconds;  // Retry-After in seconds (not HTTP-date)
+    std::string body;                                 // empty when not read or over the bound
+    bool body_truncated = false;  // the body passed body_bytes_max: status kept, body dropped
+    std::vector<std::pair<std::string, std::string>> headers;  // the answer's header fields
+};
+
+// Retry-After's delta-seconds form ("120", spaces allowed), capped at one day; nullopt for an
+// HTTP-date or anything else.
+std::optional<std::int64_t> parse_retry_after(std::string_view value);
+
+// A blocking request to an http:// or https:// URL. https verifies the server's certificate
+// chain against the system store and its host name (SNI sent). `headers` are added as given; one
+// named like a default (Content-Type, User-Agent) replaces it; Host and Content-Length are always
+// set here. A name or value with CR, LF or NUL is refused (an error, status 0); error texts name
+// a refused header but never quote a header's value, so a credential sent in a header is never
+// echoed. The whole exchange (resolve, connect, TLS handshake, write, read of the answer) is
+// bounded by `timeout`: a server that accepts and never answers yields timed_out. The answer's
+// body is read when read_body, up to body_bytes_max (past that: body_truncated, body empty).
+// Never throws. Thread-safe: each call has its own io_context.
+HttpCallResult http_call(const HttpCall& call);
+
 // A blocking POST of `body` (Content-Type application/json) to an http:// or https:// URL.
 // https verifies the server's certificate chain against the system store and its host name
 // (SNI sent). `headers` are added as given; one named like a default (Content-Type, User-Agent)
@@ -94,6 +137,7 @@ Result<WebhookUrl, std::string> parse_webhook_url(std::string_view url);
 // is refused (an error, status 0). The whole exchange (resolve, connect, TLS handshake, write,
 // read of the answer's header) is bounded by `timeout`: a receiver that accepts and never
 // answers yields timed_out. Only the status is read; the answer's body is not. Never throws.
+// A thin wrapper of http_call.
 WebhookResponse post_webhook(std::string_view url,
                              const std::vector<std::pair<std::string, std::string>>& headers,
                              std::string_view body, std::chrono::milliseconds timeout);

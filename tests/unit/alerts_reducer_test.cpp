@@ -31,11 +31,22 @@ ul::PlanBook plans() {
     ul::PlanBook book;
     book.default_plan = "free";
     auto meter = [](const char* name, std::optional<Decimal> limit) {
-        return ul::MeterPlan{name, limit, Decimal{}, {dec("0.8"), dec("0.95"), dec("1")}};
+        ul::MeterPlan plan;
+        plan.meter = name;
+        plan.limit = limit;
+        plan.thresholds = {dec("0.8"), dec("0.95"), dec("1")};
+        return plan;
     };
-    book.plans.push_back({"free", "Free", {meter("tokens", dec("1000")), meter("audio", {})}});
-    book.plans.push_back({"pro", "Pro", {meter("tokens", dec("2000")), meter("audio", {})}});
-    book.plans.push_back({"tiny", "Tiny", {meter("tokens", dec("500")), meter("audio", {})}});
+    auto plan = [&](const char* id, const char* name, const char* tokens) {
+        ul::Plan made;
+        made.id = id;
+        made.name = name;
+        made.meters = {meter("tokens", dec(tokens)), meter("audio", {})};
+        return made;
+    };
+    book.plans.push_back(plan("free", "Free", "1000"));
+    book.plans.push_back(plan("pro", "Pro", "2000"));
+    book.plans.push_back(plan("tiny", "Tiny", "500"));
     return book;
 }
 

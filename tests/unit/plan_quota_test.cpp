@@ -57,6 +57,38 @@ TEST(PlanBook, TheExampleFileLoads) {
     EXPECT_NE(book->find("enterprise"), nullptr);
 }
 
+TEST(PlanBook, StripeMetersUnitsAndPrices) {
+    auto book = ul::load_plans(UL_SOURCE_DIR "/schemas/plans.example.json");
+    ASSERT_TRUE(book) << book.error();
+    const ul::MeterPlan* tokens = book->find("pro")->find("tokens");
+    EXPECT_EQ(tokens->stripe_event_name, "llm_tokens");
+    EXPECT_EQ(tokens->stripe_unit, dec("1000"));
+    const ul::MeterPlan* calls = book->find("pro")->find("api_calls");
+    EXPECT_EQ(calls->stripe_event_name, "api_calls");
+    EXPECT_EQ(calls->stripe_unit, dec("1"));
+    EXPECT_TRUE(book->find("free")->find("api_calls")->stripe_event_name.empty());
+    ASSERT_NE(book->find_by_stripe_price("price_pro_monthly"), nullptr);
+    EXPECT_EQ(book->find_by_stripe_price("price_pro_monthly")->id, "pro");
+    EXPECT_EQ(book->find_by_stripe_price("price_nope"), nullptr);
+    EXPECT_EQ(book->find_by_stripe_price(""), nullptr);
+
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {R"({"default_plan":"f","plans":[{"id":"f","meters":{"a":{"limit":"1","stripe_unit":"2"}}}]})",
+         "stripe_unit"},
+        {R"({"default_plan":"f","plans":[{"id":"f","meters":{"a":{"limit":"1","stripe_event_name":"x","stripe_unit":"0"}}}]})",
+         "stripe_unit"},
+        {R"({"default_plan":"f","plans":[{"id":"f","meters":{"a":{"limit":"1","stripe_event_name":"a b"}}}]})",
+         "stripe_event_name"},
+        {R"({"default_plan":"f","plans":[{"id":"f","stripe_price_id":"p","meters":{}},{"id":"g","stripe_price_id":"p","meters":{}}]})",
+         "stripe_price_id"},
+    };
+    for (const auto& [json, expected] : bad) {
+        auto parsed = ul::parse_plans(json);
+        ASSERT_FALSE(parsed) << json;
+        EXPECT_NE(parsed.error().find(expected), std::string::npos) << parsed.error();
+    }
+}
+
 TEST(PlanBook, EveryErrorNamesItsPath) {
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"not json", "not JSON"},
