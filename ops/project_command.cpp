@@ -4,7 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <memory>
 #include <random>
 #include <thread>
@@ -13,6 +16,7 @@
 #include "ops/control_secret.h"
 #include "ops/project_commands.h"
 #include "ops/signals.h"
+#include "projections/api/stripe_routes.h"
 #include "projections/alerts/alerts_reducer.h"
 #include "projections/counters/projection_service.h"
 #include "projections/runner/projection_store.h"
@@ -85,6 +89,7 @@ int run_project(const ProjectArgs& args) {
     ApiArgs api_args = args.api;
     api_args.jobs_dir = args.data_dir + "/jobs";
     api_args.deliver_alerts = true;
+    api_args.holds_every_partition = args.assign_all;
     auto api = start_api(api_args, plans, **service, nullptr, ingest);
     if (!api) {
         spdlog::error("project: {}", api.error());
@@ -239,7 +244,143 @@ void add_api_options(CLI::App& command, ApiArgs& args) {
                     "One alert webhook attempt, connect to answer")
         ->check(CLI::Range(1, 600'000))
         ->capture_default_str();
+    command
+        .add_option("--stripe-api-base", args.stripe_api_base,
+                    "Stripe's API (http://127.0.0.1:N for a fake or stripe-mock)")
+        ->capture_default_str();
+    command.add_option("--stripe-secret-key-file", args.stripe_secret_key_file,
+                       "File holding the Stripe secret key (else $STRIPE_SECRET_KEY); with "
+                       "neither, Stripe billing is off. The key is never logged");
+    command
+        .add_option("--stripe-timeout-ms", args.stripe_timeout_ms,
+                    "One Stripe request, connect to answer")
+        ->check(CLI::Range(1, 600'000))
+        ->capture_default_str();
+    command
+        .add_option("--billing-interval", args.billing_interval,
+                    "How often usage is reported to Stripe (30s, 5m, ...)")
+        ->capture_default_str();
+    command
+        .add_option("--billing-grace", args.billing_grace,
+                    "After a billing period closes, how long late events are awaited before its "
+                    "final report")
+        ->capture_default_str();
+    command
+        .add_option("--stripe-breaker-failures", args.stripe_breaker_failures,
+                    "Consecutive failed Stripe attempts that pause reporting")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    command.add_option("--stripe-webhook-secret-file", args.stripe_webhook_secret_file,
+                       "File holding the Stripe webhook endpoint secret (whsec_..., else "
+                       "$STRIPE_WEBHOOK_SECRET); with neither, POST /v1/stripe/webhook is absent");
+    command
+        .add_option("--stripe-breaker-pause", args.stripe_breaker_pause,
+                    "How long reporting pauses once the breaker opens")
+        ->capture_default_str();
 }
+
+namespace {
+
+// The billing reporter when a Stripe key is given; nullptr (billing off) when none is.
+Result<std::unique_ptr<BillingReporter>, std::string> start_billing(const ApiArgs& args,
+                                                                    ProjectionService& projections) {
+    if (args.stripe_secret_key_file.empty() && std::getenv("STRIPE_SECRET_KEY") == nullptr) {
+        spdlog::info("billing: off (no --stripe-secret-key-file and no $STRIPE_SECRET_KEY)");
+        return std::unique_ptr<BillingReporter>();
+    }
+    if (!args.holds_every_partition) {
+        return unexpected(std::string(
+            "Stripe billing needs every partition in this process (project --assign-all): "
+            "reporters on part of the partitions would not know what the others reported"));
+    }
+    auto key = load_stripe_secret_key(args.stripe_secret_key_file);
+    if (!key) {
+        return unexpected("billing: " + key.error());
+    }
+    BillingReporterOptions options;
+    options.path = projections.runner().options().data_dir + "/billing";
+    options.stripe.api_base = args.stripe_api_base;
+    while (!options.stripe.api_base.empty() && options.stripe.api_base.back() == '/') {
+        options.stripe.api_base.pop_back();
+    }
+    options.stripe.secret_key = *key;
+    options.stripe.timeout = std::chrono::milliseconds(args.stripe_timeout_ms);
+    const std::pair<const char*, const std::string*> durations[] = {
+        {"--billing-interval", &args.billing_interval},
+        {"--billing-grace", &args.billing_grace},
+        {"--stripe-breaker-pause", &args.stripe_breaker_pause}};
+    std::int64_t parsed[3] = {};
+    for (std::size_t index = 0; index < 3; ++index) {
+        auto value = parse_duration(*durations[index].second);
+        if (!value) {
+            return unexpected(std::string(durations[index].first) + ": " + value.error());
+        }
+        parsed[index] = *value;
+    }
+    options.interval = std::chrono::milliseconds(parsed[0] / 1000);
+    options.grace = std::chrono::seconds(parsed[1] / 1'000'000);
+    options.breaker_pause = std::chrono::seconds(parsed[2] / 1'000'000);
+    options.breaker_failures = args.stripe_breaker_failures;
+    auto reporter = BillingReporter::start(options, projections);
+    if (!reporter) {
+        return unexpected(reporter.error());
+    }
+    spdlog::info("billing: reporting to {} every {} (grace {}), outbox in {}",
+                 options.stripe.api_base, args.billing_interval, args.billing_grace,
+                 options.path);
+    return std::move(reporter).value();
+}
+
+// The webhook route's options when an endpoint secret is given (file or
+// $STRIPE_WEBHOOK_SECRET); nullopt: no webhook route.
+Result<std::optional<StripeWebhookOptions>, std::string> stripe_webhook_options(
+    const ApiArgs& args, const PlanBook& plans, ProjectionService& projections,
+    const std::function<Result<bool, std::string>(const Account&)>& publish_account) {
+    std::string secret;
+    if (!args.stripe_webhook_secret_file.empty()) {
+        std::ifstream in(args.stripe_webhook_secret_file);
+        std::stringstream text;
+        text << in.rdbuf();
+        if (!in) {
+            return unexpected("--stripe-webhook-secret-file: cannot read " +
+                              args.stripe_webhook_secret_file);
+        }
+        secret = text.str();
+    } else if (const char* from_env = std::getenv("STRIPE_WEBHOOK_SECRET")) {
+        secret = from_env;
+    } else {
+        return std::optional<StripeWebhookOptions>();
+    }
+    while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back())) != 0) {
+        secret.pop_back();
+    }
+    if (secret.empty()) {
+        return unexpected(std::string("the Stripe webhook secret is empty"));
+    }
+    if (!publish_account) {
+        return unexpected(std::string("Stripe webhooks need a process that publishes accounts"));
+    }
+    StripeWebhookOptions options;
+    options.endpoint_secret = std::move(secret);
+    options.plans = plans;
+    options.current_account = [&projections](std::string_view tenant) {
+        return projections.account(tenant);
+    };
+    options.find_tenant_by_customer =
+        [&projections](std::string_view customer) -> std::optional<std::string> {
+        for (const Account& account : projections.accounts()) {
+            if (account.stripe_customer_id == customer) {
+                return account.tenant_id;
+            }
+        }
+        return std::nullopt;
+    };
+    options.publish_account = publish_account;
+    options.now_seconds = [] { return system_now_us() / 1'000'000; };
+    return std::optional<StripeWebhookOptions>(std::move(options));
+}
+
+}  // namespace
 
 Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
                                           ProjectionService& projections,
@@ -296,6 +437,14 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
             return publisher->publish(record.key, *record.value, record.headers);
         };
     }
+    if (args.deliver_alerts) {
+        auto billing = start_billing(args, projections);
+        if (!billing) {
+            return unexpected(billing.error());
+        }
+        running.billing = std::move(billing).value();
+        options.billing = running.billing.get();
+    }
     options.allow_unknown_meters = args.unknown_meters == "allow";
     options.admin_keys = args.admin_keys;
     if (options.admin_keys.empty()) {
@@ -309,6 +458,8 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
     options.ingest = running.ingest.get();
     options.jobs = running.jobs.get();
     options.health = health;
+    const auto publish_account = options.publish_account;
+    const PlanBook plans_copy = plans;
     running.api = std::make_unique<QueryApi>(std::move(options), std::move(plans), projections);
     HttpServerOptions server_options;
     server_options.listen = args.listen;
@@ -320,6 +471,13 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
     }
     running.server = std::move(server).value();
     running.api->install(*running.server);
+    if (auto webhook = stripe_webhook_options(args, plans_copy, projections, publish_account);
+        !webhook) {
+        return unexpected(webhook.error());
+    } else if (*webhook) {
+        install_stripe_webhook(*running.server, std::move(**webhook));
+        spdlog::info("billing: Stripe webhooks on POST /v1/stripe/webhook");
+    }
     if (args.admin_keys.empty()) {
         spdlog::info("api: generated admin key {} (give --admin-key or $UL_ADMIN_KEY to choose)",
                      running.admin_key);

@@ -45,6 +45,17 @@ struct ApiArgs {
     std::uint32_t webhook_timeout_ms = 10'000;
     std::size_t max_connections = 1000;   // HttpServerOptions::max_connections
     std::string unknown_meters = "deny";  // QueryApiOptions::allow_unknown_meters
+    // Stripe billing (projections/billing/): on when a secret key is given (file or
+    // $STRIPE_SECRET_KEY) and the process holds every partition.
+    std::string stripe_api_base = "https://api.stripe.com";
+    std::string stripe_secret_key_file;
+    std::string stripe_webhook_secret_file;
+    std::uint32_t stripe_timeout_ms = 10'000;
+    std::string billing_interval = "60s";
+    std::string billing_grace = "1h";
+    int stripe_breaker_failures = 5;
+    std::string stripe_breaker_pause = "15m";
+    bool holds_every_partition = false;  // not an option: `up`, or `project --assign-all`
 };
 void add_api_options(CLI::App& command, ApiArgs& args);
 
@@ -52,6 +63,7 @@ struct RunningApi {
     // Declared first: destroyed after the server and the API that use them.
     std::unique_ptr<RecordPublisher> accounts;
     std::unique_ptr<AlertDelivery> alerts;
+    std::unique_ptr<BillingReporter> billing;
     std::unique_ptr<Ingest> ingest;
     std::unique_ptr<Jobs> jobs;
     std::unique_ptr<QueryApi> api;

@@ -147,6 +147,7 @@ int run_up(const UpArgs& args) {
     ApiArgs api_args = args.api;
     api_args.jobs_dir = args.data_dir + "/jobs";
     api_args.deliver_alerts = true;
+    api_args.holds_every_partition = true;  // up assigns every partition to itself
     auto api = start_api(api_args, plans, **projections, &(*ledger)->metrics(), ingest, &health);
     if (!api) {
         spdlog::error("up: {}", api.error());

@@ -1,5 +1,7 @@
 #include "projections/alerts/alerts_reducer.h"
 
+#include "projections/billing/billing_cells.h"
+
 #include <algorithm>
 
 #include "schemas/canonical.h"
@@ -176,6 +178,7 @@ void AlertDeltas::clear() {
     CounterDeltas::clear();
     periods.clear();
     records.clear();
+    billing.clear();
     stored_used.clear();
 }
 
@@ -188,6 +191,11 @@ void AlertDeltas::write(StateWriter& out) const {
     }
     for (const auto& [key, json] : records) {
         out.put(AlertsReducer::kAlertsFamily, key, json);
+    }
+    char value[kCellBytes];
+    for (const auto& [key, cell] : billing) {
+        encode_cell(cell, value);
+        out.merge(AlertsReducer::kBillingFamily, key, std::string_view(value, kCellBytes));
     }
 }
 
@@ -208,9 +216,49 @@ const std::vector<StateFamily>& AlertsReducer::schema() {
         std::vector<StateFamily> all = CountersReducer::schema();
         all.push_back({"alert_periods", nullptr});
         all.push_back({"alerts", nullptr});
+        all.push_back({"billing", all[CountersReducer::kCountersFamily].merge});
         return all;
     }();
     return families;
+}
+
+// A tenant's events mostly fall in one month: the last month made is kept (the same calendar, a
+// time inside it) instead of asking date/tz again.
+Period AlertsReducer::billing_month(const UsageEvent& event, const AccountInForce& account,
+                                    AlertDeltas& deltas) {
+    auto& cached = deltas.last_month;
+    if (!(cached.anchor_day == account.calendar.anchor_day &&
+          cached.zone == account.calendar.zone && cached.period.start_us <= event.timestamp_us &&
+          event.timestamp_us < cached.period.end_us)) {
+        cached = {account.calendar.anchor_day, account.calendar.zone,
+                  month_period(account.calendar, event.timestamp_us)};
+    }
+    return cached.period;
+}
+
+Result<bool, std::string> AlertsReducer::bill(const UsageEvent& event,
+                                              const AccountInForce& account,
+                                              AlertDeltas& deltas) const {
+    const auto stripe = stripe_meter_for(plans_, account.account, event.meter);
+    if (!stripe) {
+        return true;
+    }
+    const BillingCellKey key{std::string(event.tenant_id), std::string(event.meter),
+                             std::string(stripe->customer), std::string(stripe->event_name),
+                             stripe->unit, billing_month(event, account, deltas)};
+    std::string& bytes = deltas.key_scratch;
+    bytes.clear();
+    append_billing_key(key, bytes);
+    const Cell added = cell_of(event.quantity, event.timestamp_us);
+    auto found = deltas.billing.find(bytes);
+    if (found == deltas.billing.end()) {
+        deltas.billing.emplace(bytes, added);
+        return true;
+    }
+    if (!merge_cell(found->second, added)) {
+        return unexpected("billing cell of " + key.tenant_id + "/" + key.meter + " overflows");
+    }
+    return true;
 }
 
 Result<bool, std::string> AlertsReducer::reduce(const LedgerEntryRef& entry,
@@ -221,6 +269,10 @@ Result<bool, std::string> AlertsReducer::reduce(const LedgerEntryRef& entry,
         return counted;
     }
     const UsageEvent& event = entry.event;
+    auto& alert_deltas = static_cast<AlertDeltas&>(deltas);
+    if (auto billed = bill(event, account, alert_deltas); !billed) {
+        return billed;
+    }
     // The plan's thresholds come from a table made once; only a tenant with rules of its own for
     // this meter needs a list made for the entry.
     const Account* held = account.account;
@@ -241,7 +293,6 @@ Result<bool, std::string> AlertsReducer::reduce(const LedgerEntryRef& entry,
     if (thresholds == nullptr || thresholds->empty()) {
         return true;
     }
-    auto& alert_deltas = static_cast<AlertDeltas&>(deltas);
     std::uint16_t index = 0;
     for (const bool daily : {false, true}) {
         if (std::none_of(
@@ -251,20 +302,8 @@ Result<bool, std::string> AlertsReducer::reduce(const LedgerEntryRef& entry,
         }
         // A tenant's events mostly fall in one month: the last month made is kept (the same
         // calendar, a time inside it) instead of asking date/tz again.
-        Period period;
-        if (daily) {
-            period = day_period(event.timestamp_us);
-        } else {
-            auto& cached = alert_deltas.last_month;
-            if (!(cached.anchor_day == account.calendar.anchor_day &&
-                  cached.zone == account.calendar.zone &&
-                  cached.period.start_us <= event.timestamp_us &&
-                  event.timestamp_us < cached.period.end_us)) {
-                cached = {account.calendar.anchor_day, account.calendar.zone,
-                          month_period(account.calendar, event.timestamp_us)};
-            }
-            period = cached.period;
-        }
+        const Period period = daily ? day_period(event.timestamp_us)
+                                    : billing_month(event, account, alert_deltas);
         std::string& key = alert_deltas.key_scratch;
         key.clear();
         append_counter_key({event.tenant_id, event.meter,

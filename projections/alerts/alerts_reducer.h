@@ -24,6 +24,12 @@
 //   - a late entry counts in the period of its event time and alerts for that period.
 // Alert records (family `alerts`, newest first per tenant) and outbox effects (kind "alert",
 // id = the alert id) carry the JSON of alert_json(). Pure; an AlertsReducer is immutable.
+// Billing: an entry billed to a Stripe meter (billing/billing_cells.h stripe_meter_for: the
+// account in force has a Stripe customer, its plan's meter a stripe_event_name) also adds its
+// quantity to its billing cell (family `billing`), in the same billing month the alerts use. The
+// reports themselves are decided from the written cells by the billing reporter
+// (billing/billing_reporter.h): they depend on the clock (the interval, the grace, Stripe's
+// window), which a reducer may not read.
 #pragma once
 
 #include <map>
@@ -87,8 +93,12 @@ std::string alert_json(const AlertRecord& record);
 // stored values read for them (a cache valid until the write: the writer is this projection).
 class AlertDeltas final : public CounterDeltas {
   public:
-    std::size_t size() const override { return cells.cells() + periods.size() + records.size(); }
-    bool empty() const override { return cells.empty() && periods.empty() && records.empty(); }
+    std::size_t size() const override {
+        return cells.cells() + periods.size() + records.size() + billing.size();
+    }
+    bool empty() const override {
+        return cells.empty() && periods.empty() && records.empty() && billing.empty();
+    }
     void clear() override;
     void write(StateWriter& out) const override;
 
@@ -98,6 +108,8 @@ class AlertDeltas final : public CounterDeltas {
     };
     std::map<std::string, PeriodRow, std::less<>> periods;    // alert_periods key → row
     std::map<std::string, std::string, std::less<>> records;  // alerts key → JSON
+    // Billing cells (billing/billing_cells.h) → what the entries added to them since the write.
+    std::map<std::string, Cell, std::less<>> billing;
     // Counter key → its stored sum (hashed: looked up for every entry with thresholds).
     struct KeyHash {
         using is_transparent = void;
@@ -119,8 +131,10 @@ class AlertsReducer final : public Reducer {
   public:
     static constexpr std::size_t kPeriodsFamily = 2;
     static constexpr std::size_t kAlertsFamily = 3;
+    static constexpr std::size_t kBillingFamily = 4;
     AlertsReducer(GroupBy group_by, PlanBook plans);
-    // counters, breakdown (the counters schema), alert_periods, alerts.
+    // counters, breakdown (the counters schema), alert_periods, alerts, billing (the Stripe
+    // billing cells: billing/billing_cells.h; merged like counter cells).
     static const std::vector<StateFamily>& schema();
 
     std::string_view name() const override { return "alerts"; }
@@ -135,6 +149,10 @@ class AlertsReducer final : public Reducer {
     const PlanBook& plans() const { return plans_; }
 
   private:
+    static Period billing_month(const UsageEvent& event, const AccountInForce& account,
+                                AlertDeltas& deltas);
+    Result<bool, std::string> bill(const UsageEvent& event, const AccountInForce& account,
+                                   AlertDeltas& deltas) const;
     CountersReducer counters_;
     PlanBook plans_;
     // plan id → meter → the plan's thresholds (what alert_thresholds gives without own rules).

@@ -123,6 +123,18 @@ std::optional<std::string_view> HttpRequest::query_param(std::string_view name) 
     return std::nullopt;
 }
 
+std::optional<std::string_view> HttpRequest::header(std::string_view name) const {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    for (const auto& [key, value] : headers) {
+        if (key.size() == name.size() &&
+            std::equal(key.begin(), key.end(), name.begin(),
+                       [&](char a, char b) { return lower(a) == lower(b); })) {
+            return std::string_view(value);
+        }
+    }
+    return std::nullopt;
+}
+
 HttpResponse json_error(int status, std::string_view code, std::string_view detail) {
     HttpResponse response;
     response.status = status;
@@ -325,6 +337,10 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         request.content_type = std::string(message[http::field::content_type]);
         request.authorization = std::string(message[http::field::authorization]);
+        for (const auto& field : message) {
+            request.headers.emplace_back(std::string(field.name_string()),
+                                         std::string(field.value()));
+        }
         beast::error_code ignored;
         const auto endpoint = stream_.socket().remote_endpoint(ignored);
         request.remote = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());

@@ -324,6 +324,9 @@ HttpResponse QueryApi::metrics() const {
     if (options_.alerts != nullptr) {
         options_.alerts->append_metrics(response.body);
     }
+    if (options_.billing != nullptr) {
+        options_.billing->append_metrics(response.body);
+    }
     if (server_ != nullptr) {
         append_metric_header(response.body, "http_connections_open", "gauge",
                              "HTTP connections accepted and not closed");
@@ -726,14 +729,7 @@ void QueryApi::install(HttpServer& server) {
             return entitlement(request, tenant, params.at("meter"));
         });
     install_alerts(server);
-    // The billing projection arrives with its issue; until then, an empty list.
-    tenant_route(server, "GET", "/v1/tenants/{tenant}/billing",
-                 [](const HttpRequest&, const std::string& tenant, const Params&) {
-                     std::string body = "{\"tenant_id\":";
-                     append_json_string(body, tenant);
-                     body.append(",\"reports\":[]}");
-                     return json_ok(std::move(body));
-                 });
+    install_billing(server);
     server.route_async(
         "POST", "/v1/events", [this](const HttpRequest& request, const Params&, HttpReply reply) {
             auto principal = identify(request);

@@ -24,6 +24,7 @@
 #include "projections/api/ingest.h"
 #include "projections/api/jobs.h"
 #include "projections/api/rate_limit.h"
+#include "projections/billing/billing_reporter.h"
 #include "projections/counters/projection_service.h"
 #include "schemas/plans.h"
 
@@ -50,6 +51,9 @@ struct QueryApiOptions {
     // Publishes an account version to usage.accounts, signed, and waits for the broker's
     // acknowledgement (the alert-rule routes); empty: those routes answer 503.
     std::function<Result<bool, std::string>(const Account&)> publish_account;
+    // Stripe billing (billing_routes.cpp): the report log, checkout and portal; nullptr: those
+    // routes answer 404 billing_off.
+    BillingReporter* billing = nullptr;
 };
 
 class QueryApi {
@@ -78,6 +82,11 @@ class QueryApi {
                                                      const std::map<std::string, std::string>&)>;
     void tenant_route(HttpServer& server, std::string method, std::string pattern,
                       TenantHandler handler);
+    // billing_routes.cpp
+    void install_billing(HttpServer& server);
+    HttpResponse billing_log(const HttpRequest& request, const std::string& tenant) const;
+    HttpResponse billing_checkout(const HttpRequest& request, const std::string& tenant);
+    HttpResponse billing_portal(const HttpRequest& request, const std::string& tenant);
     // alert_routes.cpp
     void install_alerts(HttpServer& server);
     HttpResponse list_alerts(const HttpRequest& request, const std::string& tenant) const;

@@ -60,8 +60,8 @@ HttpResponse publish(const StripeWebhookOptions& options, const StripeWebhookDec
 // HttpRequest keeps only Content-Type and Authorization of a request's headers
 // (projections/api/http_server.h), so the route cannot see Stripe-Signature yet: until the
 // server passes other headers, every event is refused as unsigned (fails closed).
-std::optional<std::string_view> stripe_signature(const HttpRequest& /*request*/) {
-    return std::nullopt;
+std::optional<std::string_view> stripe_signature(const HttpRequest& request) {
+    return request.header("Stripe-Signature");
 }
 
 }  // namespace

@@ -212,6 +212,28 @@ Result<std::vector<ProjectionService::AlertRow>, std::string> ProjectionService:
     return page;
 }
 
+Result<bool, std::string> ProjectionService::for_each_billing_cell(
+    const std::function<bool(std::string_view key, const Cell&)>& visit) const {
+    std::string failure;
+    auto visited = store().for_each_state(
+        AlertsReducer::kBillingFamily, "", "",
+        [&](std::string_view key, std::string_view value) {
+            auto cell = decode_cell(value);
+            if (!cell) {
+                failure = "billing cell: " + cell.error();
+                return false;
+            }
+            return visit(key, *cell);
+        });
+    if (!visited) {
+        return visited;
+    }
+    if (!failure.empty()) {
+        return unexpected(failure);
+    }
+    return true;
+}
+
 Result<ReconcileReport, std::string> ProjectionService::reconcile(
     const std::string& tenant, bool fix, const std::function<void(const ReplayProgress&)>& progress,
     const std::atomic<bool>* cancel) {

@@ -64,6 +64,12 @@ class ProjectionService {
     Result<std::vector<AlertRow>, std::string> alerts(std::string_view tenant,
                                                       const AlertQuery& query) const;
 
+    // Every written billing cell (alerts_reducer.h family `billing`; billing/billing_cells.h), in
+    // key order, at a snapshot: only what is in the store (the billing reporter reports what is
+    // durable, never the deltas not yet written).
+    Result<bool, std::string> for_each_billing_cell(
+        const std::function<bool(std::string_view key, const Cell&)>& visit) const;
+
     const ProjectionMetrics& metrics() const { return runner_->metrics(); }
     std::optional<Account> account(std::string_view tenant_id) const {
         return runner_->account(tenant_id);

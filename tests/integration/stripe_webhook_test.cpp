@@ -256,7 +256,7 @@ TEST_F(StripeWebhookServer, WrongSignatureIs400) {
 // Disabled until HttpRequest carries the Stripe-Signature header (projections/api/http_server.h
 // keeps only Content-Type and Authorization today): the route then refuses every event, signed or
 // not (stripe_routes.cpp, stripe_signature()).
-TEST_F(StripeWebhookServer, DISABLED_SignedPostChangesThePlan) {
+TEST_F(StripeWebhookServer, SignedPostChangesThePlan) {
     const std::string body =
         subscription_event("evt_1", "customer.subscription.created", "price_pro", kNow_s - 1);
     const auto reply = post(body, ul::webhook_signature(kSecret, kNow_s, body));
