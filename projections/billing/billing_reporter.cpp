@@ -169,6 +169,9 @@ std::string time_or_null(std::int64_t time_us) {
 
 }  // namespace
 
+Result<std::vector<std::pair<BillingCellKey, BillingTotals>>, std::string> scan_totals_of(
+    const RocksDb& db, const std::string& prefix);
+
 std::string billing_report_json(const BillingReport& report) {
     std::string out = "{\"id\":";
     append_json_string(out, report.id);
@@ -233,13 +236,8 @@ BillingReporter::~BillingReporter() {
 Result<std::unique_ptr<BillingReporter>, std::string> BillingReporter::start(
     BillingReporterOptions options, const ProjectionService& projections) {
     std::unique_ptr<BillingReporter> reporter(new BillingReporter(std::move(options), projections));
-    const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-        {"totals", rocksdb::ColumnFamilyOptions()},
-        {"reports", rocksdb::ColumnFamilyOptions()},
-        {"pending", rocksdb::ColumnFamilyOptions()}};
     auto db = RocksDb::open(base_store_options(StoreMode::read_write, 4U << 20U),
-                            reporter->options_.path, families, StoreMode::read_write,
+                            reporter->options_.path, families(), StoreMode::read_write,
                             "billing store");
     if (!db) {
         return unexpected(db.error());
@@ -559,11 +557,33 @@ BillingReporter::all_totals() const {
     return scan_totals("");
 }
 
+std::vector<rocksdb::ColumnFamilyDescriptor> BillingReporter::families() {
+    return {{rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+            {"totals", rocksdb::ColumnFamilyOptions()},
+            {"reports", rocksdb::ColumnFamilyOptions()},
+            {"pending", rocksdb::ColumnFamilyOptions()}};
+}
+
+Result<std::vector<std::pair<BillingCellKey, BillingTotals>>, std::string>
+BillingReporter::read_store_totals(const std::string& path) {
+    auto db = RocksDb::open(base_store_options(StoreMode::secondary, 4U << 20U), path, families(),
+                            StoreMode::secondary, "billing store");
+    if (!db) {
+        return unexpected(db.error());
+    }
+    return scan_totals_of(**db, "");
+}
+
 Result<std::vector<std::pair<BillingCellKey, BillingTotals>>, std::string>
 BillingReporter::scan_totals(const std::string& prefix) const {
+    return scan_totals_of(*db_, prefix);
+}
+
+Result<std::vector<std::pair<BillingCellKey, BillingTotals>>, std::string> scan_totals_of(
+    const RocksDb& db, const std::string& prefix) {
     std::vector<std::pair<BillingCellKey, BillingTotals>> out;
     std::unique_ptr<rocksdb::Iterator> rows(
-        (*db_)->NewIterator(rocksdb::ReadOptions(), db_->family(kTotals)));
+        db->NewIterator(rocksdb::ReadOptions(), db.family(kTotals)));
     for (rows->Seek(prefix); rows->Valid() && rows->key().starts_with(prefix); rows->Next()) {
         auto key = decode_billing_key(rows->key().ToStringView());
         auto totals = decode_totals(rows->value().ToStringView());

@@ -131,6 +131,10 @@ class BillingReporter {
         std::string_view tenant) const;
     // Every cell's totals (reconcile).
     Result<std::vector<std::pair<BillingCellKey, BillingTotals>>, std::string> all_totals() const;
+    // Every cell's totals of the billing store at `path` (<data-dir>/billing), read as a
+    // secondary instance: works beside a running reporter (`billing reconcile`).
+    static Result<std::vector<std::pair<BillingCellKey, BillingTotals>>, std::string>
+    read_store_totals(const std::string& path);
 
     struct BreakerView {
         BreakerState state = BreakerState::closed;
@@ -154,6 +158,7 @@ class BillingReporter {
     Result<BillingTotals, std::string> read_totals(std::string_view cell) const;
     Result<std::vector<std::pair<BillingCellKey, BillingTotals>>, std::string> scan_totals(
         const std::string& prefix) const;
+    static std::vector<rocksdb::ColumnFamilyDescriptor> families();
     Result<bool, std::string> write_outcome(const BillingReport& report,
                                             const std::string& report_key,
                                             const BillingTotals* totals, bool done);
