@@ -209,10 +209,9 @@ std::string billing_report_json(const BillingReport& report) {
     return out;
 }
 
-BillingReporter::BillingReporter(BillingReporterOptions options,
-                                 const ProjectionService& projections)
+BillingReporter::BillingReporter(BillingReporterOptions options, BillingCellSource cells)
     : options_(std::move(options)),
-      projections_(projections),
+      cells_(std::move(cells)),
       client_(options_.stripe),
       breaker_(options_.breaker_failures, options_.breaker_pause) {
     if (!options_.now_us) {
@@ -235,7 +234,14 @@ BillingReporter::~BillingReporter() {
 
 Result<std::unique_ptr<BillingReporter>, std::string> BillingReporter::start(
     BillingReporterOptions options, const ProjectionService& projections) {
-    std::unique_ptr<BillingReporter> reporter(new BillingReporter(std::move(options), projections));
+    return start(std::move(options), [&projections](const BillingCellVisitor& visit) {
+        return projections.for_each_billing_cell(visit);
+    });
+}
+
+Result<std::unique_ptr<BillingReporter>, std::string> BillingReporter::start(
+    BillingReporterOptions options, BillingCellSource cells) {
+    std::unique_ptr<BillingReporter> reporter(new BillingReporter(std::move(options), std::move(cells)));
     auto db = RocksDb::open(base_store_options(StoreMode::read_write, 4U << 20U),
                             reporter->options_.path, families(), StoreMode::read_write,
                             "billing store");
@@ -313,8 +319,7 @@ Result<BillingTotals, std::string> BillingReporter::read_totals(std::string_view
 Result<bool, std::string> BillingReporter::decide(std::int64_t now) {
     const std::int64_t now_s = now / 1'000'000;
     std::string failure;
-    auto visited = projections_.for_each_billing_cell([&](std::string_view cell_key,
-                                                          const Cell& cell) {
+    auto visited = cells_([&](std::string_view cell_key, const Cell& cell) {
         auto key = decode_billing_key(cell_key);
         if (!key) {
             failure = key.error();

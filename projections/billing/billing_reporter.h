@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "consumers/rocks_db.h"
+#include "projections/counters/cells.h"
 #include "projections/billing/billing_cells.h"
 #include "projections/billing/stripe_client.h"
 #include "schemas/result.h"
@@ -107,10 +108,17 @@ struct BillingMetrics {
     std::atomic<std::uint64_t> decide_errors{0};
 };
 
+// Where the billing cells are read from: calls `visit` with every written cell (key, usage) in
+// key order; ProjectionService::for_each_billing_cell in a process.
+using BillingCellVisitor = std::function<bool(std::string_view key, const Cell& usage)>;
+using BillingCellSource = std::function<Result<bool, std::string>(const BillingCellVisitor&)>;
+
 class BillingReporter {
   public:
     static Result<std::unique_ptr<BillingReporter>, std::string> start(
         BillingReporterOptions options, const ProjectionService& projections);
+    static Result<std::unique_ptr<BillingReporter>, std::string> start(
+        BillingReporterOptions options, BillingCellSource cells);
     ~BillingReporter();  // stops and joins the worker
     BillingReporter(const BillingReporter&) = delete;
     BillingReporter& operator=(const BillingReporter&) = delete;
@@ -149,7 +157,7 @@ class BillingReporter {
     void append_metrics(std::string& out) const;  // Prometheus text
 
   private:
-    BillingReporter(BillingReporterOptions options, const ProjectionService& projections);
+    BillingReporter(BillingReporterOptions options, BillingCellSource cells);
     std::int64_t now_us() const { return options_.now_us(); }
     Result<bool, std::string> decide(std::int64_t now_us);
     Result<bool, std::string> send_due(std::int64_t now_us);
@@ -165,7 +173,7 @@ class BillingReporter {
     void work();
 
     BillingReporterOptions options_;
-    const ProjectionService& projections_;
+    BillingCellSource cells_;
     std::unique_ptr<RocksDb> db_;
     StripeClient client_;
     BillingMetrics metrics_;
