@@ -79,6 +79,7 @@ void add_bench_command(CLI::App& app, CommandRunner& run);
 void add_account_command(CLI::App& app, CommandRunner& run);
 void add_replay_command(CLI::App& app, CommandRunner& run);
 void add_reconcile_command(CLI::App& app, CommandRunner& run);
+void add_billing_command(CLI::App& app, CommandRunner& run);  // `billing reconcile`
 void add_topics_command(CLI::App& app, CommandRunner& run);
 
 }  // namespace ul::ops

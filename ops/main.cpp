@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
     add_account_command(app, run);
     add_replay_command(app, run);
     add_reconcile_command(app, run);
+    add_billing_command(app, run);
     add_topics_command(app, run);
     add_bench_command(app, run);
 
