@@ -92,7 +92,8 @@ HttpResponse QueryApi::billing_log(const HttpRequest& request, const std::string
     if (options_.billing == nullptr) {  // an answer the dashboard can show as "off"
         std::string body = "{\"tenant_id\":";
         append_json_string(body, tenant);
-        body += ",\"enabled\":false,\"breaker\":null,\"totals\":[],\"reports\":[],"
+        body += ",\"enabled\":false,\"breaker\":null,\"upgrade_plans\":[],\"totals\":[],"
+                "\"reports\":[],"
                 "\"next_cursor\":null}";
         HttpResponse response;
         response.body = std::move(body);
@@ -122,6 +123,23 @@ HttpResponse QueryApi::billing_log(const HttpRequest& request, const std::string
     std::string body = "{\"tenant_id\":";
     append_json_string(body, tenant);
     body += ",\"enabled\":true,\"breaker\":" + options_.billing->breaker_json();
+    // Plans a checkout can move the tenant to: those with a Stripe price, other than its own.
+    std::string current;
+    plan_of(tenant, &current);
+    body += ",\"upgrade_plans\":[";
+    bool first = true;
+    for (const Plan& plan : plans_.plans) {
+        if (plan.stripe_price_id.empty() || plan.id == current) {
+            continue;
+        }
+        body += first ? "{\"id\":" : ",{\"id\":";
+        first = false;
+        append_json_string(body, plan.id);
+        body += ",\"name\":";
+        append_json_string(body, plan.name.empty() ? plan.id : plan.name);
+        body += "}";
+    }
+    body += "]";
     body += ",\"totals\":[";
     for (std::size_t index = 0; index < totals->size(); ++index) {
         const auto& [key, sums] = (*totals)[index];
