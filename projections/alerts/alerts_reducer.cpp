@@ -243,12 +243,10 @@ Result<bool, std::string> AlertsReducer::bill(const UsageEvent& event,
     if (!stripe) {
         return true;
     }
-    const BillingCellKey key{std::string(event.tenant_id), std::string(event.meter),
-                             std::string(stripe->customer), std::string(stripe->event_name),
-                             stripe->unit, billing_month(event, account, deltas)};
     std::string& bytes = deltas.key_scratch;
     bytes.clear();
-    append_billing_key(key, bytes);
+    append_billing_key(event.tenant_id, event.meter, stripe->customer, stripe->event_name,
+                       stripe->unit, billing_month(event, account, deltas), bytes);
     const Cell added = cell_of(event.quantity, event.timestamp_us);
     auto found = deltas.billing.find(bytes);
     if (found == deltas.billing.end()) {
@@ -256,7 +254,8 @@ Result<bool, std::string> AlertsReducer::bill(const UsageEvent& event,
         return true;
     }
     if (!merge_cell(found->second, added)) {
-        return unexpected("billing cell of " + key.tenant_id + "/" + key.meter + " overflows");
+        return unexpected("billing cell of " + std::string(event.tenant_id) + "/" +
+                          std::string(event.meter) + " overflows");
     }
     return true;
 }

@@ -43,13 +43,21 @@ std::string hash_hex(std::string_view cell_key, std::uint64_t n) {
 }  // namespace
 
 void append_billing_key(const BillingCellKey& key, std::string& out) {
-    out.append(key.tenant_id).push_back('\0');
-    out.append(key.meter).push_back('\0');
-    out.append(key.customer).push_back('\0');
-    out.append(key.event_name).push_back('\0');
-    out.append(key.unit.to_string()).push_back('\0');
-    append_time(out, key.period.start_us);
-    append_time(out, key.period.end_us);
+    append_billing_key(key.tenant_id, key.meter, key.customer, key.event_name, key.unit,
+                       key.period, out);
+}
+
+void append_billing_key(std::string_view tenant_id, std::string_view meter,
+                        std::string_view customer, std::string_view event_name, Decimal unit,
+                        const Period& period, std::string& out) {
+    out.append(tenant_id).push_back('\0');
+    out.append(meter).push_back('\0');
+    out.append(customer).push_back('\0');
+    out.append(event_name).push_back('\0');
+    char digits[Decimal::kFormatBytes];
+    out.append(digits, unit.format(digits)).push_back('\0');
+    append_time(out, period.start_us);
+    append_time(out, period.end_us);
 }
 
 std::string billing_key(const BillingCellKey& key) {

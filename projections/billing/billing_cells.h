@@ -36,6 +36,10 @@ struct BillingCellKey {
 // tenant '\0' meter '\0' customer '\0' event_name '\0' unit '\0' start (8, BE, sign-flipped)
 // end (8, BE, sign-flipped): a tenant's cells are one prefix, in meter then period order.
 void append_billing_key(const BillingCellKey& key, std::string& out);
+// The same from its parts (the reducer's path: no copy of the strings).
+void append_billing_key(std::string_view tenant_id, std::string_view meter,
+                        std::string_view customer, std::string_view event_name, Decimal unit,
+                        const Period& period, std::string& out);
 std::string billing_key(const BillingCellKey& key);
 Result<BillingCellKey, std::string> decode_billing_key(std::string_view bytes);
 std::string billing_prefix(std::string_view tenant_id);  // tenant '\0'

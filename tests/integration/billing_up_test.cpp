@@ -141,6 +141,27 @@ TEST(BillingUp, StripeHoldsExactlyFloorOfUsageAfterTenKill9sDuringReporting) {
             up.wait(60s);
             EXPECT_EQ(up.stdout_text().find(kSecret), std::string::npos);
             EXPECT_EQ(up.stderr_text().find(kSecret), std::string::npos);
+            // billing reconcile: our totals, Stripe's summaries and the counters agree...
+            const std::vector<std::string> reconcile = {
+                UL_BINARY, "billing", "reconcile", "--data-dir", data_dir,
+                "--stripe-api-base", fake.base_url(), "--stripe-secret-key-file", key_file};
+            ChildProcess agreed("reconcile-agreed", reconcile, dir.path());
+            EXPECT_EQ(agreed.wait(120s), std::optional<int>(0))
+                << agreed.stdout_text() << agreed.stderr_text();
+            EXPECT_NE(agreed.stdout_text().find(" 0 differences"), std::string::npos)
+                << agreed.stdout_text();
+            // ...and when Stripe's summary says more than was sent, the cell is named.
+            fake.alter_summary(customer_of("bill-b"), "api_calls", 3);
+            ChildProcess altered("reconcile-altered", reconcile, dir.path());
+            EXPECT_EQ(altered.wait(120s), std::optional<int>(1))
+                << altered.stdout_text() << altered.stderr_text();
+            const std::string lines = altered.stdout_text();
+            EXPECT_NE(lines.find("bill-b"), std::string::npos) << lines;
+            EXPECT_NE(lines.find("cus_b"), std::string::npos) << lines;
+            EXPECT_NE(lines.find("api_calls"), std::string::npos) << lines;
+            EXPECT_EQ(lines.find("bill-a"), std::string::npos) << lines;
+            EXPECT_EQ(lines.find(kSecret), std::string::npos);
+            EXPECT_EQ(altered.stderr_text().find(kSecret), std::string::npos);
             break;
         }
         // Usage now, committed by the ledger before the answer.
