@@ -151,7 +151,8 @@ void add_billing_command(CLI::App& app, CommandRunner& run) {
     auto args = std::make_shared<BillingReconcileArgs>();
     auto* command = billing->add_subcommand(
         "reconcile",
-        "Compare, per billing cell, the units our counters give (floor(usage/unit)), the units the\n"
+        "Compare, per billing cell, the units our counters give (floor(usage/unit)), the units "
+        "the\n"
         "billing reporter decided and sent (<data-dir>/billing), and Stripe's meter event\n"
         "summaries for the cell's period (cells sharing customer, event name and period summed).\n"
         "Prints a header line with counts, then one line per difference: Stripe's total != our\n"
@@ -166,20 +167,23 @@ void add_billing_command(CLI::App& app, CommandRunner& run) {
     command->add_option("--period", args->period,
                         "Only the cells whose billing period holds this RFC 3339 instant "
                         "(e.g. its start, 2025-03-01T00:00:00Z)");
-    command->add_option("--stripe-api-base", args->stripe_api_base,
-                        "Stripe's API (https://api.stripe.com; http://127.0.0.1:N for a fake)")
+    command
+        ->add_option("--stripe-api-base", args->stripe_api_base,
+                     "Stripe's API (https://api.stripe.com; http://127.0.0.1:N for a fake)")
         ->required();
     command->add_option("--stripe-secret-key-file", args->stripe_secret_key_file,
                         "File holding the Stripe secret key (else $STRIPE_SECRET_KEY); never "
                         "printed");
     command->add_option("--stripe-timeout-ms", args->stripe_timeout_ms, "One Stripe request")
         ->capture_default_str();
-    command->add_option("--grace", args->grace,
-                        "The reporter's grace after a period closes (`up --billing-grace`)")
+    command
+        ->add_option("--grace", args->grace,
+                     "The reporter's grace after a period closes (`up --billing-grace`)")
         ->capture_default_str();
     command->add_flag("--strict", args->strict, "Count pending units as differences");
-    command->add_flag("--json", args->json,
-                      "Print one JSON object {\"cells\":N,\"differences\":[...],\"pending\":[...]}");
+    command->add_flag(
+        "--json", args->json,
+        "Print one JSON object {\"cells\":N,\"differences\":[...],\"pending\":[...]}");
     command->callback([args, &run] { run = [args] { return run_billing_reconcile(*args); }; });
 }
 

@@ -7,17 +7,17 @@
 #include <cctype>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "ops/cli.h"
 #include "ops/control_secret.h"
 #include "ops/project_commands.h"
 #include "ops/signals.h"
-#include "projections/api/stripe_routes.h"
 #include "projections/alerts/alerts_reducer.h"
+#include "projections/api/stripe_routes.h"
 #include "projections/counters/projection_service.h"
 #include "projections/runner/projection_store.h"
 #include "schemas/canonical.h"
@@ -282,8 +282,8 @@ void add_api_options(CLI::App& command, ApiArgs& args) {
 namespace {
 
 // The billing reporter when a Stripe key is given; nullptr (billing off) when none is.
-Result<std::unique_ptr<BillingReporter>, std::string> start_billing(const ApiArgs& args,
-                                                                    ProjectionService& projections) {
+Result<std::unique_ptr<BillingReporter>, std::string> start_billing(
+    const ApiArgs& args, ProjectionService& projections) {
     if (args.stripe_secret_key_file.empty() && std::getenv("STRIPE_SECRET_KEY") == nullptr) {
         spdlog::info("billing: off (no --stripe-secret-key-file and no $STRIPE_SECRET_KEY)");
         return std::unique_ptr<BillingReporter>();
@@ -326,8 +326,7 @@ Result<std::unique_ptr<BillingReporter>, std::string> start_billing(const ApiArg
         return unexpected(reporter.error());
     }
     spdlog::info("billing: reporting to {} every {} (grace {}), outbox in {}",
-                 options.stripe.api_base, args.billing_interval, args.billing_grace,
-                 options.path);
+                 options.stripe.api_base, args.billing_interval, args.billing_grace, options.path);
     return std::move(reporter).value();
 }
 

@@ -74,11 +74,10 @@ bool meter_name_ok(std::string_view meter) {
 }
 
 bool stripe_name_ok(std::string_view name) {
-    return !name.empty() && name.size() <= 100 &&
-           std::all_of(name.begin(), name.end(), [](char c) {
-               return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '_' || c == '.' || c == ':' || c == '-';
-           });
+    return !name.empty() && name.size() <= 100 && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '.' || c == ':' || c == '-';
+    });
 }
 
 Result<MeterPlan, Error> meter_at(std::string_view name, element value, const std::string& path,
@@ -126,7 +125,8 @@ Result<MeterPlan, Error> meter_at(std::string_view name, element value, const st
         } else if (field.key == "stripe_event_name") {
             auto event_name = string_at(field.value, field_path);
             if (!event_name || !stripe_name_ok(*event_name)) {
-                return unexpected(field_path + ": a Stripe meter event name is 1-100 of [A-Za-z0-9_.:-]");
+                return unexpected(field_path +
+                                  ": a Stripe meter event name is 1-100 of [A-Za-z0-9_.:-]");
             }
             meter.stripe_event_name = *event_name;
         } else if (field.key == "stripe_unit") {

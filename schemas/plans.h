@@ -32,7 +32,8 @@ struct Plan {
     std::string id;
     std::string name;
     std::vector<MeterPlan> meters;
-    std::string stripe_price_id;  // the Stripe price a subscription to this plan uses (may be empty)
+    std::string
+        stripe_price_id;  // the Stripe price a subscription to this plan uses (may be empty)
     const MeterPlan* find(std::string_view meter) const;
 };
 

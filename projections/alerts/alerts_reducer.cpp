@@ -301,8 +301,8 @@ Result<bool, std::string> AlertsReducer::reduce(const LedgerEntryRef& entry,
         }
         // A tenant's events mostly fall in one month: the last month made is kept (the same
         // calendar, a time inside it) instead of asking date/tz again.
-        const Period period = daily ? day_period(event.timestamp_us)
-                                    : billing_month(event, account, alert_deltas);
+        const Period period =
+            daily ? day_period(event.timestamp_us) : billing_month(event, account, alert_deltas);
         std::string& key = alert_deltas.key_scratch;
         key.clear();
         append_counter_key({event.tenant_id, event.meter,

@@ -345,15 +345,15 @@ Result<tcp::resolver::results_type, HttpCallResult> resolve_until(
         return unexpected(no_answer("", true));
     }
     if (state->error) {
-        return unexpected(
-            no_answer("resolve " + host + ": " + message_of(state->error), false));
+        return unexpected(no_answer("resolve " + host + ": " + message_of(state->error), false));
     }
     return state->endpoints;
 }
 
 // One exchange on a private io_context: connect, (TLS handshake), write, read the answer's
 // header and, when asked, its body (at most body_bytes_max). A deadline timer closes everything
-// when the timeout passes, so every pending operation ends and run() returns. Single-threaded: all handlers run inside run().
+// when the timeout passes, so every pending operation ends and run() returns. Single-threaded: all
+// handlers run inside run().
 class Exchange {
   public:
     Exchange(WebhookUrl url, http::request<http::string_body> request,
@@ -477,22 +477,22 @@ class Exchange {
     template <class Stream>
     void read(Stream& stream) {
         stage_ = "waiting for the answer";
-        http::async_read_header(
-            stream, buffer_, parser_, [this, &stream](const error_code& error, std::size_t) {
-                if (error) {
-                    return fail("read the answer", error);
-                }
-                if (done_) {
-                    return;
-                }
-                response_ = HttpCallResult{};
-                response_.status = static_cast<int>(parser_.get().result_int());
-                keep_headers();
-                if (!read_body_ || parser_.is_done()) {
-                    return finish();
-                }
-                read_rest(stream);
-            });
+        http::async_read_header(stream, buffer_, parser_,
+                                [this, &stream](const error_code& error, std::size_t) {
+                                    if (error) {
+                                        return fail("read the answer", error);
+                                    }
+                                    if (done_) {
+                                        return;
+                                    }
+                                    response_ = HttpCallResult{};
+                                    response_.status = static_cast<int>(parser_.get().result_int());
+                                    keep_headers();
+                                    if (!read_body_ || parser_.is_done()) {
+                                        return finish();
+                                    }
+                                    read_rest(stream);
+                                });
     }
 
     template <class Stream>
@@ -726,8 +726,7 @@ HttpCallResult http_call(const HttpCall& call) {
                           call.read_body, call.body_bytes_max);
         return exchange.run();
     } catch (const std::exception& error) {  // allocation, or TLS context set-up
-        return no_answer(std::string("HTTP ") + method + " failed: " + error.what(),
-                              false);
+        return no_answer(std::string("HTTP ") + method + " failed: " + error.what(), false);
     }
 }
 

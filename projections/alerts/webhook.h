@@ -5,8 +5,9 @@
 // Everything except http_call and post_webhook is pure: a function of its arguments (the clock
 // and the random value are passed in), thread-safe, no I/O. http_call (and post_webhook, its thin
 // wrapper) does its own I/O on a private io_context; it is thread-safe (no shared state) and
-// blocks the calling thread for at most about `timeout` (a host name is resolved on a detached thread, since getaddrinfo cannot be
-// cancelled: one that outlives the timeout finishes on its own and is forgotten).
+// blocks the calling thread for at most about `timeout` (a host name is resolved on a detached
+// thread, since getaddrinfo cannot be cancelled: one that outlives the timeout finishes on its own
+// and is forgotten).
 #pragma once
 
 #include <chrono>
@@ -98,7 +99,7 @@ struct HttpCall {
     std::string url;                                           // http(s)://, as parse_webhook_url
     std::vector<std::pair<std::string, std::string>> headers;  // added as given
     std::string body;                                          // sent as is (empty for a GET)
-    std::string content_type = "application/json";            // empty: no Content-Type header
+    std::string content_type = "application/json";             // empty: no Content-Type header
     std::string user_agent = "usage-ledger-webhook";
     std::chrono::milliseconds timeout{10'000};  // bounds the whole exchange
     bool read_body = true;                      // false: only the status line and header

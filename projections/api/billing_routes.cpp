@@ -92,9 +92,10 @@ HttpResponse QueryApi::billing_log(const HttpRequest& request, const std::string
     if (options_.billing == nullptr) {  // an answer the dashboard can show as "off"
         std::string body = "{\"tenant_id\":";
         append_json_string(body, tenant);
-        body += ",\"enabled\":false,\"breaker\":null,\"upgrade_plans\":[],\"totals\":[],"
-                "\"reports\":[],"
-                "\"next_cursor\":null}";
+        body +=
+            ",\"enabled\":false,\"breaker\":null,\"upgrade_plans\":[],\"totals\":[],"
+            "\"reports\":[],"
+            "\"next_cursor\":null}";
         HttpResponse response;
         response.body = std::move(body);
         return response;
@@ -207,7 +208,8 @@ HttpResponse QueryApi::billing_checkout(const HttpRequest& request, const std::s
                           "plan '" + plan->id + "' has no stripe_price_id in the plans file");
     }
     std::optional<std::string> customer;
-    if (auto account = projections_.account(tenant); account && !account->stripe_customer_id.empty()) {
+    if (auto account = projections_.account(tenant);
+        account && !account->stripe_customer_id.empty()) {
         customer = account->stripe_customer_id;
     }
     return session_answer(options_.billing->stripe().create_checkout_session(

@@ -38,12 +38,12 @@ struct HttpRequest {
     std::string body;
     std::string content_type;
     std::string authorization;
-    std::string remote;                                                        // "ip:port"
+    std::string remote;  // "ip:port"
     // Every header as received (names as sent), for routes that need one of their own
     // (Stripe-Signature).
     std::vector<std::pair<std::string, std::string>> headers;
     std::optional<std::string_view> query_param(std::string_view name) const;  // first match
-    std::optional<std::string_view> header(std::string_view name) const;  // case-insensitive
+    std::optional<std::string_view> header(std::string_view name) const;       // case-insensitive
 };
 
 struct HttpResponse {

@@ -43,8 +43,8 @@ std::string hash_hex(std::string_view cell_key, std::uint64_t n) {
 }  // namespace
 
 void append_billing_key(const BillingCellKey& key, std::string& out) {
-    append_billing_key(key.tenant_id, key.meter, key.customer, key.event_name, key.unit,
-                       key.period, out);
+    append_billing_key(key.tenant_id, key.meter, key.customer, key.event_name, key.unit, key.period,
+                       out);
 }
 
 void append_billing_key(std::string_view tenant_id, std::string_view meter,
@@ -137,8 +137,9 @@ ReportDecision decide_report(std::int64_t target, std::int64_t decided, const Pe
     decision.timestamp_s = open ? std::max(now_s, start_s) : last_s;
     if (decision.timestamp_s < now_s - kStripeMaxAgeSeconds + margin_s) {
         decision.kind = ReportDecision::Kind::unreportable;
-        decision.reason = "the period ended more than 35 days ago (Stripe refuses meter events "
-                          "older than 35 days)";
+        decision.reason =
+            "the period ended more than 35 days ago (Stripe refuses meter events "
+            "older than 35 days)";
         return decision;
     }
     decision.kind = ReportDecision::Kind::report;

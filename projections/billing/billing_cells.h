@@ -75,7 +75,8 @@ struct ReportDecision {
 // while the period is open, else the period's last second. unreportable: that timestamp is
 // older than Stripe's window (a margin of `margin_s` kept for the send).
 ReportDecision decide_report(std::int64_t target, std::int64_t decided, const Period& period,
-                             std::int64_t now_s, std::int64_t grace_s, std::int64_t margin_s = 3600);
+                             std::int64_t now_s, std::int64_t grace_s,
+                             std::int64_t margin_s = 3600);
 
 // True when a decided report's timestamp is still inside Stripe's window at `now_s` (checked again
 // before each send: a report that waited through an outage may have aged out).

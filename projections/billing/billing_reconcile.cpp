@@ -69,7 +69,8 @@ void check_counters(const BillingCellState& cell, const BillingReconcileOptions&
     }
     if (*target != totals.decided) {
         const std::int64_t missing = *target - totals.decided;
-        const bool pending = missing > 0 && !options.strict && still_pending(cell.key.period, options);
+        const bool pending =
+            missing > 0 && !options.strict && still_pending(cell.key.period, options);
         auto difference = difference_of(
             pending ? BillingDifference::Kind::pending : BillingDifference::Kind::counters,
             cell.key);
@@ -77,16 +78,16 @@ void check_counters(const BillingCellState& cell, const BillingReconcileOptions&
         difference.theirs = *target;
         if (pending) {
             difference.message = "pending " + std::to_string(missing) +
-                                 " (period open or in its grace; usage " +
-                                 cell.usage.to_string() + " = " + std::to_string(*target) +
-                                 " units, decided " + std::to_string(totals.decided) + ")";
+                                 " (period open or in its grace; usage " + cell.usage.to_string() +
+                                 " = " + std::to_string(*target) + " units, decided " +
+                                 std::to_string(totals.decided) + ")";
             report.pending.push_back(std::move(difference));
         } else {
-            difference.message = "usage " + cell.usage.to_string() + " / unit " +
-                                 cell.key.unit.to_string() + " = " + std::to_string(*target) +
-                                 " units, but " + std::to_string(totals.decided) + " decided" +
-                                 (cell.in_projection ? ""
-                                                     : " (no billing cell in the projection store)");
+            difference.message =
+                "usage " + cell.usage.to_string() + " / unit " + cell.key.unit.to_string() + " = " +
+                std::to_string(*target) + " units, but " + std::to_string(totals.decided) +
+                " decided" +
+                (cell.in_projection ? "" : " (no billing cell in the projection store)");
             report.differences.push_back(std::move(difference));
         }
     }
@@ -99,7 +100,8 @@ void check_counters(const BillingCellState& cell, const BillingReconcileOptions&
     if (totals.unreportable > 0) {
         auto difference = difference_of(BillingDifference::Kind::unreportable, cell.key);
         difference.ours = totals.unreportable;
-        difference.message = std::to_string(totals.unreportable) + " units unreportable: not billed";
+        difference.message =
+            std::to_string(totals.unreportable) + " units unreportable: not billed";
         report.differences.push_back(std::move(difference));
     }
 }
@@ -201,8 +203,8 @@ BillingReconcileReport reconcile_billing(const std::vector<BillingCellState>& ce
             ++report.cells;
             if (!meters.contains(cell.key.event_name)) {
                 auto difference = difference_of(BillingDifference::Kind::no_meter, cell.key);
-                difference.message = "Stripe has no meter with event_name '" +
-                                     cell.key.event_name + "': nothing of this cell can be billed";
+                difference.message = "Stripe has no meter with event_name '" + cell.key.event_name +
+                                     "': nothing of this cell can be billed";
                 report.differences.push_back(std::move(difference));
             }
             check_counters(cell, options, report);
@@ -237,8 +239,8 @@ BillingReconcileReport reconcile_billing(const std::vector<BillingCellState>& ce
         const std::string cells_text =
             group.cells > 1 ? " (summed over " + std::to_string(group.cells) + " cells)" : "";
         if (found == stripe.end()) {
-            difference.message = "no Stripe summary was read; we sent " +
-                                 std::to_string(group.sent) + cells_text;
+            difference.message =
+                "no Stripe summary was read; we sent " + std::to_string(group.sent) + cells_text;
         } else {
             difference.theirs = found->second;
             difference.message = "Stripe's summary total is " + std::to_string(found->second) +

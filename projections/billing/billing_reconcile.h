@@ -58,9 +58,10 @@ using StripeMeterIds = std::map<std::string, std::string>;  // event_name → me
 
 struct BillingReconcileOptions {
     std::int64_t now_s = 0;
-    std::int64_t grace_s = 3600;  // the reporter's grace after a period closes (`up --billing-grace`)
-    bool strict = false;          // pending units are differences too
-    std::string tenant;           // empty: every tenant
+    std::int64_t grace_s =
+        3600;             // the reporter's grace after a period closes (`up --billing-grace`)
+    bool strict = false;  // pending units are differences too
+    std::string tenant;   // empty: every tenant
     std::optional<std::int64_t> period_us;  // only the cells whose period holds this instant
 };
 

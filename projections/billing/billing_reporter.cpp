@@ -141,16 +141,15 @@ std::optional<BillingReport> decode_report(std::string_view bytes) {
         const auto [end, error] = std::from_chars(line.data(), line.data() + line.size(), into);
         return error == std::errc() && end == line.data() + line.size();
     };
-    const bool ok = number(report.seq) && std::getline(in, report.id) &&
-                    std::getline(in, report.tenant_id) && std::getline(in, report.meter) &&
-                    std::getline(in, report.customer) && std::getline(in, report.event_name) &&
-                    std::getline(in, cell) && number(report.period.start_us) &&
-                    number(report.period.end_us) && number(report.number) &&
-                    number(report.value) && std::getline(in, report.identifier) &&
-                    std::getline(in, report.idempotency_key) && number(report.timestamp_s) &&
-                    std::getline(in, report.status) && number(report.attempts) &&
-                    number(report.created_at_us) && number(report.sent_at_us) &&
-                    number(report.next_at_us);
+    const bool ok =
+        number(report.seq) && std::getline(in, report.id) && std::getline(in, report.tenant_id) &&
+        std::getline(in, report.meter) && std::getline(in, report.customer) &&
+        std::getline(in, report.event_name) && std::getline(in, cell) &&
+        number(report.period.start_us) && number(report.period.end_us) && number(report.number) &&
+        number(report.value) && std::getline(in, report.identifier) &&
+        std::getline(in, report.idempotency_key) && number(report.timestamp_s) &&
+        std::getline(in, report.status) && number(report.attempts) &&
+        number(report.created_at_us) && number(report.sent_at_us) && number(report.next_at_us);
     if (!ok) {
         return std::nullopt;
     }
@@ -203,8 +202,8 @@ std::string billing_report_json(const BillingReport& report) {
     }
     out += ",\"created_at\":" + time_or_null(report.created_at_us);
     out += ",\"sent_at\":" + time_or_null(report.sent_at_us);
-    out += ",\"next_attempt_at\":" +
-           time_or_null(report.status == "pending" ? report.next_at_us : 0);
+    out +=
+        ",\"next_attempt_at\":" + time_or_null(report.status == "pending" ? report.next_at_us : 0);
     out += "}";
     return out;
 }
@@ -217,8 +216,8 @@ BillingReporter::BillingReporter(BillingReporterOptions options, BillingCellSour
     if (!options_.now_us) {
         options_.now_us = system_now_us;
     }
-    random_state_ = options_.seed != 0 ? options_.seed
-                                       : static_cast<std::uint64_t>(system_now_us()) | 1U;
+    random_state_ =
+        options_.seed != 0 ? options_.seed : static_cast<std::uint64_t>(system_now_us()) | 1U;
 }
 
 BillingReporter::~BillingReporter() {
@@ -241,18 +240,19 @@ Result<std::unique_ptr<BillingReporter>, std::string> BillingReporter::start(
 
 Result<std::unique_ptr<BillingReporter>, std::string> BillingReporter::start(
     BillingReporterOptions options, BillingCellSource cells) {
-    std::unique_ptr<BillingReporter> reporter(new BillingReporter(std::move(options), std::move(cells)));
-    auto db = RocksDb::open(base_store_options(StoreMode::read_write, 4U << 20U),
-                            reporter->options_.path, families(), StoreMode::read_write,
-                            "billing store");
+    std::unique_ptr<BillingReporter> reporter(
+        new BillingReporter(std::move(options), std::move(cells)));
+    auto db =
+        RocksDb::open(base_store_options(StoreMode::read_write, 4U << 20U), reporter->options_.path,
+                      families(), StoreMode::read_write, "billing store");
     if (!db) {
         return unexpected(db.error());
     }
     reporter->db_ = std::move(db).value();
     std::string value;
-    const auto status =
-        (*reporter->db_)->Get(rocksdb::ReadOptions(), reporter->db_->family(kDefault),
-                              std::string(kNextSeq), &value);
+    const auto status = (*reporter->db_)
+                            ->Get(rocksdb::ReadOptions(), reporter->db_->family(kDefault),
+                                  std::string(kNextSeq), &value);
     if (status.ok() && value.size() == 8) {
         reporter->next_seq_ = read_u64(value.data());
     } else if (!status.IsNotFound()) {
@@ -335,8 +335,8 @@ Result<bool, std::string> BillingReporter::decide(std::int64_t now) {
             failure = totals.error();
             return false;
         }
-        const ReportDecision decision = decide_report(
-            *target, totals->decided, key->period, now_s, options_.grace.count());
+        const ReportDecision decision =
+            decide_report(*target, totals->decided, key->period, now_s, options_.grace.count());
         if (decision.kind == ReportDecision::Kind::none) {
             return true;
         }
@@ -450,8 +450,8 @@ Result<bool, std::string> BillingReporter::send(BillingReport& report, const std
         report.last_error = "its timestamp left Stripe's 35-day window before it could be sent";
         totals->unreportable += report.value;
         ++metrics_.reports_unreportable;
-        spdlog::warn("billing: report {} ({}/{}) is unreportable: {}", report.id,
-                     report.tenant_id, report.meter, report.last_error);
+        spdlog::warn("billing: report {} ({}/{}) is unreportable: {}", report.id, report.tenant_id,
+                     report.meter, report.last_error);
         return write_outcome(report, key, &*totals, true);
     }
     report.attempts += 1;
@@ -492,8 +492,7 @@ Result<bool, std::string> BillingReporter::send(BillingReport& report, const std
     random_state_ ^= random_state_ << 17U;
     const auto delay = stripe_backoff_delay(options_.backoff, report.attempts - 1,
                                             response.retry_after_seconds, random_state_);
-    report.next_at_us =
-        now + std::chrono::duration_cast<std::chrono::microseconds>(delay).count();
+    report.next_at_us = now + std::chrono::duration_cast<std::chrono::microseconds>(delay).count();
     report.last_error = response.describe();
     ++metrics_.attempts_retried;
     return write_outcome(report, key, nullptr, false);
@@ -552,8 +551,8 @@ Result<BillingReporter::Page, std::string> BillingReporter::reports(std::string_
     return page;
 }
 
-Result<std::vector<std::pair<BillingCellKey, BillingTotals>>, std::string>
-BillingReporter::totals(std::string_view tenant) const {
+Result<std::vector<std::pair<BillingCellKey, BillingTotals>>, std::string> BillingReporter::totals(
+    std::string_view tenant) const {
     return scan_totals(billing_prefix(tenant));
 }
 
@@ -636,8 +635,8 @@ void BillingReporter::append_metrics(std::string& out) const {
          metrics_.reports_unreportable.load());
     line("billing_reports_failed_total", "Reports Stripe refused for good (4xx).", "counter",
          metrics_.reports_failed.load());
-    line("billing_attempts_retried_total", "Attempts that failed and will be retried.",
-         "counter", metrics_.attempts_retried.load());
+    line("billing_attempts_retried_total", "Attempts that failed and will be retried.", "counter",
+         metrics_.attempts_retried.load());
     line("billing_reports_pending", "Reports decided and not yet accepted by Stripe.", "gauge",
          metrics_.pending.load());
     line("billing_breaker_opened_total", "Times the Stripe circuit breaker opened.", "counter",

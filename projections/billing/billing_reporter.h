@@ -39,9 +39,9 @@
 #include <vector>
 
 #include "consumers/rocks_db.h"
-#include "projections/counters/cells.h"
 #include "projections/billing/billing_cells.h"
 #include "projections/billing/stripe_client.h"
+#include "projections/counters/cells.h"
 #include "schemas/result.h"
 
 namespace ul {
@@ -153,7 +153,7 @@ class BillingReporter {
     // {"state","consecutive_failures","open_until"} for the API.
     std::string breaker_json() const;
     const BillingMetrics& metrics() const { return metrics_; }
-    StripeClient& stripe() { return client_; }  // checkout and portal sessions
+    StripeClient& stripe() { return client_; }    // checkout and portal sessions
     void append_metrics(std::string& out) const;  // Prometheus text
 
   private:

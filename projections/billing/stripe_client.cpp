@@ -176,8 +176,9 @@ Result<std::string, std::string> load_stripe_secret_key(const std::string& file_
         source = "$STRIPE_SECRET_KEY";
         const char* value = std::getenv("STRIPE_SECRET_KEY");  // NOLINT(concurrency-mt-unsafe)
         if (value == nullptr) {
-            return unexpected(std::string("no Stripe secret key: give a key file or set "
-                                          "$STRIPE_SECRET_KEY"));
+            return unexpected(
+                std::string("no Stripe secret key: give a key file or set "
+                            "$STRIPE_SECRET_KEY"));
         }
         key = std::string(trim_space(value));
     }
@@ -284,8 +285,7 @@ void CircuitBreaker::record_failure(std::int64_t now_us) {
         opened_until_us_ = now_us + pause_us_;
         trial_started_us_.reset();
     }
-    UL_CHECK(state(now_us) != BreakerState::closed ||
-                 consecutive_failures_ < failures_to_open_,
+    UL_CHECK(state(now_us) != BreakerState::closed || consecutive_failures_ < failures_to_open_,
              "a breaker with failures_to_open consecutive failures is not closed");
 }
 

@@ -169,8 +169,8 @@ struct StripeSession {  // a Checkout or Customer Portal session
 };
 
 // Parsers of 2xx bodies (pure; exposed for tests). Errors say what is missing.
-[[nodiscard]] Result<std::vector<StripeMeter>, std::string> parse_meter_list(
-    std::string_view body, bool* has_more);
+[[nodiscard]] Result<std::vector<StripeMeter>, std::string> parse_meter_list(std::string_view body,
+                                                                             bool* has_more);
 [[nodiscard]] Result<MeterEventSummaries, std::string> parse_meter_event_summaries(
     std::string_view body, bool* has_more);
 [[nodiscard]] Result<StripeSession, std::string> parse_session(std::string_view body);

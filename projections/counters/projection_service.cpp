@@ -215,16 +215,15 @@ Result<std::vector<ProjectionService::AlertRow>, std::string> ProjectionService:
 Result<bool, std::string> ProjectionService::for_each_billing_cell(
     const std::function<bool(std::string_view key, const Cell&)>& visit) const {
     std::string failure;
-    auto visited = store().for_each_state(
-        AlertsReducer::kBillingFamily, "", "",
-        [&](std::string_view key, std::string_view value) {
-            auto cell = decode_cell(value);
-            if (!cell) {
-                failure = "billing cell: " + cell.error();
-                return false;
-            }
-            return visit(key, *cell);
-        });
+    auto visited = store().for_each_state(AlertsReducer::kBillingFamily, "", "",
+                                          [&](std::string_view key, std::string_view value) {
+                                              auto cell = decode_cell(value);
+                                              if (!cell) {
+                                                  failure = "billing cell: " + cell.error();
+                                                  return false;
+                                              }
+                                              return visit(key, *cell);
+                                          });
     if (!visited) {
         return visited;
     }

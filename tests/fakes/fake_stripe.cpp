@@ -30,7 +30,7 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr std::int64_t kPastWindowSeconds = 35LL * 24 * 60 * 60;  // Stripe: the past 35 days
-constexpr std::int64_t kFutureWindowSeconds = 5LL * 60;            // Stripe: up to 5 minutes ahead
+constexpr std::int64_t kFutureWindowSeconds = 5LL * 60;           // Stripe: up to 5 minutes ahead
 constexpr std::string_view kMeterEventsPath = "/v1/billing/meter_events";
 constexpr std::size_t kMaxBodyBytes = 1U << 20U;
 constexpr std::size_t kMaxIdempotencyKeyChars = 255;  // Stripe's limit
@@ -266,7 +266,8 @@ std::optional<Answer> check_param_names(const Form& form, const std::set<std::st
 
 // The body as a form, or 400 when it is not application/x-www-form-urlencoded or malformed.
 Result<Form, Answer> form_body(const Incoming& request) {
-    const std::string type = lowercase(request.content_type.substr(0, request.content_type.find(';')));
+    const std::string type =
+        lowercase(request.content_type.substr(0, request.content_type.find(';')));
     if (type != "application/x-www-form-urlencoded") {
         return unexpected(invalid_request(
             "Invalid request: POST bodies must be application/x-www-form-urlencoded (got '" +
@@ -298,8 +299,7 @@ std::string meter_json(const Meter& meter) {
            json_string(meter.event_name) + ",\"event_name\":" + json_string(meter.event_name) +
            ",\"event_time_window\":null,\"livemode\":false,\"status\":\"active\","
            "\"status_transitions\":{\"deactivated_at\":null},\"updated\":" +
-           std::to_string(meter.created) +
-           ",\"value_settings\":{\"event_payload_key\":\"value\"}}";
+           std::to_string(meter.created) + ",\"value_settings\":{\"event_payload_key\":\"value\"}}";
 }
 
 struct SummaryAlteration {
@@ -450,9 +450,8 @@ class Session : public std::enable_shared_from_this<Session> {
         const Answer answer = owner_.handle(request);
         if (answer.hold) {
             timer_.expires_after(*answer.hold);
-            timer_.async_wait([self = shared_from_this()](const beast::error_code&) {
-                self->close();
-            });
+            timer_.async_wait(
+                [self = shared_from_this()](const beast::error_code&) { self->close(); });
             return;
         }
         response_ = {};
@@ -467,8 +466,8 @@ class Session : public std::enable_shared_from_this<Session> {
         response_.body() = answer.body;
         response_.prepare_payload();
         http::async_write(socket_, response_,
-                          [self = shared_from_this(), keep_alive](const beast::error_code& write_error,
-                                                                  std::size_t) {
+                          [self = shared_from_this(), keep_alive](
+                              const beast::error_code& write_error, std::size_t) {
                               if (write_error || !keep_alive) {
                                   self->close();
                                   return;
@@ -540,9 +539,15 @@ void FakeStripe::Impl::close_everything() {
 Answer FakeStripe::Impl::handle(const Incoming& request) {
     const std::lock_guard lock(mutex);
     const std::string request_id = "req_fake_" + std::to_string(++request_counter);
-    RecordedRequest recorded{request.method,          request.target,         request.authorization,
-                             request.idempotency_key, request.stripe_version, request.content_type,
-                             request.body,            0,                      false};
+    RecordedRequest recorded{request.method,
+                             request.target,
+                             request.authorization,
+                             request.idempotency_key,
+                             request.stripe_version,
+                             request.content_type,
+                             request.body,
+                             0,
+                             false};
     Answer answer;
     const std::string key = api_key_of(request.authorization);
     if (request.authorization.empty()) {
@@ -558,7 +563,8 @@ Answer FakeStripe::Impl::handle(const Incoming& request) {
                                   : std::nullopt) {
         answer = std::move(*failure);
     } else if (request.method == "POST" && !request.idempotency_key.empty()) {
-        answer = with_idempotency(request, [&] { return route(request); }, request_id);
+        answer = with_idempotency(
+            request, [&] { return route(request); }, request_id);
     } else {
         answer = route(request);
     }
@@ -618,7 +624,8 @@ std::optional<Answer> FakeStripe::Impl::injected_failure() {
         answer.headers.emplace_back("Stripe-Should-Retry", "true");
         return answer;
     }
-    if (failure_rate > 0.0 && std::uniform_real_distribution<double>(0.0, 1.0)(random) < failure_rate) {
+    if (failure_rate > 0.0 &&
+        std::uniform_real_distribution<double>(0.0, 1.0)(random) < failure_rate) {
         Answer answer = stripe_error(500, "api_error",
                                      "The fake Stripe failed this request on purpose "
                                      "(set_failure_rate).");
@@ -667,8 +674,9 @@ Answer FakeStripe::Impl::create_meter_event(const Incoming& request) {
         return form.error();
     }
     const Form& params = form.value();
-    if (auto refused = check_param_names(params, {"event_name", "identifier", "timestamp",
-                                                  "payload[stripe_customer_id]", "payload[value]"})) {
+    if (auto refused =
+            check_param_names(params, {"event_name", "identifier", "timestamp",
+                                       "payload[stripe_customer_id]", "payload[value]"})) {
         return *refused;
     }
     const std::string* event_name = required_param(params, "event_name");
@@ -722,9 +730,8 @@ Answer FakeStripe::Impl::create_meter_event(const Incoming& request) {
     // Parameters are valid: from here on the endpoint has run (the idempotency store keeps it).
     if (given_identifier != nullptr && !given_identifier->empty() &&
         identifiers.count(*given_identifier) != 0) {
-        Answer answer =
-            invalid_request("An event already exists with identifier " + *given_identifier + ".",
-                            "identifier");
+        Answer answer = invalid_request(
+            "An event already exists with identifier " + *given_identifier + ".", "identifier");
         answer.headers.emplace_back("Stripe-Should-Retry", "false");
         answer.executed = true;
         return answer;
@@ -733,16 +740,18 @@ Answer FakeStripe::Impl::create_meter_event(const Incoming& request) {
                                        ? *given_identifier
                                        : "fake_evt_" + std::to_string(++object_counter);
     identifiers.insert(identifier);
-    events.push_back(MeterEvent{*event_name, *customer, identifier, *value, timestamp, now_seconds});
+    events.push_back(
+        MeterEvent{*event_name, *customer, identifier, *value, timestamp, now_seconds});
 
     Answer answer;
     answer.executed = true;
-    answer.body = "{\"object\":\"billing.meter_event\",\"created\":" +
-                  std::to_string(now_seconds) + ",\"event_name\":" + json_string(*event_name) +
-                  ",\"identifier\":" + json_string(identifier) +
-                  ",\"livemode\":false,\"payload\":{\"stripe_customer_id\":" +
-                  json_string(*customer) + ",\"value\":" + json_string(*value_text) +
-                  "},\"timestamp\":" + std::to_string(timestamp) + "}";
+    answer.body =
+        "{\"object\":\"billing.meter_event\",\"created\":" + std::to_string(now_seconds) +
+        ",\"event_name\":" + json_string(*event_name) +
+        ",\"identifier\":" + json_string(identifier) +
+        ",\"livemode\":false,\"payload\":{\"stripe_customer_id\":" + json_string(*customer) +
+        ",\"value\":" + json_string(*value_text) + "},\"timestamp\":" + std::to_string(timestamp) +
+        "}";
     if (hang_count > 0) {
         --hang_count;
         answer.hold = hang_hold;
@@ -802,8 +811,7 @@ Answer FakeStripe::Impl::list_event_summaries(const Incoming& request,
                                    "parameter_invalid_integer");
         }
         if (*parsed % 60 != 0) {
-            return invalid_request(names[i] + " must be aligned with minute boundaries.",
-                                   names[i]);
+            return invalid_request(names[i] + " must be aligned with minute boundaries.", names[i]);
         }
         bounds[i] = *parsed;
     }
@@ -868,11 +876,11 @@ Answer FakeStripe::Impl::create_checkout_session(const Incoming& request) {
         return is_line_item_param(key) || bracketed_under(key, "metadata[") ||
                bracketed_under(key, "subscription_data[metadata][");
     };
-    if (auto refused = check_param_names(params,
-                                         {"mode", "success_url", "cancel_url",
-                                          "client_reference_id", "customer", "customer_email",
-                                          "allow_promotion_codes", "billing_address_collection"},
-                                         also)) {
+    if (auto refused = check_param_names(
+            params,
+            {"mode", "success_url", "cancel_url", "client_reference_id", "customer",
+             "customer_email", "allow_promotion_codes", "billing_address_collection"},
+            also)) {
         return *refused;
     }
     const std::string* mode = required_param(params, "mode");
@@ -886,8 +894,7 @@ Answer FakeStripe::Impl::create_checkout_session(const Incoming& request) {
         return missing_param("line_items[0][price]");
     }
     for (const auto& [key, value] : params) {
-        if (key.ends_with("[quantity]") && is_line_item_param(key) &&
-            !parse_whole_number(value)) {
+        if (key.ends_with("[quantity]") && is_line_item_param(key) && !parse_whole_number(value)) {
             return invalid_request("Invalid integer: " + value, key, "parameter_invalid_integer");
         }
     }
@@ -905,16 +912,15 @@ Answer FakeStripe::Impl::create_checkout_session(const Incoming& request) {
 
     Answer answer;
     answer.executed = true;
-    answer.body = "{\"id\":" + json_string(id) +
-                  ",\"object\":\"checkout.session\",\"cancel_url\":" +
-                  json_string_or_null(find_param(params, "cancel_url")) +
-                  ",\"client_reference_id\":" +
-                  json_string_or_null(find_param(params, "client_reference_id")) +
-                  ",\"created\":" + std::to_string(now()) +
-                  ",\"customer\":" + json_string_or_null(find_param(params, "customer")) +
-                  ",\"livemode\":false,\"mode\":\"subscription\",\"payment_status\":\"unpaid\","
-                  "\"status\":\"open\",\"success_url\":" +
-                  json_string(*success_url) + ",\"url\":" + json_string(url) + "}";
+    answer.body =
+        "{\"id\":" + json_string(id) + ",\"object\":\"checkout.session\",\"cancel_url\":" +
+        json_string_or_null(find_param(params, "cancel_url")) + ",\"client_reference_id\":" +
+        json_string_or_null(find_param(params, "client_reference_id")) +
+        ",\"created\":" + std::to_string(now()) +
+        ",\"customer\":" + json_string_or_null(find_param(params, "customer")) +
+        ",\"livemode\":false,\"mode\":\"subscription\",\"payment_status\":\"unpaid\","
+        "\"status\":\"open\",\"success_url\":" +
+        json_string(*success_url) + ",\"url\":" + json_string(url) + "}";
     return answer;
 }
 
@@ -943,8 +949,8 @@ Answer FakeStripe::Impl::create_portal_session(const Incoming& request) {
     Answer answer;
     answer.executed = true;
     answer.body = "{\"id\":" + json_string(id) +
-                  ",\"object\":\"billing_portal.session\",\"created\":" +
-                  std::to_string(now()) + ",\"customer\":" + json_string(*customer) +
+                  ",\"object\":\"billing_portal.session\",\"created\":" + std::to_string(now()) +
+                  ",\"customer\":" + json_string(*customer) +
                   ",\"livemode\":false,\"return_url\":" +
                   json_string_or_null(find_param(params, "return_url")) +
                   ",\"url\":" + json_string(url) + "}";
@@ -984,9 +990,10 @@ Result<std::unique_ptr<FakeStripe>, std::string> FakeStripe::start(FakeStripeOpt
     Impl& impl = *fake->impl_;
     if (!options.now_seconds) {
         options.now_seconds = [] {
-            return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                                 std::chrono::system_clock::now().time_since_epoch())
-                                                 .count());
+            return static_cast<std::int64_t>(
+                std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count());
         };
     }
     impl.options = std::move(options);
@@ -1016,11 +1023,17 @@ FakeStripe::~FakeStripe() {
     impl_->close_everything();
 }
 
-std::string FakeStripe::base_url() const { return "http://" + address(); }
+std::string FakeStripe::base_url() const {
+    return "http://" + address();
+}
 
-std::string FakeStripe::address() const { return "127.0.0.1:" + std::to_string(port()); }
+std::string FakeStripe::address() const {
+    return "127.0.0.1:" + std::to_string(port());
+}
 
-std::uint16_t FakeStripe::port() const { return impl_->port; }
+std::uint16_t FakeStripe::port() const {
+    return impl_->port;
+}
 
 void FakeStripe::fail_next(int count, int status) {
     const std::lock_guard lock(impl_->mutex);

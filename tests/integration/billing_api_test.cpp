@@ -86,9 +86,9 @@ class BillingApi : public ::testing::Test {
         up_ = std::make_unique<ChildProcess>(
             "up",
             std::vector<std::string>{
-                UL_BINARY, "up", "--data-dir", data_dir_, "--listen", "127.0.0.1:0",
-                "--admin-key", kAdmin, "--rate-limit", "100000", "--rate-burst", "100000",
-                "--stripe-api-base", fake_->base_url(), "--stripe-secret-key-file",
+                UL_BINARY, "up", "--data-dir", data_dir_, "--listen", "127.0.0.1:0", "--admin-key",
+                kAdmin, "--rate-limit", "100000", "--rate-burst", "100000", "--stripe-api-base",
+                fake_->base_url(), "--stripe-secret-key-file",
                 (dir_.path() / "stripe.key").string(), "--stripe-webhook-secret-file",
                 (dir_.path() / "webhook.secret").string()},
             dir_.path());
@@ -129,11 +129,13 @@ TEST_F(BillingApi, SignedWebhooksChangeThePlanAndBadOnesAreRefused) {
     const std::string update =
         subscription_event("evt_up_1", "customer.subscription.updated", "price_pro_monthly", now);
     // A wrong signature, a stale timestamp, no signature: 400, nothing changes.
-    const auto wrong = post_webhook(update, "t=" + std::to_string(now) + ",v1=" + std::string(64, 'a'));
+    const auto wrong =
+        post_webhook(update, "t=" + std::to_string(now) + ",v1=" + std::string(64, 'a'));
     EXPECT_EQ(wrong.status, 400) << wrong.body;
     const std::int64_t stale = now - 600;
-    const auto old = post_webhook(update, "t=" + std::to_string(stale) + ",v1=" +
-                                              python_v1(kWebhookSecret, stale, update, dir_.path()));
+    const auto old =
+        post_webhook(update, "t=" + std::to_string(stale) +
+                                 ",v1=" + python_v1(kWebhookSecret, stale, update, dir_.path()));
     EXPECT_EQ(old.status, 400) << old.body;
     EXPECT_EQ(post_webhook(update, "").status, 400);
     EXPECT_EQ(plan_of("web"), "free");
@@ -155,10 +157,11 @@ TEST_F(BillingApi, SignedWebhooksChangeThePlanAndBadOnesAreRefused) {
     EXPECT_TRUE(has(replayed.body, "\"action\":\"ignored\"")) << replayed.body;
 
     // Deleted: the default plan.
-    const std::string deleted =
-        subscription_event("evt_up_2", "customer.subscription.deleted", "price_pro_monthly", now + 1);
-    const auto gone = post_webhook(deleted, "t=" + std::to_string(now) + ",v1=" +
-                                                python_v1(kWebhookSecret, now, deleted, dir_.path()));
+    const std::string deleted = subscription_event("evt_up_2", "customer.subscription.deleted",
+                                                   "price_pro_monthly", now + 1);
+    const auto gone =
+        post_webhook(deleted, "t=" + std::to_string(now) +
+                                  ",v1=" + python_v1(kWebhookSecret, now, deleted, dir_.path()));
     ASSERT_EQ(gone.status, 200) << gone.body;
     ASSERT_TRUE(ul::test::wait_until([&] { return plan_of("web") == "free"; }, 30s));
     EXPECT_EQ(up_->stderr_text().find(kWebhookSecret), std::string::npos);

@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,7 +37,11 @@ const std::string kKey = "sk_test_reconcile_suite";
 
 BillingCellKey key_of(const std::string& tenant, const std::string& customer,
                       const std::string& event_name) {
-    return {tenant, "calls", customer, event_name, Decimal::from_micros(kSecond),
+    return {tenant,
+            "calls",
+            customer,
+            event_name,
+            Decimal::from_micros(kSecond),
             ul::Period{kDec2026, kJan2027}};
 }
 
@@ -52,7 +56,7 @@ class BillingReconcileTest : public ::testing::Test {
         fake_ = std::move(fake).value();
         fake_->add_meter("mtr_api", "api_calls");
         add(key_of("acme", "cus_1", "api_calls"), 7);
-        add(key_of("beta", "cus_1", "api_calls"), 3);   // the same customer: summed
+        add(key_of("beta", "cus_1", "api_calls"), 3);    // the same customer: summed
         add(key_of("gamma", "cus_2", "llm_tokens"), 5);  // no meter: Stripe refuses (400)
     }
 

@@ -57,11 +57,13 @@ TEST(BillingUp, StripeHoldsExactlyFloorOfUsageAfterTenKill9sDuringReporting) {
     const std::string data_dir = (dir.path() / "data").string();
     const std::string key_file = (dir.path() / "stripe.key").string();
     std::ofstream(key_file) << kSecret << "\n";
+    // 30 % failures open the breaker now and then (5 in a row); its 15-minute pause is the
+    // fake-clock test's subject (billing_reporter_test), here it only has to pass quickly.
     const std::vector<std::string> argv = {
-        UL_BINARY, "up", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--admin-key", kAdmin,
-        "--rate-limit", "100000", "--rate-burst", "100000", "--stripe-api-base", fake.base_url(),
-        "--stripe-secret-key-file", key_file, "--billing-interval", "1s",
-        "--stripe-timeout-ms", "500"};
+        UL_BINARY, "up", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--admin-key",
+        kAdmin, "--rate-limit", "100000", "--rate-burst", "100000", "--stripe-api-base",
+        fake.base_url(), "--stripe-secret-key-file", key_file, "--billing-interval", "1s",
+        "--stripe-timeout-ms", "500", "--stripe-breaker-pause", "1s"};
 
     std::map<std::string, long long> calls;   // tenant → api_calls committed
     std::map<std::string, long long> tokens;  // tenant → tokens committed
@@ -72,16 +74,15 @@ TEST(BillingUp, StripeHoldsExactlyFloorOfUsageAfterTenKill9sDuringReporting) {
         const std::string address = ul::test::wait_for_match(
             [&] { return up.stdout_text(); }, "dashboard: +http://([0-9.]+:[0-9]+)/", 120s);
         ASSERT_FALSE(address.empty()) << up.stderr_text();
-        ASSERT_TRUE(ul::test::wait_until(
-            [&] { return http_get(address, "/readyz").status == 200; }, 120s))
+        ASSERT_TRUE(
+            ul::test::wait_until([&] { return http_get(address, "/readyz").status == 200; }, 120s))
             << up.stderr_text();
         if (cycle == 0) {
             for (const auto& tenant : kTenants) {
                 ChildProcess account(
                     "account-" + tenant,
                     {UL_BINARY, "account", "set", "--bootstrap-file", data_dir + "/bootstrap",
-                     "--tenant", tenant, "--plan", "pro", "--stripe-customer",
-                     customer_of(tenant)},
+                     "--tenant", tenant, "--plan", "pro", "--stripe-customer", customer_of(tenant)},
                     dir.path());
                 ASSERT_EQ(account.wait(60s), std::optional<int>(0)) << account.stderr_text();
             }
@@ -143,8 +144,9 @@ TEST(BillingUp, StripeHoldsExactlyFloorOfUsageAfterTenKill9sDuringReporting) {
             EXPECT_EQ(up.stderr_text().find(kSecret), std::string::npos);
             // billing reconcile: our totals, Stripe's summaries and the counters agree...
             const std::vector<std::string> reconcile = {
-                UL_BINARY, "billing", "reconcile", "--data-dir", data_dir,
-                "--stripe-api-base", fake.base_url(), "--stripe-secret-key-file", key_file};
+                UL_BINARY, "billing",           "reconcile",     "--data-dir",
+                data_dir,  "--stripe-api-base", fake.base_url(), "--stripe-secret-key-file",
+                key_file};
             ChildProcess agreed("reconcile-agreed", reconcile, dir.path());
             EXPECT_EQ(agreed.wait(120s), std::optional<int>(0))
                 << agreed.stdout_text() << agreed.stderr_text();
@@ -170,13 +172,12 @@ TEST(BillingUp, StripeHoldsExactlyFloorOfUsageAfterTenKill9sDuringReporting) {
         for (int index = 0; index < 60; ++index) {
             const std::string& tenant = kTenants[random() % kTenants.size()];
             const bool is_tokens = random() % 2 == 0;
-            const long long quantity =
-                is_tokens ? static_cast<long long>(random() % 2500) : 1 + static_cast<long long>(random() % 3);
+            const long long quantity = is_tokens ? static_cast<long long>(random() % 2500)
+                                                 : 1 + static_cast<long long>(random() % 3);
             body += R"({"idempotency_key":"bill-)" + std::to_string(next_key++) +
                     R"(","tenant_id":")" + tenant + R"(","meter":")" +
-                    (is_tokens ? "tokens" : "api_calls") +
-                    R"(","quantity":)" + std::to_string(quantity) + R"(,"timestamp":")" + when +
-                    "\"}\n";
+                    (is_tokens ? "tokens" : "api_calls") + R"(","quantity":)" +
+                    std::to_string(quantity) + R"(,"timestamp":")" + when + "\"}\n";
             (is_tokens ? tokens : calls)[tenant] += quantity;
         }
         const auto posted = http_request(address, "POST", "/v1/events?wait=committed",
@@ -191,8 +192,8 @@ TEST(BillingUp, StripeHoldsExactlyFloorOfUsageAfterTenKill9sDuringReporting) {
         // Kill once reporting is under way: the fake has received 1..4 more requests.
         const auto before = fake.requests().size();
         const auto more = 1 + random() % 4;
-        ASSERT_TRUE(ul::test::wait_until(
-            [&] { return fake.requests().size() >= before + more; }, 60s))
+        ASSERT_TRUE(
+            ul::test::wait_until([&] { return fake.requests().size() >= before + more; }, 60s))
             << up.stderr_text();
         up.signal(SIGKILL);
         up.wait(30s);

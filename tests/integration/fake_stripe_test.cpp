@@ -186,9 +186,9 @@ TEST_F(FakeStripeTest, RefusesRequestsWithoutTheSecretKey) {
 
     // Basic auth with the key as user name is what `curl -u KEY:` sends; Stripe takes it.
     // "c2tfdGVzdF9mYWtlX3N1aXRlOg==" is base64("sk_test_fake_suite:").
-    const HttpReply basic = ul::test::http_request(
-        fake_->address(), "GET", "/v1/billing/meters",
-        {{"Authorization", "Basic c2tfdGVzdF9mYWtlX3N1aXRlOg=="}});
+    const HttpReply basic =
+        ul::test::http_request(fake_->address(), "GET", "/v1/billing/meters",
+                               {{"Authorization", "Basic c2tfdGVzdF9mYWtlX3N1aXRlOg=="}});
     EXPECT_EQ(basic.status, 200) << basic.body;
 
     const auto requests = fake_->requests();
@@ -199,8 +199,8 @@ TEST_F(FakeStripeTest, RefusesRequestsWithoutTheSecretKey) {
 }
 
 TEST_F(FakeStripeTest, MeterEventsMustBeWellFormedForms) {
-    const HttpReply json = post(kEvents, R"({"event_name":"api_calls"})", {}, kKey,
-                                "application/json");
+    const HttpReply json =
+        post(kEvents, R"({"event_name":"api_calls"})", {}, kKey, "application/json");
     EXPECT_EQ(json.status, 400);
     EXPECT_EQ(json_at(json.body, "/error/type"), "invalid_request_error");
     EXPECT_NE(json_at(json.body, "/error/message").find("application/x-www-form-urlencoded"),
@@ -251,8 +251,8 @@ TEST_F(FakeStripeTest, MeterEventsMustBeWellFormedForms) {
 }
 
 TEST_F(FakeStripeTest, ValuesMustBeWholeNumbers) {
-    for (const std::string value : {"1.5", "-3", "%2B3", "1e3", "", "12abc", "0x10",
-                                    "99999999999999999999"}) {
+    for (const std::string value :
+         {"1.5", "-3", "%2B3", "1e3", "", "12abc", "0x10", "99999999999999999999"}) {
         const HttpReply reply = post_event(event_body("cus_a", value));
         EXPECT_EQ(reply.status, 400) << "value '" << value << "': " << reply.body;
         EXPECT_EQ(json_at(reply.body, "/error/param"), "payload[value]") << value;
@@ -326,8 +326,8 @@ TEST_F(FakeStripeTest, IdempotencyKeysReplayTheFirstAnswer) {
     const HttpReply different = post_event(event_body("cus_a", "4", "&identifier=idem-1"), "key-1");
     EXPECT_EQ(different.status, 400);
     EXPECT_EQ(json_at(different.body, "/error/type"), "idempotency_error") << different.body;
-    const HttpReply other_path = post("/v1/billing_portal/sessions", "customer=cus_a",
-                                      {{"Idempotency-Key", "key-1"}});
+    const HttpReply other_path =
+        post("/v1/billing_portal/sessions", "customer=cus_a", {{"Idempotency-Key", "key-1"}});
     EXPECT_EQ(json_at(other_path.body, "/error/type"), "idempotency_error") << other_path.body;
     EXPECT_EQ(fake_->events().size(), 1U);
     EXPECT_TRUE(fake_->portal_sessions().empty());
@@ -469,9 +469,9 @@ TEST_F(FakeStripeTest, EventSummariesSumAWindowPlusAlterations) {
     };
     const std::int64_t start = kNow - 2 * kDaySeconds;
     const std::int64_t end = kNow - kDaySeconds;
-    EXPECT_EQ(at("cus_a", "5", start), 200);       // inclusive start
-    EXPECT_EQ(at("cus_a", "7", end - 1), 200);     // inside
-    EXPECT_EQ(at("cus_a", "100", end), 200);       // exclusive end
+    EXPECT_EQ(at("cus_a", "5", start), 200);         // inclusive start
+    EXPECT_EQ(at("cus_a", "7", end - 1), 200);       // inside
+    EXPECT_EQ(at("cus_a", "100", end), 200);         // exclusive end
     EXPECT_EQ(at("cus_b", "1000", start + 1), 200);  // another customer
     EXPECT_EQ(post("/v1/billing/meter_events",
                    "event_name=tokens&payload%5Bstripe_customer_id%5D=cus_a&payload%5Bvalue%5D=50"
@@ -480,9 +480,10 @@ TEST_F(FakeStripeTest, EventSummariesSumAWindowPlusAlterations) {
                   .status,
               200);  // another meter
 
-    const std::string query = "/v1/billing/meters/mtr_api_calls/event_summaries?customer=cus_a"
-                              "&start_time=" +
-                              std::to_string(start) + "&end_time=" + std::to_string(end);
+    const std::string query =
+        "/v1/billing/meters/mtr_api_calls/event_summaries?customer=cus_a"
+        "&start_time=" +
+        std::to_string(start) + "&end_time=" + std::to_string(end);
     const HttpReply summary = get(query);
     ASSERT_EQ(summary.status, 200) << summary.body;
     EXPECT_EQ(json_at(summary.body, "/object"), "list");
@@ -500,8 +501,8 @@ TEST_F(FakeStripeTest, EventSummariesSumAWindowPlusAlterations) {
     EXPECT_EQ(fake_->total("cus_a", "api_calls", start, end), 12);  // what was recorded
 
     const std::string base = "/v1/billing/meters/mtr_api_calls/event_summaries";
-    const HttpReply no_customer = get(base + "?start_time=" + std::to_string(start) +
-                                      "&end_time=" + std::to_string(end));
+    const HttpReply no_customer =
+        get(base + "?start_time=" + std::to_string(start) + "&end_time=" + std::to_string(end));
     EXPECT_EQ(no_customer.status, 400);
     EXPECT_EQ(json_at(no_customer.body, "/error/param"), "customer");
     EXPECT_EQ(get(base + "?customer=cus_a&end_time=" + std::to_string(end)).status, 400);
@@ -510,9 +511,10 @@ TEST_F(FakeStripeTest, EventSummariesSumAWindowPlusAlterations) {
                   "&end_time=" + std::to_string(end))
                   .status,
               400);  // not minute-aligned
-    const HttpReply unknown = get("/v1/billing/meters/mtr_nope/event_summaries?customer=cus_a"
-                                  "&start_time=" +
-                                  std::to_string(start) + "&end_time=" + std::to_string(end));
+    const HttpReply unknown =
+        get("/v1/billing/meters/mtr_nope/event_summaries?customer=cus_a"
+            "&start_time=" +
+            std::to_string(start) + "&end_time=" + std::to_string(end));
     EXPECT_EQ(unknown.status, 404);
     EXPECT_EQ(json_at(unknown.body, "/error/code"), "resource_missing");
 }
@@ -536,20 +538,19 @@ TEST_F(FakeStripeTest, CreatesCheckoutAndPortalSessions) {
     EXPECT_EQ(sessions[0].at("metadata[tenant]"), "acme");
     EXPECT_EQ(sessions[0].at("id"), "cs_test_1");
 
-    EXPECT_EQ(post("/v1/checkout/sessions",
-                   "line_items%5B0%5D%5Bprice%5D=p&success_url=https%3A%2F%2Fx")
-                  .status,
-              400);  // no mode
+    EXPECT_EQ(
+        post("/v1/checkout/sessions", "line_items%5B0%5D%5Bprice%5D=p&success_url=https%3A%2F%2Fx")
+            .status,
+        400);  // no mode
     EXPECT_EQ(post("/v1/checkout/sessions",
                    "mode=payment&line_items%5B0%5D%5Bprice%5D=p&success_url=https%3A%2F%2Fx")
                   .status,
               400);
-    EXPECT_EQ(post("/v1/checkout/sessions", "mode=subscription&success_url=https%3A%2F%2Fx")
-                  .status,
+    EXPECT_EQ(post("/v1/checkout/sessions", "mode=subscription&success_url=https%3A%2F%2Fx").status,
               400);  // no price
-    EXPECT_EQ(post("/v1/checkout/sessions", "mode=subscription&line_items%5B0%5D%5Bprice%5D=p")
-                  .status,
-              400);  // no success_url
+    EXPECT_EQ(
+        post("/v1/checkout/sessions", "mode=subscription&line_items%5B0%5D%5Bprice%5D=p").status,
+        400);  // no success_url
     EXPECT_EQ(post("/v1/checkout/sessions",
                    "mode=subscription&line_items%5B0%5D%5Bprice%5D=p&success_url=u"
                    "&line_items%5B0%5D%5Bcolour%5D=red")
@@ -572,8 +573,9 @@ TEST_F(FakeStripeTest, UnknownRoutesAre404InStripesShape) {
     const HttpReply unknown = get("/v1/customers");
     EXPECT_EQ(unknown.status, 404);
     EXPECT_EQ(json_at(unknown.body, "/error/type"), "invalid_request_error");
-    EXPECT_NE(json_at(unknown.body, "/error/message").find("Unrecognized request URL (GET: "
-                                                           "/v1/customers)"),
+    EXPECT_NE(json_at(unknown.body, "/error/message")
+                  .find("Unrecognized request URL (GET: "
+                        "/v1/customers)"),
               std::string::npos);
     EXPECT_EQ(get(kEvents).status, 404);  // the wrong method is an unknown URL too
     EXPECT_EQ(fake_->requests().size(), 2U);

@@ -224,8 +224,7 @@ TEST(StripeClient, A400IsPermanentAndKeepsStripesMessage) {
     const auto requests = server.requests();
     ASSERT_EQ(requests.size(), 1U);
     EXPECT_EQ(requests[0].target(), "/v1/billing_portal/sessions");
-    EXPECT_EQ(requests[0].body(),
-              "customer=cus_x&return_url=https%3A%2F%2Fexample.com%2Fback");
+    EXPECT_EQ(requests[0].body(), "customer=cus_x&return_url=https%3A%2F%2Fexample.com%2Fback");
     EXPECT_EQ(field(requests[0], "Idempotency-Key"), "<absent>");
 }
 
@@ -240,7 +239,8 @@ TEST(StripeClient, A503WithoutJsonIsRetryWithTheStatusAsItsError) {
 
 TEST(StripeClient, CheckoutSessionSendsTheTenantAndReturnsIdAndUrl) {
     ScriptedServer server(
-        {{200, R"({"id":"cs_test_1","object":"checkout.session","url":"https://pay/cs_test_1"})",
+        {{200,
+          R"({"id":"cs_test_1","object":"checkout.session","url":"https://pay/cs_test_1"})",
           {}}});
     ul::StripeClient client(config_for(server));
     const auto session = client.create_checkout_session(

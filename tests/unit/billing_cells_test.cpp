@@ -14,7 +14,7 @@ using ul::ReportDecision;
 constexpr std::int64_t kSecond = 1'000'000;
 constexpr std::int64_t kDec = 1'796'083'200LL;  // 2026-12-01T00:00:00Z, seconds
 constexpr std::int64_t kJan = 1'798'761'600LL;  // 2027-01-01T00:00:00Z
-const ul::Period kDecember{kDec * kSecond, kJan * kSecond};
+const ul::Period kDecember{kDec * kSecond, kJan* kSecond};
 
 Decimal dec(const char* text) {
     return *Decimal::parse_quantity(text);
@@ -70,13 +70,14 @@ TEST(BillingCells, StripesWindowAndIdentifiers) {
     EXPECT_TRUE(ul::inside_stripe_window(kDec, kDec + 34 * 86400));
     EXPECT_FALSE(ul::inside_stripe_window(kDec, kDec + 35 * 86400));
     EXPECT_FALSE(ul::inside_stripe_window(kDec + 301, kDec));
-    const std::string cell = ul::billing_key(
-        {"acme", "api_calls", "cus_1", "api_calls", dec("1"), kDecember});
+    const std::string cell =
+        ul::billing_key({"acme", "api_calls", "cus_1", "api_calls", dec("1"), kDecember});
     EXPECT_EQ(ul::report_identifier(cell, 0), ul::report_identifier(cell, 0));
     EXPECT_NE(ul::report_identifier(cell, 0), ul::report_identifier(cell, 1));
     EXPECT_EQ(ul::report_identifier(cell, 3).rfind("ulb_", 0), 0U);
     EXPECT_EQ(ul::report_identifier(cell, 3).size(), 36U);
-    EXPECT_EQ(ul::report_idempotency_key(cell, 3).substr(11), ul::report_identifier(cell, 3).substr(4));
+    EXPECT_EQ(ul::report_idempotency_key(cell, 3).substr(11),
+              ul::report_identifier(cell, 3).substr(4));
 }
 
 TEST(BillingCells, OnlyACustomerAndAStripeMeterBill) {

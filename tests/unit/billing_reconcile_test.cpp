@@ -19,15 +19,15 @@ using ul::DecimalSum;
 constexpr std::int64_t kSecond = 1'000'000;
 constexpr std::int64_t kMarch = 1'740'787'200;  // 2025-03-01T00:00:00Z
 constexpr std::int64_t kApril = 1'743'465'600;  // 2025-04-01T00:00:00Z
-const ul::Period kMarchPeriod{kMarch * kSecond, kApril * kSecond};
+const ul::Period kMarchPeriod{kMarch * kSecond, kApril* kSecond};
 constexpr std::int64_t kAfterGrace = kApril + 2 * 3600;  // closed, past a 1 h grace
 const ul::StripeMeterIds kMeters{{"api_calls", "mtr_api"}};
 
 BillingCellState cell(const std::string& tenant, std::int64_t usage_units, const char* unit,
                       std::optional<BillingTotals> totals, const std::string& customer = "cus_1") {
     BillingCellState state;
-    state.key = BillingCellKey{tenant, "calls", customer, "api_calls",
-                               *Decimal::parse_quantity(unit), kMarchPeriod};
+    state.key = BillingCellKey{
+        tenant, "calls", customer, "api_calls", *Decimal::parse_quantity(unit), kMarchPeriod};
     state.usage = DecimalSum::from_micros(static_cast<__int128>(usage_units) * kSecond);
     state.totals = totals;
     return state;
@@ -66,7 +66,8 @@ TEST(BillingReconcile, AgreeingCellsHaveNoDifference) {
     EXPECT_EQ(report.cells, 1U);
     EXPECT_TRUE(report.differences.empty());
     EXPECT_TRUE(report.pending.empty());
-    EXPECT_EQ(ul::billing_reconcile_json(report), "{\"cells\":1,\"differences\":[],\"pending\":[]}");
+    EXPECT_EQ(ul::billing_reconcile_json(report),
+              "{\"cells\":1,\"differences\":[],\"pending\":[]}");
 }
 
 TEST(BillingReconcile, StripeTotalOtherThanSentIsADifferenceNamingTheCell) {
@@ -178,7 +179,8 @@ TEST(BillingReconcile, PeriodFilterKeepsTheCellsWhosePeriodHoldsTheInstant) {
 TEST(BillingReconcile, JoinKeepsCellsKnownToOnlyOneStore) {
     const auto a = cell("acme", 7, "1", std::nullopt);
     const auto b = cell("beta", 0, "1", std::nullopt);
-    const auto joined = ul::join_billing_cells({{a.key, a.usage}}, {{a.key, sent(7)}, {b.key, sent(1)}});
+    const auto joined =
+        ul::join_billing_cells({{a.key, a.usage}}, {{a.key, sent(7)}, {b.key, sent(1)}});
     ASSERT_EQ(joined.size(), 2U);
     EXPECT_TRUE(joined[0].in_projection);
     EXPECT_EQ(joined[0].totals->sent, 7);

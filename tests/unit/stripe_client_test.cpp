@@ -147,7 +147,8 @@ TEST(StripeBackoff, FullJitterWithinTheGrowingCeilingAndRetryAfterAsALowerBound)
               std::chrono::milliseconds{24LL * 3600 * 1000});
 }
 
-ul::HttpCallResult answer(int status, std::vector<std::pair<std::string, std::string>> headers = {}) {
+ul::HttpCallResult answer(int status,
+                          std::vector<std::pair<std::string, std::string>> headers = {}) {
     ul::HttpCallResult result;
     result.status = status;
     result.headers = std::move(headers);
@@ -217,8 +218,7 @@ TEST(StripeParse, ErrorBodiesMeterListsSummariesAndSessions) {
     EXPECT_FALSE(ul::parse_meter_event_summaries(
         R"({"data":[{"id":"mtrusg_1","aggregated_value":2.5}],"has_more":false})", nullptr));
     EXPECT_FALSE(ul::parse_meter_event_summaries(
-        R"({"data":[{"aggregated_value":9223372036854775807},{"aggregated_value":1}]})",
-        nullptr));
+        R"({"data":[{"aggregated_value":9223372036854775807},{"aggregated_value":1}]})", nullptr));
 
     auto session = ul::parse_session(R"({"id":"cs_test_1","url":"https://checkout/x"})");
     ASSERT_TRUE(session) << session.error();
@@ -230,8 +230,8 @@ TEST(StripeParse, ErrorBodiesMeterListsSummariesAndSessions) {
 constexpr const char* kSecret = "sk_test_SECRETvalue0123456789";
 
 TEST(StripeSecret, LoadsFromAFileTrimmedOrFromTheEnvironment) {
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("stripe_key_" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("stripe_key_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const auto path = (dir / "key").string();
     std::ofstream(path) << "  " << kSecret << "\n\n";
