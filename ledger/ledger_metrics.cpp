@@ -43,7 +43,7 @@ void append_metric_sample(std::string& out, std::string_view name, std::string_v
 }
 
 void LedgerMetrics::publish_counts(const OutcomeCounts& counts, std::uint64_t gap_event_total,
-                                   std::uint64_t gap_count) {
+                                   std::uint64_t gap_count, std::uint64_t log_reset_count) {
     accepted.store(counts.accepted, std::memory_order_relaxed);
     duplicate.store(counts.duplicate, std::memory_order_relaxed);
     conflict.store(counts.conflict, std::memory_order_relaxed);
@@ -53,6 +53,7 @@ void LedgerMetrics::publish_counts(const OutcomeCounts& counts, std::uint64_t ga
     }
     gap_events.store(gap_event_total, std::memory_order_relaxed);
     gaps.store(gap_count, std::memory_order_relaxed);
+    log_resets.store(log_reset_count, std::memory_order_relaxed);
 }
 
 void append_ledger_metrics_text(const LedgerMetrics& metrics, std::string& out) {
@@ -85,9 +86,15 @@ void append_ledger_metrics_text(const LedgerMetrics& metrics, std::string& out) 
         "Events lost before the ledger read them (retention, embedded broker truncation).");
     append_metric_sample(out, "ledger_gap_events_total", "",
                          metrics.gap_events.load(std::memory_order_relaxed));
-    append_metric_header(out, "ledger_gaps_total", "counter", "Gaps recorded.");
+    append_metric_header(out, "ledger_gaps_total", "counter",
+                         "Gaps recorded: offsets gone from Kafka before the ledger read them.");
     append_metric_sample(out, "ledger_gaps_total", "",
                          metrics.gaps.load(std::memory_order_relaxed));
+    append_metric_header(out, "ledger_log_resets_total", "counter",
+                         "Partitions whose log was found reset (a new or emptied broker; up's "
+                         "embedded broker on every restart): nothing lost, recorded apart.");
+    append_metric_sample(out, "ledger_log_resets_total", "",
+                         metrics.log_resets.load(std::memory_order_relaxed));
     append_histogram(out, "ledger_batch_size_events", "Events per applied batch (one WriteBatch).",
                      metrics.batch_size);
     append_histogram(out, "ledger_commit_latency_seconds",

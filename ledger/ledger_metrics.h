@@ -52,7 +52,8 @@ struct LedgerMetrics {
     std::atomic<std::uint64_t> conflict{0};
     std::array<std::atomic<std::uint64_t>, kReasonCount> dead_lettered_by_reason{};
     std::atomic<std::uint64_t> gap_events{0};  // events lost to gaps (retention, truncation)
-    std::atomic<std::uint64_t> gaps{0};
+    std::atomic<std::uint64_t> gaps{0};        // real gaps: offsets gone before they were read
+    std::atomic<std::uint64_t> log_resets{0};  // a broker's log found reset (nothing lost)
     // Since this process started.
     Histogram<8> batch_size{{{1, 10, 50, 100, 500, 1000, 5000, 10000}}};
     Histogram<10> commit_latency_us{
@@ -69,7 +70,7 @@ struct LedgerMetrics {
 
     // Copies persisted totals (after a batch, on the consuming thread).
     void publish_counts(const OutcomeCounts& counts, std::uint64_t gap_event_total,
-                        std::uint64_t gap_count);
+                        std::uint64_t gap_count, std::uint64_t log_reset_count);
 };
 
 // Appends the metrics in Prometheus text format (HELP, TYPE, samples; names prefixed `ledger_`).

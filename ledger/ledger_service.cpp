@@ -150,10 +150,15 @@ Result<bool, std::string> LedgerService::handle_offset_error(std::int32_t partit
             "ledger: GAP in {} partition {}: offsets {}..{} ({} events) are gone from "
             "Kafka before the ledger read them; recorded, continuing at {}",
             options_.events_topic, partition, from, low - 1, low - from, low);
+    } else if (options_.expect_log_resets) {
+        spdlog::info(
+            "ledger: {} partition {}: the embedded broker started empty (stored offset {}, log "
+            "end {}); recorded as a log reset, continuing at {}",
+            options_.events_topic, partition, from, high, low);
     } else {
         spdlog::error(
             "ledger: {} partition {}: stored offset {} is beyond the log end {} (the "
-            "broker's log was reset); recorded, continuing at {}",
+            "broker's log was reset); recorded as a log reset, continuing at {}",
             options_.events_topic, partition, from, high, low);
     }
     auto recorded = store_->record_gap(static_cast<std::uint32_t>(partition), from, low);
@@ -273,11 +278,17 @@ Result<bool, std::string> LedgerService::relay_produce(std::uint32_t partition) 
 
 void LedgerService::publish_metrics() {
     std::uint64_t gap_events = 0;
+    std::uint64_t gaps = 0;
+    std::uint64_t resets = 0;
     for (const auto& gap : store_->gaps()) {
-        // A log reset (stored offset beyond a new broker's log end) loses nothing known: 0.
-        gap_events += static_cast<std::uint64_t>(std::max<std::int64_t>(0, gap.to - gap.from));
+        if (gap.reset()) {  // a stored offset beyond a new broker's log end: nothing known lost
+            ++resets;
+            continue;
+        }
+        ++gaps;
+        gap_events += static_cast<std::uint64_t>(gap.to - gap.from);
     }
-    metrics_.publish_counts(store_->counts(), gap_events, store_->gaps().size());
+    metrics_.publish_counts(store_->counts(), gap_events, gaps, resets);
     // Lag from the watermarks the consumer already has (fetch responses): no broker round trip.
     std::int64_t lag = 0;
     for (const auto partition : assigned_) {

@@ -37,6 +37,9 @@ struct LedgerServiceOptions {
     // false: join the consumer group (scale-out). true: take every partition of the topic
     // without group coordination (one instance; restarts resume at once, no session wait).
     bool assign_all = false;
+    // The broker is up's embedded one, empty after every restart: a stored offset beyond its log
+    // end is expected, logged at info (an error otherwise). Recorded as a log reset either way.
+    bool expect_log_resets = false;
     std::size_t max_batch = 10'000;
     bool sync = true;
     ValidationOptions validation;

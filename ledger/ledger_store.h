@@ -72,6 +72,9 @@ struct Gap {
     std::uint32_t partition = 0;
     std::int64_t from = 0;  // first missing offset
     std::int64_t to = 0;    // first offset still available (exclusive end)
+    // A log reset, not a gap: the stored offset was beyond the log's end (a new or emptied
+    // broker, e.g. up's embedded one after a restart), so nothing known is missing.
+    bool reset() const { return from > to; }
 };
 
 struct MessageOutcome {

@@ -102,11 +102,26 @@ std::string stats_json(const LedgerStore& store) {
     out += "},\"gaps\":[";
     first = true;
     for (const auto& gap : store.gaps()) {
+        if (gap.reset()) {
+            continue;  // listed under log_resets
+        }
         out += first ? "{" : ",{";
         first = false;
         out += "\"partition\":" + std::to_string(gap.partition) +
                ",\"from\":" + std::to_string(gap.from) + ",\"to\":" + std::to_string(gap.to) +
                ",\"count\":" + std::to_string(gap.to > gap.from ? gap.to - gap.from : 0) + "}";
+    }
+    out += "],\"log_resets\":[";
+    first = true;
+    for (const auto& gap : store.gaps()) {
+        if (!gap.reset()) {
+            continue;
+        }
+        out += first ? "{" : ",{";
+        first = false;
+        out += "\"partition\":" + std::to_string(gap.partition) +
+               ",\"stored_offset\":" + std::to_string(gap.from) +
+               ",\"continued_at\":" + std::to_string(gap.to) + "}";
     }
     out += "],\"partitions\":{";
     first = true;

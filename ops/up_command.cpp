@@ -98,6 +98,7 @@ int run_up(const UpArgs& args) {
     ledger_options.bootstrap = broker->bootstrap();
     ledger_options.data_dir = args.data_dir;
     ledger_options.assign_all = true;  // one machine, one ledger: no group session to wait out
+    ledger_options.expect_log_resets = true;  // the embedded broker starts empty
     ledger_options.now_us = system_now_us;
     CommitWaiter commit_waiter;  // POST /v1/events?wait=committed
     ledger_options.commit_waiter = &commit_waiter;

@@ -55,7 +55,7 @@ std::string start_address(const ChildProcess& up) {
 
 std::vector<std::string> up_argv(const std::string& data_dir,
                                  const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {UL_BINARY, "up",       "--data-dir",  data_dir,
+    std::vector<std::string> argv = {UL_BINARY,  "up",          "--data-dir",  data_dir,
                                      "--listen", "127.0.0.1:0", "--admin-key", kAdmin};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return argv;
@@ -74,10 +74,10 @@ std::string ndjson(const std::string& prefix, int count, const std::string& when
 
 ul::test::HttpReply post_events(const std::string& address, const std::string& wait,
                                 const std::string& body) {
-    return http_request(
-        address, "POST", "/v1/events" + (wait.empty() ? "" : "?wait=" + wait),
-        {{"Authorization", std::string("Bearer ") + kAdmin}, {"Content-Type", "application/x-ndjson"}},
-        body);
+    return http_request(address, "POST", "/v1/events" + (wait.empty() ? "" : "?wait=" + wait),
+                        {{"Authorization", std::string("Bearer ") + kAdmin},
+                         {"Content-Type", "application/x-ndjson"}},
+                        body);
 }
 
 // The `"used":"N"` of api_calls in the tenant's month at `when`, or -1.
@@ -122,9 +122,26 @@ TEST(UpRecovery, CountsAreExactAfterKill9BeforeReadyzSaysReady) {
         ASSERT_FALSE(address.empty()) << up.stderr_text();
         // Before ready, nothing is claimed; at the first ready answer every committed event
         // counts, in the API, in entitlements and in what `export counters` reads.
-        ASSERT_TRUE(ul::test::wait_until(
-            [&] { return http_get(address, "/readyz").status == 200; }, 120s))
+        ASSERT_TRUE(
+            ul::test::wait_until([&] { return http_get(address, "/readyz").status == 200; }, 120s))
             << http_get(address, "/readyz").body << up.stderr_text();
+        if (committed > 0) {
+            // The embedded broker started empty: each partition the ledger had read is a log
+            // reset, expected in up, logged at info and counted apart — not a gap, not an error.
+            ASSERT_TRUE(ul::test::wait_until(
+                [&] {
+                    const auto metrics = http_get(address, "/metrics").body;
+                    return has(metrics, "ledger_log_resets_total ") &&
+                           !has(metrics, "ledger_log_resets_total 0\n");
+                },
+                60s))
+                << http_get(address, "/metrics").body;
+            const auto metrics = http_get(address, "/metrics").body;
+            EXPECT_TRUE(has(metrics, "ledger_gaps_total 0\n")) << metrics;
+            EXPECT_TRUE(has(metrics, "ledger_gap_events_total 0\n")) << metrics;
+            EXPECT_FALSE(has(up.stderr_text(), "log was reset")) << up.stderr_text();
+            EXPECT_TRUE(has(up.stderr_text(), "the embedded broker started empty"));
+        }
         const long long per_tenant = committed / static_cast<long long>(kTenants.size());
         for (const auto& tenant : kTenants) {
             EXPECT_EQ(used_at(address, tenant, when), per_tenant) << tenant;
@@ -132,7 +149,8 @@ TEST(UpRecovery, CountsAreExactAfterKill9BeforeReadyzSaysReady) {
                 http_get(address, "/v1/tenants/" + tenant + "/entitlements/api_calls", kAdmin);
             // Entitlements answer the current month: exact whenever the events' month is now's.
             if (ul::test::utc_now_rfc3339().substr(0, 7) == when.substr(0, 7)) {
-                EXPECT_TRUE(has(entitlement.body, "\"used\":\"" + std::to_string(per_tenant) + "\""))
+                EXPECT_TRUE(
+                    has(entitlement.body, "\"used\":\"" + std::to_string(per_tenant) + "\""))
                     << entitlement.body;
             }
         }
@@ -146,7 +164,8 @@ TEST(UpRecovery, CountsAreExactAfterKill9BeforeReadyzSaysReady) {
         const auto reply =
             post_events(address, "committed", ndjson("c" + std::to_string(cycle), kPerCycle, when));
         ASSERT_EQ(reply.status, 200) << reply.body;
-        ASSERT_EQ(occurrences(reply.body, R"("status":"accepted")"), static_cast<std::size_t>(kPerCycle))
+        ASSERT_EQ(occurrences(reply.body, R"("status":"accepted")"),
+                  static_cast<std::size_t>(kPerCycle))
             << reply.body.substr(0, 2000);
         committed += kPerCycle;
         up.signal(SIGKILL);  // at once, whatever was written or relayed
@@ -172,15 +191,19 @@ TEST(UpRecovery, AFailedLedgerIsVisibleAtOnceAndIngestRefuses) {
     // the 30 s commit timeout.
     auto second = post_events(address, "committed", ndjson("f2", 1, when));
     EXPECT_EQ(second.status, 503) << second.body;
-    EXPECT_TRUE(has(second.body, R"("status":"pending","error":"the ledger stopped before committing it")"))
+    EXPECT_TRUE(
+        has(second.body, R"("status":"pending","error":"the ledger stopped before committing it")"))
         << second.body;
 
     ASSERT_TRUE(ul::test::wait_until(
-        [&] { return http_get(address, "/readyz").status == 503 &&
-                     has(http_get(address, "/readyz").body, "ledger stopped: "); },
+        [&] {
+            return http_get(address, "/readyz").status == 503 &&
+                   has(http_get(address, "/readyz").body, "ledger stopped: ");
+        },
         60s))
         << http_get(address, "/readyz").body;
-    EXPECT_TRUE(has(http_get(address, "/readyz").body, "injected")) << http_get(address, "/readyz").body;
+    EXPECT_TRUE(has(http_get(address, "/readyz").body, "injected"))
+        << http_get(address, "/readyz").body;
     const auto health = http_get(address, "/healthz");
     EXPECT_EQ(health.status, 503) << health.body;
     EXPECT_TRUE(has(health.body, R"("component":"ledger")")) << health.body;
@@ -197,10 +220,9 @@ TEST(UpRecovery, AFailedLedgerIsVisibleAtOnceAndIngestRefuses) {
 
 TEST(UpRecovery, ByDefaultUpExitsWhenAPartStops) {
     TempDir dir;
-    ChildProcess up("up",
-                    up_argv((dir.path() / "data").string(),
-                            {"--test-fail-ledger-after-batches", "1"}),
-                    dir.path());
+    ChildProcess up(
+        "up", up_argv((dir.path() / "data").string(), {"--test-fail-ledger-after-batches", "1"}),
+        dir.path());
     const std::string address = start_address(up);
     ASSERT_FALSE(address.empty()) << up.stderr_text();
     const std::string when = ul::test::utc_now_rfc3339();
@@ -284,7 +306,8 @@ TEST(UpRecovery, AFullDiskPausesTheLedgerWithOneErrorAndItResumesExactly) {
     ASSERT_TRUE(ul::test::wait_until(
         [&] { return has(http_get(address, "/metrics").body, "\nledger_disk_paused 1\n"); }, 30s));
     EXPECT_EQ(http_get(address, "/readyz").status, 503);
-    EXPECT_TRUE(has(http_get(address, "/readyz").body, "the ledger paused")) << http_get(address, "/readyz").body;
+    EXPECT_TRUE(has(http_get(address, "/readyz").body, "the ledger paused"))
+        << http_get(address, "/readyz").body;
     // Nothing consumed while paused (the events wait in Kafka), one error line, no abort.
     EXPECT_EQ(used_at(address, "crash-a", when), 25);
     EXPECT_EQ(occurrences(up.stderr_text(), "ledger: only "), 1U) << up.stderr_text();
@@ -297,8 +320,8 @@ TEST(UpRecovery, AFullDiskPausesTheLedgerWithOneErrorAndItResumesExactly) {
             << tenant << ": " << used_at(address, tenant, when) << up.stderr_text();
     }
     EXPECT_TRUE(has(up.stderr_text(), "again; resuming")) << up.stderr_text();
-    ASSERT_TRUE(ul::test::wait_until(
-        [&] { return http_get(address, "/readyz").status == 200; }, 60s))
+    ASSERT_TRUE(
+        ul::test::wait_until([&] { return http_get(address, "/readyz").status == 200; }, 60s))
         << http_get(address, "/readyz").body;
     up.signal(SIGTERM);
     EXPECT_EQ(up.wait(60s), std::optional<int>(0)) << up.stderr_text();

@@ -30,7 +30,7 @@ TEST(LedgerMetrics, PrometheusTextHasCumulativeBucketsAndEveryOutcome) {
     counts.conflict = 1;
     counts.dead_lettered = 3;
     counts.dead_lettered_by_reason[static_cast<std::size_t>(ul::Reason::malformed_json)] = 3;
-    metrics.publish_counts(counts, 42, 1);
+    metrics.publish_counts(counts, 42, 1, 3);
     metrics.batch_size.observe(1);
     metrics.batch_size.observe(50);
     metrics.batch_size.observe(20000);
@@ -45,6 +45,8 @@ TEST(LedgerMetrics, PrometheusTextHasCumulativeBucketsAndEveryOutcome) {
               std::string::npos)
         << text;
     EXPECT_NE(text.find("ledger_gap_events_total 42\n"), std::string::npos);
+    EXPECT_NE(text.find("ledger_gaps_total 1\n"), std::string::npos);
+    EXPECT_NE(text.find("ledger_log_resets_total 3\n"), std::string::npos);
     EXPECT_NE(text.find("ledger_batch_size_events_bucket{le=\"1\"} 1\n"), std::string::npos);
     EXPECT_NE(text.find("ledger_batch_size_events_bucket{le=\"50\"} 2\n"), std::string::npos);
     EXPECT_NE(text.find("ledger_batch_size_events_bucket{le=\"10000\"} 2\n"), std::string::npos);
