@@ -428,7 +428,12 @@ Result<bool, std::string> BillingReporter::send_due(std::int64_t now) {
         if (report->next_at_us > now) {
             continue;
         }
-        if (!breaker_.allow(now)) {
+        bool allowed = false;
+        {
+            std::lock_guard lock(breaker_mutex_);
+            allowed = breaker_.allow(now);
+        }
+        if (!allowed) {
             break;  // open: nothing goes until the pause is over
         }
         if (auto sent = send(*report, key, now); !sent) {
@@ -459,8 +464,10 @@ Result<bool, std::string> BillingReporter::send(BillingReport& report, const std
         client_.create_meter_event(report.event_name, report.customer, report.value,
                                    report.identifier, report.timestamp_s, report.idempotency_key);
     switch (response.verdict) {
-        case StripeVerdict::ok:
+        case StripeVerdict::ok: {
+            std::lock_guard lock(breaker_mutex_);
             breaker_.record_success();
+        }
             report.status = "sent";
             report.sent_at_us = now;
             report.last_error.clear();
@@ -480,12 +487,19 @@ Result<bool, std::string> BillingReporter::send(BillingReport& report, const std
         case StripeVerdict::retry:
             break;
     }
-    const bool was_open = breaker_.state(now) != BreakerState::closed;
-    breaker_.record_failure(now);
-    if (!was_open && breaker_.state(now) == BreakerState::open) {
+    bool opened = false;
+    std::int64_t open_until_us = 0;
+    {
+        std::lock_guard lock(breaker_mutex_);
+        const bool was_open = breaker_.state(now) != BreakerState::closed;
+        breaker_.record_failure(now);
+        opened = !was_open && breaker_.state(now) == BreakerState::open;
+        open_until_us = breaker_.opened_until_us();
+    }
+    if (opened) {
         ++metrics_.breaker_opened;
         spdlog::warn("billing: Stripe failed {} times in a row; reporting pauses until {}",
-                     options_.breaker_failures, format_rfc3339(breaker_.opened_until_us()));
+                     options_.breaker_failures, format_rfc3339(open_until_us));
     }
     random_state_ ^= random_state_ << 13U;
     random_state_ ^= random_state_ >> 7U;
@@ -603,8 +617,8 @@ Result<std::vector<std::pair<BillingCellKey, BillingTotals>>, std::string> scan_
 }
 
 BillingReporter::BreakerView BillingReporter::breaker() const {
-    std::lock_guard lock(mutex_);
     const std::int64_t now = now_us();
+    std::lock_guard lock(breaker_mutex_);
     return {breaker_.state(now), breaker_.consecutive_failures(), breaker_.opened_until_us()};
 }
 

@@ -23,7 +23,8 @@
 // Stripe; `billing reconcile` finds such a cell. One reporter per set of billing cells: run it in
 // a process that holds every partition (`up`, or `project --assign-all`).
 // Threading: start() spawns the worker unless options.worker is false (tests call run_once with
-// a fake clock). Every public method is thread-safe (one mutex serializes run_once).
+// a fake clock). Every public method is thread-safe (one mutex serializes run_once; the breaker
+// has its own, never held across a request, so reads never wait on Stripe).
 #pragma once
 
 #include <atomic>
@@ -177,7 +178,10 @@ class BillingReporter {
     std::unique_ptr<RocksDb> db_;
     StripeClient client_;
     BillingMetrics metrics_;
-    mutable std::mutex mutex_;  // run_once, breaker_, next_seq_, last_decide_us_
+    mutable std::mutex mutex_;  // run_once (held across Stripe calls), next_seq_, last_decide_us_
+    // Only for the breaker, held for no I/O: /metrics and the billing API read it while a
+    // round is blocked on a slow Stripe.
+    mutable std::mutex breaker_mutex_;
     CircuitBreaker breaker_;
     std::uint64_t next_seq_ = 1;
     std::int64_t last_decide_us_ = 0;
