@@ -158,6 +158,37 @@ std::string to_hex(const PayloadHash& hash) {
     return out;
 }
 
+std::string hex_encode(std::string_view bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (const unsigned char c : bytes) {
+        out.push_back(kDigits[c >> 4U]);
+        out.push_back(kDigits[c & 15U]);
+    }
+    return out;
+}
+
+std::optional<std::string> hex_decode(std::string_view text) {
+    auto digit = [](char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    if (text.size() % 2 != 0) {
+        return std::nullopt;
+    }
+    std::string out;
+    out.reserve(text.size() / 2);
+    for (std::size_t index = 0; index < text.size(); index += 2) {
+        const int high = digit(text[index]);
+        const int low = digit(text[index + 1]);
+        if (high < 0 || low < 0) {
+            return std::nullopt;
+        }
+        out.push_back(static_cast<char>(high * 16 + low));
+    }
+    return out;
+}
+
 Result<PayloadHash, std::string> hash_from_hex(std::string_view hex) {
     if (hex.size() != 32) {
         return unexpected(std::string("a hash is 32 hex digits"));
@@ -214,7 +245,7 @@ PayloadHash entry_hash(std::string_view encoded_entry) {
 }
 
 Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_view encoded,
-                                                                  bool read_prev_hash) {
+                                                                   bool read_prev_hash) {
     DecodedLedgerEntry decoded;
     std::string_view rest = encoded;
     auto expect = [&rest](std::string_view literal) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,10 @@ PayloadHash hash_bytes(std::string_view bytes);  // XXH3-128, seed 0
 // 32 lowercase hex digits, high 64 bits first: the canonical XXH128 representation (xxhsum's).
 std::string to_hex(const PayloadHash& hash);
 Result<PayloadHash, std::string> hash_from_hex(std::string_view hex);
+// Any bytes as lowercase hex (2 digits a byte), and back: nullopt for an odd length or a
+// character other than 0-9 a-f. Cursors and stored keys in text.
+std::string hex_encode(std::string_view bytes);
+std::optional<std::string> hex_decode(std::string_view text);
 
 struct LedgerEntryHeader {
     std::uint32_t partition = 0;
@@ -55,7 +60,7 @@ struct DecodedLedgerEntry {
 // Without `read_prev_hash` the chain link is passed over (left zero, its hex not checked): for
 // readers that apply entries in sequence order and leave the chain to the ledger's `verify`.
 Result<DecodedLedgerEntry, std::string> decode_ledger_entry_header(std::string_view encoded,
-                                                                  bool read_prev_hash = true);
+                                                                   bool read_prev_hash = true);
 
 // Reads a canonical event (exactly as append_canonical_event writes it) back into `event`
 // without the validator: a single forward scan, no allocation once `unescaped` has grown (it

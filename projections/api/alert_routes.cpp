@@ -23,35 +23,6 @@ HttpResponse ok(std::string body, int status = 200) {
     return response;
 }
 
-std::string hex(std::string_view bytes) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (const unsigned char c : bytes) {
-        out.push_back(kHex[c >> 4U]);
-        out.push_back(kHex[c & 15U]);
-    }
-    return out;
-}
-
-std::optional<std::string> unhex(std::string_view text) {
-    if (text.size() % 2 != 0) {
-        return std::nullopt;
-    }
-    auto digit = [](char c) -> int {
-        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    };
-    std::string out;
-    for (std::size_t index = 0; index < text.size(); index += 2) {
-        const int high = digit(text[index]);
-        const int low = digit(text[index + 1]);
-        if (high < 0 || low < 0) {
-            return std::nullopt;
-        }
-        out.push_back(static_cast<char>(high * 16 + low));
-    }
-    return out;
-}
-
 void append_delivery(std::string& out, const std::optional<AlertDeliveryState>& state) {
     if (!state) {  // decided, not yet taken from the outbox
         out += "\"raised_at\":null,\"delivery\":{\"status\":\"pending\",\"attempts\":0}";
@@ -106,7 +77,7 @@ HttpResponse QueryApi::list_alerts(const HttpRequest& request, const std::string
         query.limit = value;
     }
     if (const auto cursor = request.query_param("cursor")) {
-        auto key = unhex(*cursor);
+        auto key = hex_decode(*cursor);
         if (!key || key->rfind(alert_record_prefix(tenant), 0) != 0) {
             return json_error(400, "bad_cursor", "cursor: the next_cursor of an earlier page");
         }
@@ -139,7 +110,7 @@ HttpResponse QueryApi::list_alerts(const HttpRequest& request, const std::string
     }
     body += "],\"next_cursor\":";
     if (rows->size() == query.limit) {
-        body += "\"" + hex(rows->back().key) + "\"";
+        body += "\"" + hex_encode(rows->back().key) + "\"";
     } else {
         body += "null";
     }

@@ -14,35 +14,6 @@
 namespace ul {
 namespace {
 
-std::string hex(std::string_view bytes) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (const unsigned char c : bytes) {
-        out.push_back(kDigits[c >> 4U]);
-        out.push_back(kDigits[c & 15U]);
-    }
-    return out;
-}
-
-std::optional<std::string> unhex(std::string_view text) {
-    auto digit = [](char c) {
-        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    };
-    if (text.size() % 2 != 0) {
-        return std::nullopt;
-    }
-    std::string out;
-    for (std::size_t index = 0; index < text.size(); index += 2) {
-        const int high = digit(text[index]);
-        const int low = digit(text[index + 1]);
-        if (high < 0 || low < 0) {
-            return std::nullopt;
-        }
-        out.push_back(static_cast<char>(high * 16 + low));
-    }
-    return out;
-}
-
 // The string members of a flat JSON object; an error names what is wrong.
 Result<std::map<std::string, std::string>, std::string> string_members(std::string_view body) {
     simdjson::ondemand::parser parser;
@@ -110,7 +81,7 @@ HttpResponse QueryApi::billing_log(const HttpRequest& request, const std::string
     }
     std::string after;
     if (const auto cursor = request.query_param("cursor")) {
-        auto key = unhex(*cursor);
+        auto key = hex_decode(*cursor);
         if (!key || key->rfind(tenant + std::string(1, '\0'), 0) != 0) {
             return json_error(400, "bad_cursor", "cursor: the next_cursor of an earlier page");
         }
@@ -170,7 +141,7 @@ HttpResponse QueryApi::billing_log(const HttpRequest& request, const std::string
     if (page->next.empty()) {
         body += "null";
     } else {
-        body += "\"" + hex(page->next) + "\"";
+        body += "\"" + hex_encode(page->next) + "\"";
     }
     body += "}";
     HttpResponse response;

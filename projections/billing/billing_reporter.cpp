@@ -52,35 +52,6 @@ std::string report_key(std::string_view tenant, std::uint64_t seq) {
     return key;
 }
 
-std::string hex(std::string_view bytes) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (const unsigned char c : bytes) {
-        out.push_back(kDigits[c >> 4U]);
-        out.push_back(kDigits[c & 15U]);
-    }
-    return out;
-}
-
-std::optional<std::string> unhex(std::string_view text) {
-    auto digit = [](char c) {
-        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    };
-    if (text.size() % 2 != 0) {
-        return std::nullopt;
-    }
-    std::string out;
-    for (std::size_t index = 0; index < text.size(); index += 2) {
-        const int high = digit(text[index]);
-        const int low = digit(text[index + 1]);
-        if (high < 0 || low < 0) {
-            return std::nullopt;
-        }
-        out.push_back(static_cast<char>(high * 16 + low));
-    }
-    return out;
-}
-
 std::string encode_totals(const BillingTotals& totals) {
     std::string out;
     append_u64(out, static_cast<std::uint64_t>(totals.decided));
@@ -114,7 +85,7 @@ std::string encode_report(const BillingReport& report) {
         << report.meter << '\n'
         << report.customer << '\n'
         << report.event_name << '\n'
-        << hex(report.cell) << '\n'
+        << hex_encode(report.cell) << '\n'
         << report.period.start_us << '\n'
         << report.period.end_us << '\n'
         << report.number << '\n'
@@ -154,7 +125,7 @@ std::optional<BillingReport> decode_report(std::string_view bytes) {
         return std::nullopt;
     }
     std::getline(in, report.last_error, '\0');
-    auto raw = unhex(cell);
+    auto raw = hex_decode(cell);
     if (!raw) {
         return std::nullopt;
     }
