@@ -137,4 +137,20 @@ std::string format_seconds(int milliseconds) {
     return text;
 }
 
+std::optional<std::string_view> header_of(const rd_kafka_message_t& message,
+                                          std::string_view name) {
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(&message, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return std::nullopt;
+    }
+    const void* value = nullptr;
+    std::size_t size = 0;
+    if (rd_kafka_header_get_last(headers, std::string(name).c_str(), &value, &size) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return std::nullopt;
+    }
+    return value == nullptr ? std::string_view()
+                            : std::string_view(static_cast<const char*>(value), size);
+}
+
 }  // namespace ul::kafka

@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -79,6 +81,9 @@ Result<bool, std::string> load_topic_metadata(rd_kafka_t* handle, const std::str
 
 // Partitions of `topic` per the metadata; 0 when the topic is unknown or reported with an error.
 int partition_count(const rd_kafka_metadata_t& metadata, const std::string& topic);
+
+// The last value of the message's header `name`, nullopt when absent (empty for a null value).
+std::optional<std::string_view> header_of(const rd_kafka_message_t& message, std::string_view name);
 
 // "10 s", "0.5 s": a timeout for error text.
 std::string format_seconds(int milliseconds);

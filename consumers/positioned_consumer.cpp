@@ -62,14 +62,19 @@ void PositionedConsumer::assign(
     const std::optional<std::pair<TopicPartition, std::int64_t>>& seek) {
     std::vector<TopicPartition> assigned;
     for (int index = 0; index < partitions->cnt; ++index) {
+        assigned.push_back({partitions->elems[index].topic, partitions->elems[index].partition});
+    }
+    if (hooks_.before_assign) {
+        hooks_.before_assign(assigned);
+    }
+    for (int index = 0; index < partitions->cnt; ++index) {
         auto& element = partitions->elems[index];
-        TopicPartition partition{element.topic, element.partition};
+        const TopicPartition& partition = assigned[static_cast<std::size_t>(index)];
         element.offset = hooks_.start_offset(partition);
         if (seek && seek->first.topic == partition.topic &&
             seek->first.partition == partition.partition) {
             element.offset = seek->second;
         }
-        assigned.push_back(std::move(partition));
     }
     rd_kafka_assign(handle_.get(), partitions);
     hooks_.assigned(assigned);

@@ -41,6 +41,9 @@ struct ConsumerHooks {
     // Before any (re)assignment or revocation: write what was applied (the stored positions are
     // about to be read, or the partitions may go to another consumer).
     std::function<void()> before_rebalance;
+    // Before the start offsets of an assignment are asked for (may be empty: no-op): e.g. the
+    // ledger rebuilds moved partitions from its changelog here.
+    std::function<void(const std::vector<TopicPartition>&)> before_assign;
     // Where a newly assigned partition starts (an offset, or RD_KAFKA_OFFSET_BEGINNING).
     std::function<std::int64_t(const TopicPartition&)> start_offset;
     // After the assignment took effect (all partitions now assigned) or was revoked (empty).

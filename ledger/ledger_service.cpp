@@ -9,16 +9,14 @@
 #include <vector>
 
 #include "consumers/kafka_admin.h"
+#include "ledger/changelog.h"
 #include "schemas/canonical.h"
 
 namespace ul {
 namespace {
 
 void delivery_callback(rd_kafka_t* /*handle*/, const rd_kafka_message_t* message, void* opaque) {
-    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        static_cast<std::atomic<std::uint64_t>*>(opaque)->fetch_add(1);
-        spdlog::error("ledger: relay delivery failed: {}", rd_kafka_err2str(message->err));
-    }
+    static_cast<LedgerService*>(opaque)->delivered(*message);
 }
 
 // Produces one relayed message, waiting (polling) while the local queue is full. Takes the
@@ -44,7 +42,30 @@ bool produce_relayed(rd_kafka_t* producer, const std::string& topic, std::int32_
     }
 }
 
+kafka::Properties consumer_settings(const LedgerServiceOptions& config) {
+    kafka::Properties settings = config.kafka_settings;
+    if (config.session_timeout_ms > 0) {
+        settings.emplace_back("session.timeout.ms", std::to_string(config.session_timeout_ms));
+        settings.emplace_back("heartbeat.interval.ms",
+                              std::to_string(std::max(100, config.session_timeout_ms / 3)));
+    }
+    return settings;
+}
+
 }  // namespace
+
+void LedgerService::delivered(const rd_kafka_message_t& message) {
+    if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        delivery_failures_.fetch_add(1);
+        spdlog::error("ledger: relay delivery failed: {}", rd_kafka_err2str(message.err));
+        return;
+    }
+    if (message.rkt != nullptr && options_.ledger_topic == rd_kafka_topic_name(message.rkt) &&
+        owned_.count(static_cast<std::uint32_t>(message.partition)) > 0) {
+        std::int64_t& next = acked_changelog_[static_cast<std::uint32_t>(message.partition)];
+        next = std::max(next, message.offset + 1);
+    }
+}
 
 LedgerService::LedgerService(LedgerServiceOptions options)
     : options_(std::move(options)),
@@ -75,8 +96,29 @@ Result<std::unique_ptr<LedgerService>, std::string> LedgerService::start(
          .client_id = "usage-ledger-ledger",
          .topics = {config.events_topic},
          .assign_all = config.assign_all,
-         .settings = config.kafka_settings},
-        {.before_rebalance = [] {},  // every batch is written before the next poll
+         .settings = consumer_settings(config)},
+        // Every batch is written before the next poll; before partitions may go to another
+        // instance, everything it decided is published (entries and progress markers), so
+        // the next owner finds it in the changelog.
+        {.before_rebalance =
+             [self] {
+                 if (auto relayed = self->relay(self->relay_pending(), true); !relayed) {
+                     spdlog::warn("ledger: before a rebalance: {}", relayed.error());
+                 }
+             },
+         .before_assign =
+             [self](const std::vector<kafka::TopicPartition>& partitions) {
+                 std::vector<std::uint32_t> moved;  // not already ours (a re-assign keeps them)
+                 for (const auto& partition : partitions) {
+                     if (std::find(self->assigned_.begin(), self->assigned_.end(),
+                                   partition.partition) == self->assigned_.end()) {
+                         moved.push_back(static_cast<std::uint32_t>(partition.partition));
+                     }
+                 }
+                 if (auto rebuilt = self->rebuild(moved); !rebuilt) {
+                     self->rebuild_error_ = rebuilt.error();
+                 }
+             },
          .start_offset =
              [self](const kafka::TopicPartition& partition) {
                  const auto state =
@@ -90,6 +132,11 @@ Result<std::unique_ptr<LedgerService>, std::string> LedgerService::start(
                  for (const auto& partition : partitions) {
                      self->assigned_.push_back(partition.partition);
                  }
+                 std::erase_if(self->owned_, [self](std::uint32_t partition) {
+                     return std::find(self->assigned_.begin(), self->assigned_.end(),
+                                      static_cast<std::int32_t>(partition)) ==
+                            self->assigned_.end();
+                 });
                  if (!partitions.empty()) {
                      spdlog::info(
                          "ledger: assigned {} partitions of {}, resuming at the stored "
@@ -116,7 +163,7 @@ Result<std::unique_ptr<LedgerService>, std::string> LedgerService::start(
     if (!producer_config) {
         return unexpected(producer_config.error());
     }
-    rd_kafka_conf_set_opaque(producer_config->get(), &service->delivery_failures_);
+    rd_kafka_conf_set_opaque(producer_config->get(), service.get());
     rd_kafka_conf_set_dr_msg_cb(producer_config->get(), delivery_callback);
     auto producer = kafka::make_handle(RD_KAFKA_PRODUCER, std::move(producer_config).value());
     if (!producer) {
@@ -194,6 +241,7 @@ Result<bool, std::string> LedgerService::relay(const std::vector<std::uint32_t>&
     if (const auto failures = delivery_failures_.load(); failures != relay_failures_seen_) {
         relay_failures_seen_ = failures;
         produced_.clear();  // produce again from the stored watermarks
+        marked_.clear();
         metrics_.relay_failures.fetch_add(1);
         return unexpected(std::string("relay to Kafka did not complete; will retry"));
     }
@@ -201,13 +249,176 @@ Result<bool, std::string> LedgerService::relay(const std::vector<std::uint32_t>&
         return true;  // acknowledgements still to come
     }
     for (const auto& [partition, next] : produced_) {
-        if (auto set = store_->set_outbox(partition, next.first, next.second); !set) {
+        const auto acked = acked_changelog_.find(partition);
+        if (auto set = store_->set_outbox(partition, next.first, next.second,
+                                          acked == acked_changelog_.end() ? -1 : acked->second);
+            !set) {
             return set;
         }
     }
     produced_.clear();
     last_relay_advance_ = now;
     return true;
+}
+
+Result<bool, std::string> LedgerService::rebuild(const std::vector<std::uint32_t>& partitions) {
+    if (partitions.empty()) {
+        return true;
+    }
+    if (options_.assign_all) {
+        // The only instance (no group): nobody else writes the changelog, the store is whole.
+        owned_.insert(partitions.begin(), partitions.end());
+        return true;
+    }
+    for (const std::uint32_t partition : partitions) {
+        owned_.erase(partition);
+        acked_changelog_.erase(partition);
+    }
+    // A plain reader without a group (assign only): the changelog's partitions are read to
+    // their end as it is now.
+    auto config = kafka::make_config(kafka::with_settings(
+        {
+            {"bootstrap.servers", options_.bootstrap},
+            {"group.id", options_.group + ".rebuild"},
+            {"client.id", "usage-ledger-rebuild"},
+            {"enable.auto.commit", "false"},
+            {"enable.auto.offset.store", "false"},
+            {"enable.partition.eof", "true"},
+            {"auto.offset.reset", "earliest"},
+            {"fetch.wait.max.ms", "10"},
+        },
+        options_.kafka_settings));
+    if (!config) {
+        return unexpected(config.error());
+    }
+    auto reader = kafka::make_handle(RD_KAFKA_CONSUMER, std::move(config).value());
+    if (!reader) {
+        return unexpected(reader.error());
+    }
+    rd_kafka_poll_set_consumer(reader->get());
+    auto read = rebuild_read(reader->get(), partitions);
+    rd_kafka_consumer_close(reader->get());
+    if (read) {
+        owned_.insert(partitions.begin(), partitions.end());
+    }
+    return read;
+}
+
+Result<bool, std::string> LedgerService::rebuild_read(
+    rd_kafka_t* reader, const std::vector<std::uint32_t>& partitions) {
+    struct Reading {
+        PartitionRebuild rebuild;
+        std::int64_t end = 0;       // offset after the last message read
+        std::uint64_t adopted = 0;  // entries
+        bool moved_on = false;      // a marker further along than the store was adopted
+        bool done = false;
+    };
+    std::map<std::int32_t, Reading> readings;
+    kafka::PartitionList list(
+        rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+    for (const std::uint32_t partition : partitions) {
+        const PartitionState state = store_->partition(partition);
+        readings.emplace(static_cast<std::int32_t>(partition),
+                         Reading{PartitionRebuild(partition, state.next_offset, state.next_sequence,
+                                                  state.chain_head),
+                                 state.changelog_next});
+        // One fetch per partition, no watermark round trips: read from where the store knows
+        // the changelog (outside the log — a new or emptied broker, retention — from its
+        // start: auto.offset.reset=earliest) until the end-of-partition event.
+        rd_kafka_topic_partition_list_add(list.get(), options_.ledger_topic.c_str(),
+                                          static_cast<std::int32_t>(partition))
+            ->offset = state.changelog_next > 0 ? state.changelog_next
+                                                : std::int64_t{RD_KAFKA_OFFSET_BEGINNING};
+    }
+    if (readings.empty()) {
+        return true;
+    }
+    if (const auto error = rd_kafka_assign(reader, list.get());
+        error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return unexpected("cannot read " + options_.ledger_topic + ": " + rd_kafka_err2str(error));
+    }
+    std::size_t open = readings.size();
+    auto last_progress = std::chrono::steady_clock::now();
+    while (open > 0) {
+        if (std::chrono::steady_clock::now() - last_progress > std::chrono::seconds(60)) {
+            return unexpected("reading " + options_.ledger_topic +
+                              " to rebuild moved partitions made no progress for 60 s");
+        }
+        kafka::Message message(rd_kafka_consumer_poll(reader, 100));
+        if (!message) {
+            continue;
+        }
+        const auto found = readings.find(message->partition);
+        if (found == readings.end() || found->second.done) {
+            continue;
+        }
+        Reading& reading = found->second;
+        if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            reading.done = true;
+            --open;
+            continue;
+        }
+        if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            spdlog::warn("ledger: reading {} to rebuild: {}", options_.ledger_topic,
+                         rd_kafka_message_errstr(message.get()));
+            continue;
+        }
+        last_progress = std::chrono::steady_clock::now();
+        const std::string_view value(static_cast<const char*>(message->payload), message->len);
+        const auto partition = static_cast<std::uint32_t>(message->partition);
+        if (kafka::header_of(*message, kMarkerHeader)) {
+            auto marker = decode_progress_marker(value);
+            if (!marker) {
+                return unexpected(options_.ledger_topic + " partition " +
+                                  std::to_string(partition) + " offset " +
+                                  std::to_string(message->offset) + ": " + marker.error());
+            }
+            auto adoption = reading.rebuild.marker(*marker);
+            if (!adoption) {
+                return unexpected(adoption.error());
+            }
+            if (*adoption) {
+                if (auto adopted = store_->adopt(partition, **adoption, message->offset + 1);
+                    !adopted) {
+                    return adopted;
+                }
+                reading.adopted += (*adoption)->entries.size();
+                reading.moved_on = true;
+            }
+        } else if (auto taken = reading.rebuild.entry(value); !taken) {
+            return unexpected(taken.error());
+        }
+        reading.end = message->offset + 1;
+    }
+    for (const auto& [partition, reading] : readings) {
+        const auto moved = static_cast<std::uint32_t>(partition);
+        const PartitionState state = store_->partition(moved);
+        if (reading.moved_on) {
+            spdlog::info(
+                "ledger: partition {}: read {} to its end ({}); adopted {} entries, continuing at "
+                "source offset {} with sequence {}",
+                partition, options_.ledger_topic, reading.end, reading.adopted, state.next_offset,
+                state.next_sequence);
+        }
+        produced_.erase(moved);  // what was in flight is part of what was read
+        marked_.erase(moved);
+    }
+    return true;
+}
+
+std::vector<std::uint32_t> LedgerService::relay_pending() const {
+    std::vector<std::uint32_t> pending;
+    for (const auto& [partition, state] : store_->partitions()) {
+        const auto marked = marked_.find(partition);
+        const bool assigned = std::find(assigned_.begin(), assigned_.end(),
+                                        static_cast<std::int32_t>(partition)) != assigned_.end();
+        if (state.outbox_next != state.next_sequence || state.dlq_outbox_next != state.dlq_next ||
+            (assigned && state.next_offset >= 0 &&
+             (marked == marked_.end() || marked->second != state.next_offset))) {
+            pending.push_back(partition);
+        }
+    }
+    return pending;
 }
 
 Result<bool, std::string> LedgerService::relay_produce(std::uint32_t partition) {
@@ -219,7 +430,10 @@ Result<bool, std::string> LedgerService::relay_produce(std::uint32_t partition) 
         entries_from = std::max(entries_from, found->second.first);
         letters_from = std::max(letters_from, found->second.second);
     }
-    if (entries_from == state.next_sequence && letters_from == state.dlq_next) {
+    const auto marked = marked_.find(partition);
+    const bool mark =
+        state.next_offset >= 0 && (marked == marked_.end() || marked->second != state.next_offset);
+    if (entries_from == state.next_sequence && letters_from == state.dlq_next && !mark) {
         return true;
     }
     std::uint64_t outbox_next = entries_from;
@@ -242,6 +456,30 @@ Result<bool, std::string> LedgerService::relay_produce(std::uint32_t partition) 
         });
     if (!read) {
         return unexpected(read.error());
+    }
+    if (mark && outbox_next == state.next_sequence) {
+        // After the entries (same partition, one idempotent producer: in order): where this
+        // instance stands, for an instance that takes the partition over (ledger/changelog.h).
+        std::string marker;
+        append_progress_marker({.partition = partition,
+                                .next_offset = state.next_offset,
+                                .next_sequence = state.next_sequence,
+                                .chain_head = state.chain_head,
+                                .counts = state.counts},
+                               marker);
+        const std::string partition_text = std::to_string(partition);
+        rd_kafka_headers_t* headers = rd_kafka_headers_new(2);
+        rd_kafka_header_add(headers, "ledger-partition", -1, partition_text.data(),
+                            static_cast<ssize_t>(partition_text.size()));
+        rd_kafka_header_add(headers, kMarkerHeader.data(),
+                            static_cast<ssize_t>(kMarkerHeader.size()), kProgressMarker.data(),
+                            static_cast<ssize_t>(kProgressMarker.size()));
+        if (!produce_relayed(producer_.get(), options_.ledger_topic,
+                             static_cast<std::int32_t>(partition), std::string_view(), marker,
+                             headers)) {
+            delivery_failures_.fetch_add(1);
+        }
+        marked_[partition] = state.next_offset;
     }
     std::uint64_t dlq_outbox_next = letters_from;
     auto letters = store_->read_dead_letters(
@@ -321,6 +559,9 @@ Result<bool, std::string> LedgerService::run() {
     if (auto joined = consumer_->join(); !joined) {
         return joined;
     }
+    if (!rebuild_error_.empty()) {
+        return unexpected("cannot take over the assigned partitions: " + rebuild_error_);
+    }
     publish_metrics();
     // The relay learns where its topics' partitions live now rather than on its first message,
     // which otherwise made the first entries of a run wait ~0.4 s before they reached
@@ -371,6 +612,9 @@ Result<bool, std::string> LedgerService::run() {
         int timeout_ms = 100;
         while (messages.size() < options_.max_batch) {
             kafka::Message message = consumer_->poll(timeout_ms);
+            if (!rebuild_error_.empty()) {  // in a rebalance inside poll()
+                return unexpected("cannot take over moved partitions: " + rebuild_error_);
+            }
             if (!message) {
                 break;
             }
@@ -396,13 +640,7 @@ Result<bool, std::string> LedgerService::run() {
         if (batch.empty()) {
             publish_metrics();
             // Idle: retry relays that did not complete (e.g. Kafka was briefly away).
-            std::vector<std::uint32_t> pending;
-            for (const auto& [partition, state] : store_->partitions()) {
-                if (state.outbox_next != state.next_sequence ||
-                    state.dlq_outbox_next != state.dlq_next) {
-                    pending.push_back(partition);
-                }
-            }
+            const std::vector<std::uint32_t> pending = relay_pending();
             if (!pending.empty()) {
                 if (auto relayed = relay(pending, false); !relayed) {
                     spdlog::warn("ledger: {}", relayed.error());

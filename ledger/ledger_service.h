@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ struct LedgerServiceOptions {
     // false: join the consumer group (scale-out). true: take every partition of the topic
     // without group coordination (one instance; restarts resume at once, no session wait).
     bool assign_all = false;
+    // Group mode: how long the group waits for a silent member before moving its partitions
+    // (session.timeout.ms; 0: librdkafka's default, 45 s).
+    int session_timeout_ms = 0;
     // The broker is up's embedded one, empty after every restart: a stored offset beyond its log
     // end is expected, logged at info (an error otherwise). Recorded as a log reset either way.
     bool expect_log_resets = false;
@@ -71,7 +75,8 @@ class LedgerService {
     // Safe to read from any thread while run() goes on.
     const LedgerMetrics& metrics() const { return metrics_; }
 
-    // Called by librdkafka's rebalance callback.
+    // librdkafka's delivery report (on run()'s thread, inside poll/flush).
+    void delivered(const rd_kafka_message_t& message);
 
   private:
     explicit LedgerService(LedgerServiceOptions options);
@@ -81,6 +86,12 @@ class LedgerService {
     Result<bool, std::string> relay(const std::vector<std::uint32_t>& partitions, bool wait);
     // Produces one partition's entries and dead letters not yet produced.
     Result<bool, std::string> relay_produce(std::uint32_t partition);
+    // Scale-out: brings newly assigned partitions up to what usage.ledger (the changelog) says
+    // other instances did with them (ledger/changelog.h), before consuming resumes.
+    Result<bool, std::string> rebuild(const std::vector<std::uint32_t>& partitions);
+    Result<bool, std::string> rebuild_read(rd_kafka_t* reader,
+                                           const std::vector<std::uint32_t>& partitions);
+    std::vector<std::uint32_t> relay_pending() const;
     void publish_metrics();
     void log_status(std::uint64_t consumed, double seconds) const;
 
@@ -96,6 +107,14 @@ class LedgerService {
     // The relay's in-flight state (run()'s thread): per partition, the next entry and dead letter
     // sequence produced but not yet in the stored watermarks.
     std::map<std::uint32_t, std::pair<std::uint64_t, std::uint64_t>> produced_;
+    // Per partition: the source offset of the last progress marker produced, and the
+    // usage.ledger offset after the last acknowledged publish.
+    std::map<std::uint32_t, std::int64_t> marked_;
+    std::map<std::uint32_t, std::int64_t> acked_changelog_;
+    // Partitions rebuilt since they were assigned: only their acknowledged publishes move the
+    // stored changelog position (a stale partition's publishes may follow others' unread ones).
+    std::set<std::uint32_t> owned_;
+    std::string rebuild_error_;  // a failed rebuild (in a rebalance callback) ends run()
     std::uint64_t relay_failures_seen_ = 0;
     std::chrono::steady_clock::time_point last_relay_advance_ = std::chrono::steady_clock::now();
     DiskGuard disk_guard_;

@@ -78,6 +78,7 @@ std::array<char, kPartitionStateBytes> encode_state(const PartitionState& state)
     put_u64(out.data() + 32, state.outbox_next);
     put_u64(out.data() + 40, state.dlq_next);
     put_u64(out.data() + 48, state.dlq_outbox_next);
+    put_u64(out.data() + 56, static_cast<std::uint64_t>(state.changelog_next));
     return out;
 }
 
@@ -92,6 +93,7 @@ PartitionState decode_state(std::string_view in) {
     state.outbox_next = get_u64(in.data() + 32);
     state.dlq_next = get_u64(in.data() + 40);
     state.dlq_outbox_next = get_u64(in.data() + 48);
+    state.changelog_next = static_cast<std::int64_t>(get_u64(in.data() + 56));
     return state;
 }
 
@@ -122,6 +124,31 @@ OutcomeCounts decode_counts(std::string_view in) {
         counts.dead_lettered_by_reason[index] = get_u64(in.data() + 32 + 8 * index);
     }
     return counts;
+}
+
+std::array<char, 5> partition_counts_key(std::uint32_t partition) {
+    std::array<char, 5> key{'c'};
+    put_u32(key.data() + 1, partition);
+    return key;
+}
+
+// total − before + after, field by field (total ≥ before: the partition's counts are part of it).
+OutcomeCounts replace_counts(const OutcomeCounts& total, const OutcomeCounts& before,
+                             const OutcomeCounts& after) {
+    auto swap = [](std::uint64_t sum, std::uint64_t old, std::uint64_t now) {
+        return (sum >= old ? sum - old : 0) + now;
+    };
+    OutcomeCounts out;
+    out.accepted = swap(total.accepted, before.accepted, after.accepted);
+    out.duplicate = swap(total.duplicate, before.duplicate, after.duplicate);
+    out.conflict = swap(total.conflict, before.conflict, after.conflict);
+    out.dead_lettered = swap(total.dead_lettered, before.dead_lettered, after.dead_lettered);
+    for (std::size_t index = 0; index < kReasonCount; ++index) {
+        out.dead_lettered_by_reason[index] =
+            swap(total.dead_lettered_by_reason[index], before.dead_lettered_by_reason[index],
+                 after.dead_lettered_by_reason[index]);
+    }
+    return out;
 }
 
 std::array<char, 16> dedup_bytes(const DedupKey& key) {
@@ -256,7 +283,12 @@ Result<bool, std::string> LedgerStore::load_meta() {
         const std::string_view key(iterator->key().data(), iterator->key().size());
         const std::string_view value(iterator->value().data(), iterator->value().size());
         if (key.size() == 5 && key[0] == 'p') {
-            partitions_[get_u32(key.data() + 1)] = decode_state(value);
+            PartitionState& state = partitions_[get_u32(key.data() + 1)];
+            const OutcomeCounts counts = state.counts;  // "c" sorts before "p"
+            state = decode_state(value);
+            state.counts = counts;
+        } else if (key.size() == 5 && key[0] == 'c') {
+            partitions_[get_u32(key.data() + 1)].counts = decode_counts(value);
         } else if (key == kCountersKey) {
             counts_ = decode_counts(value);
         } else if ((key.size() == 13 || key.size() == 21) && key[0] == 'g' && value.size() >= 8) {
@@ -375,6 +407,7 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
         MessageOutcome& outcome = outcomes_[message_index];
         outcome.decision = decision;
         counts.add(decision);
+        state.counts.add(decision);
         switch (decision.verdict) {
             case Verdict::accepted: {
                 const auto [start, length] = canonical_spans_[index];
@@ -444,6 +477,10 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
         const auto value = encode_state(state);
         batch_.Put(meta_, rocksdb::Slice(key.data(), key.size()),
                    rocksdb::Slice(value.data(), value.size()));
+        const auto counts_key = partition_counts_key(partition);
+        const auto partition_counts = encode_counts(state.counts);
+        batch_.Put(meta_, rocksdb::Slice(counts_key.data(), counts_key.size()),
+                   rocksdb::Slice(partition_counts.data(), partition_counts.size()));
     }
     const auto counts_value = encode_counts(counts);
     batch_.Put(meta_, rocksdb::Slice(kCountersKey.data(), kCountersKey.size()),
@@ -578,13 +615,17 @@ Result<bool, std::string> LedgerStore::record_gap(std::uint32_t partition, std::
 
 Result<bool, std::string> LedgerStore::set_outbox(std::uint32_t partition,
                                                   std::uint64_t outbox_next,
-                                                  std::uint64_t dlq_outbox_next) {
+                                                  std::uint64_t dlq_outbox_next,
+                                                  std::int64_t changelog_next) {
     UL_CHECK(mode_ == OpenMode::read_write, "set_outbox on a read-only ledger store");
     PartitionState state = this->partition(partition);
     UL_CHECK(outbox_next <= state.next_sequence && dlq_outbox_next <= state.dlq_next,
              "outbox watermark beyond what was written");
     state.outbox_next = outbox_next;
     state.dlq_outbox_next = dlq_outbox_next;
+    if (changelog_next >= 0) {
+        state.changelog_next = changelog_next;
+    }
     const auto key = partition_meta_key(partition);
     const auto value = encode_state(state);
     // Not synced: losing a watermark only repeats publishes, which consumers ignore.
@@ -595,6 +636,69 @@ Result<bool, std::string> LedgerStore::set_outbox(std::uint32_t partition,
         return unexpected("cannot store the outbox watermark: " + status_text(status));
     }
     partitions_[partition] = state;
+    return true;
+}
+
+Result<bool, std::string> LedgerStore::adopt(std::uint32_t partition, const Adoption& adoption,
+                                             std::int64_t changelog_next) {
+    UL_CHECK(mode_ == OpenMode::read_write, "adopt on a read-only ledger store");
+    PartitionState state = this->partition(partition);
+    rocksdb::WriteBatch batch;
+    UsageEvent event;
+    std::string unescaped;
+    for (const std::string& entry : adoption.entries) {
+        auto decoded = decode_ledger_entry_header(entry);
+        if (!decoded || decoded->header.partition != partition ||
+            decoded->header.sequence != state.next_sequence) {
+            return unexpected("adopt: entry " + std::to_string(state.next_sequence) +
+                              " of partition " + std::to_string(partition) +
+                              " is not the next one");
+        }
+        if (auto read = decode_canonical_event(decoded->event_json, event, unescaped); !read) {
+            return unexpected("adopt: the event of entry " + std::to_string(state.next_sequence) +
+                              " of partition " + std::to_string(partition) +
+                              " is not canonical: " + read.error());
+        }
+        const auto key = position_key(partition, state.next_sequence);
+        batch.Put(entries_, rocksdb::Slice(key.data(), key.size()), entry);
+        const auto dedup = dedup_bytes(dedup_key(event.tenant_id, event.idempotency_key));
+        const auto value =
+            dedup_value(partition, state.next_sequence, hash_bytes(decoded->event_json));
+        batch.Put(dedup_, rocksdb::Slice(dedup.data(), dedup.size()),
+                  rocksdb::Slice(value.data(), value.size()));
+        ++state.next_sequence;
+    }
+    const ProgressMarker& marker = adoption.marker;
+    if (state.next_sequence != marker.next_sequence) {
+        return unexpected("adopt: partition " + std::to_string(partition) + " entries end at " +
+                          std::to_string(state.next_sequence) + ", the marker says " +
+                          std::to_string(marker.next_sequence));
+    }
+    const OutcomeCounts counts = replace_counts(counts_, state.counts, marker.counts);
+    state.next_offset = marker.next_offset;
+    state.chain_head = marker.chain_head;
+    state.outbox_next = marker.next_sequence;  // in the changelog already
+    state.changelog_next = std::max(state.changelog_next, changelog_next);
+    state.counts = marker.counts;
+    const auto key = partition_meta_key(partition);
+    const auto value = encode_state(state);
+    batch.Put(meta_, rocksdb::Slice(key.data(), key.size()),
+              rocksdb::Slice(value.data(), value.size()));
+    const auto counts_key = partition_counts_key(partition);
+    const auto partition_counts = encode_counts(state.counts);
+    batch.Put(meta_, rocksdb::Slice(counts_key.data(), counts_key.size()),
+              rocksdb::Slice(partition_counts.data(), partition_counts.size()));
+    const auto total = encode_counts(counts);
+    batch.Put(meta_, rocksdb::Slice(kCountersKey.data(), kCountersKey.size()),
+              rocksdb::Slice(total.data(), total.size()));
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync;
+    const auto status = db_->get()->Write(write_options, &batch);
+    if (!status.ok()) {
+        return unexpected("cannot adopt the changelog's state: " + status_text(status));
+    }
+    partitions_[partition] = state;
+    counts_ = counts;
     return true;
 }
 

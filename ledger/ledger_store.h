@@ -34,6 +34,7 @@
 
 #include "consumers/rocks_db.h"
 #include "ledger/admission.h"
+#include "ledger/changelog.h"
 #include "schemas/canonical.h"
 #include "schemas/event.h"
 #include "schemas/result.h"
@@ -66,6 +67,10 @@ struct PartitionState {
     std::uint64_t outbox_next = 0;  // next sequence to publish to usage.ledger
     std::uint64_t dlq_next = 0;
     std::uint64_t dlq_outbox_next = 0;  // next dead letter to publish to usage.events.dlq
+    // The usage.ledger offset up to which this store reflects the changelog (its own
+    // acknowledged publishes, and what it adopted): where a rebuild starts reading.
+    std::int64_t changelog_next = 0;
+    OutcomeCounts counts;  // the partition's cumulative outcomes (meta "c" + partition)
 };
 
 struct Gap {
@@ -128,8 +133,17 @@ class LedgerStore {
     // Advances the relays' watermarks (next entry to publish to usage.ledger, next dead letter
     // to publish to the DLQ topic) once Kafka acknowledged everything below them. Not synced:
     // a lost watermark repeats publishes, which consumers of those topics ignore.
+    // `changelog_next` (≥ 0): the usage.ledger offset after the last acknowledged publish.
     Result<bool, std::string> set_outbox(std::uint32_t partition, std::uint64_t outbox_next,
-                                         std::uint64_t dlq_outbox_next);
+                                         std::uint64_t dlq_outbox_next,
+                                         std::int64_t changelog_next = -1);
+    // Scale-out: adopts what another instance wrote to the changelog (ledger/changelog.h): the
+    // entries (from this store's next sequence on, chain checked by PartitionRebuild) with
+    // their dedup keys, and the marker's position, chain head and cumulative counts, in one
+    // synced batch. The entries are published already: the outbox moves past them.
+    Result<bool, std::string> adopt(std::uint32_t partition, const Adoption& adoption,
+                                    std::int64_t changelog_next);
+
     // Secondary instances: catch up with the writer and reload the meta state.
     Result<bool, std::string> catch_up();
 

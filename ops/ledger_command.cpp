@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -26,6 +27,7 @@ struct LedgerArgs {
     std::int64_t max_event_age_us = ValidationOptions{}.max_event_age_us;
     std::size_t batch_size = 10'000;
     bool assign_all = false;
+    int session_timeout_s = 45;
     MinFreeDisk min_free_disk;
 };
 
@@ -48,6 +50,7 @@ int run_ledger(const LedgerArgs& args) {
     options.sync = args.sync;
     options.max_batch = args.batch_size;
     options.assign_all = args.assign_all;
+    options.session_timeout_ms = args.session_timeout_s * 1000;
     options.validation.strict = !args.lenient;
     options.validation.max_event_age_us = args.max_event_age_us;
     options.now_us = system_now_us;
@@ -81,9 +84,10 @@ int run_ledger(const LedgerArgs& args) {
 
 }  // namespace
 
-std::string stats_json(const LedgerStore& store) {
-    const auto& counts = store.counts();
-    std::string out = "{\"consumed\":" + std::to_string(counts.consumed());
+namespace {
+
+void append_counts(std::string& out, const OutcomeCounts& counts) {
+    out += "\"consumed\":" + std::to_string(counts.consumed());
     out += ",\"accepted\":" + std::to_string(counts.accepted);
     out += ",\"duplicate\":" + std::to_string(counts.duplicate);
     out += ",\"conflict\":" + std::to_string(counts.conflict);
@@ -99,8 +103,65 @@ std::string stats_json(const LedgerStore& store) {
         out += reason_code(static_cast<Reason>(index));
         out += "\":" + std::to_string(counts.dead_lettered_by_reason[index]);
     }
-    out += "},\"gaps\":[";
-    first = true;
+    out += "}";
+}
+
+void add_counts(OutcomeCounts& sum, const OutcomeCounts& add) {
+    sum.accepted += add.accepted;
+    sum.duplicate += add.duplicate;
+    sum.conflict += add.conflict;
+    sum.dead_lettered += add.dead_lettered;
+    for (std::size_t index = 0; index < kReasonCount; ++index) {
+        sum.dead_lettered_by_reason[index] += add.dead_lettered_by_reason[index];
+    }
+}
+
+}  // namespace
+
+std::string summed_stats_json(const std::vector<std::string>& dirs,
+                              const std::vector<std::unique_ptr<LedgerStore>>& stores) {
+    // Per partition, the store furthest along the source (every instance's counts of a
+    // partition are cumulative, carried over by the changelog's progress markers).
+    std::map<std::uint32_t, std::size_t> furthest;
+    for (std::size_t index = 0; index < stores.size(); ++index) {
+        for (const auto& [partition, state] : stores[index]->partitions()) {
+            const auto found = furthest.find(partition);
+            if (found == furthest.end()) {
+                furthest.emplace(partition, index);
+                continue;
+            }
+            const PartitionState best = stores[found->second]->partition(partition);
+            if (state.next_offset > best.next_offset ||
+                (state.next_offset == best.next_offset &&
+                 state.next_sequence > best.next_sequence)) {
+                found->second = index;
+            }
+        }
+    }
+    OutcomeCounts sum;
+    std::string partitions;
+    for (const auto& [partition, index] : furthest) {
+        const PartitionState state = stores[index]->partition(partition);
+        add_counts(sum, state.counts);
+        partitions += partitions.empty() ? "\"" : ",\"";
+        partitions +=
+            std::to_string(partition) + "\":{\"next_offset\":" + std::to_string(state.next_offset) +
+            ",\"next_sequence\":" + std::to_string(state.next_sequence) +
+            ",\"consumed\":" + std::to_string(state.counts.consumed()) + ",\"data_dir\":\"";
+        append_json_escaped(partitions, dirs[index]);
+        partitions += "\"}";
+    }
+    std::string out = "{\"stores\":" + std::to_string(stores.size()) + ",";
+    append_counts(out, sum);
+    out += ",\"partitions\":{" + partitions + "}}";
+    return out;
+}
+
+std::string stats_json(const LedgerStore& store) {
+    std::string out = "{";
+    append_counts(out, store.counts());
+    bool first = true;
+    out += ",\"gaps\":[";
     for (const auto& gap : store.gaps()) {
         if (gap.reset()) {
             continue;  // listed under log_resets
@@ -133,7 +194,8 @@ std::string stats_json(const LedgerStore& store) {
                ",\"next_sequence\":" + std::to_string(state.next_sequence) +
                ",\"outbox_next\":" + std::to_string(state.outbox_next) +
                ",\"dead_letters\":" + std::to_string(state.dlq_next) +
-               ",\"dlq_outbox_next\":" + std::to_string(state.dlq_outbox_next) + "}";
+               ",\"dlq_outbox_next\":" + std::to_string(state.dlq_outbox_next) +
+               ",\"consumed\":" + std::to_string(state.counts.consumed()) + "}";
     }
     out += "}}";
     return out;
@@ -161,19 +223,38 @@ void add_ledger_commands(CLI::App& app, CommandRunner& run) {
     ledger->add_flag("--assign-all", args->assign_all,
                      "Take every partition without joining the consumer group (a single "
                      "instance; restarts resume at once)");
+    ledger
+        ->add_option("--session-timeout", args->session_timeout_s,
+                     "Seconds the consumer group waits for an instance that stopped answering "
+                     "(kill -9, a lost machine) before its partitions move to the others "
+                     "(Kafka's session.timeout.ms; within the broker's group.min/max.session."
+                     "timeout.ms)")
+        ->check(CLI::Range(1, 3600))
+        ->capture_default_str();
     add_min_free_disk_option(*ledger, args->min_free_disk);
     ledger->callback([args, &run] { run = [args] { return run_ledger(*args); }; });
 
     auto data_dir = std::make_shared<std::string>("data");
+    auto stats_dirs = std::make_shared<std::vector<std::string>>();
     auto* stats = app.add_subcommand(
         "stats",
         "The ledger's counts as JSON: consumed, accepted, duplicate, conflict, dead_lettered (by\n"
-        "reason), gaps and per-partition positions. Works beside a running ledger.");
-    stats->add_option("--data-dir", *data_dir, "State directory")->capture_default_str();
-    stats->callback([data_dir, &run] {
-        run = [data_dir] {
-            auto store = open_for_reading(*data_dir);
-            std::printf("%s\n", stats_json(*store).c_str());
+        "reason), gaps and per-partition positions. Works beside a running ledger.\n"
+        "Several --data-dir (ledgers of one group, scale-out): per partition, the counts of the\n"
+        "store furthest along that partition, summed over the partitions.");
+    stats->add_option("--data-dir", *stats_dirs, "State directory (repeatable; default: data)");
+    stats->callback([stats_dirs, &run] {
+        run = [stats_dirs] {
+            if (stats_dirs->size() <= 1) {
+                auto store = open_for_reading(stats_dirs->empty() ? "data" : stats_dirs->front());
+                std::printf("%s\n", stats_json(*store).c_str());
+                return kExitOk;
+            }
+            std::vector<std::unique_ptr<LedgerStore>> stores;
+            for (const auto& dir : *stats_dirs) {
+                stores.push_back(open_for_reading(dir));
+            }
+            std::printf("%s\n", summed_stats_json(*stats_dirs, stores).c_str());
             return kExitOk;
         };
     });

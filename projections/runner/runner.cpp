@@ -100,6 +100,7 @@ Result<std::unique_ptr<ProjectionRunner>, std::string> ProjectionRunner::start(
                      self->failed_ = flushed.error();
                  }
              },
+         .before_assign = {},
          .start_offset =
              [self](const kafka::TopicPartition& partition) {
                  return self->start_offset(partition);
@@ -172,26 +173,7 @@ void ProjectionRunner::add_version(const std::string& tenant, std::int64_t effec
     }
 }
 
-namespace {
-
-// The last value of header `name`, nullopt when absent.
-std::optional<std::string_view> header_of(const rd_kafka_message_t& message,
-                                          std::string_view name) {
-    rd_kafka_headers_t* headers = nullptr;
-    if (rd_kafka_message_headers(&message, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return std::nullopt;
-    }
-    const void* value = nullptr;
-    std::size_t size = 0;
-    if (rd_kafka_header_get_last(headers, std::string(name).c_str(), &value, &size) !=
-        RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return std::nullopt;
-    }
-    return value == nullptr ? std::string_view()
-                            : std::string_view(static_cast<const char*>(value), size);
-}
-
-}  // namespace
+using kafka::header_of;
 
 void ProjectionRunner::reject_account(const rd_kafka_message_t& message,
                                       std::atomic<std::uint64_t>& counter,
@@ -355,6 +337,11 @@ void ProjectionRunner::take_entry(const rd_kafka_message_t& message, ProjectionB
     ProjectionPartition& state = slot->second;
     if (state.stalled_at) {
         return;  // paused; a message already fetched before the pause
+    }
+    if (header_of(message, "ledger-marker")) {
+        // The ledger's progress marker (its changelog, for scale-out): no entry.
+        state.next_offset = message.offset + 1;
+        return;
     }
     const std::string_view encoded(static_cast<const char*>(message.payload), message.len);
     auto decoded = decode_ledger_entry_header(encoded, /*read_prev_hash=*/false);

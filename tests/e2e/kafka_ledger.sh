@@ -19,42 +19,24 @@
 #        2,000 duplicates, 0 conflicts, 0 dead letters (nothing lost, nothing accepted twice);
 #      * each store's counters agree with its per-partition positions and `verify` passes on
 #        both (entries = dedup keys = that store's accepted);
-#      * the sum of both ledgers' `stats` is accepted 18,000 and duplicate 2,000 when no
-#        partition moved between the stores (see KNOWN DEFECT below for when one did);
+#      * `stats --data-dir A --data-dir B` (per partition the store furthest along, summed)
+#        is exactly accepted 18,000 and duplicate 2,000, whichever partitions moved;
 #      * the projection applied exactly 18,000 entries (/metrics over HTTP), stalled nowhere,
 #        `export counters --window month` holds 18,000 events and the exact quantity sum, and
 #        /healthz and /readyz answer 200;
-#  - scale-in: B stops (SIGTERM), A takes all 4 partitions; then A's store alone holds exactly
-#    accepted 18,000 / duplicate 2,000 and verifies, and the projection skipped every entry A
-#    relayed again (repeats counted on /metrics) and still holds exactly the same totals.
+#  - scale-in: B stops (SIGTERM), A takes all 4 partitions, rebuilding the ones B had from
+#    usage.ledger (the changelog: B's entries and progress markers) instead of reading them
+#    again from offset 0; then A's store alone holds exactly accepted 18,000 / duplicate 2,000
+#    and verifies, and the projection still holds exactly the same totals.
 #
-# KNOWN DEFECT (product, not this test; ledger/ledger_service.cpp start_offset): positions live
-# in each ledger's own RocksDB store, and a partition a store has never seen starts at
-# RD_KAFKA_OFFSET_BEGINNING. Two ledgers in one consumer group with separate --data-dir therefore
-# count a partition twice as soon as a rebalance moves it from one store to the other: the store
-# that takes it over re-reads it from offset 0 and, with no dedup keys of the other store, accepts
-# every event again. After `kill -9` of A and its restart the group rebalances with a new member
-# id for A, and nothing keeps a partition with the store that holds it (no static membership,
-# no sticky assignment tied to the store; --kafka-config accepts connection settings only), so
-# A and B may swap partitions (not seen in 7 runs here: the split stayed as before); scale-in (B
-# stops, A takes B's partitions from offset 0) shows the double count every time, e.g.
-#     A: accepted 18000, B: accepted 9026  ->  sum 27026, expected 18000.
-# Each store on its own stays exact (verify passes, entries are identical prefixes of the same
-# deterministic sequence per partition), and usage.ledger consumers skip the repeated sequences,
-# so the projection's totals stay exact; only "add up the ledgers' stats" is wrong. This test
-# detects the case (a partition present in both stores' `stats`), prints it as KNOWN DEFECT and
-# asserts everything else; UL_LEDGER_STRICT_SCALEOUT=1 makes it fail instead. After scale-in it
-# only reports the sum (the defect is certain there) and asserts what must hold: A alone exact.
-#
-# OTHER FINDINGS. `stats` lists the partitions a store has ever consumed, not the ones it owns
-# now; the current assignment is only in the ledger's log ("assigned N partitions"), read here.
-# After A's kill -9 the whole group stops for about session.timeout.ms (librdkafka's 45 s;
-# --kafka-config refuses to set it): the eager rebalance revokes B's partitions too, until A's
-# old member expires, and meanwhile both ledgers log "lag 0 events" (lag over no partitions)
-# while thousands of events wait. This is most of the test's runtime.
+# Partitions that move between the ledgers are rebuilt from usage.ledger before they are
+# consumed (ledger/README.md, "Scale-out"): before that, the store taking a partition over read
+# it again from offset 0 and the ledgers' summed stats double-counted (27,026 vs 18,000).
+# The ledgers run with --session-timeout 6: after A's kill -9 the group waits that long (not
+# librdkafka's 45 s) for A's old member before its partitions move.
 #
 # Usage: tests/e2e/kafka_ledger.sh USAGE_LEDGER_BINARY [REPO_ROOT]
-# Environment: UL_LEDGER_SEED (generator seed, default 20261207), UL_LEDGER_STRICT_SCALEOUT=1,
+# Environment: UL_LEDGER_SEED (generator seed, default 20261207),
 # UL_LEDGER_KEEP=1 (keep the work directory on failure). Needs java, mvn, jq and curl.
 set -euo pipefail
 UL=$(realpath "$1")
@@ -63,7 +45,6 @@ KAFKA="$ROOT/ops/kafka"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kafka_ledger.XXXXXX")
 DIR="$WORK/cluster"
 SEED=${UL_LEDGER_SEED:-20261207}
-STRICT=${UL_LEDGER_STRICT_SCALEOUT:-0}
 DISTINCT=18000
 REPEATS=2000
 TOTAL=$((DISTINCT + REPEATS))
@@ -177,7 +158,7 @@ exited() {
 
 # ---- two ledgers in one group, one projection
 start_ledger() { # start_ledger NAME LOG: starts it in the background; the pid is in $!
-    "$UL" ledger --bootstrap "$BS" --data-dir "$WORK/ledger$1" >"$2" 2>&1 &
+    "$UL" ledger --bootstrap "$BS" --data-dir "$WORK/ledger$1" --session-timeout 6 >"$2" 2>&1 &
 }
 # last_assigned LOG: the partition count of the last assignment the ledger logged
 last_assigned() {
@@ -309,21 +290,18 @@ for name in A B; do
 done
 echo "union of both stores: $offsets offsets = $entries accepted + $((offsets - entries)) duplicates; verify passes on both"
 
-# ---- exact: the sum of both ledgers' stats (scale-out), unless a partition moved
-sum_accepted=$(jq -s 'map(.accepted) | add' "$WORK/statsA.json" "$WORK/statsB.json")
-sum_duplicate=$(jq -s 'map(.duplicate) | add' "$WORK/statsA.json" "$WORK/statsB.json")
-shared=$(jq -s -r '(.[0].partitions | keys) - ((.[0].partitions | keys) - (.[1].partitions | keys)) | join(",")' \
-    "$WORK/statsA.json" "$WORK/statsB.json")
-if [[ -z $shared ]]; then
-    [[ $sum_accepted == "$DISTINCT" && $sum_duplicate == "$REPEATS" ]] ||
-        fail "sum of the ledgers' stats: accepted $sum_accepted duplicate $sum_duplicate, expected $DISTINCT and $REPEATS"
-    echo "sum of both ledgers' stats: accepted $sum_accepted, duplicate $sum_duplicate (exact)"
-else
-    msg="KNOWN DEFECT: partition(s) $shared moved between the stores in a rebalance and were consumed from offset 0 by both; the sum of both ledgers' stats is accepted $sum_accepted duplicate $sum_duplicate, expected $DISTINCT and $REPEATS"
-    [[ $STRICT == 1 ]] && fail "$msg"
-    echo "$msg" >&2
-    echo "$msg"
-fi
+# ---- exact: the ledgers' stats summed (scale-out), whichever partitions moved
+summed_stats() {
+    "$UL" stats --data-dir "$WORK/ledgerA" --data-dir "$WORK/ledgerB" >"$WORK/summed.json" \
+        2>"$WORK/summed.err" || fail "stats over both stores failed: $(cat "$WORK/summed.err")"
+    sum_accepted=$(jq .accepted "$WORK/summed.json")
+    sum_duplicate=$(jq .duplicate "$WORK/summed.json")
+    [[ $sum_accepted == "$DISTINCT" && $sum_duplicate == "$REPEATS" &&
+        $(jq .conflict "$WORK/summed.json") == 0 && $(jq .dead_lettered "$WORK/summed.json") == 0 ]] ||
+        fail "$1: stats summed over both stores: $(jq -c 'del(.partitions)' "$WORK/summed.json"), expected accepted $DISTINCT duplicate $REPEATS"
+    echo "$1: stats summed over both stores: accepted $sum_accepted, duplicate $sum_duplicate (exact)"
+}
+summed_stats "after the crashes"
 
 # ---- exact: the projection (its store, and its /metrics over HTTP)
 counters() {
@@ -364,9 +342,9 @@ poll 60 "the projection reading usage.ledger to its end" projection_read_all 0
 check_projection "after the crashes"
 
 # ---- scale-in: B stops cleanly, A takes its partitions over
-# A has never seen some of them (or saw them earlier): it reads them from its own positions
-# (offset 0 for a partition it never had) and relays their entries again. A alone must then hold
-# the whole truth, and the projection must skip every relayed-again entry.
+# A has never seen some of them (or saw them earlier): it rebuilds them from usage.ledger (B's
+# entries and progress markers) and continues where B stopped. A alone must then hold the whole
+# truth, and the projection must not change.
 for pid in "$LEDGER_A_PID" "$LEDGER_B_PID" "$PROJECT_PID"; do
     exited "$pid" && fail "process $pid ($(cat "/proc/$pid/cmdline" 2>/dev/null | tr '\0' ' ')) exited on its own"
 done
@@ -391,12 +369,13 @@ s="$WORK/statsA.json"
 "$UL" verify --data-dir "$WORK/ledgerA" >"$WORK/verifyA.out" 2>"$WORK/verifyA.err" ||
     fail "verify failed on ledger A after scale-in: $(cat "$WORK/verifyA.err")"
 [[ $(jq .entries "$WORK/verifyA.out") == "$DISTINCT" ]] || fail "verify on ledger A: $(cat "$WORK/verifyA.out")"
-relayed_again=$(($(jq .accepted "$s") - accepted_a_before))
-echo "scale-in: ledger A alone holds accepted $DISTINCT, duplicate $REPEATS (exact; it re-read and relayed $relayed_again entries of B's partitions)"
-stats_of B || fail "stats on B's store failed: $(cat "$WORK/statsB.err")"
-echo "KNOWN DEFECT (scale-in): the sum of both ledgers' stats is now accepted $(($(jq .accepted "$s") + $(jq .accepted "$WORK/statsB.json"))), expected $DISTINCT: B's partitions are counted by both stores" >&2
-poll 60 "the projection skipping the $relayed_again entries relayed again" \
-    projection_read_all $((repeated_before + relayed_again))
+adopted=$(($(jq .accepted "$s") - accepted_a_before))
+echo "scale-in: ledger A alone holds accepted $DISTINCT, duplicate $REPEATS (exact; $adopted entries of B's partitions adopted from usage.ledger)"
+grep -q 'adopted [0-9]* entries' "$WORK/ledgerA2.log" ||
+    fail "ledger A took B's partitions over without rebuilding them from usage.ledger: $(grep -c . "$WORK/ledgerA2.log") log lines"
+summed_stats "after scale-in"
+poll 60 "the projection reading usage.ledger to its end after scale-in" \
+    projection_read_all "$repeated_before"
 check_projection "after scale-in"
 
 echo "ok: 3-node Kafka, 2 ledgers + 1 projection, ledger A and node 2 killed and restarted, then B stopped: nothing lost, nothing counted twice in any store or in the projection (seed $SEED, $((SECONDS - t_start)) s)"
