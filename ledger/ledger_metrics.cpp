@@ -5,43 +5,6 @@
 #include "schemas/event.h"
 
 namespace ul {
-std::string micros_as_seconds(std::uint64_t micros) {
-    std::string out = std::to_string(micros / 1'000'000);
-    if (std::uint64_t fraction = micros % 1'000'000; fraction != 0) {
-        std::string digits = std::to_string(fraction);
-        digits.insert(0, 6 - digits.size(), '0');
-        while (digits.back() == '0') {
-            digits.pop_back();
-        }
-        out += "." + digits;
-    }
-    return out;
-}
-
-void append_metric_header(std::string& out, std::string_view name, std::string_view type,
-                          std::string_view help) {
-    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
-    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
-}
-
-void append_metric_sample(std::string& out, std::string_view name, std::string_view labels,
-                          std::uint64_t value) {
-    out.append(name);
-    if (!labels.empty()) {
-        out.append("{").append(labels).append("}");
-    }
-    out.append(" ").append(std::to_string(value)).append("\n");
-}
-
-void append_metric_sample(std::string& out, std::string_view name, std::string_view labels,
-                          std::int64_t value) {
-    out.append(name);
-    if (!labels.empty()) {
-        out.append("{").append(labels).append("}");
-    }
-    out.append(" ").append(std::to_string(value)).append("\n");
-}
-
 void LedgerMetrics::publish_counts(const OutcomeCounts& counts, std::uint64_t gap_event_total,
                                    std::uint64_t gap_count, std::uint64_t log_reset_count) {
     accepted.store(counts.accepted, std::memory_order_relaxed);

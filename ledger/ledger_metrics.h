@@ -12,38 +12,9 @@
 #include <string_view>
 
 #include "ledger/admission.h"
+#include "schemas/prometheus_text.h"
 
 namespace ul {
-
-// A fixed-bucket histogram of non-negative integers (Prometheus semantics: bucket i counts
-// observations <= bounds[i]; the last, implicit bucket is +Inf).
-template <std::size_t N>
-class Histogram {
-  public:
-    explicit constexpr Histogram(std::array<std::uint64_t, N> bounds) : bounds_(bounds) {}
-
-    void observe(std::uint64_t value) {
-        std::size_t bucket = 0;
-        while (bucket < N && value > bounds_[bucket]) {
-            ++bucket;
-        }
-        buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
-        sum_.fetch_add(value, std::memory_order_relaxed);
-        count_.fetch_add(1, std::memory_order_relaxed);
-    }
-    std::span<const std::uint64_t, N> bounds() const { return bounds_; }
-    std::uint64_t bucket(std::size_t index) const {
-        return buckets_[index].load(std::memory_order_relaxed);
-    }
-    std::uint64_t sum() const { return sum_.load(std::memory_order_relaxed); }
-    std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
-
-  private:
-    std::array<std::uint64_t, N> bounds_;
-    std::array<std::atomic<std::uint64_t>, N + 1> buckets_{};
-    std::atomic<std::uint64_t> sum_{0};
-    std::atomic<std::uint64_t> count_{0};
-};
 
 struct LedgerMetrics {
     // Outcome totals, as persisted in the store (they survive restarts).
@@ -75,36 +46,5 @@ struct LedgerMetrics {
 
 // Appends the metrics in Prometheus text format (HELP, TYPE, samples; names prefixed `ledger_`).
 void append_ledger_metrics_text(const LedgerMetrics& metrics, std::string& out);
-
-// Prometheus text exposition helpers, for every metrics family of the program.
-void append_metric_header(std::string& out, std::string_view name, std::string_view type,
-                          std::string_view help);
-void append_metric_sample(std::string& out, std::string_view name, std::string_view labels,
-                          std::uint64_t value);
-void append_metric_sample(std::string& out, std::string_view name, std::string_view labels,
-                          std::int64_t value);
-// Observations in µs may be rendered in seconds (Prometheus base units): bucket bounds and the
-// sum as exact decimals ("0.00025").
-std::string micros_as_seconds(std::uint64_t micros);
-template <std::size_t N>
-void append_histogram(std::string& out, std::string_view name, std::string_view help,
-                      const Histogram<N>& histogram, bool micros_to_seconds = false) {
-    append_metric_header(out, name, "histogram", help);
-    const std::string bucket_name = std::string(name) + "_bucket";
-    auto bound = [&](std::uint64_t value) {
-        return micros_to_seconds ? micros_as_seconds(value) : std::to_string(value);
-    };
-    std::uint64_t cumulative = 0;
-    for (std::size_t index = 0; index < N; ++index) {
-        cumulative += histogram.bucket(index);
-        append_metric_sample(out, bucket_name, "le=\"" + bound(histogram.bounds()[index]) + "\"",
-                             cumulative);
-    }
-    cumulative += histogram.bucket(N);
-    append_metric_sample(out, bucket_name, "le=\"+Inf\"", cumulative);
-    out.append(name).append("_sum ").append(bound(histogram.sum())).append("\n");
-    // The count is the +Inf bucket, so the exposition is consistent even mid-update.
-    append_metric_sample(out, std::string(name) + "_count", "", cumulative);
-}
 
 }  // namespace ul

@@ -18,6 +18,7 @@
 
 #include <sys/resource.h>
 
+#include "projections/api/http_metrics.h"
 #include "schemas/canonical.h"
 #include "schemas/text.h"
 
@@ -69,48 +70,11 @@ std::optional<std::string> decode(std::string_view text, bool query) {
     return out;
 }
 
-std::vector<std::string> split_path(std::string_view path) {
-    std::vector<std::string> segments;
-    std::size_t start = 1;  // after the leading '/'
-    while (start <= path.size()) {
-        const auto end = path.find('/', start);
-        const auto stop = end == std::string_view::npos ? path.size() : end;
-        segments.emplace_back(path.substr(start, stop - start));
-        if (end == std::string_view::npos) {
-            break;
-        }
-        start = end + 1;
-    }
-    if (segments.size() == 1 && segments[0].empty()) {
-        segments.clear();  // "/"
-    }
-    return segments;
-}
-
 struct Route {
     std::string method;
     std::vector<std::string> pattern;  // raw segments; "{name}" captures
     HttpAsyncRouteHandler handler;
 };
-
-bool match(const std::vector<std::string>& pattern, const std::vector<std::string>& segments,
-           HttpParams& params) {
-    if (pattern.size() != segments.size()) {
-        return false;
-    }
-    for (std::size_t index = 0; index < pattern.size(); ++index) {
-        const std::string& part = pattern[index];
-        if (part.size() > 2 && part.front() == '{' && part.back() == '}') {
-            if (segments[index].empty()) {
-                return false;
-            }
-            params[part.substr(1, part.size() - 2)] = segments[index];
-        } else if (part != segments[index]) {
-            return false;
-        }
-    }
-    return true;
-}
 
 }  // namespace
 
@@ -177,6 +141,7 @@ struct HttpServer::Impl {
     std::optional<asio::steady_timer> accept_retry_timer{std::in_place, *io};
     std::vector<std::thread> threads;
     std::vector<Route> routes;
+    HttpMetrics metrics;  // every answered request, by route pattern
     std::atomic<bool> stopped{false};
     std::string address;
     std::shared_ptr<ReplyGate> gate = std::make_shared<ReplyGate>();
@@ -207,6 +172,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   private:
     void read() {
+        route_ = HttpMetrics::kOther;
         parser_.emplace();
         parser_->body_limit(server_.options.max_body_bytes);
         parser_->header_limit(16U * 1024U);
@@ -216,6 +182,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
 
     void on_header(beast::error_code error, std::size_t /*bytes*/) {
+        started_ = std::chrono::steady_clock::now();  // for a request refused before its body
         if (error) {
             fail(error);
             return;
@@ -288,6 +255,7 @@ class Session : public std::enable_shared_from_this<Session> {
             fail(error);
             return;
         }
+        started_ = std::chrono::steady_clock::now();
         auto message = parser_->release();
         keep_alive_ = message.keep_alive();
         HttpRequest request;
@@ -312,6 +280,7 @@ class Session : public std::enable_shared_from_this<Session> {
             request.segments.push_back(std::move(*decoded));
         }
         request.path = std::move(*path);
+        route_ = server_.metrics.route_of(request.segments);
         head_ = request.method == "HEAD";
         if (question != std::string_view::npos) {
             std::string_view rest = target.substr(question + 1);
@@ -373,6 +342,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
 
     void send(HttpResponse response, bool keep_alive) {
+        const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - started_);
+        server_.metrics.observe(
+            route_, response.status,
+            static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed.count())));
         auto message = std::make_shared<http::response<http::string_body>>(
             static_cast<http::status>(response.status), 11);
         message->set(http::field::server, "usage-ledger");
@@ -430,6 +404,10 @@ class Session : public std::enable_shared_from_this<Session> {
     std::optional<http::request_parser<http::string_body>> parser_;
     bool keep_alive_ = false;
     bool head_ = false;  // the request being answered is a HEAD
+    // The request being answered, for HttpMetrics: its route pattern's index (kOther until
+    // routed) and when it was read (headers, then again once the body is in).
+    std::size_t route_ = HttpMetrics::kOther;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::array<char, 16384> scratch_{};
     std::size_t drained_ = 0;
 };
@@ -551,7 +529,7 @@ void HttpServer::Impl::dispatch(const HttpRequest& request, const HttpReply& rep
     std::string allowed;
     for (const auto& route : routes) {
         HttpParams params;
-        if (!match(route.pattern, segments, params)) {
+        if (!match_path(route.pattern, segments, &params)) {
             continue;
         }
         if (route.method != method) {
@@ -669,6 +647,10 @@ std::size_t HttpServer::max_connections() const {
     return impl_->options.max_connections;
 }
 
+const HttpMetrics& HttpServer::request_metrics() const {
+    return impl_->metrics;
+}
+
 // NOLINTNEXTLINE(performance-unnecessary-value-param): the signature the endpoints are written to
 void HttpServer::route(std::string method, std::string pattern, HttpRouteHandler handler) {
     route_async(std::move(method), pattern,
@@ -680,6 +662,7 @@ void HttpServer::route(std::string method, std::string pattern, HttpRouteHandler
 
 void HttpServer::route_async(std::string method, const std::string& pattern,
                              HttpAsyncRouteHandler handler) {
+    impl_->metrics.add_route(pattern);
     impl_->routes.push_back(Route{std::move(method), split_path(pattern), std::move(handler)});
 }
 

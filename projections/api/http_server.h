@@ -4,7 +4,8 @@
 // 400 for malformed requests, 404 / 405, 500 for a handler that throws (logged; the server
 // goes on). Every response has Content-Length and Cache-Control: no-store. `Expect: 100-continue`
 // is answered 100 Continue once the headers passed those checks. At most max_connections are
-// open at once (see HttpServerOptions: accepting pauses and resumes).
+// open at once (see HttpServerOptions: accepting pauses and resumes). Every response is counted
+// by route pattern and status with its latency (request_metrics(), for /metrics).
 // Threading: `threads` Asio threads; each connection is served on its own strand. Handlers run
 // on those threads and must be thread-safe; an async handler may reply from any thread, once
 // (a second reply, or one after stop(), is dropped).
@@ -24,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "projections/api/http_metrics.h"
 #include "schemas/result.h"
 
 namespace ul {
@@ -107,6 +109,8 @@ class HttpServer {
     std::uint64_t accept_paused_total() const;
     std::size_t open_connections() const;  // accepted and not yet closed
     std::size_t max_connections() const;   // the limit in force (after start() lowered it)
+    // Requests answered, by route pattern and status, and their latency (for /metrics).
+    const HttpMetrics& request_metrics() const;
 
     struct Impl;
 

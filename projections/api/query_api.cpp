@@ -7,6 +7,7 @@
 #include <set>
 
 #include "projections/api/dashboard.h"
+#include "projections/api/process_metrics.h"
 #include "projections/counters/quota.h"
 #include "projections/runner/windows.h"
 #include "schemas/canonical.h"
@@ -341,6 +342,10 @@ HttpResponse QueryApi::metrics() const {
                              "descriptors");
         append_metric_sample(response.body, "http_accept_paused_total", "",
                              server_->accept_paused_total());
+        server_->request_metrics().append_text(response.body);
+    }
+    if (const auto process = read_process_sample()) {
+        append_process_metrics_text(*process, response.body);
     }
     return response;
 }

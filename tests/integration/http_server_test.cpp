@@ -762,4 +762,55 @@ TEST(HttpServer, TransferCodingsOtherThanChunkedAre501) {
     EXPECT_TRUE(response->body.starts_with(R"({"error":"not_implemented")")) << response->body;
 }
 
+// Every answer is counted by route pattern and status (the raw path never becomes a label);
+// unmatched paths and requests refused before routing count as "other". The counters are
+// updated before the response is written, so once the client has read it they show it.
+TEST(HttpServer, RequestMetricsCountByRoutePatternAndStatus) {
+    ul::HttpServerOptions options;
+    options.max_body_bytes = 1024;
+    auto server = start_server(options);
+    ASSERT_TRUE(server);
+    server->route("GET", "/v1/tenants/{tenant}/usage", echo);
+    server->route("GET", "/boom",
+                  [](const ul::HttpRequest&, const ul::HttpParams&) -> ul::HttpResponse {
+                      throw std::runtime_error("boom");
+                  });
+    Connection connection(server->address());
+    for (const std::string_view target :
+         {"/v1/tenants/acme/usage", "/v1/tenants/globex/usage?period=day", "/nowhere", "/boom"}) {
+        connection.send(get(target));
+        ASSERT_TRUE(connection.read());
+    }
+    connection.send(post("/v1/tenants/acme/usage", "{}"));  // 405 on a known pattern
+    ASSERT_TRUE(connection.read());
+    {
+        Connection refused(server->address());
+        refused.send("POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 1048576\r\n\r\n");
+        const auto response = refused.read();
+        ASSERT_TRUE(response);
+        EXPECT_EQ(response->status, 413);
+    }
+
+    const ul::HttpMetrics& metrics = server->request_metrics();
+    std::string text;
+    metrics.append_text(text);
+    const std::string usage = "route=\"/v1/tenants/{tenant}/usage\"";
+    EXPECT_NE(text.find("http_requests_total{" + usage + ",status=\"200\"} 2\n"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("http_requests_total{" + usage + ",status=\"405\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("http_requests_total{route=\"/boom\",status=\"500\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("http_requests_total{route=\"other\",status=\"404\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("http_requests_total{route=\"other\",status=\"413\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("http_request_duration_seconds_count{" + usage + "} 3\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("http_request_duration_seconds_bucket{" + usage + ",le=\"+Inf\"} 3\n"),
+              std::string::npos);
+    EXPECT_EQ(text.find("acme"), std::string::npos) << "a raw path became a label";
+    EXPECT_EQ(text.find("nowhere"), std::string::npos) << "a raw path became a label";
+}
+
 }  // namespace

@@ -187,6 +187,29 @@ TEST_F(QueryApiTest, MetricsPassPromtool) {
     EXPECT_EQ(std::system(command.c_str()), 0) << metrics.body;
 }
 
+// /metrics counts the API's own requests by route pattern (never the raw path) and status, with
+// a latency histogram, and carries the process's figures.
+TEST_F(QueryApiTest, MetricsCountRequestsByRouteAndDescribeTheProcess) {
+    ASSERT_EQ(http_get(address_, "/v1/tenants/globex/usage", "globex-key").status, 200);
+    ASSERT_EQ(http_get(address_, "/v1/tenants/globex/usage", "acme-key").status, 403);
+    ASSERT_EQ(http_get(address_, "/no/such/route").status, 404);
+    const auto metrics = http_get(address_, "/metrics");
+    ASSERT_EQ(metrics.status, 200);
+    const std::string& body = metrics.body;
+    const std::string usage = R"(route="/v1/tenants/{tenant}/usage")";
+    EXPECT_TRUE(has(body, "http_requests_total{" + usage + R"(,status="200"} )")) << body;
+    EXPECT_TRUE(has(body, "http_requests_total{" + usage + R"(,status="403"} )")) << body;
+    EXPECT_TRUE(has(body, R"(http_requests_total{route="other",status="404"} )")) << body;
+    EXPECT_TRUE(has(body, "http_request_duration_seconds_bucket{" + usage + R"(,le="0.005"} )"));
+    EXPECT_TRUE(has(body, "http_request_duration_seconds_sum{" + usage + "} "));
+    EXPECT_TRUE(has(body, "http_request_duration_seconds_count{" + usage + "} "));
+    EXPECT_FALSE(has(body, "route=\"/v1/tenants/globex")) << "a raw path became a label";
+    for (const char* name : {"process_resident_memory_bytes ", "process_cpu_seconds_total ",
+                             "process_open_fds ", "process_start_time_seconds "}) {
+        EXPECT_TRUE(has(body, std::string("\n") + name)) << name;
+    }
+}
+
 TEST_F(QueryApiTest, UsageCarriesLimitsFlagsOverageAndFreshness) {
     auto globex = http_get(address_, "/v1/tenants/globex/usage?period=month", "globex-key");
     ASSERT_EQ(globex.status, 200) << globex.body;
