@@ -39,6 +39,7 @@ struct E2eArgs {
     int warmup_seconds = 1;  // load before the first probe (the pipeline's first use)
     int linger_ms = ProducerOptions{}.linger_ms;  // the load generator's, as an application's
     std::string data_dir;
+    KafkaOptions kafka;  // a real cluster (topics created, usage.events empty); else embedded
 };
 
 // A kept-alive HTTP GET, enough for polling one URL.
@@ -104,9 +105,14 @@ int run_bench_e2e(const E2eArgs& args) {
                                            .string()
                                      : args.data_dir;
     std::filesystem::remove_all(data_dir);
-    auto broker = start_embedded_broker(16);
+    const bool external = !args.kafka.bootstrap.empty() || !args.kafka.bootstrap_file.empty();
+    auto broker = external ? nullptr : start_embedded_broker(16);
+    const std::string bootstrap =
+        external ? resolve_bootstrap_or_throw(args.kafka) : broker->bootstrap();
+    const auto kafka_settings = kafka_settings_or_throw(args.kafka);
     LedgerServiceOptions ledger_options;
-    ledger_options.bootstrap = broker->bootstrap();
+    ledger_options.bootstrap = bootstrap;
+    ledger_options.kafka_settings = kafka_settings;
     ledger_options.data_dir = data_dir;
     ledger_options.assign_all = true;
     ledger_options.now_us = system_now_us;
@@ -119,11 +125,12 @@ int run_bench_e2e(const E2eArgs& args) {
     }
     std::thread ledger_thread([&] { (void)(*ledger)->run(); });
     ProjectionServiceOptions projection_options;
-    projection_options.bootstrap = broker->bootstrap();
+    projection_options.bootstrap = bootstrap;
+    projection_options.kafka_settings = kafka_settings;
     projection_options.data_dir = data_dir;
     projection_options.assign_all = true;
     projection_options.heal_from_ledger = true;  // as in `up`: ledger_lag from the ledger store
-    projection_options.fresh_broker = true;
+    projection_options.fresh_broker = !external;
     projection_options.group_by = group_by_of(default_plan_book());
     projection_options.plans = default_plan_book();
     auto projections = ProjectionService::start(projection_options);
@@ -140,7 +147,8 @@ int run_bench_e2e(const E2eArgs& args) {
     api_args.requests_per_second = 1e9;
     api_args.burst = 1e9;
     IngestOptions ingest;
-    ingest.bootstrap = broker->bootstrap();
+    ingest.bootstrap = bootstrap;
+    ingest.kafka_settings = kafka_settings;
     auto api = start_api(api_args, default_plan_book(), **projections, nullptr, ingest);
     auto stop_all = [&] {
         if (api) {
@@ -175,7 +183,8 @@ int run_bench_e2e(const E2eArgs& args) {
         value.store(-1);
     }
     ProducerOptions producer_options;
-    producer_options.bootstrap = broker->bootstrap();
+    producer_options.bootstrap = bootstrap;
+    producer_options.extra_config = kafka_settings;
     producer_options.linger_ms = args.linger_ms;
     producer_options.on_raw_delivery = [&](const DeliveryReport& report) {
         if (report.ok && report.token > 0 && report.token <= probes_total) {
@@ -330,7 +339,7 @@ void add_bench_e2e(CLI::App& bench, CommandRunner& run) {
     projection->add_option("--entries", projection_args->entries, "Ledger entries to apply")
         ->check(CLI::Range(1ULL, 100'000'000ULL))
         ->capture_default_str();
-    projection->add_option("--batch", projection_args->batch, "Entries per poll batch")
+    projection->add_option("--batch-size,--batch", projection_args->batch, "Entries per poll batch")
         ->check(CLI::Range(1, 1'000'000))
         ->capture_default_str();
     add_flush_options(*projection, projection_args->flush);
@@ -371,6 +380,8 @@ void add_bench_e2e(CLI::App& bench, CommandRunner& run) {
     auto* e2e = bench.add_subcommand(
         "e2e",
         "Freshness under load: broker, durable ledger, projection and API in this process;\n"
+        "with --bootstrap a real cluster instead of the embedded broker (fresh topics made by\n"
+        "`topics create`: the ledger reads usage.events from its start);\n"
         "--rate events/s for --seconds, and probe events whose latency from the producer to the\n"
         "usage API (HTTP) is measured. Prints p50/p90/p99/max; exit 1 if any event is lost.");
     e2e->add_option("--rate", e2e_args->rate, "Load in events per second")
@@ -397,6 +408,7 @@ void add_bench_e2e(CLI::App& bench, CommandRunner& run) {
         ->capture_default_str();
     e2e->add_option("--data-dir", e2e_args->data_dir,
                     "State directory (default: a temporary one, removed afterwards)");
+    add_kafka_options(*e2e, e2e_args->kafka);  // none: the embedded broker, 16 partitions
     e2e->callback([e2e_args, &run] { run = [e2e_args] { return run_bench_e2e(*e2e_args); }; });
 }
 

@@ -63,7 +63,7 @@ void add_bench_ledger(CLI::App& bench, CommandRunner& run) {
     ledger->add_option("--events", options.events, "Events to apply")
         ->check(CLI::Range(1ULL, 100'000'000ULL))
         ->capture_default_str();
-    ledger->add_option("--batch", options.batch, "Events per batch (one WriteBatch)")
+    ledger->add_option("--batch-size,--batch", options.batch, "Events per batch (one WriteBatch)")
         ->check(CLI::Range(1, 1'000'000))
         ->capture_default_str();
     ledger->add_option("--sync", options.sync, "fsync every batch")->capture_default_str();

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "consumers/kafka.h"
 #include "ops/cli.h"
@@ -40,11 +41,13 @@ struct EmitArgs {
     int connect_timeout_s = 10;
     // One event from flags.
     std::string tenant, meter, quantity, subject, key, timestamp;
+    std::vector<std::string> properties;  // KEY=VALUE, string values
 };
 
 bool from_flags(const EmitArgs& args) {
     return !args.tenant.empty() || !args.meter.empty() || !args.quantity.empty() ||
-           !args.subject.empty() || !args.key.empty() || !args.timestamp.empty();
+           !args.subject.empty() || !args.key.empty() || !args.timestamp.empty() ||
+           !args.properties.empty();
 }
 
 // The one event given by flags, as a JSON line (key made as a UUIDv7, time = now, if not given).
@@ -66,7 +69,21 @@ std::string event_line_from_flags(const EmitArgs& args, std::int64_t now_us) {
     append_json_escaped(line, args.quantity);
     line += "\",\"timestamp\":\"";
     append_json_escaped(line, args.timestamp.empty() ? format_rfc3339(now_us) : args.timestamp);
-    line += "\"}\n";
+    line += '"';
+    if (!args.properties.empty()) {
+        line += ",\"properties\":{";
+        for (std::size_t index = 0; index < args.properties.size(); ++index) {
+            const std::string& pair = args.properties[index];
+            const auto equals = pair.find('=');  // checked by the option's validator
+            line += index == 0 ? "\"" : ",\"";
+            append_json_escaped(line, std::string_view(pair).substr(0, equals));
+            line += "\":\"";
+            append_json_escaped(line, std::string_view(pair).substr(equals + 1));
+            line += '"';
+        }
+        line += '}';
+    }
+    line += "}\n";
     return line;
 }
 
@@ -297,12 +314,36 @@ void add_emit_command(CLI::App& app, CommandRunner& run) {
         ->group(flags);
     command->add_option("--timestamp", args->timestamp, "RFC 3339 event time (default: now)")
         ->group(flags);
+    command
+        ->add_option("--property", args->properties,
+                     "A property, KEY=VALUE (a string value), repeatable: e.g. --property "
+                     "model=gpt-4o")
+        ->group(flags)
+        ->check(CLI::Validator(
+            [](std::string& pair) -> std::string {
+                const auto equals = pair.find('=');
+                if (equals == std::string::npos || equals == 0) {
+                    return "expected KEY=VALUE, got '" + pair + "'";
+                }
+                return {};
+            },
+            "KEY=VALUE"));
     command->callback([args, &app, &run] {
         const bool json_logs = app.get_option("--log-format")->as<std::string>() == "json";
         if (from_flags(*args) &&
             (args->tenant.empty() || args->meter.empty() || args->quantity.empty())) {
             throw CLI::ValidationError(
                 "emit", "one event from flags needs --tenant, --meter and --quantity");
+        }
+        for (std::size_t index = 0; index < args->properties.size(); ++index) {
+            const std::string key =
+                args->properties[index].substr(0, args->properties[index].find('='));
+            for (std::size_t earlier = 0; earlier < index; ++earlier) {
+                if (args->properties[earlier].substr(0, args->properties[earlier].find('=')) ==
+                    key) {
+                    throw CLI::ValidationError("--property", "property '" + key + "' given twice");
+                }
+            }
         }
         if (from_flags(*args) && !args->file.empty()) {
             throw CLI::ValidationError("emit",

@@ -31,6 +31,9 @@ struct UpArgs {
     ApiArgs api;
     MinFreeDisk min_free_disk;
     std::string on_failure = "exit";  // a part stopped: "exit" 1, or "serve" (unready, 503s)
+    bool lenient = false;             // the ledger's and ingest's validation, as `ledger` has
+    std::int64_t max_event_age_us = ValidationOptions{}.max_event_age_us;
+    bool sync = true;  // the ledger fsyncs every batch
     std::uint64_t test_fail_ledger_after_batches = 0;
 };
 
@@ -98,6 +101,9 @@ int run_up(const UpArgs& args) {
     ledger_options.bootstrap = broker->bootstrap();
     ledger_options.data_dir = args.data_dir;
     ledger_options.assign_all = true;  // one machine, one ledger: no group session to wait out
+    ledger_options.validation.strict = !args.lenient;
+    ledger_options.validation.max_event_age_us = args.max_event_age_us;
+    ledger_options.sync = args.sync;
     ledger_options.expect_log_resets = true;  // the embedded broker starts empty
     ledger_options.now_us = system_now_us;
     CommitWaiter commit_waiter;  // POST /v1/events?wait=committed
@@ -251,6 +257,15 @@ void add_up_command(CLI::App& app, CommandRunner& run) {
         ->add_option("--config", args->config, "Plans file (default: the built-in example plans)")
         ->check(CLI::ExistingFile);
     add_api_options(*command, args->api);
+    command->add_flag("--lenient", args->lenient,
+                      "Accept unknown top-level fields in events (default: strict, they are "
+                      "invalid); ledger and POST /v1/events alike");
+    add_max_event_age_option(*command, args->max_event_age_us);
+    command
+        ->add_option("--sync", args->sync,
+                     "The ledger fsyncs every batch (true: durable; false: faster, a machine "
+                     "crash may lose the last batches)")
+        ->capture_default_str();
     add_min_free_disk_option(*command, args->min_free_disk);
     command
         ->add_option("--on-component-failure", args->on_failure,

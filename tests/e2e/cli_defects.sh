@@ -8,7 +8,9 @@
 #    --allow-invalid (then 0 once the valid ones are delivered); all-invalid is always 1;
 # 4. an unknown command is named as such (with a near miss suggested); a usage error in a
 #    subcommand points at that subcommand's --help;
-# 5. `account set` without --time-zone publishes and prints "time_zone":"UTC".
+# 5. `account set` without --time-zone publishes and prints "time_zone":"UTC";
+# 6. `emit --property KEY=VALUE` (repeatable, checked), `up --max-event-age/--lenient/--sync`
+#    as the ledger has them, and `--batch-size` everywhere a batch size is set.
 # Usage: cli_defects.sh BIN ROOT
 set -euo pipefail
 BIN=$1
@@ -170,6 +172,20 @@ run emit --dry-run --allow-invalid --file "$WORK/invalid.jsonl"
 expect_status "emit --dry-run --allow-invalid, all invalid" 1 || true
 run emit --dry-run --tenant acme --meter tokens --quantity lots
 expect_status "emit --dry-run, an invalid event from flags" 1 || true
+run emit --dry-run --tenant acme --meter tokens --quantity 1 --property model=gpt-4o \
+    --property 'note=a "quoted" = sign'
+expect_status "emit --dry-run, an event from flags with two properties" 0 &&
+    { grep -qF '"valid":1' "$WORK/out" || fail "emit --property: $(cat "$WORK/out")"; }
+run emit --dry-run --tenant acme --meter tokens --quantity 1 --property model
+expect_status "emit --property without =" 2 || true
+run emit --dry-run --tenant acme --meter tokens --quantity 1 --property a=1 --property a=2
+expect_status "emit --property twice for one key" 2 || true
+run up --help
+for flag in --max-event-age --lenient --sync; do
+    grep -qF -- "$flag" "$WORK/out" || fail "up --help lists no $flag"
+done
+run bench ledger --help
+grep -qF -- "--batch-size" "$WORK/out" || fail "bench ledger has no --batch-size (as ledger has)"
 run emit --help
 if [[ $STATUS -ne 0 ]] || ! grep -qF -- '--allow-invalid' "$WORK/out" ||
     ! grep -qiE 'exit status: 0 .*1 .*2 usage error' <(tr '\n' ' ' <"$WORK/out"); then
