@@ -69,6 +69,39 @@ void append_percentage(std::string& out, std::int64_t milli) {
     }
 }
 
+// A month entry's figures against its plan meter (nullptr: not in the plan): limit, the
+// thresholds that decide the flags (none without a limit), remaining, percentage, flags and
+// overage.
+void append_month_figures(std::string& body, const QuotaFigures& figures,
+                          const MeterPlan* meter_plan) {
+    body.append(",\"limit\":");
+    if (figures.limit) {
+        append_decimal(body, *figures.limit);
+    } else {
+        body.append("null");
+    }
+    body.append(",\"thresholds\":[");
+    if (figures.limit && meter_plan != nullptr) {
+        for (std::size_t index = 0; index < meter_plan->thresholds.size(); ++index) {
+            body.append(index == 0 ? "" : ",");
+            append_decimal(body, meter_plan->thresholds[index]);
+        }
+    }
+    body.append("],\"remaining\":");
+    append_decimal(body, figures.remaining);
+    body.append(",\"percentage\":");
+    append_percentage(body, figures.percentage_milli);
+    body.append(",\"unlimited\":").append(figures.unlimited ? "true" : "false");
+    body.append(",\"is_warning\":").append(figures.is_warning ? "true" : "false");
+    body.append(",\"is_upgrade_suggested\":")
+        .append(figures.is_upgrade_suggested ? "true" : "false");
+    body.append(",\"is_blocked\":").append(figures.is_blocked ? "true" : "false");
+    body.append(",\"overage_units\":");
+    append_decimal(body, figures.overage_units);
+    body.append(",\"overage_cost\":");
+    append_decimal(body, figures.overage_cost);
+}
+
 void append_period(std::string& out, const Period& period) {
     out.append("{\"start\":\"").append(format_rfc3339(period.start_us));
     out.append("\",\"end\":\"").append(format_rfc3339(period.end_us)).append("\"}");
@@ -407,29 +440,12 @@ HttpResponse QueryApi::usage(const HttpRequest& request, const std::string& tena
             body.append(",\"limit\":null,\"limit_period\":\"month\"}");
             continue;
         }
-        auto figures = quota_figures(plan == nullptr ? nullptr : plan->find(meter), cell.sum);
+        const MeterPlan* meter_plan = plan == nullptr ? nullptr : plan->find(meter);
+        auto figures = quota_figures(meter_plan, cell.sum);
         if (!figures) {
             return json_error(500, "overflow", figures.error());
         }
-        body.append(",\"limit\":");
-        if (figures->limit) {
-            append_decimal(body, *figures->limit);
-        } else {
-            body.append("null");
-        }
-        body.append(",\"remaining\":");
-        append_decimal(body, figures->remaining);
-        body.append(",\"percentage\":");
-        append_percentage(body, figures->percentage_milli);
-        body.append(",\"unlimited\":").append(figures->unlimited ? "true" : "false");
-        body.append(",\"is_warning\":").append(figures->is_warning ? "true" : "false");
-        body.append(",\"is_upgrade_suggested\":")
-            .append(figures->is_upgrade_suggested ? "true" : "false");
-        body.append(",\"is_blocked\":").append(figures->is_blocked ? "true" : "false");
-        body.append(",\"overage_units\":");
-        append_decimal(body, figures->overage_units);
-        body.append(",\"overage_cost\":");
-        append_decimal(body, figures->overage_cost);
+        append_month_figures(body, *figures, meter_plan);
         body.append("}");
     }
     body.append("],");

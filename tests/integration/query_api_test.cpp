@@ -192,17 +192,17 @@ TEST_F(QueryApiTest, UsageCarriesLimitsFlagsOverageAndFreshness) {
     ASSERT_EQ(globex.status, 200) << globex.body;
     const std::string& body = globex.body;
     EXPECT_TRUE(has(body, R"("plan":"free")")) << body;
-    EXPECT_TRUE(has(body,
-                    R"({"meter":"api_calls","used":"85","count":85,"limit":"100","remaining":"15",)"
-                    R"("percentage":85,"unlimited":false,"is_warning":true,)"
-                    R"("is_upgrade_suggested":false,"is_blocked":false,"overage_units":"0",)"
-                    R"("overage_cost":"0"})"))
+    EXPECT_TRUE(has(body, R"({"meter":"api_calls","used":"85","count":85,"limit":"100",)"
+                          R"("thresholds":["0.8","0.95","1"],"remaining":"15",)"
+                          R"("percentage":85,"unlimited":false,"is_warning":true,)"
+                          R"("is_upgrade_suggested":false,"is_blocked":false,"overage_units":"0",)"
+                          R"("overage_cost":"0"})"))
         << body;
-    EXPECT_TRUE(has(body,
-                    R"({"meter":"tokens","used":"10500","count":2,"limit":"10000","remaining":"0",)"
-                    R"("percentage":105,"unlimited":false,"is_warning":true,)"
-                    R"("is_upgrade_suggested":true,"is_blocked":true,"overage_units":"500",)"
-                    R"("overage_cost":"0.001"})"))
+    EXPECT_TRUE(has(body, R"({"meter":"tokens","used":"10500","count":2,"limit":"10000",)"
+                          R"("thresholds":["0.8","0.95","1"],"remaining":"0",)"
+                          R"("percentage":105,"unlimited":false,"is_warning":true,)"
+                          R"("is_upgrade_suggested":true,"is_blocked":true,"overage_units":"500",)"
+                          R"("overage_cost":"0.001"})"))
         << body;
     EXPECT_TRUE(has(body, R"("as_of":{"positions":{)")) << body;
 
@@ -446,6 +446,7 @@ TEST_F(QueryApiTest, APlanChangeMidMonthKeepsTheMonthsUsageUnderTheNewLimits) {
         60s))
         << body;
     EXPECT_TRUE(has(body, R"({"meter":"api_calls","used":"85","count":85,"limit":"1000",)"
+                          R"("thresholds":["0.8","0.95","1"],)"
                           R"("remaining":"915","percentage":8.5,"unlimited":false,)"
                           R"("is_warning":false,)"))
         << body;
