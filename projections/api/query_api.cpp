@@ -69,9 +69,17 @@ void append_percentage(std::string& out, std::int64_t milli) {
     }
 }
 
+void append_optional_decimal(std::string& out, const std::optional<DecimalSum>& value) {
+    if (value) {
+        append_decimal(out, *value);
+    } else {
+        out.append("null");
+    }
+}
+
 // A month entry's figures against its plan meter (nullptr: not in the plan): limit, the
-// thresholds that decide the flags (none without a limit), remaining, percentage, flags and
-// overage.
+// thresholds that decide the flags (none without a limit), remaining (null: unlimited),
+// percentage, flags and overage.
 void append_month_figures(std::string& body, const QuotaFigures& figures,
                           const MeterPlan* meter_plan) {
     body.append(",\"limit\":");
@@ -88,7 +96,7 @@ void append_month_figures(std::string& body, const QuotaFigures& figures,
         }
     }
     body.append("],\"remaining\":");
-    append_decimal(body, figures.remaining);
+    append_optional_decimal(body, figures.remaining);
     body.append(",\"percentage\":");
     append_percentage(body, figures.percentage_milli);
     body.append(",\"unlimited\":").append(figures.unlimited ? "true" : "false");
@@ -603,6 +611,7 @@ HttpResponse QueryApi::entitlement(const HttpRequest& request, const std::string
     const bool refused = meter_plan == nullptr && !options_.allow_unknown_meters;
     Entitlement answer;  // refused: not allowed, no limit, nothing remaining
     answer.used = used;
+    answer.remaining = DecimalSum{};
     if (!refused) {
         auto computed = ul::entitlement(meter_plan, used, *amount);
         if (!computed) {
@@ -632,7 +641,7 @@ HttpResponse QueryApi::entitlement(const HttpRequest& request, const std::string
         body.append("null");
     }
     body.append(",\"remaining\":");
-    append_decimal(body, answer.remaining);
+    append_optional_decimal(body, answer.remaining);
     body.append(",\"unlimited\":").append(answer.unlimited ? "true" : "false");
     body.append(",\"period\":");
     append_period(body, month);

@@ -18,8 +18,8 @@ struct QuotaFigures {
     bool unlimited = false;
     std::optional<Decimal> limit;
     DecimalSum used;
-    DecimalSum remaining;               // max(0, limit − used); 0 when unlimited
-    std::int64_t percentage_milli = 0;  // used / limit in thousandths of a percent, rounded down
+    std::optional<DecimalSum> remaining;  // max(0, limit − used); nullopt when unlimited
+    std::int64_t percentage_milli = 0;    // used / limit in thousandths of a percent, rounded down
     // The flags (see flag_fractions): used ≥ the first threshold × limit, ≥ the highest
     // threshold below 1 × limit, ≥ the limit. Each implies the one before.
     bool is_warning = false;
@@ -48,7 +48,7 @@ struct Entitlement {
     bool allowed = false;  // unlimited, or used + amount ≤ limit
     DecimalSum used;
     std::optional<Decimal> limit;
-    DecimalSum remaining;
+    std::optional<DecimalSum> remaining;  // nullopt when unlimited
     bool unlimited = false;
 };
 // `plan` null (a meter the plan does not list): unlimited, allowed — the query API refuses such

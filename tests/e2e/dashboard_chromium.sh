@@ -165,6 +165,10 @@ for meter in api["meters"]:
         errors.append(f"{name}: page shows used {shown_used}, API {meter['used']}")
     if shown_limit != meter["limit"]:
         errors.append(f"{name}: page shows limit {shown_limit}, API {meter['limit']}")
+    shown_remaining = page.values.get((name, "remaining"))
+    want_remaining = "\u2014" if meter["remaining"] is None else meter["remaining"]
+    if shown_remaining != want_remaining:
+        errors.append(f"{name}: page shows remaining {shown_remaining}, want {want_remaining}")
     pct = meter["percentage"]
     # Amber from the meter's first threshold (the plan's, here 0.80), red at the limit.
     first = min(float(meter["thresholds"][0]), 1.0) * 100 if meter["thresholds"] else 100

@@ -462,3 +462,25 @@ TEST_F(QueryApiTest, APlanChangeMidMonthKeepsTheMonthsUsageUnderTheNewLimits) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(QueryApiTest, UnlimitedMetersHaveNoRemainingAndEntriesListTheirThresholds) {
+    // Issue 17: an unlimited meter answered "remaining":"0" (it has no end). Limited meters list
+    // the thresholds that decide their flags (here the file's 0.80 / 0.95 / 1.00).
+    auto acme = http_get(address_, "/v1/tenants/acme/usage", "acme-key");
+    ASSERT_EQ(acme.status, 200) << acme.body;
+    EXPECT_TRUE(has(acme.body, R"({"meter":"tokens","used":"123456.789","count":1,)"
+                               R"("limit":null,"thresholds":[],"remaining":null,)"
+                               R"("percentage":0,"unlimited":true,)"))
+        << acme.body;
+    EXPECT_TRUE(has(acme.body, R"("limit":"1000","thresholds":["0.8","0.95","1"],)"
+                               R"("remaining":"997",)"))
+        << acme.body;
+    const auto unlimited =
+        http_get(address_, "/v1/tenants/acme/entitlements/tokens?amount=1000000", "acme-key");
+    EXPECT_TRUE(has(unlimited.body, R"("limit":null,"remaining":null,"unlimited":true)"))
+        << unlimited.body;
+}
+
+}  // namespace

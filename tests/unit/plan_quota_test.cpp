@@ -264,6 +264,8 @@ TEST(QuotaFigures, OverageCostUnlimitedAndZeroLimits) {
     const auto unlimited = meter(nullptr);
     auto free = ul::quota_figures(&unlimited, sum("123456789"));
     EXPECT_TRUE(free->unlimited);
+    EXPECT_EQ(free->remaining, std::nullopt);  // no end to reach (it was a magic 0)
+    EXPECT_EQ(ul::quota_figures(nullptr, sum("5"))->remaining, std::nullopt);
     EXPECT_FALSE(free->is_blocked);
     EXPECT_TRUE(ul::quota_figures(nullptr, sum("5"))->unlimited);
     const auto zero = meter("0");
@@ -283,6 +285,8 @@ TEST(QuotaFigures, EntitlementAtTheBoundary) {
     EXPECT_FALSE(ul::entitlement(&plan, sum("100.000001"), dec("0"))->allowed);
     const auto unlimited = meter(nullptr);
     EXPECT_TRUE(ul::entitlement(&unlimited, sum("1000000000"), dec("1000000000000"))->allowed);
+    EXPECT_EQ(ul::entitlement(&unlimited, sum("5"), dec("1"))->remaining, std::nullopt);
+    EXPECT_EQ(ul::entitlement(&plan, sum("85"), dec("1"))->remaining, sum("15"));
 }
 
 TEST(QuotaFigures, CrossingsSkipSeveralThresholdsInOneStep) {
