@@ -238,6 +238,14 @@ HttpResponse QueryApi::change_alert_rules(const std::string& tenant, const Alert
         account.plan = plans_.default_plan;
         account.time_zone = "UTC";
     }
+    // This server writes only accounts whose plan it knows (as `account set` checks against its
+    // plans file): one written with another plans file is not republished from here.
+    if (plans_.find(account.plan) == nullptr) {
+        return json_error(409, "unknown_plan",
+                          "the account's plan " + account.plan +
+                              " is not in this server's plans file; set the account with "
+                              "`usage-ledger account set --plan` first");
+    }
     if (add != nullptr) {
         for (const auto& rule : account.alert_rules) {
             if (rule.id == add->id) {

@@ -70,6 +70,47 @@ void append_percentage(std::string& out, std::int64_t milli) {
     }
 }
 
+void append_optional_decimal(std::string& out, const std::optional<DecimalSum>& value) {
+    if (value) {
+        append_decimal(out, *value);
+    } else {
+        out.append("null");
+    }
+}
+
+// A month entry's figures against its plan meter (nullptr: not in the plan): limit, the
+// thresholds that decide the flags (none without a limit), remaining (null: unlimited),
+// percentage, flags and overage.
+void append_month_figures(std::string& body, const QuotaFigures& figures,
+                          const MeterPlan* meter_plan) {
+    body.append(",\"limit\":");
+    if (figures.limit) {
+        append_decimal(body, *figures.limit);
+    } else {
+        body.append("null");
+    }
+    body.append(",\"thresholds\":[");
+    if (figures.limit && meter_plan != nullptr) {
+        for (std::size_t index = 0; index < meter_plan->thresholds.size(); ++index) {
+            body.append(index == 0 ? "" : ",");
+            append_decimal(body, meter_plan->thresholds[index]);
+        }
+    }
+    body.append("],\"remaining\":");
+    append_optional_decimal(body, figures.remaining);
+    body.append(",\"percentage\":");
+    append_percentage(body, figures.percentage_milli);
+    body.append(",\"unlimited\":").append(figures.unlimited ? "true" : "false");
+    body.append(",\"is_warning\":").append(figures.is_warning ? "true" : "false");
+    body.append(",\"is_upgrade_suggested\":")
+        .append(figures.is_upgrade_suggested ? "true" : "false");
+    body.append(",\"is_blocked\":").append(figures.is_blocked ? "true" : "false");
+    body.append(",\"overage_units\":");
+    append_decimal(body, figures.overage_units);
+    body.append(",\"overage_cost\":");
+    append_decimal(body, figures.overage_cost);
+}
+
 void append_period(std::string& out, const Period& period) {
     out.append("{\"start\":\"").append(format_rfc3339(period.start_us));
     out.append("\",\"end\":\"").append(format_rfc3339(period.end_us)).append("\"}");
@@ -197,19 +238,54 @@ std::optional<HttpResponse> QueryApi::authorize(const HttpRequest& request,
 }
 
 const Plan* QueryApi::plan_of(const std::string& tenant, std::string* plan_id) const {
-    const auto account = projections_.account(tenant);
-    std::string id = account && !account->plan.empty() ? account->plan : plans_.default_plan;
-    const Plan* plan = plans_.find(id);
-    if (plan == nullptr) {
-        spdlog::warn("api: tenant {} has plan {}, which the plans file does not define; using {}",
-                     tenant, id, plans_.default_plan);
-        id = plans_.default_plan;
-        plan = plans_.find(id);
-    }
+    ServedPlan served = served_plan(tenant, /*count=*/false);
     if (plan_id != nullptr) {
-        *plan_id = id;
+        *plan_id = std::move(served.plan_id);
     }
-    return plan;
+    return served.plan;
+}
+
+ServedPlan QueryApi::served_plan(const std::string& tenant, bool count) const {
+    ServedPlan served;
+    const auto account = projections_.account(tenant);
+    served.account_known = account.has_value();
+    if (account) {
+        served.account_plan = account->plan;
+    }
+    served.plan_id = !served.account_plan.empty() ? served.account_plan : plans_.default_plan;
+    served.plan = plans_.find(served.plan_id);
+    if (served.plan == nullptr) {
+        spdlog::warn("api: tenant {} has plan {}, which the plans file does not define; using {}",
+                     tenant, served.plan_id, plans_.default_plan);
+        served.plan_known = false;
+        served.plan_id = plans_.default_plan;
+        served.plan = plans_.find(served.plan_id);
+    }
+    if (count && !served.account_known) {
+        probe_.unknown_tenant_total.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (count && !served.plan_known) {
+        probe_.unknown_plan_total.fetch_add(1, std::memory_order_relaxed);
+    }
+    return served;
+}
+
+void QueryProbe::append_metrics(std::string& out) const {
+    append_metric_header(out, "query_unknown_tenant_total", "counter",
+                         "Usage and entitlement questions about a tenant without an account "
+                         "(answered on the default plan, with known false)");
+    append_metric_sample(out, "query_unknown_tenant_total", "",
+                         unknown_tenant_total.load(std::memory_order_relaxed));
+    append_metric_header(out, "query_unknown_meter_total", "counter",
+                         "Usage entries and entitlement checks of a meter the tenant's plan "
+                         "does not list");
+    append_metric_sample(out, "query_unknown_meter_total", "",
+                         unknown_meter_total.load(std::memory_order_relaxed));
+    append_metric_header(out, "query_unknown_plan_total", "counter",
+                         "Usage and entitlement questions about a tenant whose account names a "
+                         "plan the plans file lacks (answered on the default plan)");
+    append_metric_sample(out, "query_unknown_plan_total", "",
+                         unknown_plan_total.load(std::memory_order_relaxed));
 }
 
 BillingCalendar QueryApi::calendar_at(const std::string& tenant, std::int64_t time_us) const {
@@ -322,6 +398,7 @@ HttpResponse QueryApi::metrics() const {
         append_ledger_metrics_text(*options_.ledger_metrics, response.body);
     }
     append_projection_metrics_text(projections_.metrics(), response.body);
+    probe_.append_metrics(response.body);
     if (options_.alerts != nullptr) {
         options_.alerts->append_metrics(response.body);
     }
@@ -365,8 +442,8 @@ HttpResponse QueryApi::usage(const HttpRequest& request, const std::string& tena
     if (auto denied = unwritable(period, period)) {
         return *denied;
     }
-    std::string plan_id;
-    const Plan* plan = plan_of(tenant, &plan_id);
+    const ServedPlan served = served_plan(tenant, /*count=*/true);
+    const Plan* plan = served.plan;
     std::set<std::string> meters;
     if (plan != nullptr) {
         for (const auto& meter : plan->meters) {
@@ -390,8 +467,16 @@ HttpResponse QueryApi::usage(const HttpRequest& request, const std::string& tena
     }
     std::string body = "{\"tenant_id\":";
     append_json_string(body, tenant);
+    body.append(",\"known\":").append(served.account_known ? "true" : "false");
     body.append(",\"plan\":");
-    append_json_string(body, plan_id);
+    append_json_string(body, served.plan_id);
+    body.append(",\"plan_known\":").append(served.plan_known ? "true" : "false");
+    body.append(",\"account_plan\":");
+    if (served.account_known) {
+        append_json_string(body, served.account_plan);
+    } else {
+        body.append("null");
+    }
     body.append(",\"currency\":");
     append_json_string(body, plans_.currency);
     body.append(",\"period\":\"").append(window_name(*window)).append("\",\"start\":\"");
@@ -401,40 +486,27 @@ HttpResponse QueryApi::usage(const HttpRequest& request, const std::string& tena
     for (const auto& meter : meters) {
         const auto found = cells.find(meter);
         const Cell cell = found == cells.end() ? Cell{} : found->second;
+        const MeterPlan* meter_plan = plan == nullptr ? nullptr : plan->find(meter);
+        if (meter_plan == nullptr) {
+            probe_.unknown_meter_total.fetch_add(1, std::memory_order_relaxed);
+        }
         body.append(first ? "{\"meter\":" : ",{\"meter\":");
         first = false;
         append_json_string(body, meter);
         body.append(",\"used\":");
         append_decimal(body, cell.sum);
         body.append(",\"count\":").append(std::to_string(cell.count));
+        body.append(",\"known\":").append(meter_plan != nullptr ? "true" : "false");
         if (*window != WindowKind::month) {
             // Plans limit months; hours and days report usage only.
             body.append(",\"limit\":null,\"limit_period\":\"month\"}");
             continue;
         }
-        auto figures = quota_figures(plan == nullptr ? nullptr : plan->find(meter), cell.sum);
+        auto figures = quota_figures(meter_plan, cell.sum);
         if (!figures) {
             return json_error(500, "overflow", figures.error());
         }
-        body.append(",\"limit\":");
-        if (figures->limit) {
-            append_decimal(body, *figures->limit);
-        } else {
-            body.append("null");
-        }
-        body.append(",\"remaining\":");
-        append_decimal(body, figures->remaining);
-        body.append(",\"percentage\":");
-        append_percentage(body, figures->percentage_milli);
-        body.append(",\"unlimited\":").append(figures->unlimited ? "true" : "false");
-        body.append(",\"is_warning\":").append(figures->is_warning ? "true" : "false");
-        body.append(",\"is_upgrade_suggested\":")
-            .append(figures->is_upgrade_suggested ? "true" : "false");
-        body.append(",\"is_blocked\":").append(figures->is_blocked ? "true" : "false");
-        body.append(",\"overage_units\":");
-        append_decimal(body, figures->overage_units);
-        body.append(",\"overage_cost\":");
-        append_decimal(body, figures->overage_cost);
+        append_month_figures(body, *figures, meter_plan);
         body.append("}");
     }
     body.append("],");
@@ -584,14 +656,18 @@ HttpResponse QueryApi::entitlement(const HttpRequest& request, const std::string
         return json_error(500, "internal", cell.error());
     }
     const DecimalSum used = *cell ? (*cell)->sum : DecimalSum{};
-    std::string plan_id;
-    const Plan* plan = plan_of(tenant, &plan_id);
-    const MeterPlan* meter_plan = plan == nullptr ? nullptr : plan->find(meter);
+    const ServedPlan served = served_plan(tenant, /*count=*/true);
+    const std::string& plan_id = served.plan_id;
+    const MeterPlan* meter_plan = served.plan == nullptr ? nullptr : served.plan->find(meter);
+    if (meter_plan == nullptr) {
+        probe_.unknown_meter_total.fetch_add(1, std::memory_order_relaxed);
+    }
     // A meter the plan does not list is refused (no limit, nothing remaining) unless the policy
     // lets it through as unlimited (what ul::entitlement answers for it).
     const bool refused = meter_plan == nullptr && !options_.allow_unknown_meters;
     Entitlement answer;  // refused: not allowed, no limit, nothing remaining
     answer.used = used;
+    answer.remaining = DecimalSum{};
     if (!refused) {
         auto computed = ul::entitlement(meter_plan, used, *amount);
         if (!computed) {
@@ -621,8 +697,10 @@ HttpResponse QueryApi::entitlement(const HttpRequest& request, const std::string
         body.append("null");
     }
     body.append(",\"remaining\":");
-    append_decimal(body, answer.remaining);
+    append_optional_decimal(body, answer.remaining);
     body.append(",\"unlimited\":").append(answer.unlimited ? "true" : "false");
+    body.append(",\"known\":").append(served.account_known ? "true" : "false");
+    body.append(",\"plan_known\":").append(served.plan_known ? "true" : "false");
     body.append(",\"period\":");
     append_period(body, month);
     body.append(",");

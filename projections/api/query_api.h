@@ -56,6 +56,27 @@ struct QueryApiOptions {
     BillingReporter* billing = nullptr;
 };
 
+// What the query API counts about its own answers, for /metrics: questions about tenants
+// without an account and meters their plan does not list (answered, but worth knowing: a typo
+// in a client, or a meter sold nowhere). Thread-safe (relaxed atomics).
+struct QueryProbe {
+    std::atomic<std::uint64_t> unknown_tenant_total{0};  // usage / entitlement, no account
+    std::atomic<std::uint64_t> unknown_meter_total{0};   // meter entries / checks not in the plan
+    std::atomic<std::uint64_t> unknown_plan_total{0};    // accounts naming a plan not in the file
+    void append_metrics(std::string& out) const;
+};
+
+// The plan a tenant is served on. A tenant without an account gets the default plan; so does an
+// account naming a plan the plans file lacks (written with another plans file), and the answer
+// says both.
+struct ServedPlan {
+    const Plan* plan = nullptr;  // never null: the default plan at least
+    std::string plan_id;         // the plan served
+    bool account_known = false;  // the tenant has an account
+    bool plan_known = true;      // false: the account's plan is not in the plans file
+    std::string account_plan;    // the account's plan (empty without an account)
+};
+
 class QueryApi {
   public:
     QueryApi(QueryApiOptions options, PlanBook plans, const ProjectionService& projections);
@@ -102,6 +123,9 @@ class QueryApi {
     // nullopt: allowed; else the 401/403/429 answer.
     std::optional<HttpResponse> authorize(const HttpRequest& request, const std::string* tenant);
     const Plan* plan_of(const std::string& tenant, std::string* plan_id) const;
+    // plan_of with what it had to assume; `count`: add an unknown tenant or plan to the probe
+    // (the answers about one tenant do; the admin listing does not).
+    ServedPlan served_plan(const std::string& tenant, bool count) const;
     BillingCalendar calendar_at(const std::string& tenant, std::int64_t time_us) const;
     void append_as_of(std::string& out) const;
 
@@ -114,6 +138,7 @@ class QueryApi {
     std::mutex keys_rebuild_mutex_;
     RateLimiter limiter_;
     RateLimiter failed_auth_limiter_;
+    mutable QueryProbe probe_;
 };
 
 }  // namespace ul

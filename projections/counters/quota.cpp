@@ -1,5 +1,6 @@
 #include "projections/counters/quota.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace ul {
@@ -18,6 +19,21 @@ Result<bool, std::string> at_least(Int128 used, std::int64_t fraction_micros, st
 }
 
 }  // namespace
+
+FlagFractions flag_fractions(const std::vector<Decimal>& thresholds) {
+    constexpr std::int64_t kFull = Decimal::kMicrosPerUnit;
+    FlagFractions fractions;
+    if (thresholds.empty()) {
+        return fractions;
+    }
+    fractions.warning_micros = std::min(thresholds.front().micros(), kFull);
+    for (const Decimal threshold : thresholds) {
+        if (threshold.micros() < kFull) {
+            fractions.upgrade_micros = threshold.micros();  // ascending: the last below wins
+        }
+    }
+    return fractions;
+}
 
 Result<QuotaFigures, std::string> quota_figures(const MeterPlan* plan, DecimalSum used) {
     QuotaFigures figures;
@@ -43,10 +59,11 @@ Result<QuotaFigures, std::string> quota_figures(const MeterPlan* plan, DecimalSu
         }
         figures.percentage_milli = static_cast<std::int64_t>(milli);
     }
+    const FlagFractions fractions = flag_fractions(plan->thresholds);
     for (const auto& [flag, fraction] :
-         {std::pair<bool*, std::int64_t>{&figures.is_warning, 800'000},
-          std::pair<bool*, std::int64_t>{&figures.is_upgrade_suggested, 950'000},
-          std::pair<bool*, std::int64_t>{&figures.is_blocked, 1'000'000}}) {
+         {std::pair<bool*, std::int64_t>{&figures.is_warning, fractions.warning_micros},
+          std::pair<bool*, std::int64_t>{&figures.is_upgrade_suggested, fractions.upgrade_micros},
+          std::pair<bool*, std::int64_t>{&figures.is_blocked, Decimal::kMicrosPerUnit}}) {
         auto reached = at_least(used_micros, fraction, limit);
         if (!reached) {
             return unexpected(reached.error());

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A new user's path to the dashboard: `up --demo` prints a URL; headless Chromium loads it.
 # 1. A tenant with fixed usage (set with `account set` + `emit`): the numbers the page shows equal
-#    the API's, bars are coloured green / amber / red by percentage, the banner says the limit is
-#    reached. 2. A demo tenant: two renderings a few seconds apart show its bars moving.
+#    the API's, bars are coloured green / amber / red by the meter's thresholds, the banner says
+#    the limit is reached. 2. A demo tenant: two renderings a few seconds apart show its bars moving.
 # 3. The admin view lists a verify job started over the API (completed, 100 %, no drift).
 # 4. Alerts: the fixed tenant adds an alert rule of its own over the API (an amount threshold)
 #    before its usage, crosses it and the plan's 80/95/100 % thresholds; the alerts panel (tenant
@@ -165,8 +165,14 @@ for meter in api["meters"]:
         errors.append(f"{name}: page shows used {shown_used}, API {meter['used']}")
     if shown_limit != meter["limit"]:
         errors.append(f"{name}: page shows limit {shown_limit}, API {meter['limit']}")
+    shown_remaining = page.values.get((name, "remaining"))
+    want_remaining = "\u2014" if meter["remaining"] is None else meter["remaining"]
+    if shown_remaining != want_remaining:
+        errors.append(f"{name}: page shows remaining {shown_remaining}, want {want_remaining}")
     pct = meter["percentage"]
-    want = "red" if pct >= 100 else "amber" if pct >= 80 else "green"
+    # Amber from the meter's first threshold (the plan's, here 0.80), red at the limit.
+    first = min(float(meter["thresholds"][0]), 1.0) * 100 if meter["thresholds"] else 100
+    want = "red" if pct >= 100 else "amber" if pct >= first else "green"
     colour, style = page.fills.get(name, ("?", ""))
     if colour != want:
         errors.append(f"{name}: bar is {colour} at {pct} %, want {want}")

@@ -216,13 +216,15 @@ TEST_F(QueryApiTest, UsageCarriesLimitsFlagsOverageAndFreshness) {
     const std::string& body = globex.body;
     EXPECT_TRUE(has(body, R"("plan":"free")")) << body;
     EXPECT_TRUE(has(body,
-                    R"({"meter":"api_calls","used":"85","count":85,"limit":"100","remaining":"15",)"
+                    R"({"meter":"api_calls","used":"85","count":85,"known":true,"limit":"100",)"
+                    R"("thresholds":["0.8","0.95","1"],"remaining":"15",)"
                     R"("percentage":85,"unlimited":false,"is_warning":true,)"
                     R"("is_upgrade_suggested":false,"is_blocked":false,"overage_units":"0",)"
                     R"("overage_cost":"0"})"))
         << body;
     EXPECT_TRUE(has(body,
-                    R"({"meter":"tokens","used":"10500","count":2,"limit":"10000","remaining":"0",)"
+                    R"({"meter":"tokens","used":"10500","count":2,"known":true,"limit":"10000",)"
+                    R"("thresholds":["0.8","0.95","1"],"remaining":"0",)"
                     R"("percentage":105,"unlimited":false,"is_warning":true,)"
                     R"("is_upgrade_suggested":true,"is_blocked":true,"overage_units":"500",)"
                     R"("overage_cost":"0.001"})"))
@@ -231,7 +233,8 @@ TEST_F(QueryApiTest, UsageCarriesLimitsFlagsOverageAndFreshness) {
 
     auto acme = http_get(address_, "/v1/tenants/acme/usage", "acme-key");
     ASSERT_EQ(acme.status, 200);
-    EXPECT_TRUE(has(acme.body, R"("meter":"tokens","used":"123456.789","count":1,"limit":null,)"))
+    EXPECT_TRUE(has(acme.body,
+                    R"("meter":"tokens","used":"123456.789","count":1,"known":true,"limit":null,)"))
         << acme.body;
     EXPECT_TRUE(has(acme.body, R"("unlimited":true)")) << acme.body;
 
@@ -468,11 +471,14 @@ TEST_F(QueryApiTest, APlanChangeMidMonthKeepsTheMonthsUsageUnderTheNewLimits) {
         },
         60s))
         << body;
-    EXPECT_TRUE(has(body, R"({"meter":"api_calls","used":"85","count":85,"limit":"1000",)"
+    EXPECT_TRUE(has(body, R"({"meter":"api_calls","used":"85","count":85,"known":true,)"
+                          R"("limit":"1000","thresholds":["0.8","0.95","1"],)"
                           R"("remaining":"915","percentage":8.5,"unlimited":false,)"
                           R"("is_warning":false,)"))
         << body;
-    EXPECT_TRUE(has(body, R"({"meter":"tokens","used":"10500","count":2,"limit":null,)")) << body;
+    EXPECT_TRUE(
+        has(body, R"({"meter":"tokens","used":"10500","count":2,"known":true,"limit":null,)"))
+        << body;
     set_plan("free");
     EXPECT_TRUE(ul::test::wait_until(
         [&] {
@@ -481,6 +487,127 @@ TEST_F(QueryApiTest, APlanChangeMidMonthKeepsTheMonthsUsageUnderTheNewLimits) {
         },
         60s))
         << body;
+}
+
+}  // namespace
+
+namespace {
+
+// The value of the unlabelled counter `name` in a /metrics text; -1 when absent.
+long long metric_value(const std::string& metrics, const std::string& name) {
+    const std::string line = "\n" + name + " ";
+    const auto at = metrics.find(line);
+    if (at == std::string::npos) {
+        return -1;
+    }
+    return std::stoll(metrics.substr(at + line.size()));
+}
+
+TEST_F(QueryApiTest, UnlimitedMetersHaveNoRemainingAndEntriesListTheirThresholds) {
+    // Issue 17: an unlimited meter answered "remaining":"0" (it has no end). Limited meters list
+    // the thresholds that decide their flags (here the file's 0.80 / 0.95 / 1.00).
+    auto acme = http_get(address_, "/v1/tenants/acme/usage", "acme-key");
+    ASSERT_EQ(acme.status, 200) << acme.body;
+    EXPECT_TRUE(has(acme.body, R"({"meter":"tokens","used":"123456.789","count":1,"known":true,)"
+                               R"("limit":null,"thresholds":[],"remaining":null,)"
+                               R"("percentage":0,"unlimited":true,)"))
+        << acme.body;
+    EXPECT_TRUE(has(acme.body, R"("limit":"1000","thresholds":["0.8","0.95","1"],)"
+                               R"("remaining":"997",)"))
+        << acme.body;
+    const auto unlimited =
+        http_get(address_, "/v1/tenants/acme/entitlements/tokens?amount=1000000", "acme-key");
+    EXPECT_TRUE(has(unlimited.body, R"("limit":null,"remaining":null,"unlimited":true)"))
+        << unlimited.body;
+}
+
+TEST_F(QueryApiTest, UnknownTenantsMetersAndPlansAreExplicit) {
+    // Issue 17: a typo'd tenant, a meter the plan does not list and an account naming a plan
+    // this server does not know were all served as if nothing were wrong.
+    const auto metrics_before = http_get(address_, "/metrics").body;
+    const long long tenants_before = metric_value(metrics_before, "query_unknown_tenant_total");
+    const long long meters_before = metric_value(metrics_before, "query_unknown_meter_total");
+    ASSERT_GE(tenants_before, 0) << metrics_before;
+    ASSERT_GE(meters_before, 0) << metrics_before;
+
+    // A tenant without an account: served on the default plan, and saying so.
+    auto nobody = http_get(address_, "/v1/tenants/acme-typo/usage", kAdmin);
+    ASSERT_EQ(nobody.status, 200) << nobody.body;
+    EXPECT_TRUE(has(nobody.body, R"({"tenant_id":"acme-typo","known":false,"plan":"free",)"))
+        << nobody.body;
+    auto check = http_get(address_, "/v1/tenants/acme-typo/entitlements/api_calls", kAdmin);
+    EXPECT_TRUE(has(check.body, R"("unlimited":false,"known":false,"plan_known":true,)"))
+        << check.body;
+    auto known = http_get(address_, "/v1/tenants/globex/usage", "globex-key");
+    EXPECT_TRUE(has(known.body, R"({"tenant_id":"globex","known":true,"plan":"free",)"))
+        << known.body;
+
+    // A meter the plan does not list, used: its entry says "known":false.
+    const std::string events = (dir_->path() / "unknown-meter.jsonl").string();
+    std::ofstream(events) << R"({"idempotency_key":"unknown-meter-1","tenant_id":"globex",)"
+                          << R"("meter":"gpu_seconds","quantity":"7","timestamp":")"
+                          << ul::test::utc_now_rfc3339() << "\"}\n";
+    ChildProcess emit("emit-unknown-meter",
+                      {UL_BINARY, "emit", "--bootstrap-file", bootstrap_file_, "--file", events},
+                      dir_->path());
+    ASSERT_EQ(emit.wait(60s), std::optional<int>(0)) << emit.stderr_text();
+    std::string body;
+    ASSERT_TRUE(ul::test::wait_until(
+        [&] {
+            body = http_get(address_, "/v1/tenants/globex/usage", "globex-key").body;
+            return has(body, R"("meter":"gpu_seconds")");
+        },
+        60s))
+        << body;
+    EXPECT_TRUE(has(body, R"({"meter":"gpu_seconds","used":"7","count":1,"known":false,)"
+                          R"("limit":null,"thresholds":[],"remaining":null,)"))
+        << body;
+    EXPECT_TRUE(has(body, R"({"meter":"api_calls","used":"85","count":85,"known":true,)")) << body;
+
+    const auto metrics_after = http_get(address_, "/metrics").body;
+    EXPECT_EQ(metric_value(metrics_after, "query_unknown_tenant_total"), tenants_before + 2)
+        << metrics_after;
+    EXPECT_GE(metric_value(metrics_after, "query_unknown_meter_total"), meters_before + 1)
+        << metrics_after;
+    EXPECT_TRUE(has(metrics_after, "# TYPE query_unknown_tenant_total counter")) << metrics_after;
+    EXPECT_TRUE(has(metrics_after, "# TYPE query_unknown_meter_total counter")) << metrics_after;
+
+    // `account set` refuses a plan the given plans file lacks: one line, exit 2.
+    ChildProcess refused("account-initech-refused",
+                         {UL_BINARY, "account", "set", "--bootstrap-file", bootstrap_file_,
+                          "--tenant", "initech", "--plan", "gold", "--config", plans_file_},
+                         dir_->path());
+    EXPECT_EQ(refused.wait(60s), std::optional<int>(2)) << refused.stderr_text();
+    EXPECT_EQ(refused.stderr_text(),
+              "usage-ledger: --plan gold is not in the plans file (free, pro)\n");
+
+    // An account written with another plans file names a plan this server lacks: served on
+    // the default plan, saying so, and this server refuses to write that account back.
+    const std::string other_plans = (dir_->path() / "gold-plans.json").string();
+    std::ofstream(other_plans) << R"({"default_plan":"gold","plans":[{"id":"gold","name":"Gold",)"
+                               << R"("meters":{"api_calls":{"limit":"5"}}}]})";
+    ChildProcess account(
+        "account-initech",
+        {UL_BINARY, "account", "set", "--bootstrap-file", bootstrap_file_, "--tenant", "initech",
+         "--plan", "gold", "--api-key", "initech-key", "--config", other_plans},
+        dir_->path());
+    ASSERT_EQ(account.wait(60s), std::optional<int>(0)) << account.stderr_text();
+    ASSERT_TRUE(ul::test::wait_until(
+        [&] {
+            body = http_get(address_, "/v1/tenants/initech/usage", kAdmin).body;
+            return has(body, R"("known":true)");
+        },
+        60s))
+        << body;
+    EXPECT_TRUE(has(body, R"({"tenant_id":"initech","known":true,"plan":"free",)"
+                          R"("plan_known":false,"account_plan":"gold",)"))
+        << body;
+    const auto rule = http_request(
+        address_, "POST", "/v1/tenants/initech/alert-rules",
+        {{"Authorization", std::string("Bearer ") + kAdmin}, {"Content-Type", "application/json"}},
+        R"({"meter":"api_calls","period":"month","threshold":{"percent":"0.5"}})");
+    EXPECT_EQ(rule.status, 409) << rule.body;
+    EXPECT_TRUE(has(rule.body, R"("error":"unknown_plan")")) << rule.body;
 }
 
 }  // namespace

@@ -199,6 +199,60 @@ TEST(QuotaFigures, ThresholdFlagsAreExact) {
     EXPECT_EQ(ul::quota_figures(&third, sum("1"))->percentage_milli, 33'333);
 }
 
+TEST(QuotaFigures, FlagsFollowThePlansThresholds) {
+    // Issue 17: the flags were 80 / 95 / 100 % whatever the plan said. A plan's own thresholds
+    // (50 / 90 / 100 %, plan level) resolve into its meters and decide the flags.
+    auto book = ul::parse_plans(R"({"default_plan":"team","plans":[{"id":"team","name":"Team",
+        "thresholds":["0.50","0.90","1.00"],"meters":{"api_calls":{"limit":"200"}}}]})");
+    ASSERT_TRUE(book) << book.error();
+    const ul::MeterPlan* plan = book->find("team")->find("api_calls");
+    ASSERT_NE(plan, nullptr);
+    EXPECT_EQ(plan->thresholds, (std::vector<Decimal>{dec("0.5"), dec("0.9"), dec("1")}));
+    struct Case {
+        const char* used;
+        bool warning;
+        bool upgrade;
+        bool blocked;
+    };
+    for (const Case& expected :
+         {Case{"99.999999", false, false, false}, Case{"100", true, false, false},
+          Case{"179.999999", true, false, false}, Case{"180", true, true, false},
+          Case{"199.999999", true, true, false}, Case{"200", true, true, true}}) {
+        auto figures = ul::quota_figures(plan, sum(expected.used));
+        ASSERT_TRUE(figures) << expected.used;
+        EXPECT_EQ(figures->is_warning, expected.warning) << expected.used;
+        EXPECT_EQ(figures->is_upgrade_suggested, expected.upgrade) << expected.used;
+        EXPECT_EQ(figures->is_blocked, expected.blocked) << expected.used;
+    }
+}
+
+TEST(QuotaFigures, UpgradeIsTheHighestThresholdBelowTheLimit) {
+    // warning: the first threshold; upgrade suggested: the highest threshold below 100 % (the
+    // second-to-last of the usual list ending at 1); blocked: 100 %, whatever the list says.
+    // Each flag implies the ones before it.
+    auto flags = [](std::vector<Decimal> thresholds, const char* used) {
+        auto plan = meter("100");
+        plan.thresholds = std::move(thresholds);
+        auto figures = ul::quota_figures(&plan, sum(used));
+        EXPECT_TRUE(figures) << used;
+        return std::vector<bool>{figures->is_warning, figures->is_upgrade_suggested,
+                                 figures->is_blocked};
+    };
+    using Flags = std::vector<bool>;
+    // No threshold at 100 %: upgrade at the last one (75 %).
+    EXPECT_EQ(flags({dec("0.5"), dec("0.75")}, "74.999999"), (Flags{true, false, false}));
+    EXPECT_EQ(flags({dec("0.5"), dec("0.75")}, "75"), (Flags{true, true, false}));
+    EXPECT_EQ(flags({dec("0.5"), dec("0.75")}, "99.999999"), (Flags{true, true, false}));
+    EXPECT_EQ(flags({dec("0.5"), dec("0.75")}, "100"), (Flags{true, true, true}));
+    // Thresholds past the limit (alerts at 120 %) do not move the upgrade flag past 100 %.
+    EXPECT_EQ(flags({dec("0.9"), dec("1"), dec("1.2")}, "90"), (Flags{true, true, false}));
+    // Only 100 %: every flag at the limit.
+    EXPECT_EQ(flags({dec("1")}, "99.999999"), (Flags{false, false, false}));
+    EXPECT_EQ(flags({dec("1")}, "100"), (Flags{true, true, true}));
+    // Only past the limit: warned and blocked at 100 % all the same.
+    EXPECT_EQ(flags({dec("1.5")}, "100"), (Flags{true, true, true}));
+}
+
 TEST(QuotaFigures, OverageCostUnlimitedAndZeroLimits) {
     const auto plan = meter("100", "0.000002");
     auto over = ul::quota_figures(&plan, sum("350.5"));
@@ -210,6 +264,8 @@ TEST(QuotaFigures, OverageCostUnlimitedAndZeroLimits) {
     const auto unlimited = meter(nullptr);
     auto free = ul::quota_figures(&unlimited, sum("123456789"));
     EXPECT_TRUE(free->unlimited);
+    EXPECT_EQ(free->remaining, std::nullopt);  // no end to reach (it was a magic 0)
+    EXPECT_EQ(ul::quota_figures(nullptr, sum("5"))->remaining, std::nullopt);
     EXPECT_FALSE(free->is_blocked);
     EXPECT_TRUE(ul::quota_figures(nullptr, sum("5"))->unlimited);
     const auto zero = meter("0");
@@ -229,6 +285,8 @@ TEST(QuotaFigures, EntitlementAtTheBoundary) {
     EXPECT_FALSE(ul::entitlement(&plan, sum("100.000001"), dec("0"))->allowed);
     const auto unlimited = meter(nullptr);
     EXPECT_TRUE(ul::entitlement(&unlimited, sum("1000000000"), dec("1000000000000"))->allowed);
+    EXPECT_EQ(ul::entitlement(&unlimited, sum("5"), dec("1"))->remaining, std::nullopt);
+    EXPECT_EQ(ul::entitlement(&plan, sum("85"), dec("1"))->remaining, sum("15"));
 }
 
 TEST(QuotaFigures, CrossingsSkipSeveralThresholdsInOneStep) {
