@@ -151,6 +151,26 @@ OutcomeCounts replace_counts(const OutcomeCounts& total, const OutcomeCounts& be
     return out;
 }
 
+// A partition's state and its counts into `batch` (apply and adopt).
+void put_partition_state(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* meta,
+                         std::uint32_t partition, const PartitionState& state) {
+    const auto key = partition_meta_key(partition);
+    const auto value = encode_state(state);
+    batch.Put(meta, rocksdb::Slice(key.data(), key.size()),
+              rocksdb::Slice(value.data(), value.size()));
+    const auto counts_key = partition_counts_key(partition);
+    const auto counts = encode_counts(state.counts);
+    batch.Put(meta, rocksdb::Slice(counts_key.data(), counts_key.size()),
+              rocksdb::Slice(counts.data(), counts.size()));
+}
+
+void put_totals(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* meta,
+                const OutcomeCounts& totals) {
+    const auto value = encode_counts(totals);
+    batch.Put(meta, rocksdb::Slice(kCountersKey.data(), kCountersKey.size()),
+              rocksdb::Slice(value.data(), value.size()));
+}
+
 std::array<char, 16> dedup_bytes(const DedupKey& key) {
     std::array<char, 16> out{};
     put_u64(out.data(), key.high);
@@ -473,18 +493,9 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
                    rocksdb::Slice(value.data(), value.size()));
     }
     for (const auto& [partition, state] : touched_) {
-        const auto key = partition_meta_key(partition);
-        const auto value = encode_state(state);
-        batch_.Put(meta_, rocksdb::Slice(key.data(), key.size()),
-                   rocksdb::Slice(value.data(), value.size()));
-        const auto counts_key = partition_counts_key(partition);
-        const auto partition_counts = encode_counts(state.counts);
-        batch_.Put(meta_, rocksdb::Slice(counts_key.data(), counts_key.size()),
-                   rocksdb::Slice(partition_counts.data(), partition_counts.size()));
+        put_partition_state(batch_, meta_, partition, state);
     }
-    const auto counts_value = encode_counts(counts);
-    batch_.Put(meta_, rocksdb::Slice(kCountersKey.data(), kCountersKey.size()),
-               rocksdb::Slice(counts_value.data(), counts_value.size()));
+    put_totals(batch_, meta_, counts);
 
     // 5. One atomic, durable write; then the in-memory state follows.
     rocksdb::WriteOptions write_options;
@@ -680,17 +691,8 @@ Result<bool, std::string> LedgerStore::adopt(std::uint32_t partition, const Adop
     state.outbox_next = marker.next_sequence;  // in the changelog already
     state.changelog_next = std::max(state.changelog_next, changelog_next);
     state.counts = marker.counts;
-    const auto key = partition_meta_key(partition);
-    const auto value = encode_state(state);
-    batch.Put(meta_, rocksdb::Slice(key.data(), key.size()),
-              rocksdb::Slice(value.data(), value.size()));
-    const auto counts_key = partition_counts_key(partition);
-    const auto partition_counts = encode_counts(state.counts);
-    batch.Put(meta_, rocksdb::Slice(counts_key.data(), counts_key.size()),
-              rocksdb::Slice(partition_counts.data(), partition_counts.size()));
-    const auto total = encode_counts(counts);
-    batch.Put(meta_, rocksdb::Slice(kCountersKey.data(), kCountersKey.size()),
-              rocksdb::Slice(total.data(), total.size()));
+    put_partition_state(batch, meta_, partition, state);
+    put_totals(batch, meta_, counts);
     rocksdb::WriteOptions write_options;
     write_options.sync = options_.sync;
     const auto status = db_->get()->Write(write_options, &batch);

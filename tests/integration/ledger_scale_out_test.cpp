@@ -88,20 +88,41 @@ std::uint64_t field(const std::string& json, const std::string& name) {
     return at == std::string::npos ? ~0ULL : std::stoull(json.substr(at + name.size() + 3));
 }
 
+// `usage-ledger broker` (the embedded broker in its own process) with `partitions` per topic;
+// `address` is empty when it did not come up within 30 s.
+struct Broker {
+    std::string file;
+    std::unique_ptr<ChildProcess> process;
+    std::string address;
+};
+
+Broker start_broker(const std::filesystem::path& dir, const std::string& partitions) {
+    Broker broker;
+    broker.file = (dir / "bootstrap").string();
+    broker.process = std::make_unique<ChildProcess>(
+        "broker",
+        std::vector<std::string>{UL_BINARY, "broker", "--bootstrap-file", broker.file,
+                                 "--partitions", partitions},
+        dir);
+    if (ul::test::wait_until([&] { return std::filesystem::exists(broker.file); }, 30s)) {
+        broker.address = ul::test::read_file(broker.file);
+        broker.address.erase(broker.address.find_last_not_of("\n ") + 1);
+    }
+    return broker;
+}
+
 TEST(LedgerScaleOut, PartitionsMovingBetweenInstancesAreNeverAcceptedTwice) {
-    const unsigned seed = std::random_device{}();
-    std::printf("seed %u (UL_TEST_SEED replays it)\n", seed);
     const char* fixed = std::getenv("UL_TEST_SEED");
-    std::mt19937 random(fixed != nullptr ? static_cast<unsigned>(std::stoul(fixed)) : seed);
+    const unsigned seed =
+        fixed != nullptr ? static_cast<unsigned>(std::stoul(fixed)) : std::random_device{}();
+    std::printf("seed %u (UL_TEST_SEED replays it)\n", seed);
+    std::mt19937 random(seed);
 
     ul::test::TempDir dir;
-    const std::string bootstrap_file = (dir.path() / "bootstrap").string();
-    ChildProcess broker(
-        "broker", {UL_BINARY, "broker", "--bootstrap-file", bootstrap_file, "--partitions", "6"},
-        dir.path());
-    ASSERT_TRUE(ul::test::wait_until([&] { return std::filesystem::exists(bootstrap_file); }, 30s));
-    std::string bootstrap = ul::test::read_file(bootstrap_file);
-    bootstrap.erase(bootstrap.find_last_not_of("\n ") + 1);
+    const Broker broker = start_broker(dir.path(), "6");
+    ASSERT_FALSE(broker.address.empty()) << "the broker did not start";
+    const std::string& bootstrap_file = broker.file;
+    const std::string& bootstrap = broker.address;
     const std::string store_a = (dir.path() / "a").string();
     const std::string store_b = (dir.path() / "b").string();
     auto ledger = [&](const std::string& name, const std::string& store) {
@@ -195,13 +216,10 @@ TEST(LedgerScaleOut, PartitionsMovingBetweenInstancesAreNeverAcceptedTwice) {
 // every one of them (and on a real cluster, retention may have deleted them already).
 TEST(LedgerScaleOut, AnInstanceTakingOverLaterKeepsWhatWasDecided) {
     ul::test::TempDir dir;
-    const std::string bootstrap_file = (dir.path() / "bootstrap").string();
-    ChildProcess broker(
-        "broker", {UL_BINARY, "broker", "--bootstrap-file", bootstrap_file, "--partitions", "4"},
-        dir.path());
-    ASSERT_TRUE(ul::test::wait_until([&] { return std::filesystem::exists(bootstrap_file); }, 30s));
-    std::string bootstrap = ul::test::read_file(bootstrap_file);
-    bootstrap.erase(bootstrap.find_last_not_of("\n ") + 1);
+    const Broker broker = start_broker(dir.path(), "4");
+    ASSERT_FALSE(broker.address.empty()) << "the broker did not start";
+    const std::string& bootstrap_file = broker.file;
+    const std::string& bootstrap = broker.address;
     const std::string store_a = (dir.path() / "a").string();
     const std::string store_b = (dir.path() / "b").string();
     auto stats = [&](std::vector<std::string> dirs) {
