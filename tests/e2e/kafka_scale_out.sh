@@ -386,6 +386,12 @@ all_alive
 t_consumed=$((SECONDS - t_flow))
 echo "consumed and relayed $t_consumed s after the first slice"
 
+# partitions that moved were rebuilt from usage.ledger (ledger/README.md, "Scale-out")
+rebuilds=$(cat "$WORK"/ledger?.*.log | grep -c 'adopted [0-9]* entries, continuing at' || true)
+adopted=$(cat "$WORK"/ledger?.*.log | grep -o 'adopted [0-9]* entries, continuing at' | awk '{ n += $2 } END { print n + 0 }')
+((rebuilds > 0)) || fail "no ledger rebuilt a partition it took over from usage.ledger: the partitions never moved?"
+echo "partitions taken over and rebuilt from usage.ledger: $rebuilds times, $adopted entries adopted"
+
 # ---- exact: emit, the summed stats, every store
 [[ $emitted_valid == "$EXP_VALID" && $emitted_invalid == "$EXP_INVALID" ]] ||
     fail "emit sent $emitted_valid valid and refused $emitted_invalid invalid lines, the generator expects $EXP_VALID and $EXP_INVALID"
@@ -445,5 +451,5 @@ cmp -s "$WORK/month.got" "$WORK/month.expected" ||
     fail "the projection's month cells differ from the generator's: $(diff "$WORK/month.expected" "$WORK/month.got" | head -n 6)"
 echo "projection: applied $applied entries ($repeated repeats skipped), month counters: $count events, quantity sum $sum, $(wc -l <"$WORK/month.got") cells equal to the generator's (exact)"
 
-echo "summary: seed $SEED; $LINES lines in $SLICES slices; ledger events ${done_events[term]} SIGTERM, ${done_events[kill]} kill -9, ${done_events[start]} start ($mid_stream with events still to consume); leader broker kills: ${broker_kills[*]}; cluster ${t_cluster} s, steps ${t_steps} s, consumed and relayed at ${t_consumed} s, total $((SECONDS - t_start)) s"
+echo "summary: seed $SEED; $LINES lines in $SLICES slices; ledger events ${done_events[term]} SIGTERM, ${done_events[kill]} kill -9, ${done_events[start]} start ($mid_stream with events still to consume); leader broker kills: ${broker_kills[*]}; $rebuilds rebuilds from usage.ledger ($adopted entries adopted); cluster ${t_cluster} s, steps ${t_steps} s, consumed and relayed at ${t_consumed} s, total $((SECONDS - t_start)) s"
 echo "1 passed, 0 failed"
