@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "consumers/kafka.h"
 #include "ledger/ledger_service.h"
 #include "ops/bench_commands.h"
 #include "ops/cli.h"
@@ -98,6 +99,46 @@ double percentile(std::vector<double> values, double share) {
     return values[index];
 }
 
+// A real cluster's usage.events must be empty: the bench's fresh ledger reads it from its start,
+// and earlier runs' events (the same idempotency keys) would make the figures meaningless.
+Result<bool, std::string> check_fresh_topics(const std::string& bootstrap,
+                                             const kafka::Properties& settings) {
+    auto config =
+        kafka::make_config(kafka::with_settings({{"bootstrap.servers", bootstrap}}, settings));
+    if (!config) {
+        return unexpected(config.error());
+    }
+    auto handle = kafka::make_handle(RD_KAFKA_PRODUCER, std::move(config).value());
+    if (!handle) {
+        return unexpected(handle.error());
+    }
+    auto metadata = kafka::wait_for_cluster(handle->get(), bootstrap, 30000);
+    if (!metadata) {
+        return unexpected(metadata.error());
+    }
+    const int partitions = kafka::partition_count(**metadata, "usage.events");
+    if (partitions == 0) {
+        return unexpected(
+            std::string("usage.events does not exist: run `usage-ledger topics create` first"));
+    }
+    for (int partition = 0; partition < partitions; ++partition) {
+        std::int64_t low = 0;
+        std::int64_t high = 0;
+        if (rd_kafka_query_watermark_offsets(handle->get(), "usage.events", partition, &low, &high,
+                                             10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return unexpected("cannot read the offsets of usage.events partition " +
+                              std::to_string(partition));
+        }
+        if (high > 0) {
+            return unexpected(
+                std::string("usage.events already holds events: bench e2e needs fresh topics (e.g. "
+                            "ops/kafka stop --dir D; rm -r D; ops/kafka start --nodes 3 --dir D; "
+                            "usage-ledger topics create ...)"));
+        }
+    }
+    return true;
+}
+
 int run_bench_e2e(const E2eArgs& args) {
     const std::string data_dir = args.data_dir.empty()
                                      ? (std::filesystem::temp_directory_path() /
@@ -110,6 +151,12 @@ int run_bench_e2e(const E2eArgs& args) {
     const std::string bootstrap =
         external ? resolve_bootstrap_or_throw(args.kafka) : broker->bootstrap();
     const auto kafka_settings = kafka_settings_or_throw(args.kafka);
+    if (external) {
+        if (auto fresh = check_fresh_topics(bootstrap, kafka_settings); !fresh) {
+            spdlog::error("bench e2e: {}", fresh.error());
+            return kExitFailure;
+        }
+    }
     LedgerServiceOptions ledger_options;
     ledger_options.bootstrap = bootstrap;
     ledger_options.kafka_settings = kafka_settings;
@@ -219,7 +266,9 @@ int run_bench_e2e(const E2eArgs& args) {
         const auto start = std::chrono::steady_clock::now();
         std::string line;
         std::uint64_t next_probe = 0;
-        while (sent.load() < total) {
+        // Until the load and every probe are sent: under backpressure (a slow cluster) the load
+        // lags its schedule, and the probes still go out on theirs.
+        while (sent.load() < total || next_probe < probes_total) {
             const double elapsed =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             const auto due = std::min<std::uint64_t>(
@@ -238,11 +287,11 @@ int run_bench_e2e(const E2eArgs& args) {
                     (*producer)->poll(1);
                 }
             }
-            if (next_probe < probes_total &&
-                elapsed * 1000 >=
-                    1000.0 * args.warmup_seconds +
-                        static_cast<double>(next_probe *
-                                            static_cast<std::uint64_t>(args.probe_interval_ms))) {
+            while (next_probe < probes_total &&
+                   elapsed * 1000 >=
+                       1000.0 * args.warmup_seconds +
+                           static_cast<double>(
+                               next_probe * static_cast<std::uint64_t>(args.probe_interval_ms))) {
                 line = R"({"idempotency_key":"probe-)" + std::to_string(next_probe) +
                        R"(","tenant_id":"bench-probe","meter":"probe","quantity":1,"timestamp":")" +
                        now + "\"}";
