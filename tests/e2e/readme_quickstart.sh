@@ -141,7 +141,7 @@ if [[ -n "$DRY_RUN_INDEX" ]]; then
 fi
 printf '%s\n' "${LINES[@]}" >"$WORK/lines"
 python3 - "$COPY" "$WORK/lines" "$INVALID_LINES" >"$WORK/expected.json" <<'PY' ||
-import json, shlex, sys
+import json, os, shlex, sys
 from decimal import Decimal
 copy, lines_file, invalid = sys.argv[1], sys.argv[2], {int(n) for n in sys.argv[3].split()}
 expected = {}  # meter -> [sum, count]
@@ -156,7 +156,10 @@ for line in open(lines_file):
         continue
     flags = dict(zip(words, words[1:]))
     if "--file" in flags:
-        for number, text in enumerate(open(f"{copy}/{flags['--file']}"), start=1):
+        path = os.path.join(copy, flags["--file"])
+        if not os.path.exists(path):  # that line failed (its status said so): nothing sent
+            continue
+        for number, text in enumerate(open(path), start=1):
             if number in invalid or not text.strip():
                 continue
             event = json.loads(text)
