@@ -6,7 +6,9 @@
       operation does not declare STATUS (exactly, as 4XX, or as default), when CONTENT_TYPE is
       not among the response's media types, when a body comes where none is declared, or when a
       JSON body does not validate against the schema: $refs resolved, OpenAPI 3.0 `nullable`
-      turned into the JSON Schema null type, `format: date-time` checked (RFC 3339).
+      turned into the JSON Schema null type, `format: date-time` checked (RFC 3339). Stricter
+      than JSON Schema: a member of an object the schema lists `properties` for, without saying
+      anything of additionalProperties, must be one of them (the spec names every field).
   openapi_check.py SPEC coverage LOG
       LOG lines: "checked METHOD PATH STATUS" and "uncovered METHOD PATH reason…". Fails unless
       every operation of the spec has a checked 2xx answer or is listed as uncovered with a
@@ -97,6 +99,41 @@ def date_time(value):
     return not isinstance(value, str) or RFC3339.match(value) is not None
 
 
+def undocumented(schema, value, at=""):
+    """Members of the answer that no schema it validates against declares (an object schema that
+    lists `properties` and says nothing of additionalProperties): the spec must name them all."""
+    found = []
+    if not isinstance(schema, dict):
+        return found
+    branches = list(schema.get("allOf", []))
+    for key in ("oneOf", "anyOf"):
+        branches += [b for b in schema.get(key, [])
+                     if jsonschema.Draft202012Validator(b).is_valid(value)]
+    if isinstance(value, dict):
+        declared = dict(schema.get("properties", {}))
+        open_ended = "additionalProperties" in schema or "patternProperties" in schema or not declared
+        for branch in branches:
+            if isinstance(branch, dict):
+                declared.update(branch.get("properties", {}))
+                open_ended = open_ended and not branch.get("properties")
+        if schema.get("additionalProperties") not in (None, True, False):
+            for name, member in value.items():
+                if name not in declared:
+                    found += undocumented(schema["additionalProperties"], member, f"{at}/{name}")
+        for name, member in value.items():
+            if name in declared:
+                found += undocumented(declared[name], member, f"{at}/{name}")
+            elif not open_ended:
+                found.append(f"{at}/{name}")
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, member in enumerate(value):
+            found += undocumented(schema["items"], member, f"{at}/{index}")
+    for branch in branches:
+        if not isinstance(value, dict):
+            found += undocumented(branch, value, at)
+    return sorted(set(found))
+
+
 def check(spec, method, path, status, content_type, body_file):
     with open(body_file, "rb") as f:
         raw = f.read()
@@ -132,6 +169,10 @@ def check(spec, method, path, status, content_type, body_file):
             lines.append(f"  at {at}: {error.message[:300]}")
         lines.append(f"  body: {raw[:600].decode('utf-8', 'replace')}")
         return "\n".join(lines)
+    extra = undocumented(schema, value)
+    if extra:
+        return (f"{where}: the answer has members the spec does not declare: {', '.join(extra)}\n"
+                f"  body: {raw[:600].decode('utf-8', 'replace')}")
     return None
 
 
