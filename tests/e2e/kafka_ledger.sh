@@ -52,16 +52,6 @@ LEDGER_A_PID=
 LEDGER_B_PID=
 PROJECT_PID=
 
-# stop_process PID: SIGTERM, up to 20 s for a clean exit, then SIGKILL
-stop_process() {
-    local pid=$1 deadline=$((SECONDS + 20))
-    [[ -n $pid ]] || return 0
-    kill "$pid" 2>/dev/null || return 0
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     local rc=$? log
     stop_process "$PROJECT_PID"
@@ -181,7 +171,6 @@ echo "ledgers A and B hold 2 partitions each"
 "$UL" project --bootstrap "$BS" --data-dir "$WORK/projection" --listen 127.0.0.1:0 \
     --admin-key kafka-ledger-test-admin-key >"$WORK/project.log" 2>&1 &
 PROJECT_PID=$!
-api_address() { grep -o 'query API on http://[0-9.]*:[0-9]*' "$WORK/project.log" | head -n 1 | sed 's|.*http://||'; }
 poll 60 "the projection's query API address in its log" api_address
 API=$(api_address)
 [[ $API =~ ^127\.0\.0\.1:[1-9][0-9]*$ ]] || fail "no query API address in the projection's log: '$API'"
@@ -307,9 +296,6 @@ summed_stats "after the crashes"
 counters() {
     "$UL" export counters --data-dir "$WORK/projection" --window month >"$WORK/counters.jsonl" \
         2>"$WORK/counters.err"
-}
-metric() { # metric NAME: its value on the projection's /metrics
-    curl -s "http://$API/metrics" | awk -v name="$1" '$1 == name { print $2; found = 1 } END { exit !found }'
 }
 http_ok() { [[ $(curl -s -o /dev/null -w '%{http_code}' "http://$API$1") == 200 ]]; }
 # projection_read_all MIN_REPEATS: usage.ledger read to its end, every entry applied, and at

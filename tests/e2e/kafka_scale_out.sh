@@ -65,16 +65,6 @@ EMIT_PID=
 RESTART_PID=
 RESTART_NODE=
 
-# stop_process PID: SIGTERM, up to 20 s for a clean exit, then SIGKILL
-stop_process() {
-    local pid=$1 deadline=$((SECONDS + 20))
-    [[ -n $pid ]] || return 0
-    kill "$pid" 2>/dev/null || return 0
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     local rc=$? log name
     [[ -n $EMIT_PID ]] && stop_process "$EMIT_PID"
@@ -243,7 +233,6 @@ poll 120 "ledgers A, B and C sharing the $PARTITIONS partitions (2 each)" all_sp
 "$UL" project --bootstrap "$BS" --data-dir "$WORK/projection" --listen 127.0.0.1:0 \
     --admin-key kafka-scale-out-test-admin-key >"$WORK/project.log" 2>&1 &
 PROJECT_PID=$!
-api_address() { grep -o 'query API on http://[0-9.]*:[0-9]*' "$WORK/project.log" | head -n 1 | sed 's|.*http://||'; }
 poll 60 "the projection's query API address in its log" api_address
 API=$(api_address)
 [[ $API =~ ^127\.0\.0\.1:[1-9][0-9]*$ ]] || fail "no query API address in the projection's log: '$API'"
@@ -426,9 +415,6 @@ for name in "${NAMES[@]}"; do
 done
 
 # ---- exact: the projection
-metric() { # metric NAME: its value on the projection's /metrics
-    curl -s "http://$API/metrics" | awk -v name="$1" '$1 == name { print $2; found = 1 } END { exit !found }'
-}
 projection_read_all() {
     local lag applied
     lag=$(metric projection_lag_entries) && applied=$(metric projection_entries_applied_total) || return 1

@@ -9,6 +9,8 @@
 set -uo pipefail
 BIN=$1
 ROOT=$2
+# shellcheck source=tests/support/up_test_lib.sh
+source "$ROOT/tests/support/up_test_lib.sh"
 WORK=$(mktemp -d)
 UP_PID=
 cleanup() {
@@ -27,14 +29,7 @@ echo "sk_test_monitoring" >"$WORK/stripe.key"
     --stripe-secret-key-file "$WORK/stripe.key" --stripe-api-base http://127.0.0.1:9 \
     >"$WORK/up.out" 2>"$WORK/up.err" &
 UP_PID=$!
-deadline=$((SECONDS + 120))
-until grep -q "Stop with Ctrl-C" "$WORK/up.out" 2>/dev/null; do
-    kill -0 "$UP_PID" 2>/dev/null || fail "up exited before it was ready"
-    ((SECONDS < deadline)) || fail "up not ready within 120 s"
-    sleep 0.1
-done
-URL=$(sed -n 's/^  dashboard: *\(http:[^#]*\)#key=.*/\1/p' "$WORK/up.out")
-[[ "$URL" == http://127.0.0.1:* ]] || fail "up printed no dashboard URL"
+URL=$(up_dashboard_url "$UP_PID" "$WORK/up.out" 120) || fail "$URL"
 
 # Requests to count: a tenant route (401 without a key), an unknown path, health.
 curl -s -o /dev/null "${URL}healthz"

@@ -12,6 +12,8 @@
 set -uo pipefail
 BIN=$1
 ROOT=$2
+# shellcheck source=tests/support/up_test_lib.sh
+source "$ROOT/tests/support/up_test_lib.sh"
 SPEC=$ROOT/schemas/openapi.yaml
 CHECK=$ROOT/tests/support/openapi_check.py
 FAKE="$(cd "$(dirname "$BIN")/.." && pwd)/tests/fakes/fake-stripe"
@@ -89,14 +91,7 @@ STRIPE_SECRET_KEY=sk_test_openapi "$BIN" up --data-dir "$WORK/data" --listen 127
     --stripe-api-base "$STRIPE" --stripe-webhook-secret-file "$WORK/whsec" \
     >"$WORK/up.out" 2>"$WORK/up.err" &
 UP_PID=$!
-deadline=$((SECONDS + 120))
-until grep -q "Stop with Ctrl-C" "$WORK/up.out" 2>/dev/null; do
-    kill -0 "$UP_PID" 2>/dev/null || fail "up exited before it was ready"
-    ((SECONDS < deadline)) || fail "up not ready within 120 s"
-    sleep 0.1
-done
-URL=$(sed -n 's/^  dashboard: *\(http:[^#]*\)#key=.*/\1/p' "$WORK/up.out")
-[[ "$URL" == http://127.0.0.1:* ]] || fail "up printed no dashboard URL"
+URL=$(up_dashboard_url "$UP_PID" "$WORK/up.out" 120) || fail "$URL"
 
 # The tenant, on the built-in free plan (api_calls 1000, tokens 100000, audio_minutes 60).
 "$BIN" account set --bootstrap-file "$WORK/data/bootstrap" --tenant acme --plan free \

@@ -25,6 +25,8 @@
 set -euo pipefail
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ROOT=$2
+# shellcheck source=tests/support/up_test_lib.sh
+source "$ROOT/tests/support/up_test_lib.sh"
 WORK=$(mktemp -d)
 COPY=$WORK/repo
 UP_PID=
@@ -78,14 +80,9 @@ tar -C "$ROOT" --exclude=./.git --exclude=./build --exclude='./build-*' --exclud
 (cd "$COPY" && exec "$BIN" up --demo --data-dir "$COPY/data" --listen 127.0.0.1:0) \
     </dev/null >"$WORK/up.out" 2>"$WORK/up.err" &
 UP_PID=$!
-deadline=$((SECONDS + 60))
-until grep -q "Stop with Ctrl-C" "$WORK/up.out" 2>/dev/null; do
-    kill -0 "$UP_PID" 2>/dev/null || die "up exited before it was up"
-    ((SECONDS < deadline)) || die "up did not come up within 60 s"
-    sleep 0.1
-done
-ADDRESS=$(sed -n 's|^ *dashboard: *http://\([0-9.]*:[0-9]*\)/.*|\1|p' "$WORK/up.out")
-[[ "$ADDRESS" == 127.0.0.1:* ]] || die "up printed no dashboard address"
+URL=$(up_dashboard_url "$UP_PID" "$WORK/up.out" 60) || die "$URL"
+ADDRESS=${URL#http://}
+ADDRESS=${ADDRESS%%/*}
 [[ -s "$COPY/data/bootstrap" ]] || die "up wrote no $COPY/data/bootstrap"
 echo "up: pid $UP_PID, listening on $ADDRESS"
 

@@ -1,0 +1,17 @@
+# Shared by e2e scripts that start `usage-ledger up` in the background (sourced, not run).
+
+# up_dashboard_url PID OUT SECONDS: waits until `up` (pid PID, its stdout in OUT) says it is
+# ready ("Stop with Ctrl-C") and prints its dashboard URL without the key fragment
+# (http://127.0.0.1:PORT/). On failure prints the reason instead and returns 1: `up` exited, the
+# deadline passed, or it printed no URL. Polls; never sleeps for a fixed time to wait.
+up_dashboard_url() {
+    local pid=$1 out=$2 deadline=$((SECONDS + $3)) url
+    until grep -q "Stop with Ctrl-C" "$out" 2>/dev/null; do
+        kill -0 "$pid" 2>/dev/null || { echo "up exited before it was ready"; return 1; }
+        ((SECONDS < deadline)) || { echo "up not ready within $3 s"; return 1; }
+        sleep 0.1
+    done
+    url=$(sed -n 's/^ *dashboard: *\(http:[^#]*\)#key=.*/\1/p' "$out")
+    [[ "$url" == http://127.0.0.1:* ]] || { echo "up printed no dashboard URL"; return 1; }
+    echo "$url"
+}
