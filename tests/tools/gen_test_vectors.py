@@ -159,7 +159,7 @@ INVALID = [
     # bad_key
     ("bad_key: empty", ev(idempotency_key='""'), "bad_key"),
     ("bad_key: 129 bytes", ev(idempotency_key=js("k" * 129)), "bad_key"),
-    ("bad_key: 128 bytes escaped but 129 unescaped",
+    ("bad_key: 128 characters, 129 UTF-8 bytes",
      ev(idempotency_key='"' + "k" * 127 + '\\u00e9"'), "bad_key"),
     ("bad_key: number", ev(idempotency_key="123"), "bad_key"),
     ("bad_key: null", ev(idempotency_key="null"), "bad_key"),
