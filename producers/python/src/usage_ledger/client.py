@@ -81,6 +81,10 @@ class Pending(concurrent.futures.Future):
         self.idempotency_key = idempotency_key
         self.tenant_id = tenant_id
 
+    def cancel(self) -> bool:
+        """Always False: a recorded event cannot be taken back (it may be on the wire)."""
+        return False
+
 
 class _Item:
     __slots__ = ("text", "size", "key", "tenant", "pending")
