@@ -42,7 +42,11 @@ def make_events(tenants, count, seed, timestamp):
         tenant = rng.choice(tenants)
         micros = rng.randint(0, 5_000_000_000)
         shape = index % 3
-        quantity = Decimal(micros).scaleb(-6) if shape == 0 else (micros // 10**6 if shape == 1 else ul.format_micros(micros))
+        quantity = (
+            Decimal(micros).scaleb(-6)
+            if shape == 0
+            else (micros // 10**6 if shape == 1 else ul.format_micros(micros))
+        )
         fields = {
             "tenant_id": tenant,
             "meter": rng.choice(METERS),
@@ -51,12 +55,18 @@ def make_events(tenants, count, seed, timestamp):
             "timestamp": timestamp,
         }
         if rng.random() < 0.5:
-            fields["properties"] = {"model": rng.choice(MODELS), "region": "eu", "cached": rng.random() < 0.5}
+            fields["properties"] = {
+                "model": rng.choice(MODELS),
+                "region": "eu",
+                "cached": rng.random() < 0.5,
+            }
         if rng.random() < 0.2:
             fields["subject"] = f"user-{rng.randint(1, 50)}"
         events.append(fields)
     for _ in range(count - fresh):
-        events.insert(rng.randint(len(events) // 2, len(events)), dict(rng.choice(events[: len(events) // 2])))
+        events.insert(
+            rng.randint(len(events) // 2, len(events)), dict(rng.choice(events[: len(events) // 2]))
+        )
     return events
 
 
@@ -93,7 +103,7 @@ def main():
     print(f"e2e_send: seed {args.seed}", file=sys.stderr)
     keys = dict(item.split("=", 1) for item in args.tenant)
     tenants = sorted(keys)
-    at = ul.format_rfc3339(ul.parse_rfc3339(dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    at = ul.format_rfc3339(ul.parse_rfc3339(dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
     events = make_events(tenants, args.events, args.seed, at)
     usage, distinct = expected_usage(events)
 
@@ -107,7 +117,9 @@ def main():
 
     def record_all(tenant):
         try:
-            with ul.Client(args.url, keys[tenant], batch_size=100, backoff_initial=0.02, backoff_max=0.5) as client:
+            with ul.Client(
+                args.url, keys[tenant], batch_size=100, backoff_initial=0.02, backoff_max=0.5
+            ) as client:
                 pendings = []
                 for position, fields in by_tenant[tenant]:
                     pendings.append((position, client.record(**fields)))
@@ -129,16 +141,24 @@ def main():
 
     # The last tenth with send(), one tenant at a time (a tenant key sends its own events only).
     for tenant in tenants:
-        mine = [(position, fields) for position, fields in enumerate(events) if position >= split and fields["tenant_id"] == tenant]
-        with ul.Client(args.url, keys[tenant], batch_size=100, backoff_initial=0.02, backoff_max=0.5) as client:
-            for (position, _), verdict in zip(mine, client.send([fields for _, fields in mine])):
+        mine = [
+            (position, fields)
+            for position, fields in enumerate(events)
+            if position >= split and fields["tenant_id"] == tenant
+        ]
+        with ul.Client(
+            args.url, keys[tenant], batch_size=100, backoff_initial=0.02, backoff_max=0.5
+        ) as client:
+            for (position, _), verdict in zip(
+                mine, client.send([fields for _, fields in mine]), strict=True
+            ):
                 verdicts[position] = verdict
             for name, value in client.stats().items():
                 stats.setdefault(f"send-{tenant}", {})[name] = value
 
     seen = set()
     counts = collections.Counter()
-    for position, (fields, verdict) in enumerate(zip(events, verdicts)):
+    for position, (fields, verdict) in enumerate(zip(events, verdicts, strict=True)):
         identity = (fields["tenant_id"], fields["idempotency_key"])
         counts[verdict.status] += 1
         if identity in seen and verdict.status != "duplicate":
@@ -159,7 +179,10 @@ def main():
                 want_used, want_count = usage.get((tenant, meter), (Decimal(0), 0))
                 entry = meters.get(meter, {"used": "0", "count": 0})
                 if Decimal(str(entry["used"])) != want_used or entry["count"] != want_count:
-                    differences.append(f"{tenant}/{meter}: used {entry['used']} count {entry['count']}, expected {want_used} count {want_count}")
+                    differences.append(
+                        f"{tenant}/{meter}: used {entry['used']} count {entry['count']},"
+                        f" expected {want_used} count {want_count}"
+                    )
         if not differences:
             break
         if time.monotonic() > deadline:
@@ -167,11 +190,18 @@ def main():
         time.sleep(0.2)  # polling a condition with a deadline
 
     retries = sum(value.get("retries", 0) for value in stats.values())
-    print(json.dumps({
-        "events": len(events), "distinct": len(distinct), "verdicts": dict(counts),
-        "sdk_retries": retries, "seed": args.seed,
-        "usage": {f"{t}/{m}": str(v[0]) for (t, m), v in sorted(usage.items())},
-    }))
+    print(
+        json.dumps(
+            {
+                "events": len(events),
+                "distinct": len(distinct),
+                "verdicts": dict(counts),
+                "sdk_retries": retries,
+                "seed": args.seed,
+                "usage": {f"{t}/{m}": str(v[0]) for (t, m), v in sorted(usage.items())},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,11 @@ class FakeLedger:
         known = self.entries.get(identity)
         if known is None:
             self.entries[identity] = canonical
-            return {"status": "accepted", "ledger_partition": 0, "ledger_sequence": len(self.entries) - 1}
+            return {
+                "status": "accepted",
+                "ledger_partition": 0,
+                "ledger_sequence": len(self.entries) - 1,
+            }
         return {"status": "duplicate" if known == canonical else "conflict"}
 
     def _handler(self):
@@ -69,17 +73,31 @@ class FakeLedger:
                     self._reply(401, {"error": "unauthorized", "detail": "bad key"})
                     return
                 if isinstance(fault, int):
-                    self._reply(fault, {"error": "injected", "detail": str(fault)}, [("Retry-After", "0")] if fault == 429 else [])
+                    self._reply(
+                        fault,
+                        {"error": "injected", "detail": str(fault)},
+                        [("Retry-After", "0")] if fault == 429 else [],
+                    )
                     return
                 events = ul.loads_event(body)
                 with ledger.lock:
-                    answers = [dict(index=index, **ledger._verdict(event)) for index, event in enumerate(events)]
+                    answers = [
+                        dict(index=index, **ledger._verdict(event))
+                        for index, event in enumerate(events)
+                    ]
                 if fault == "drop":
                     self.close_connection = True
                     self.connection.close()
                     return
                 if all(answer["status"] == "invalid" for answer in answers):
-                    self._reply(400, {"error": "invalid_events", "detail": "every event is invalid", "events": answers})
+                    self._reply(
+                        400,
+                        {
+                            "error": "invalid_events",
+                            "detail": "every event is invalid",
+                            "events": answers,
+                        },
+                    )
                     return
                 self._reply(200, {"durability": "ledger", "events": answers})
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import usage_ledger as ul
 from tests.fake_server import FakeLedger
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 class ClientTest(unittest.TestCase):
@@ -26,7 +26,10 @@ class ClientTest(unittest.TestCase):
 
     def test_record_batches_and_returns_verdicts(self):
         client = self.client(batch_size=50)
-        pendings = [client.record("acme", "tokens", Decimal("1.5"), idempotency_key=f"k{i}", timestamp=NOW) for i in range(200)]
+        pendings = [
+            client.record("acme", "tokens", Decimal("1.5"), idempotency_key=f"k{i}", timestamp=NOW)
+            for i in range(200)
+        ]
         self.assertTrue(client.flush(30))
         verdicts = [pending.result(0) for pending in pendings]
         self.assertEqual({verdict.status for verdict in verdicts}, {"accepted"})
@@ -47,14 +50,20 @@ class ClientTest(unittest.TestCase):
         pending = client.record("acme", "tokens", 3)
         verdict = pending.result(10)
         self.assertEqual(verdict.status, "accepted")
-        self.assertRegex(pending.idempotency_key, r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+        self.assertRegex(
+            pending.idempotency_key,
+            r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+        )
         canonical = self.ledger.entries[("acme", pending.idempotency_key)]
         self.assertIn(f'"timestamp":"{NOW.year:04d}-', canonical)
 
     def test_retries_dropped_answers_and_errors_with_the_same_keys(self):
         self.ledger.faults = ["drop", 503, 429, "drop", None, "drop"]
         client = self.client(batch_size=10)
-        pendings = [client.record("acme", "tokens", 1, idempotency_key=f"r{i}", timestamp=NOW) for i in range(40)]
+        pendings = [
+            client.record("acme", "tokens", 1, idempotency_key=f"r{i}", timestamp=NOW)
+            for i in range(40)
+        ]
         self.assertTrue(client.flush(30))
         statuses = [pending.result(0).status for pending in pendings]
         self.assertTrue(all(status in ("accepted", "duplicate") for status in statuses), statuses)
@@ -92,7 +101,11 @@ class ClientTest(unittest.TestCase):
             (("acme", "tokens", 1), {"idempotency_key": ""}, "bad_key"),
             (("acme", "tokens", 1), {"subject": "x" * 129}, "bad_subject"),
             (("acme", "tokens", 1), {"properties": {"a": [1]}}, "bad_properties"),
-            (("acme", "tokens", 1), {"properties": {str(i): i for i in range(17)}}, "bad_properties"),
+            (
+                ("acme", "tokens", 1),
+                {"properties": {str(i): i for i in range(17)}},
+                "bad_properties",
+            ),
         ]
         for args, kwargs, reason in cases:
             with self.subTest(reason=reason, args=args, kwargs=kwargs):
@@ -122,11 +135,23 @@ class ClientTest(unittest.TestCase):
 
     def test_send_is_synchronous_and_reports_invalid_events_by_position(self):
         client = self.client(batch_size=3)
-        events = [{"tenant_id": "acme", "meter": "tokens", "quantity": i, "idempotency_key": f"s{i}", "timestamp": NOW} for i in range(7)]
+        events = [
+            {
+                "tenant_id": "acme",
+                "meter": "tokens",
+                "quantity": i,
+                "idempotency_key": f"s{i}",
+                "timestamp": NOW,
+            }
+            for i in range(7)
+        ]
         events.insert(2, {"tenant_id": "acme", "meter": "tokens", "quantity": "x"})
         events.insert(4, {"tenant_id": "acme", "meter": "tokens", "quantity": 1, "colour": "red"})
         verdicts = client.send(events)
-        self.assertEqual([verdict.status for verdict in verdicts], ["accepted"] * 2 + ["invalid", "accepted", "invalid"] + ["accepted"] * 4)
+        self.assertEqual(
+            [verdict.status for verdict in verdicts],
+            ["accepted"] * 2 + ["invalid", "accepted", "invalid"] + ["accepted"] * 4,
+        )
         self.assertEqual(verdicts[2].reason, "bad_quantity")
         self.assertEqual(verdicts[4].reason, "unknown_field")
         self.assertEqual(self.ledger.requests, 3)
@@ -141,14 +166,24 @@ class ClientTest(unittest.TestCase):
 
     def test_close_with_an_unreachable_server_fails_what_is_left(self):
         self.ledger.close()
-        client = ul.Client(self.ledger.url, "key", backoff_initial=0.05, backoff_max=0.05, max_retries=1000, timeout=1)
+        client = ul.Client(
+            self.ledger.url,
+            "key",
+            backoff_initial=0.05,
+            backoff_max=0.05,
+            max_retries=1000,
+            timeout=1,
+        )
         pendings = [client.record("acme", "tokens", 1) for _ in range(3)]
         self.assertFalse(client.close(timeout=0.2))
         for pending in pendings:
             self.assertEqual(pending.result(0).status, "failed")
 
     def test_a_path_prefix_and_wait_are_kept(self):
-        self.assertEqual(ul.client._Http("http://h:1/api/", "k", 1, "acknowledged").path, "/api/v1/events?wait=acknowledged")
+        self.assertEqual(
+            ul.client._Http("http://h:1/api/", "k", 1, "acknowledged").path,
+            "/api/v1/events?wait=acknowledged",
+        )
 
 
 class UuidTest(unittest.TestCase):
@@ -161,8 +196,10 @@ class UuidTest(unittest.TestCase):
         self.assertEqual(keys, sorted(keys))
         self.assertEqual(len(set(keys)), len(keys))
         self.assertTrue(all(key[14] == "7" and key[19] in "89ab" for key in keys))
-        self.assertEqual(ul.uuid7.__globals__["uuid7_from"](0x0123456789AB, 0xCDE, 0),
-                         "01234567-89ab-7cde-8000-000000000000")
+        self.assertEqual(
+            ul.uuid7.__globals__["uuid7_from"](0x0123456789AB, 0xCDE, 0),
+            "01234567-89ab-7cde-8000-000000000000",
+        )
 
 
 if __name__ == "__main__":

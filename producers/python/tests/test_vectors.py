@@ -40,13 +40,17 @@ class TestVectors(unittest.TestCase):
         for vector in self.vectors["valid"]:
             with self.subTest(vector["name"]):
                 self.assertIsNone(ul.check(vector["event"], **self.options))
-                self.assertEqual(ul.canonical_event(vector["event"], **self.options), vector["canonical"])
+                self.assertEqual(
+                    ul.canonical_event(vector["event"], **self.options), vector["canonical"]
+                )
 
     @unittest.skipUnless(ul.HAVE_XXHASH, "no xxhash module (apt install python3-xxhash)")
     def test_payload_hash(self):
         for vector in self.vectors["valid"]:
             with self.subTest(vector["name"]):
-                self.assertEqual(ul.payload_hash(vector["event"], **self.options), vector["payload_hash"])
+                self.assertEqual(
+                    ul.payload_hash(vector["event"], **self.options), vector["payload_hash"]
+                )
                 self.assertEqual(ul.payload_hash(vector["canonical"]), vector["payload_hash"])
 
     def test_canonical_is_a_valid_event_with_the_same_canonical_form(self):

@@ -20,7 +20,8 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from . import event as _event
 from .event import InvalidEvent, JsonNumber
@@ -103,14 +104,21 @@ def _quantity_text(quantity: Any) -> str:
     if isinstance(quantity, str):
         return quantity
     if isinstance(quantity, bool) or isinstance(quantity, float):
-        raise InvalidEvent("bad_quantity", f"quantity {quantity!r} is a {type(quantity).__name__}: pass a decimal.Decimal, int or str (exact)")
+        raise InvalidEvent(
+            "bad_quantity",
+            f"quantity {quantity!r} is a {type(quantity).__name__}:"
+            " pass a decimal.Decimal, int or str (exact)",
+        )
     if isinstance(quantity, int):
         return str(quantity)
     if isinstance(quantity, Decimal):
         if not quantity.is_finite():
             raise InvalidEvent("bad_quantity", f"quantity {quantity} is not a finite decimal")
         return format(quantity, "f")
-    raise InvalidEvent("bad_quantity", f"quantity must be a decimal.Decimal, int or str, not {type(quantity).__name__}")
+    raise InvalidEvent(
+        "bad_quantity",
+        f"quantity must be a decimal.Decimal, int or str, not {type(quantity).__name__}",
+    )
 
 
 def _timestamp_text(timestamp: Any, now_us: int) -> str:
@@ -118,7 +126,9 @@ def _timestamp_text(timestamp: Any, now_us: int) -> str:
         return _event.format_rfc3339(now_us)
     if isinstance(timestamp, _dt.datetime):
         if timestamp.tzinfo is None:
-            raise InvalidEvent("bad_timestamp", "a naive datetime has no time zone: pass an aware one (UTC)")
+            raise InvalidEvent(
+                "bad_timestamp", "a naive datetime has no time zone: pass an aware one (UTC)"
+            )
         return _event.format_rfc3339(_event._micros_of(timestamp, "timestamp"))
     if isinstance(timestamp, str) and not isinstance(timestamp, JsonNumber):
         return timestamp
@@ -145,7 +155,10 @@ def prepare_event(
         quantity_text = _event.format_micros(_event.parse_quantity(quantity_text))
     except ValueError:
         pass  # the validator below reports it with its detail
-    event: dict[str, Any] = {"idempotency_key": uuid7() if idempotency_key is None else idempotency_key, "tenant_id": tenant_id}
+    event: dict[str, Any] = {
+        "idempotency_key": uuid7() if idempotency_key is None else idempotency_key,
+        "tenant_id": tenant_id,
+    }
     if subject is not None:
         event["subject"] = subject
     event["meter"] = meter
@@ -237,8 +250,16 @@ class Client:
     ) -> None:
         if not 1 <= batch_size <= MAX_EVENTS_PER_REQUEST:
             raise ValueError(f"batch_size must be 1-{MAX_EVENTS_PER_REQUEST}")
-        if max_queue < 1 or max_retries < 0 or backoff_initial <= 0 or backoff_max < backoff_initial or timeout <= 0:
-            raise ValueError("max_queue >= 1, max_retries >= 0, 0 < backoff_initial <= backoff_max, timeout > 0")
+        if (
+            max_queue < 1
+            or max_retries < 0
+            or backoff_initial <= 0
+            or backoff_max < backoff_initial
+            or timeout <= 0
+        ):
+            raise ValueError(
+                "max_queue >= 1, max_retries >= 0, 0 < backoff_initial <= backoff_max, timeout > 0"
+            )
         if wait not in ("committed", "acknowledged"):
             raise ValueError('wait must be "committed" or "acknowledged"')
         self._base_url = base_url
@@ -279,8 +300,13 @@ class Client:
         """Validates the event and queues it; returns at once. Raises InvalidEvent (never
         queued), QueueFull, or ClientClosed. The Pending's result() is the Verdict."""
         text, event = prepare_event(
-            tenant_id, meter, quantity, subject=subject, properties=properties,
-            timestamp=timestamp, idempotency_key=idempotency_key,
+            tenant_id,
+            meter,
+            quantity,
+            subject=subject,
+            properties=properties,
+            timestamp=timestamp,
+            idempotency_key=idempotency_key,
         )
         pending = Pending(event["idempotency_key"], tenant_id)
         item = _Item(text, event["idempotency_key"], tenant_id, pending)
@@ -289,7 +315,10 @@ class Client:
                 raise ClientClosed("the client is closed")
             if self._unsettled >= self._max_queue:
                 self._counters.add("queue_full")
-                raise QueueFull(f"{self._unsettled} events are queued or in flight (max_queue={self._max_queue}); flush() or slow down")
+                raise QueueFull(
+                    f"{self._unsettled} events are queued or in flight"
+                    f" (max_queue={self._max_queue}); flush() or slow down"
+                )
             self._queue.append(item)
             self._unsettled += 1
             self._condition.notify_all()
@@ -320,17 +349,24 @@ class Client:
                     if name not in fields:
                         raise InvalidEvent("missing_field", f"missing required field {name!r}")
                 text, event = prepare_event(
-                    fields["tenant_id"], fields["meter"], fields["quantity"],
-                    subject=fields.get("subject"), properties=fields.get("properties"),
-                    timestamp=fields.get("timestamp"), idempotency_key=key, now_us=now_us,
+                    fields["tenant_id"],
+                    fields["meter"],
+                    fields["quantity"],
+                    subject=fields.get("subject"),
+                    properties=fields.get("properties"),
+                    timestamp=fields.get("timestamp"),
+                    idempotency_key=key,
+                    now_us=now_us,
                 )
             except InvalidEvent as invalid:
-                verdicts[index] = Verdict("invalid", str(key), str(tenant), error=str(invalid), reason=invalid.reason)
+                verdicts[index] = Verdict(
+                    "invalid", str(key), str(tenant), error=str(invalid), reason=invalid.reason
+                )
                 continue
             items.append((index, _Item(text, event["idempotency_key"], fields["tenant_id"], None)))
         with self._sync_lock:
             for batch in self._batches([item for _, item in items]):
-                for item, verdict in zip(batch, self._deliver(self._sync_http, batch)):
+                for item, verdict in zip(batch, self._deliver(self._sync_http, batch), strict=True):
                     item.pending = verdict  # type: ignore[assignment]
         for index, item in items:
             verdicts[index] = item.pending  # type: ignore[assignment]
@@ -362,7 +398,15 @@ class Client:
             left = list(self._queue)
             self._queue.clear()
         for item in left:
-            self._settle(item, Verdict("failed", item.key, item.tenant, error="the client closed before the event was sent"))
+            self._settle(
+                item,
+                Verdict(
+                    "failed",
+                    item.key,
+                    item.tenant,
+                    error="the client closed before the event was sent",
+                ),
+            )
         self._http.close()
         with self._sync_lock:
             self._sync_http.close()
@@ -377,7 +421,7 @@ class Client:
             values["unsettled"] = self._unsettled
         return values
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -393,7 +437,7 @@ class Client:
                 if self._abort.is_set() or not self._queue:
                     return  # closed: drained, or close() stopped waiting
                 batch = self._take_batch()
-            for item, verdict in zip(batch, self._deliver(self._http, batch)):
+            for item, verdict in zip(batch, self._deliver(self._http, batch), strict=True):
                 self._settle(item, verdict)
 
     def _take_batch(self) -> list[_Item]:
@@ -454,10 +498,18 @@ class Client:
                 last_error = f"{type(error).__name__}: {error}"
             else:
                 answer = _answer_events(data)
-                if status in (200, 202, 503, 504) and answer is not None and len(answer) == len(remaining):
+                if (
+                    status in (200, 202, 503, 504)
+                    and answer is not None
+                    and len(answer) == len(remaining)
+                ):
                     still: list[int] = []
                     for entry in answer:
-                        index = remaining[entry.get("index", -1)] if 0 <= entry.get("index", -1) < len(remaining) else None
+                        index = (
+                            remaining[entry.get("index", -1)]
+                            if 0 <= entry.get("index", -1) < len(remaining)
+                            else None
+                        )
                         if index is None:
                             continue
                         state = entry.get("status")
@@ -491,7 +543,13 @@ class Client:
                 break
         for index in range(len(batch)):
             if verdicts[index] is None:
-                verdicts[index] = Verdict("failed", batch[index].key, batch[index].tenant, error=last_error, attempts=attempt)
+                verdicts[index] = Verdict(
+                    "failed",
+                    batch[index].key,
+                    batch[index].tenant,
+                    error=last_error,
+                    attempts=attempt,
+                )
         return verdicts  # type: ignore[return-value]
 
 
@@ -529,7 +587,14 @@ def _verdict_of(entry: Mapping[str, Any], item: _Item, attempt: int) -> Verdict:
     if status == "invalid" and isinstance(error, str):
         reason = error.split(":", 1)[0]
     return Verdict(
-        status, item.key, item.tenant, error=error, reason=reason,
-        ledger_partition=entry.get("ledger_partition"), ledger_sequence=entry.get("ledger_sequence"),
-        partition=entry.get("partition"), offset=entry.get("offset"), attempts=attempt,
+        status,
+        item.key,
+        item.tenant,
+        error=error,
+        reason=reason,
+        ledger_partition=entry.get("ledger_partition"),
+        ledger_sequence=entry.get("ledger_sequence"),
+        partition=entry.get("partition"),
+        offset=entry.get("offset"),
+        attempts=attempt,
     )

@@ -68,7 +68,15 @@ MICROS_PER_SECOND = 1_000_000
 DEFAULT_MAX_EVENT_AGE_US = 35 * 86_400 * MICROS_PER_SECOND
 DEFAULT_MAX_FUTURE_US = 5 * 60 * MICROS_PER_SECOND
 
-_FIELDS = ("idempotency_key", "tenant_id", "subject", "meter", "quantity", "timestamp", "properties")
+_FIELDS = (
+    "idempotency_key",
+    "tenant_id",
+    "subject",
+    "meter",
+    "quantity",
+    "timestamp",
+    "properties",
+)
 _REQUIRED = ("idempotency_key", "tenant_id", "meter", "quantity", "timestamp")
 _TENANT = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
 _METER = re.compile(r"[a-z0-9_.-]{1,64}\Z")
@@ -100,7 +108,7 @@ class JsonNumber(str):
     canonicalizes the same token the text had, as the C++ validator does.
     """
 
-    def __new__(cls, token: str) -> "JsonNumber":
+    def __new__(cls, token: str) -> JsonNumber:
         if not isinstance(token, str) or not _JSON_NUMBER.match(token):
             raise ValueError(f"not a JSON number: {token!r}")
         return super().__new__(cls, token)
@@ -113,7 +121,9 @@ def loads_event(text: str | bytes) -> Any:
     def no_constant(name: str) -> Any:
         raise ValueError(f"{name} is not JSON")
 
-    return json.loads(text, parse_int=JsonNumber, parse_float=JsonNumber, parse_constant=no_constant)
+    return json.loads(
+        text, parse_int=JsonNumber, parse_float=JsonNumber, parse_constant=no_constant
+    )
 
 
 class _Invalid(Exception):
@@ -125,7 +135,15 @@ class _Invalid(Exception):
 
 # --- JSON text ----------------------------------------------------------------------------------
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+}
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 
 
@@ -232,6 +250,7 @@ def _quoted(text: str) -> str:
 
 # --- decimals -----------------------------------------------------------------------------------
 
+
 def parse_quantity(text: str) -> int:
     """Micro-units of a quantity text (JSON number grammar, >= 0, <= 10^12, exact in 10^-6).
 
@@ -254,7 +273,9 @@ def parse_quantity(text: str) -> int:
     exponent = 0
     if exponent_digits is not None:
         significant_exponent = exponent_digits.lstrip("0")
-        exponent = 1_000_000 if len(significant_exponent) > 7 else min(int(exponent_digits), 1_000_000)
+        exponent = (
+            1_000_000 if len(significant_exponent) > 7 else min(int(exponent_digits), 1_000_000)
+        )
         if sign == "-":
             exponent = -exponent
     digits = integer + fraction
@@ -318,9 +339,16 @@ def parse_rfc3339(text: str) -> int:
     month, day = _digits(text, 5, 2), _digits(text, 8, 2)
     hour, minute, second = _digits(text, 11, 2), _digits(text, 14, 2), _digits(text, 17, 2)
     if (
-        text[4] != "-" or month is None or text[7] != "-" or day is None
-        or text[10] not in "Tt" or hour is None or text[13] != ":" or minute is None
-        or text[16] != ":" or second is None
+        text[4] != "-"
+        or month is None
+        or text[7] != "-"
+        or day is None
+        or text[10] not in "Tt"
+        or hour is None
+        or text[13] != ":"
+        or minute is None
+        or text[16] != ":"
+        or second is None
     ):
         raise fail("not RFC 3339 (YYYY-MM-DDTHH:MM:SS[.frac]Z or ±HH:MM)")
     if year < 1:
@@ -354,7 +382,12 @@ def parse_rfc3339(text: str) -> int:
     elif zone in "+-":
         offset_hours = _digits(text, position + 1, 2)
         offset_minutes = _digits(text, position + 4, 2)
-        if offset_hours is None or position + 3 >= len(text) or text[position + 3] != ":" or offset_minutes is None:
+        if (
+            offset_hours is None
+            or position + 3 >= len(text)
+            or text[position + 3] != ":"
+            or offset_minutes is None
+        ):
             raise fail("bad time zone offset (±HH:MM)")
         if offset_hours > 23 or offset_minutes > 59:
             raise fail("time zone offset out of range")
@@ -370,7 +403,9 @@ def parse_rfc3339(text: str) -> int:
 
 
 _FIRST_US = (_dt.date(1, 1, 1).toordinal() - _EPOCH_ORDINAL) * 86_400 * MICROS_PER_SECOND
-_LAST_US = (_dt.date(9999, 12, 31).toordinal() - _EPOCH_ORDINAL + 1) * 86_400 * MICROS_PER_SECOND - 1
+_LAST_US = (
+    _dt.date(9999, 12, 31).toordinal() - _EPOCH_ORDINAL + 1
+) * 86_400 * MICROS_PER_SECOND - 1
 
 
 def format_rfc3339(micros: int) -> str:
@@ -411,7 +446,7 @@ def _micros_of(value: Any, what: str) -> int:
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
             raise ValueError(f"{what}: a naive datetime has no time zone; use an aware one (UTC)")
-        delta = value - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+        delta = value - _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
         return (delta.days * 86_400 + delta.seconds) * MICROS_PER_SECOND + delta.microseconds
     raise TypeError(f"{what}: not a time: {value!r}")
 
@@ -427,10 +462,11 @@ def _duration_of(value: Any) -> int:
 
 
 def now_micros() -> int:
-    return _micros_of(_dt.datetime.now(_dt.timezone.utc), "now")
+    return _micros_of(_dt.datetime.now(_dt.UTC), "now")
 
 
 # --- validation ---------------------------------------------------------------------------------
+
 
 def _is_printable(text: str) -> bool:
     return not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text)
@@ -447,7 +483,16 @@ def _byte_length(text: str) -> int:
 class _Checked:
     """A valid event's parts, as the canonical form needs them."""
 
-    __slots__ = ("text", "key", "tenant", "subject", "meter", "micros", "timestamp_us", "properties")
+    __slots__ = (
+        "text",
+        "key",
+        "tenant",
+        "subject",
+        "meter",
+        "micros",
+        "timestamp_us",
+        "properties",
+    )
 
     def __init__(self) -> None:
         self.text = ""
@@ -460,7 +505,9 @@ class _Checked:
         self.properties: list[tuple[str, Any]] = []
 
 
-def _check(event: Any, now_us: int, max_event_age_us: int, max_future_us: int, strict: bool) -> _Checked:
+def _check(
+    event: Any, now_us: int, max_event_age_us: int, max_future_us: int, strict: bool
+) -> _Checked:
     checked = _Checked()
     text = _encode_text(event)
     size = len(_utf8(text))
@@ -482,19 +529,30 @@ def _check(event: Any, now_us: int, max_event_age_us: int, max_future_us: int, s
         raise _Invalid("bad_key", "idempotency_key must be a string")
     key_bytes = _byte_length(key)
     if key_bytes == 0 or key_bytes > MAX_KEY_BYTES or not _is_printable(key):
-        raise _Invalid("bad_key", f"idempotency_key must be 1-128 bytes of printable UTF-8 (got {key_bytes} bytes)")
+        raise _Invalid(
+            "bad_key",
+            f"idempotency_key must be 1-128 bytes of printable UTF-8 (got {key_bytes} bytes)",
+        )
     checked.key = key
 
     tenant = event["tenant_id"]
     if not _is_string(tenant) or not _TENANT.match(tenant):
         got = _quoted(tenant) if _is_string(tenant) else "a non-string"
-        raise _Invalid("bad_tenant", f"tenant_id must be 1-64 characters of [A-Za-z0-9._:-], got {got}")
+        raise _Invalid(
+            "bad_tenant", f"tenant_id must be 1-64 characters of [A-Za-z0-9._:-], got {got}"
+        )
     checked.tenant = tenant
 
     subject = event.get("subject")
     if subject is not None:
-        if not _is_string(subject) or _byte_length(subject) > MAX_SUBJECT_BYTES or not _is_printable(subject):
-            raise _Invalid("bad_subject", "subject must be a string of at most 128 bytes of printable UTF-8")
+        if (
+            not _is_string(subject)
+            or _byte_length(subject) > MAX_SUBJECT_BYTES
+            or not _is_printable(subject)
+        ):
+            raise _Invalid(
+                "bad_subject", "subject must be a string of at most 128 bytes of printable UTF-8"
+            )
         checked.subject = subject
 
     meter = event["meter"]
@@ -505,7 +563,9 @@ def _check(event: Any, now_us: int, max_event_age_us: int, max_future_us: int, s
 
     quantity = event["quantity"]
     if isinstance(quantity, float):
-        raise _Invalid("bad_quantity", "quantity is a float (inexact): pass a decimal.Decimal, int or str")
+        raise _Invalid(
+            "bad_quantity", "quantity is a float (inexact): pass a decimal.Decimal, int or str"
+        )
     quantity_text = quantity if _is_string(quantity) else _number_token(quantity)
     if quantity_text is None:
         raise _Invalid("bad_quantity", "quantity must be a JSON number or a decimal string")
@@ -528,7 +588,9 @@ def _check(event: Any, now_us: int, max_event_age_us: int, max_future_us: int, s
     if timestamp_us > now_us + max_future_us:
         raise _Invalid("bad_timestamp", f"timestamp {_quoted(timestamp)} is too far in the future")
     if timestamp_us < now_us - max_event_age_us:
-        raise _Invalid("bad_timestamp", f"timestamp {_quoted(timestamp)} is older than the late-arrival limit")
+        raise _Invalid(
+            "bad_timestamp", f"timestamp {_quoted(timestamp)} is older than the late-arrival limit"
+        )
     checked.timestamp_us = timestamp_us
 
     properties = event.get("properties")
@@ -603,6 +665,7 @@ def _checked_or_raise(event: Any, now: Any, **options: Any) -> _Checked:
 
 # --- canonical form and hash --------------------------------------------------------------------
 
+
 def _canonical_number(token: str) -> str:
     negative = token.startswith("-")
     try:
@@ -613,11 +676,22 @@ def _canonical_number(token: str) -> str:
 
 
 def _canonical_of(checked: _Checked) -> str:
-    parts = ['{"idempotency_key":', _json_string(checked.key), ',"tenant_id":', _json_string(checked.tenant)]
+    parts = [
+        '{"idempotency_key":',
+        _json_string(checked.key),
+        ',"tenant_id":',
+        _json_string(checked.tenant),
+    ]
     if checked.subject is not None:
         parts += [',"subject":', _json_string(checked.subject)]
     parts += [',"meter":', _json_string(checked.meter)]
-    parts += [',"quantity":"', format_micros(checked.micros), '","timestamp":"', format_rfc3339(checked.timestamp_us), '"']
+    parts += [
+        ',"quantity":"',
+        format_micros(checked.micros),
+        '","timestamp":"',
+        format_rfc3339(checked.timestamp_us),
+        '"',
+    ]
     if checked.properties:
         ordered = sorted(checked.properties, key=lambda item: item[0].encode("utf-8"))
         parts.append(',"properties":{')
@@ -649,6 +723,9 @@ def payload_hash(event: Any, now: Any = None, **options: Any) -> str:
     first). `event`: an event dict, or a canonical event text (str) hashed as it is.
     Needs the `xxhash` module (Debian: python3-xxhash; PyPI: xxhash): RuntimeError without it."""
     if not HAVE_XXHASH:
-        raise RuntimeError("payload_hash needs the xxhash module (apt install python3-xxhash, or pip install xxhash)")
+        raise RuntimeError(
+            "payload_hash needs the xxhash module"
+            " (apt install python3-xxhash, or pip install xxhash)"
+        )
     canonical = event if isinstance(event, str) else canonical_event(event, now, **options)
     return _xxhash.xxh3_128_hexdigest(canonical.encode("utf-8"))

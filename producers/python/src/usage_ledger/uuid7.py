@@ -24,7 +24,8 @@ def uuid7_from(unix_ms: int, counter: int, random62: int) -> str:
     value |= 0b10 << 62
     value |= random62 & ((1 << 62) - 1)
     hex_digits = f"{value:032x}"
-    return f"{hex_digits[:8]}-{hex_digits[8:12]}-{hex_digits[12:16]}-{hex_digits[16:20]}-{hex_digits[20:]}"
+    h = hex_digits
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class Uuid7Generator:
