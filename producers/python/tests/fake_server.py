@@ -1,7 +1,8 @@
 """A stand-in for POST /v1/events (stdlib only), for the client's unit tests: it keeps the
 first canonical event of each (tenant, key) and answers accepted / duplicate / conflict /
 invalid like `usage-ledger up` with wait=committed. Faults on request: `drop` (close without
-answering after recording), `status` (answer that HTTP status without recording)."""
+answering after recording), `pending` (record, answer 504 with every event pending), an HTTP
+status (answer it without recording)."""
 
 import http.server
 import json
@@ -85,6 +86,11 @@ class FakeLedger:
                         dict(index=index, **ledger._verdict(event))
                         for index, event in enumerate(events)
                     ]
+                if fault == "pending":  # committed, but the verdicts came too late (504)
+                    for answer in answers:
+                        answer.update(status="pending", error="not committed by the ledger in time")
+                    self._reply(504, {"durability": "ledger", "events": answers})
+                    return
                 if fault == "drop":
                     self.close_connection = True
                     self.connection.close()

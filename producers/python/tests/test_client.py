@@ -58,7 +58,7 @@ class ClientTest(unittest.TestCase):
         self.assertIn(f'"timestamp":"{NOW.year:04d}-', canonical)
 
     def test_retries_dropped_answers_and_errors_with_the_same_keys(self):
-        self.ledger.faults = ["drop", 503, 429, "drop", None, "drop"]
+        self.ledger.faults = ["drop", 503, 429, "drop", None, "pending", "drop"]
         client = self.client(batch_size=10)
         pendings = [
             client.record("acme", "tokens", 1, idempotency_key=f"r{i}", timestamp=NOW)

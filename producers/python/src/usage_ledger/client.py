@@ -437,7 +437,14 @@ class Client:
                 if self._abort.is_set() or not self._queue:
                     return  # closed: drained, or close() stopped waiting
                 batch = self._take_batch()
-            for item, verdict in zip(batch, self._deliver(self._http, batch), strict=True):
+            try:
+                verdicts = self._deliver(self._http, batch)
+            except Exception as error:  # a bug here must not strand the queue and flush()
+                verdicts = [
+                    Verdict("failed", item.key, item.tenant, error=f"internal error: {error!r}")
+                    for item in batch
+                ]
+            for item, verdict in zip(batch, verdicts, strict=True):
                 self._settle(item, verdict)
 
     def _take_batch(self) -> list[_Item]:
@@ -497,34 +504,21 @@ class Client:
                 self._counters.add("connection_errors")
                 last_error = f"{type(error).__name__}: {error}"
             else:
-                answer = _answer_events(data)
-                if (
-                    status in (200, 202, 503, 504)
-                    and answer is not None
-                    and len(answer) == len(remaining)
-                ):
-                    still: list[int] = []
+                answer = _answer_events(data, len(remaining))
+                if status in (200, 202, 503, 504) and answer is not None:
                     for entry in answer:
-                        index = (
-                            remaining[entry.get("index", -1)]
-                            if 0 <= entry.get("index", -1) < len(remaining)
-                            else None
-                        )
-                        if index is None:
-                            continue
-                        state = entry.get("status")
-                        if state in _FINAL:
+                        index = remaining[entry["index"]]
+                        if entry.get("status") in _FINAL:
                             verdicts[index] = _verdict_of(entry, batch[index], attempt)
-                        else:
-                            still.append(index)
-                            last_error = f"HTTP {status}: {state}: {entry.get('error', '')}"
+                        else:  # failed / pending: sent again below
+                            last_error = (
+                                f"HTTP {status}: {entry.get('status')}: {entry.get('error')}"
+                            )
                     remaining = [index for index in remaining if verdicts[index] is None]
-                elif status == 400 and answer is not None and len(answer) == len(remaining):
+                elif status == 400 and answer is not None:
                     for entry in answer:  # invalid_events: every event invalid, nothing sent
-                        position = entry.get("index", -1)
-                        if 0 <= position < len(remaining):
-                            index = remaining[position]
-                            verdicts[index] = _verdict_of(entry, batch[index], attempt)
+                        index = remaining[entry["index"]]
+                        verdicts[index] = _verdict_of(entry, batch[index], attempt)
                     remaining = [index for index in remaining if verdicts[index] is None]
                 elif status == 429 or status >= 500:
                     last_error = f"HTTP {status}: {_error_text(data)}"
@@ -553,15 +547,25 @@ class Client:
         return verdicts  # type: ignore[return-value]
 
 
-def _answer_events(data: bytes) -> list[dict[str, Any]] | None:
+def _answer_events(data: bytes, count: int) -> list[dict[str, Any]] | None:
+    """The `events` of an IngestAnswer for `count` events, each with a distinct index in
+    [0, count); None for anything else."""
     try:
         answer = json.loads(data)
     except ValueError:
         return None
     events = answer.get("events") if isinstance(answer, dict) else None
-    if not isinstance(events, list) or not all(isinstance(entry, dict) for entry in events):
+    if not isinstance(events, list) or len(events) != count:
         return None
-    return events
+    indexes = set()
+    for entry in events:
+        if not isinstance(entry, dict):
+            return None
+        index = entry.get("index")
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+            return None
+        indexes.add(index)
+    return events if len(indexes) == count else None
 
 
 def _error_text(data: bytes) -> str:
