@@ -2,6 +2,7 @@ package usageledger
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -147,6 +148,8 @@ func isMeterChar(c byte) bool {
 func messageOf(event any) ([]byte, *InvalidEventError) {
 	switch value := event.(type) {
 	case []byte:
+		return value, nil
+	case json.RawMessage:
 		return value, nil
 	case Event:
 		return encodeEvent(&value)
