@@ -77,6 +77,12 @@ accounts_held() {
 }
 poll 60 "the projection holding the three accounts" accounts_held
 
+# The example program, straight to `up` (another tenant, so the sums below stay the load's own).
+node "$SDK/examples/record-usage.mjs" --url "$URL" --key "$ADMIN" --tenant sdk-example \
+    --meter tokens --quantity 1500.25 >"$WORK/example.out" 2>&1 || fail "example: $(cat "$WORK/example.out")"
+grep -q '"status":"accepted"' "$WORK/example.out" || fail "example: $(cat "$WORK/example.out")"
+echo "example: $(cat "$WORK/example.out")"
+
 TARGET=${URL#http://}
 TARGET=${TARGET%/}
 python3 "$ROOT/tests/support/flaky_proxy.py" --target "$TARGET" --drop-every 7 --seed 18 \
