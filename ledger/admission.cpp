@@ -33,6 +33,8 @@ std::string_view verdict_name(Verdict verdict) {
             return "conflict";
         case Verdict::invalid:
             return "invalid";
+        case Verdict::rejected_limit:
+            return "rejected_limit";
     }
     return "unknown";
 }
@@ -51,6 +53,10 @@ void OutcomeCounts::add(const Decision& decision) {
         case Verdict::invalid:
             ++dead_lettered;
             ++dead_lettered_by_reason[static_cast<std::size_t>(decision.reason)];
+            break;
+        case Verdict::rejected_limit:
+            ++dead_lettered;
+            ++dead_lettered_by_reason[static_cast<std::size_t>(Reason::limit_exceeded)];
             break;
     }
 }

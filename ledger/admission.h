@@ -35,7 +35,10 @@ struct DedupKey {
 };
 DedupKey dedup_key(std::string_view tenant_id, std::string_view idempotency_key);
 
-enum class Verdict : std::uint8_t { accepted, duplicate, conflict, invalid };
+// rejected_limit: valid and new, but a hard limit refused it (ledger/limits.h); it is not an
+// entry, it is dead-lettered with reason limit_exceeded, and its key is kept so that a retry is
+// a duplicate of that first verdict.
+enum class Verdict : std::uint8_t { accepted, duplicate, conflict, invalid, rejected_limit };
 std::string_view verdict_name(Verdict verdict);
 
 struct Candidate {
@@ -51,6 +54,8 @@ struct StoredKey {
     PayloadHash payload;          // when present
     std::uint32_t partition = 0;  // when present: where the stored event is in the ledger
     std::uint64_t sequence = 0;
+    // The stored event was refused by a hard limit: (partition, sequence) is its dead letter.
+    bool rejected = false;
 };
 
 // For duplicates and conflicts: which earlier event decided it.
@@ -65,7 +70,9 @@ struct Decision {
     friend bool operator==(const Decision&, const Decision&) = default;
 };
 
-// Counts of outcomes; every message ends in exactly one.
+// Counts of outcomes; every message ends in exactly one. A rejected_limit event is stored as a
+// dead letter with reason limit_exceeded (one place in the store's byte layout); rejected_limit()
+// and invalid() tell the two apart.
 struct OutcomeCounts {
     std::uint64_t accepted = 0;
     std::uint64_t duplicate = 0;
@@ -75,6 +82,10 @@ struct OutcomeCounts {
 
     void add(const Decision& decision);
     std::uint64_t consumed() const { return accepted + duplicate + conflict + dead_lettered; }
+    std::uint64_t rejected_limit() const {
+        return dead_lettered_by_reason[static_cast<std::size_t>(Reason::limit_exceeded)];
+    }
+    std::uint64_t invalid() const { return dead_lettered - rejected_limit(); }
     friend bool operator==(const OutcomeCounts&, const OutcomeCounts&) = default;
 };
 

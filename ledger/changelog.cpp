@@ -98,8 +98,9 @@ Result<ProgressMarker, std::string> decode_progress_marker(std::string_view enco
     }
     simdjson::dom::array reasons;
     if (object["dead_lettered_by_reason"].get_array().get(reasons) != simdjson::SUCCESS ||
-        reasons.size() != kReasonCount) {
-        return unexpected("progress marker: \"dead_lettered_by_reason\" is not " +
+        reasons.size() < 13 || reasons.size() > kReasonCount) {
+        // Markers written before limit_exceeded (the 14th reason) hold 13 counts.
+        return unexpected("progress marker: \"dead_lettered_by_reason\" is not 13 to " +
                           std::to_string(kReasonCount) + " counts");
     }
     std::size_t index = 0;

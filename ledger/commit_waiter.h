@@ -23,6 +23,14 @@ struct CommitVerdict {
     Reason reason = Reason::malformed_json;  // when invalid
     std::uint32_t partition = 0;             // accepted: the ledger position; duplicate or
     std::uint64_t sequence = 0;              // conflict: the position of the entry that won
+    // As MessageOutcome (ledger_store.h): the first verdict of a duplicate's key was
+    // rejected_limit; a hard limit applies, with the total after this event, the limit, and
+    // the period's end.
+    bool first_rejected = false;
+    bool limited = false;
+    std::int64_t used_micros = 0;
+    std::int64_t limit_micros = 0;
+    std::int64_t period_end_us = 0;
 };
 
 class CommitWaiter {

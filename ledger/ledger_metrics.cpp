@@ -27,6 +27,10 @@ void append_ledger_metrics_text(const LedgerMetrics& metrics, std::string& out) 
     for (const auto& count : metrics.dead_lettered_by_reason) {
         dead_lettered += count.load(std::memory_order_relaxed);
     }
+    // rejected_limit is its own outcome (stored as a dead letter with reason limit_exceeded).
+    const std::uint64_t rejected_limit =
+        metrics.dead_lettered_by_reason[static_cast<std::size_t>(Reason::limit_exceeded)].load(
+            std::memory_order_relaxed);
     append_metric_header(out, "ledger_events_consumed_total", "counter",
                          "Events consumed from usage.events and given exactly one outcome.");
     append_metric_sample(out, "ledger_events_consumed_total", "",
@@ -35,7 +39,9 @@ void append_ledger_metrics_text(const LedgerMetrics& metrics, std::string& out) 
     append_metric_sample(out, "ledger_events_total", "outcome=\"accepted\"", accepted);
     append_metric_sample(out, "ledger_events_total", "outcome=\"duplicate\"", duplicate);
     append_metric_sample(out, "ledger_events_total", "outcome=\"conflict\"", conflict);
-    append_metric_sample(out, "ledger_events_total", "outcome=\"dead_lettered\"", dead_lettered);
+    append_metric_sample(out, "ledger_events_total", "outcome=\"dead_lettered\"",
+                         dead_lettered - rejected_limit);
+    append_metric_sample(out, "ledger_events_total", "outcome=\"rejected_limit\"", rejected_limit);
     append_metric_header(out, "ledger_dead_lettered_total", "counter",
                          "Dead-lettered events by reason code.");
     for (std::size_t reason = 0; reason < kReasonCount; ++reason) {

@@ -83,6 +83,12 @@ Result<std::unique_ptr<LedgerService>, std::string> LedgerService::start(
     store_options.path = config.data_dir + "/ledger";
     store_options.sync = config.sync;
     store_options.validation = config.validation;
+    store_options.limits = config.limits;
+    if (config.limits != nullptr && !config.assign_all) {
+        return unexpected(std::string(
+            "hard limits need the single-instance ledger (--assign-all): a partition moved to "
+            "another instance would not carry its limit totals"));
+    }
     auto store = open_writer_store<LedgerStore>("ledger", store_options, config.min_free_disk);
     if (!store) {
         return unexpected(store.error());
@@ -587,6 +593,7 @@ Result<bool, std::string> LedgerService::run() {
     std::uint64_t consumed_at_status = store_->counts().consumed();
     messages.reserve(options_.max_batch);
     batch.reserve(options_.max_batch);
+    bool waited_for_limits = false;
     while (!stop_.load()) {
         if (const auto now = std::chrono::steady_clock::now();
             now - last_status >= options_.status_interval) {
@@ -607,6 +614,16 @@ Result<bool, std::string> LedgerService::run() {
             // read when space returns. In a group, a pause past max.poll.interval.ms leaves the
             // group; the rebalance on return seeks to the stored positions.
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            continue;
+        }
+        if (options_.limits != nullptr && !options_.limits->ready()) {
+            // The hard limits depend on the accounts (plan, billing period): nothing is decided
+            // before they are read, or an event would be judged by the default plan.
+            if (!waited_for_limits) {
+                spdlog::info("ledger: waiting for the accounts before deciding hard limits");
+                waited_for_limits = true;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
             continue;
         }
         int timeout_ms = 100;

@@ -52,6 +52,10 @@ struct LedgerServiceOptions {
     std::chrono::steady_clock::duration status_interval = std::chrono::seconds(10);
     // Told of every committed batch, on the consuming thread (HTTP ingest's ?wait=committed).
     CommitWaiter* commit_waiter = nullptr;
+    // Hard limits (ledger/limits.h); nullptr: none. Must outlive the service. Needs assign_all:
+    // a rebuilt partition (scale-out) does not get back the limit totals and the keys of
+    // rejected events, which are not in usage.ledger.
+    const LimitPolicy* limits = nullptr;
     kafka::Properties kafka_settings;  // connection settings (SASL, TLS) for both clients
     // Consuming stops (one error, ledger_disk_paused) while the store's disk has less free
     // space than this, and resumes by itself when space returns; start refuses below it.

@@ -98,6 +98,8 @@ PartitionState decode_state(std::string_view in) {
 }
 
 constexpr std::size_t kCountsBytes = 8 * (4 + kReasonCount);
+// Stores written before limit_exceeded (the 14th reason) hold 13 reason counts.
+constexpr std::size_t kOldestCountsBytes = 8 * (4 + 13);
 
 std::array<char, kCountsBytes> encode_counts(const OutcomeCounts& counts) {
     std::array<char, kCountsBytes> out{};
@@ -113,14 +115,15 @@ std::array<char, kCountsBytes> encode_counts(const OutcomeCounts& counts) {
 
 OutcomeCounts decode_counts(std::string_view in) {
     OutcomeCounts counts;
-    if (in.size() < kCountsBytes) {
+    if (in.size() < kOldestCountsBytes) {
         return counts;
     }
+    const std::size_t reasons = std::min(kReasonCount, (in.size() - 32) / 8);
     counts.accepted = get_u64(in.data());
     counts.duplicate = get_u64(in.data() + 8);
     counts.conflict = get_u64(in.data() + 16);
     counts.dead_lettered = get_u64(in.data() + 24);
-    for (std::size_t index = 0; index < kReasonCount; ++index) {
+    for (std::size_t index = 0; index < reasons; ++index) {
         counts.dead_lettered_by_reason[index] = get_u64(in.data() + 32 + 8 * index);
     }
     return counts;
@@ -177,6 +180,9 @@ std::array<char, 16> dedup_bytes(const DedupKey& key) {
     put_u64(out.data() + 8, key.low);
     return out;
 }
+
+// A dedup value whose sequence has this bit names a rejected_limit event's dead letter.
+constexpr std::uint64_t kRejectedBit = std::uint64_t{1} << 63U;
 
 std::array<char, 28> dedup_value(std::uint32_t partition, std::uint64_t sequence,
                                  const PayloadHash& payload) {
@@ -367,6 +373,11 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
     detail_spans_.clear();
     touched_.clear();  // working copies of the partitions' state; committed after the write
     last_touched_ = 0;
+    const LimitPolicy* limits = options_.limits;
+    limit_checks_.clear();
+    limit_cells_.clear();
+    limit_cell_keys_.clear();
+    limit_cell_index_.clear();
 
     // 1. Skip redeliveries; validate, canonicalize and hash the rest.
     for (std::uint32_t index = 0; index < batch.size(); ++index) {
@@ -389,6 +400,23 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
             candidate.key = dedup_key(event->tenant_id, event->idempotency_key);
             candidate.payload = hash_bytes(std::string_view(canonical_).substr(start, length));
             detail_spans_.emplace_back(0, 0);
+            LimitCheck check;
+            if (limits != nullptr) {
+                if (const auto limit =
+                        limits->hard_limit(event->tenant_id, event->meter, event->timestamp_us)) {
+                    const auto key =
+                        limit_cell_key(event->tenant_id, event->meter, limit->period_start_us);
+                    const auto [found, added] = limit_cell_index_.try_emplace(
+                        key, static_cast<std::int32_t>(limit_cells_.size()));
+                    if (added) {
+                        limit_cells_.push_back(
+                            LimitCell{0, limit->limit_micros, limit->period_end_us});
+                        limit_cell_keys_.push_back(key);
+                    }
+                    check = LimitCheck{found->second, event->quantity.micros()};
+                }
+            }
+            limit_checks_.push_back(check);
         } else {
             candidate.reason = event.error().reason;
             canonical_spans_.emplace_back(0, 0);
@@ -396,6 +424,7 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
             const std::size_t detail_length = utf8_prefix(detail, kMaxDetailBytes).size();
             detail_spans_.emplace_back(details_.size(), detail_length);
             details_.append(detail, 0, detail_length);
+            limit_checks_.push_back(LimitCheck{});
         }
         candidates_.push_back(candidate);
         admitted_.push_back(index);
@@ -412,6 +441,11 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
     // 3. Decide.
     decisions_.assign(count, Decision{});
     Admitter::admit_in_key_order(candidates_, stored_, key_order_, decisions_);
+    if (!limit_cells_.empty()) {
+        if (auto decided = decide_limits(); !decided) {
+            return unexpected(decided.error());
+        }
+    }
 
     // 4. Build the WriteBatch: entries with dense sequences and the hash chain, dedup keys,
     //    dead letters, the partitions' state and the counters.
@@ -450,11 +484,13 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
                 if (decision.earlier == kDecidedByStore) {
                     outcome.partition = stored_[index].partition;
                     outcome.sequence = stored_[index].sequence;
+                    outcome.first_rejected = stored_[index].rejected;
                 } else {
                     // The winner is earlier in this batch and already has its position.
                     const MessageOutcome& winner = outcomes_[admitted_[decision.earlier]];
                     outcome.partition = winner.partition;
                     outcome.sequence = winner.sequence;
+                    outcome.first_rejected = winner.decision.verdict == Verdict::rejected_limit;
                 }
                 if (decision.verdict == Verdict::conflict) {
                     spdlog::warn(
@@ -477,20 +513,47 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
                 ++state.dlq_next;
                 break;
             }
+            case Verdict::rejected_limit: {
+                const LimitCheck& check = limit_checks_[index];
+                const LimitCell& cell = limit_cells_[static_cast<std::size_t>(check.cell)];
+                const std::string detail =
+                    "the event's " + Decimal::from_micros(check.quantity_micros).to_string() +
+                    " would take the period's total " +
+                    Decimal::from_micros(outcome.used_micros).to_string() +
+                    " above the hard limit " + Decimal::from_micros(cell.limit_micros).to_string();
+                encode_dead_letter(DeadLetter{message.offset, Reason::limit_exceeded, detail,
+                                              message.key, message.value, message.value_null},
+                                   dead_letter_);
+                const auto key = position_key(message.partition, state.dlq_next);
+                batch_.Put(dlq_, rocksdb::Slice(key.data(), key.size()), dead_letter_);
+                outcome.sequence = state.dlq_next;
+                ++state.dlq_next;
+                break;
+            }
         }
     }
     put_entries_in_key_order();
     // Dedup keys in key order too (free: key_order_ is sorted).
     for (const std::uint32_t index : key_order_) {
-        if (decisions_[index].verdict != Verdict::accepted) {
+        const Verdict verdict = decisions_[index].verdict;
+        if (verdict != Verdict::accepted && verdict != Verdict::rejected_limit) {
             continue;
         }
         const MessageOutcome& outcome = outcomes_[admitted_[index]];
         const auto key = dedup_bytes(candidates_[index].key);
-        const auto value =
-            dedup_value(outcome.partition, outcome.sequence, candidates_[index].payload);
+        const auto value = dedup_value(
+            outcome.partition,
+            verdict == Verdict::accepted ? outcome.sequence : outcome.sequence | kRejectedBit,
+            candidates_[index].payload);
         batch_.Put(dedup_, rocksdb::Slice(key.data(), key.size()),
                    rocksdb::Slice(value.data(), value.size()));
+    }
+    for (std::size_t cell = 0; cell < limit_cells_.size(); ++cell) {
+        std::array<char, 8> total{};
+        put_u64(total.data(), static_cast<std::uint64_t>(limit_cells_[cell].used_micros));
+        batch_.Put(meta_,
+                   rocksdb::Slice(limit_cell_keys_[cell].data(), limit_cell_keys_[cell].size()),
+                   rocksdb::Slice(total.data(), total.size()));
     }
     for (const auto& [partition, state] : touched_) {
         put_partition_state(batch_, meta_, partition, state);
@@ -542,8 +605,10 @@ Result<bool, std::string> LedgerStore::lookup_dedup_keys() {
         const auto& status = statuses_[lookup];
         if (status.ok() && values_[lookup].size() == kDedupValueBytes) {
             const char* data = values_[lookup].data();
-            stored_[index] = StoredKey{true, PayloadHash{get_u64(data + 12), get_u64(data + 20)},
-                                       get_u32(data), get_u64(data + 4)};
+            const std::uint64_t sequence = get_u64(data + 4);
+            stored_[index] =
+                StoredKey{true, PayloadHash{get_u64(data + 12), get_u64(data + 20)}, get_u32(data),
+                          sequence & ~kRejectedBit, (sequence & kRejectedBit) != 0};
         } else if (status.ok()) {
             result = unexpected("dedup value of " + std::to_string(values_[lookup].size()) +
                                 " bytes (expected " + std::to_string(kDedupValueBytes) + ")");
@@ -557,6 +622,39 @@ Result<bool, std::string> LedgerStore::lookup_dedup_keys() {
         value.Reset();  // unpin blocks now; nothing below reads them
     }
     return result;
+}
+
+Result<bool, std::string> LedgerStore::decide_limits() {
+    const rocksdb::ReadOptions read_options;
+    std::string value;
+    for (std::size_t cell = 0; cell < limit_cells_.size(); ++cell) {
+        const auto& key = limit_cell_keys_[cell];
+        const auto status =
+            db_->get()->Get(read_options, meta_, rocksdb::Slice(key.data(), key.size()), &value);
+        if (status.ok() && value.size() == 8) {
+            limit_cells_[cell].used_micros = static_cast<std::int64_t>(get_u64(value.data()));
+        } else if (status.ok()) {
+            return unexpected("hard-limit total of " + std::to_string(value.size()) +
+                              " bytes (expected 8)");
+        } else if (!status.IsNotFound()) {
+            return unexpected("hard-limit lookup failed: " + status_text(status));
+        }
+    }
+    limit_used_.assign(candidates_.size(), 0);
+    decide_hard_limits(limit_checks_, limit_cells_, decisions_, limit_used_);
+    for (std::size_t index = 0; index < candidates_.size(); ++index) {
+        const LimitCheck& check = limit_checks_[index];
+        if (check.cell < 0) {
+            continue;
+        }
+        const LimitCell& cell = limit_cells_[static_cast<std::size_t>(check.cell)];
+        MessageOutcome& outcome = outcomes_[admitted_[index]];
+        outcome.limited = true;
+        outcome.used_micros = limit_used_[index];
+        outcome.limit_micros = cell.limit_micros;
+        outcome.period_end_us = cell.period_end_us;
+    }
+    return true;
 }
 
 void LedgerStore::put_entries_in_key_order() {
@@ -865,13 +963,24 @@ VerifyReport LedgerStore::verify() const {
     }
     std::unique_ptr<rocksdb::Iterator> dedup(
         db_->get()->NewIterator(rocksdb::ReadOptions(), dedup_));
+    std::uint64_t rejected_keys = 0;
     for (dedup->SeekToFirst(); dedup->Valid(); dedup->Next()) {
-        ++report.dedup_keys;
+        const auto value = dedup->value();
+        if (value.size() >= 12 && (get_u64(value.data() + 4) & kRejectedBit) != 0) {
+            ++rejected_keys;  // a rejected_limit event's key: no entry
+        } else {
+            ++report.dedup_keys;
+        }
     }
     if (report.ok && report.dedup_keys != report.entries) {
         fail(0, 0,
              std::to_string(report.dedup_keys) + " dedup keys for " +
                  std::to_string(report.entries) + " entries");
+    }
+    if (report.ok && rejected_keys != counts_.rejected_limit()) {
+        fail(0, 0,
+             std::to_string(rejected_keys) + " keys of rejected_limit events for " +
+                 std::to_string(counts_.rejected_limit()) + " rejected_limit outcomes");
     }
     return report;
 }

@@ -6,6 +6,7 @@
 //            payload hash (16 bytes); hash memtable, bloom filters (10 bits/key)
 //   dlq      (partition u32 BE, dead-letter sequence u64 BE) → a dead letter awaiting the relay
 //   meta     "p" + partition u32 BE → PartitionState (64 bytes); "counters" → outcome counts;
+//            "l" + hard-limit cell (ledger/limits.h, 24 bytes) → the cell's total (i64 BE µ);
 //            "g" + partition u32 BE + from u64 BE + gap number u64 BE → gap record (to u64 BE);
 //            the number counts the partition's earlier gaps, so every gap is its own row (stores
 //            written before the number have 13-byte gap keys, still read)
@@ -35,6 +36,7 @@
 #include "consumers/rocks_db.h"
 #include "ledger/admission.h"
 #include "ledger/changelog.h"
+#include "ledger/limits.h"
 #include "schemas/canonical.h"
 #include "schemas/event.h"
 #include "schemas/result.h"
@@ -56,6 +58,8 @@ struct LedgerStoreOptions {
     // Per column family, two at most (entries and dedup fill them; meta and dlq barely).
     std::size_t write_buffer_bytes = 32U << 20U;
     ValidationOptions validation;
+    // Hard limits (ledger/limits.h); nullptr: none (every meter is soft). Must outlive the store.
+    const LimitPolicy* limits = nullptr;
 };
 
 using OpenMode = StoreMode;  // consumers/rocks_db.h
@@ -91,6 +95,15 @@ struct MessageOutcome {
     // partition only.
     std::uint32_t partition = 0;
     std::uint64_t sequence = 0;
+    // duplicate or conflict: the first event with this key was rejected_limit, and
+    // (partition, sequence) is its dead letter.
+    bool first_rejected = false;
+    // A hard limit applies to this event's (tenant, meter, period): its total once this event was
+    // decided, the limit, and when the period ends.
+    bool limited = false;
+    std::int64_t used_micros = 0;
+    std::int64_t limit_micros = 0;
+    std::int64_t period_end_us = 0;
 };
 
 struct DeadLetter {
@@ -175,6 +188,9 @@ class LedgerStore {
     Result<bool, std::string> load_meta();
     PartitionState& working_state(std::uint32_t partition);
     Result<bool, std::string> lookup_dedup_keys();
+    // Hard limits: loads the batch's cells' totals, turns accepted events past a limit into
+    // rejected_limit, and fills the outcomes' limit fields.
+    Result<bool, std::string> decide_limits();
     void put_entries_in_key_order();
 
     LedgerStoreOptions options_;
@@ -204,6 +220,11 @@ class LedgerStore {
     std::string details_;  // validation details of the invalid candidates, back to back
     std::vector<std::pair<std::size_t, std::size_t>> detail_spans_;
     std::string dead_letter_;
+    std::vector<LimitCheck> limit_checks_;  // per candidate
+    std::vector<LimitCell> limit_cells_;    // the batch's distinct cells
+    std::vector<LimitCellKey> limit_cell_keys_;
+    std::map<LimitCellKey, std::int32_t> limit_cell_index_;
+    std::vector<std::int64_t> limit_used_;
     std::vector<std::array<char, 16>> key_bytes_;
     std::vector<std::uint32_t> lookup_of_;  // candidate → its distinct key's MultiGet slot
     std::vector<rocksdb::Slice> key_slices_;

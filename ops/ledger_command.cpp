@@ -91,11 +91,15 @@ void append_counts(std::string& out, const OutcomeCounts& counts) {
     out += ",\"accepted\":" + std::to_string(counts.accepted);
     out += ",\"duplicate\":" + std::to_string(counts.duplicate);
     out += ",\"conflict\":" + std::to_string(counts.conflict);
-    out += ",\"dead_lettered\":" + std::to_string(counts.dead_lettered);
+    // rejected_limit (a hard limit refused the event) is its own outcome; the store keeps it
+    // as a dead letter with reason limit_exceeded.
+    out += ",\"rejected_limit\":" + std::to_string(counts.rejected_limit());
+    out += ",\"dead_lettered\":" + std::to_string(counts.invalid());
     out += ",\"dead_lettered_by_reason\":{";
     bool first = true;
     for (std::size_t index = 0; index < kReasonCount; ++index) {
-        if (counts.dead_lettered_by_reason[index] == 0) {
+        if (counts.dead_lettered_by_reason[index] == 0 ||
+            static_cast<Reason>(index) == Reason::limit_exceeded) {
             continue;
         }
         out += first ? "\"" : ",\"";

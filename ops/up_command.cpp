@@ -18,6 +18,7 @@
 #include "producers/demo_traffic.h"
 #include "projections/api/health.h"
 #include "projections/counters/projection_service.h"
+#include "projections/runner/limit_policy.h"
 #include "schemas/time.h"
 
 namespace ul::ops {
@@ -110,6 +111,12 @@ int run_up(const UpArgs& args) {
     ledger_options.commit_waiter = &commit_waiter;
     ledger_options.min_free_disk = args.min_free_disk;
     ledger_options.test_fail_after_batches = args.test_fail_ledger_after_batches;
+    // Hard limits are decided by the ledger with the accounts the projection reads; the ledger
+    // waits for them (ledger/limits.h, projections/runner/limit_policy.h).
+    RunnerLimitPolicy limit_policy(plans);
+    if (has_hard_limits(plans)) {
+        ledger_options.limits = &limit_policy;
+    }
     auto ledger = LedgerService::start(ledger_options);
     if (!ledger) {
         spdlog::error("up: {}", ledger.error());
@@ -139,6 +146,7 @@ int run_up(const UpArgs& args) {
         stop_ledger();
         return kExitFailure;
     }
+    limit_policy.attach((*projections)->runner());
     auto projection_thread = std::make_unique<ComponentThread>(
         "projections", health, [&] { return (*projections)->run(); });
     auto stop_projections = [&] {

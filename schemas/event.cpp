@@ -293,9 +293,9 @@ std::string quoted(std::string_view text) {
 
 std::string_view reason_code(Reason reason) {
     static constexpr std::array<std::string_view, kReasonCount> kCodes = {
-        "too_large",     "bad_utf8",      "malformed_json", "not_object",  "unknown_field",
-        "missing_field", "bad_key",       "bad_tenant",     "bad_subject", "bad_meter",
-        "bad_quantity",  "bad_timestamp", "bad_properties"};
+        "too_large",     "bad_utf8",      "malformed_json", "not_object",    "unknown_field",
+        "missing_field", "bad_key",       "bad_tenant",     "bad_subject",   "bad_meter",
+        "bad_quantity",  "bad_timestamp", "bad_properties", "limit_exceeded"};
     const auto index = static_cast<std::size_t>(reason);
     return index < kCodes.size() ? kCodes[index] : "unknown";
 }

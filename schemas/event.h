@@ -34,8 +34,11 @@ enum class Reason : std::uint8_t {
     bad_quantity,
     bad_timestamp,
     bad_properties,
+    // Not a validation rule: the ledger's hard limit refused a valid event (ledger/limits.h).
+    // Used for its dead letter and counts; the validator never gives it.
+    limit_exceeded,
 };
-inline constexpr std::size_t kReasonCount = 13;
+inline constexpr std::size_t kReasonCount = 14;
 std::string_view reason_code(Reason reason);
 
 inline constexpr std::size_t kMaxEventBytes = 16 * 1024;

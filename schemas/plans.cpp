@@ -129,6 +129,12 @@ Result<MeterPlan, Error> meter_at(std::string_view name, element value, const st
                                   ": a Stripe meter event name is 1-100 of [A-Za-z0-9_.:-]");
             }
             meter.stripe_event_name = *event_name;
+        } else if (field.key == "enforcement") {
+            auto enforcement = string_at(field.value, field_path);
+            if (!enforcement || (*enforcement != "hard" && *enforcement != "soft")) {
+                return unexpected(field_path + ": must be \"hard\" or \"soft\"");
+            }
+            meter.hard = *enforcement == "hard";
         } else if (field.key == "stripe_unit") {
             auto unit = decimal_at(field.value, field_path);
             if (!unit) {
@@ -145,6 +151,9 @@ Result<MeterPlan, Error> meter_at(std::string_view name, element value, const st
     }
     if (!has_limit) {
         return unexpected(path + ".limit: required (a decimal string, or null for unlimited)");
+    }
+    if (meter.hard && !meter.limit) {
+        return unexpected(path + ".enforcement: \"hard\" needs a limit (this meter is unlimited)");
     }
     if (has_unit && meter.stripe_event_name.empty()) {
         return unexpected(path + ".stripe_unit: needs stripe_event_name");

@@ -21,6 +21,10 @@ struct MeterPlan {
     std::optional<Decimal> limit;     // nullopt = unlimited (JSON null)
     Decimal overage_unit_price;       // price per unit over the limit, default 0
     std::vector<Decimal> thresholds;  // ascending fractions of the limit (0.8 = 80 %)
+    // "enforcement": "hard": the ledger refuses an event that would take the period's total
+    // above the limit (outcome rejected_limit, ledger/limits.h); "soft" (the default): counted,
+    // flagged and billed as overage.
+    bool hard = false;
     // The Stripe meter this meter is billed through (its event_name; empty: not billed in
     // Stripe) and how many of our units make one Stripe unit (> 0, default 1): Stripe meter
     // event values are whole numbers, so floor(used / stripe_unit) is billed.
@@ -52,11 +56,12 @@ struct PlanBook {
 //  "group_by":{"tokens":["model"]},
 //  "plans":[{"id":"free","name":"Free","thresholds":[…]?,"stripe_price_id":"price_…"?,
 //            "meters":{"api_calls":{"limit":"1000","overage_unit_price":"0","thresholds":[…]?,
-//                                   "stripe_event_name":"api_calls"?,"stripe_unit":"1000"?}}}]}
+//                                   "stripe_event_name":"api_calls"?,"stripe_unit":"1000"?,
+//                                   "enforcement":"soft"|"hard"?}}}]}
 // Decimals are JSON strings (read by Decimal::parse_quantity). Thresholds: per meter, else per
 // plan, else top level, else 0.80 / 0.95 / 1.00; strictly ascending, each in (0, 10]. A Stripe
 // event name is 1-100 of [A-Za-z0-9_.:-]; stripe_unit needs stripe_event_name and is > 0; two
-// plans may not share a stripe_price_id.
+// plans may not share a stripe_price_id. A hard-enforced meter needs a limit.
 Result<PlanBook, std::string> parse_plans(std::string_view json);
 Result<PlanBook, std::string> load_plans(const std::string& path);
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "schemas/canonical.h"
+#include "schemas/time.h"
 
 namespace ul {
 
@@ -91,6 +92,12 @@ Result<std::vector<std::string_view>, std::string> split_events(const std::strin
 struct Ingest::Request {
     HttpReply reply;
     bool wait_committed = false;
+    // POST …/consume: one event, answered as a check-and-consume (consume_response).
+    bool consume = false;
+    std::string meter;
+    std::string plan;
+    std::string idempotency_key;
+    std::int64_t now_us = 0;
     std::string body;
     std::vector<EventState> events;
     std::mutex mutex;
@@ -116,9 +123,87 @@ struct Ingest::Request {
         return out;
     }
 
+    // POST …/consume's answer (one event), with the mutex held.
+    HttpResponse consume_response(bool timed_out, bool ledger_down) const {
+        const EventState& event = events.front();
+        if (event.status == Status::invalid) {
+            return json_error(400, "invalid_event", event.error);
+        }
+        if (event.status == Status::failed || ledger_down) {
+            return json_error(503, "ledger_unavailable",
+                              ledger_down ? "the ledger stopped before deciding; retry with the "
+                                            "same idempotency_key"
+                                          : "not sent: " + event.error);
+        }
+        if (timed_out || event.status != Status::committed) {
+            return json_error(504, "not_committed",
+                              "the ledger did not decide in time; retry with the same "
+                              "idempotency_key (it is counted once)");
+        }
+        const CommitVerdict& verdict = event.verdict;
+        HttpResponse out;
+        std::string fields = ",\"idempotency_key\":";
+        append_json_string(fields, idempotency_key);
+        fields += ",\"meter\":";
+        append_json_string(fields, meter);
+        switch (verdict.verdict) {
+            case Verdict::invalid:
+                return json_error(400, "invalid_event", reason_code(verdict.reason));
+            case Verdict::rejected_limit: {
+                out.status = 429;
+                out.body = "{\"error\":\"quota_exceeded\"" + fields + ",\"plan\":";
+                append_json_string(out.body, plan);
+                append_limit(out.body, verdict);
+                out.body += "}";
+                const std::int64_t wait_us =
+                    std::max<std::int64_t>(0, verdict.period_end_us - now_us);
+                out.headers.emplace_back("Retry-After",
+                                         std::to_string((wait_us + 999'999) / 1'000'000));
+                return out;
+            }
+            case Verdict::accepted:
+            case Verdict::duplicate:
+            case Verdict::conflict:
+                break;
+        }
+        // A retried call is the same idempotency key. Without an explicit timestamp a retry's
+        // event differs in its time (the ledger counts a conflict); either way the key was
+        // decided before and its first verdict stands: payload_matches tells the two apart.
+        out.body = verdict.verdict == Verdict::accepted ? "{\"status\":\"accepted\""
+                                                        : "{\"status\":\"duplicate\"";
+        if (verdict.verdict != Verdict::accepted) {
+            out.body += verdict.first_rejected ? ",\"first_verdict\":\"rejected_limit\""
+                                               : ",\"first_verdict\":\"accepted\"";
+            out.body += verdict.verdict == Verdict::duplicate ? ",\"payload_matches\":true"
+                                                              : ",\"payload_matches\":false";
+        }
+        out.body += fields;
+        out.body += verdict.limited ? ",\"enforcement\":\"hard\"" : ",\"enforcement\":\"soft\"";
+        append_limit(out.body, verdict, true);
+        out.body += "}";
+        return out;
+    }
+
+    // ,"used","limit","remaining" (exact decimals) of a hard-limited event; nulls with `nulls`.
+    static void append_limit(std::string& out, const CommitVerdict& verdict, bool nulls = false) {
+        if (!verdict.limited) {
+            if (nulls) {
+                out += ",\"used\":null,\"limit\":null,\"remaining\":null";
+            }
+            return;
+        }
+        out += ",\"used\":\"" + Decimal::from_micros(verdict.used_micros).to_string() +
+               "\",\"limit\":\"" + Decimal::from_micros(verdict.limit_micros).to_string() +
+               "\",\"remaining\":\"" +
+               Decimal::from_micros(verdict.limit_micros - verdict.used_micros).to_string() + "\"";
+    }
+
     // Called with the mutex held when the last event settled (or on timeout, or when the
     // ledger stopped before committing every event: `ledger_down`).
     HttpResponse response(bool timed_out, bool ledger_down = false) const {
+        if (consume) {
+            return consume_response(timed_out, ledger_down);
+        }
         HttpResponse out;
         bool failed = false;
         out.body = wait_committed ? "{\"durability\":\"ledger\",\"events\":["
@@ -149,14 +234,18 @@ struct Ingest::Request {
                     break;
                 case Status::committed:
                     out.body += std::string(verdict_name(event.verdict.verdict)) + "\"";
-                    if (event.verdict.verdict == Verdict::invalid) {
+                    if (event.verdict.verdict == Verdict::invalid ||
+                        event.verdict.verdict == Verdict::rejected_limit) {
                         out.body += ",\"error\":";
                         append_json_string(out.body, reason_code(event.verdict.reason));
+                    } else if (event.verdict.first_rejected) {
+                        out.body += ",\"first_verdict\":\"rejected_limit\"";
                     } else {
                         out.body +=
                             ",\"ledger_partition\":" + std::to_string(event.verdict.partition) +
                             ",\"ledger_sequence\":" + std::to_string(event.verdict.sequence);
                     }
+                    append_limit(out.body, event.verdict);
                     break;
             }
             out.body += "}";
@@ -273,14 +362,19 @@ void Ingest::handle(const HttpRequest& http, const std::string& tenant, HttpRepl
                                       " events per request (nothing was sent)"));
         return;
     }
-    std::vector<std::string> tenants(texts->size());
-    request->events.resize(texts->size());
+    submit(request, *texts, tenant);
+}
+
+void Ingest::submit(const std::shared_ptr<Request>& request,
+                    const std::vector<std::string_view>& texts, const std::string& tenant) {
+    std::vector<std::string> tenants(texts.size());
+    request->events.resize(texts.size());
     {
         std::lock_guard lock(validator_mutex_);
         const std::int64_t now = options_.now_us();
-        for (std::size_t index = 0; index < texts->size(); ++index) {
+        for (std::size_t index = 0; index < texts.size(); ++index) {
             EventState& event = request->events[index];
-            event.text = (*texts)[index];
+            event.text = texts[index];
             auto valid = validator_->validate(event.text, now);
             if (!valid) {
                 event.error =
@@ -302,7 +396,7 @@ void Ingest::handle(const HttpRequest& http, const std::string& tenant, HttpRepl
         std::all_of(request->events.begin(), request->events.end(),
                     [](const EventState& event) { return event.status == Status::invalid; });
     if (all_invalid) {
-        request->reply(request->all_invalid());
+        request->reply(request->consume ? request->response(false) : request->all_invalid());
         return;
     }
     std::lock_guard lock(request->mutex);
@@ -337,6 +431,87 @@ void Ingest::handle(const HttpRequest& http, const std::string& tenant, HttpRepl
         std::lock_guard pending(pending_mutex_);
         waiting_.push_back(request);
     }
+}
+
+void Ingest::consume(const HttpRequest& http, const std::string& tenant, const std::string& plan,
+                     HttpReply reply) {
+    auto request = std::make_shared<Request>();
+    request->reply = std::move(reply);
+    request->consume = true;
+    request->wait_committed = true;
+    request->plan = plan;
+    request->now_us = options_.now_us();
+    if (options_.health != nullptr) {
+        if (auto down = options_.health->failure_of("ledger")) {
+            request->reply(json_error(503, "ledger_unavailable",
+                                      "the ledger of this process stopped (" + *down +
+                                          "); nothing was sent — retry once it runs again"));
+            return;
+        }
+    }
+    if (options_.commit_waiter == nullptr) {
+        request->reply(json_error(503, "consume_unavailable",
+                                  "consume needs the ledger in this process (usage-ledger up)"));
+        return;
+    }
+    // The body's fields, as written (raw JSON), into an event for `tenant`.
+    simdjson::ondemand::parser parser;
+    const simdjson::padded_string padded(http.body);
+    simdjson::ondemand::document document;
+    simdjson::ondemand::object object;
+    if (parser.iterate(padded).get(document) != simdjson::SUCCESS ||
+        document.get_object().get(object) != simdjson::SUCCESS) {
+        request->reply(json_error(400, "bad_body",
+                                  "the body is not a JSON object {\"meter\",\"quantity\",…}"));
+        return;
+    }
+    std::string event = "{\"tenant_id\":";
+    append_json_string(event, tenant);
+    bool has_timestamp = false;
+    for (auto field : object) {
+        std::string_view key;
+        simdjson::ondemand::value value;
+        std::string_view raw;
+        if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
+            field.value().get(value) != simdjson::SUCCESS ||
+            simdjson::to_json_string(value).get(raw) != simdjson::SUCCESS) {
+            request->reply(json_error(400, "bad_body", "the body is not valid JSON"));
+            return;
+        }
+        if (key != "meter" && key != "quantity" && key != "idempotency_key" && key != "subject" &&
+            key != "properties" && key != "timestamp") {
+            request->reply(json_error(
+                400, "unknown_field",
+                "unknown field '" + std::string(key) +
+                    "'; consume takes meter, quantity, idempotency_key, subject, properties, "
+                    "timestamp (the tenant is the path's)"));
+            return;
+        }
+        std::string_view text;
+        if (key == "meter" && value.get_string().get(text) == simdjson::SUCCESS) {
+            request->meter = std::string(text);
+        } else if (key == "idempotency_key" && value.get_string().get(text) == simdjson::SUCCESS) {
+            request->idempotency_key = std::string(text);
+        }
+        has_timestamp = has_timestamp || key == "timestamp";
+        event += ",";
+        append_json_string(event, key);
+        event += ":";
+        event.append(raw);
+    }
+    if (request->idempotency_key.empty() &&
+        event.find("\"idempotency_key\"") == std::string::npos) {
+        std::lock_guard lock(uuid_mutex_);
+        request->idempotency_key = uuids_.next();
+        event += ",\"idempotency_key\":";
+        append_json_string(event, request->idempotency_key);
+    }
+    if (!has_timestamp) {
+        event += ",\"timestamp\":\"" + format_rfc3339(request->now_us) + "\"";
+    }
+    event += "}";
+    request->body = std::move(event);
+    submit(request, {std::string_view(request->body)}, tenant);
 }
 
 void Ingest::delivered(const DeliveryReport& report) {

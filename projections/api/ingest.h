@@ -26,6 +26,7 @@
 
 #include "ledger/commit_waiter.h"
 #include "producers/usage_producer.h"
+#include "producers/uuid.h"
 #include "projections/api/health.h"
 #include "projections/api/http_server.h"
 #include "schemas/event.h"
@@ -58,10 +59,32 @@ class Ingest {
     // `tenant`: the caller's tenant, or empty for an admin (any tenant).
     void handle(const HttpRequest& request, const std::string& tenant, HttpReply reply);
 
+    // POST /v1/tenants/{tenant}/consume: check-and-consume one event of `tenant` (the caller
+    // was authorized for it), decided by the ledger (hard limits: ledger/limits.h). Body:
+    // {"meter","quantity","idempotency_key"?,"subject"?,"properties"?,"timestamp"?} (a key is
+    // made, UUIDv7, when absent; the timestamp defaults to now). Waits for the ledger's verdict
+    // (needs the ledger in this process) and answers:
+    //   200
+    //   {"status":"accepted","idempotency_key","meter","enforcement","used","limit","remaining"}
+    //   429 {"error":"quota_exceeded","idempotency_key","meter","plan","limit","used","remaining"}
+    //       with Retry-After: the seconds until the period's end
+    //   200 {"status":"duplicate","first_verdict":"accepted"|"rejected_limit","payload_matches",…}
+    //       for a retried key (payload_matches false: the first event with the key differed, e.g.
+    //       in its timestamp, which defaults to now; the ledger counts that as a conflict)
+    //   400 invalid, 503 / 504 as ingest.
+    // used / limit / remaining are the ledger's exact totals for a hard-limited meter, null for
+    // a soft one ("enforcement":"soft"; its usage is in GET …/usage). `plan`: the tenant's plan
+    // id, named in the 429.
+    void consume(const HttpRequest& request, const std::string& tenant, const std::string& plan,
+                 HttpReply reply);
+
     struct Request;  // one HTTP request's events in flight
 
   private:
     Ingest() = default;
+    // Validates the request's event texts, sends the valid ones and arranges the answer.
+    void submit(const std::shared_ptr<Request>& request, const std::vector<std::string_view>& texts,
+                const std::string& tenant);
     void delivered(const DeliveryReport& report);
     void poll_loop();
 
@@ -73,6 +96,8 @@ class Ingest {
     std::map<std::uint64_t, std::pair<std::shared_ptr<Request>, std::size_t>> pending_;
     std::vector<std::shared_ptr<Request>> waiting_;  // wait=committed, for their deadlines
     std::atomic<std::uint64_t> next_token_{1};
+    std::mutex uuid_mutex_;
+    UuidV7Generator uuids_;
     std::atomic<bool> stop_{false};
     std::thread poller_;
 };

@@ -827,6 +827,22 @@ void QueryApi::install(HttpServer& server) {
             options_.ingest->handle(
                 request, principal->admin ? std::string() : principal->tenant_id, std::move(reply));
         });
+    server.route_async(
+        "POST", "/v1/tenants/{tenant}/consume",
+        [this](const HttpRequest& request, const Params& params, HttpReply reply) {
+            const std::string& tenant = params.at("tenant");
+            if (auto denied = authorize(request, &tenant)) {
+                reply(*denied);
+                return;
+            }
+            if (options_.ingest == nullptr) {
+                reply(json_error(503, "ingest_unavailable", "this process does not ingest events"));
+                return;
+            }
+            std::string plan_id;
+            plan_of(tenant, &plan_id);
+            options_.ingest->consume(request, tenant, plan_id, std::move(reply));
+        });
     server.route("GET", "/v1/whoami", [this](const HttpRequest& request, const Params&) {
         auto principal = identify(request);
         if (!principal) {

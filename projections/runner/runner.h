@@ -60,8 +60,8 @@ struct ProjectionRunnerOptions {
     bool sync = false;
     // The ledger store at <data_dir>/ledger is readable here (secondary open): at start, once
     // usage.accounts is read to its end (so entries are placed with the account versions replay
-    // uses), the projection applies every committed entry it has not applied yet from it (a crash can leave
-    // the projection behind entries that usage.ledger will not carry again), a jump in
+    // uses), the projection applies every committed entry it has not applied yet from it (a crash
+    // can leave the projection behind entries that usage.ledger will not carry again), a jump in
     // usage.ledger is healed from it, and readiness compares the applied sequences with the
     // ledger's committed ones.
     bool heal_from_ledger = false;
@@ -111,6 +111,13 @@ class ProjectionRunner {
     std::vector<Account> accounts() const;
     // Every account version held (a copy): what places entries by their event time.
     AccountHistory account_history() const;
+    // Calls `visit` with the account version in force for `tenant` at `time_us`, under the
+    // accounts' shared lock (no copy: the ledger's hard limits ask this for every event).
+    template <class Visit>
+    auto with_account_at(std::string_view tenant, std::int64_t time_us, Visit&& visit) const {
+        std::shared_lock lock(accounts_mutex_);
+        return visit(history_.at(tenant, time_us));
+    }
     // The billing calendar of the version in force for `tenant` at `time_us` (reads place a
     // time in the same month the entries of that time were counted in).
     BillingCalendar calendar_at(std::string_view tenant, std::int64_t time_us) const;

@@ -573,9 +573,9 @@ TEST(EventValidation, TheValidatorIsReusableAfterAnyVerdict) {
 
 TEST(EventValidation, EveryReasonHasItsCode) {
     const std::vector<std::string_view> expected = {
-        "too_large",     "bad_utf8",      "malformed_json", "not_object",  "unknown_field",
-        "missing_field", "bad_key",       "bad_tenant",     "bad_subject", "bad_meter",
-        "bad_quantity",  "bad_timestamp", "bad_properties"};
+        "too_large",     "bad_utf8",      "malformed_json", "not_object",    "unknown_field",
+        "missing_field", "bad_key",       "bad_tenant",     "bad_subject",   "bad_meter",
+        "bad_quantity",  "bad_timestamp", "bad_properties", "limit_exceeded"};
     ASSERT_EQ(expected.size(), kReasonCount);
     for (std::size_t index = 0; index < kReasonCount; ++index) {
         EXPECT_EQ(reason_code(static_cast<Reason>(index)), expected[index]);

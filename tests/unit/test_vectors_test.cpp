@@ -26,7 +26,8 @@ std::set<std::string, std::less<>> sdk_reasons() {
     std::set<std::string, std::less<>> out;
     for (std::size_t i = 0; i < kReasonCount; ++i) {
         const auto reason = static_cast<Reason>(i);
-        if (reason != Reason::bad_utf8 && reason != Reason::malformed_json) {
+        if (reason != Reason::bad_utf8 && reason != Reason::malformed_json &&
+            reason != Reason::limit_exceeded) {  // the ledger's, not a validation rule
             out.emplace(reason_code(reason));
         }
     }
