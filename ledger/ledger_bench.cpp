@@ -172,6 +172,20 @@ struct LedgerRun {
     std::size_t average_event_bytes = 0;
 };
 
+// --hard-limit: every (tenant, meter) limited the same, over one fixed period.
+class EveryMeterLimited final : public LimitPolicy {
+  public:
+    explicit EveryMeterLimited(HardLimit limit) : limit_(limit) {}
+    std::optional<HardLimit> hard_limit(std::string_view, std::string_view,
+                                        std::int64_t) const override {
+        return limit_;
+    }
+    bool ready() const override { return true; }
+
+  private:
+    HardLimit limit_;
+};
+
 Result<LedgerRun, std::string> measure_ledger(const LedgerBenchOptions& options,
                                               const std::string& path) {
     const std::int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -181,6 +195,11 @@ Result<LedgerRun, std::string> measure_ledger(const LedgerBenchOptions& options,
     store_options.path = path;
     store_options.sync = options.sync;
     store_options.block_cache_bytes = options.block_cache_bytes;
+    const EveryMeterLimited limits(HardLimit{options.hard_limit_units * Decimal::kMicrosPerUnit, 0,
+                                             std::numeric_limits<std::int64_t>::max()});
+    if (options.hard_limit_units > 0) {
+        store_options.limits = &limits;
+    }
     auto store = LedgerStore::open(store_options, OpenMode::read_write);
     if (!store) {
         return unexpected(store.error());
@@ -346,6 +365,8 @@ Result<LedgerBenchFigures, std::string> run_ledger_bench(const LedgerBenchOption
     figures.events = options.events;
     figures.accepted = ledger->counts.accepted;
     figures.duplicate = ledger->counts.duplicate;
+    figures.rejected_limit = ledger->counts.rejected_limit();
+    figures.hard_limit_units = options.hard_limit_units;
     figures.average_event_bytes = ledger->average_event_bytes;
     figures.batch = options.batch;
     figures.sync = options.sync;
@@ -379,7 +400,8 @@ std::string ledger_bench_json(const LedgerBenchFigures& figures) {
     const int length = std::snprintf(
         buffer, sizeof buffer,
         "{\"bench\":\"ledger\",\"events\":%llu,\"average_event_bytes\":%zu,\"batch\":%zu,"
-        "\"sync\":%s,\"accepted\":%llu,\"duplicate\":%llu,\"seconds\":%.3f,"
+        "\"sync\":%s,\"hard_limit\":%lld,\"accepted\":%llu,\"duplicate\":%llu,"
+        "\"rejected_limit\":%llu,\"seconds\":%.3f,"
         "\"ledger_events_per_second\":%.0f,\"ledger_thread_cpu_seconds\":%.3f,"
         "\"ledger_events_per_thread_cpu_second\":%.0f,\"ledger_thread_runqueue_wait_seconds\":%.3f,"
         "\"ledger_process_cpu_seconds\":%.3f,"
@@ -387,8 +409,10 @@ std::string ledger_bench_json(const LedgerBenchFigures& figures) {
         "\"raw_rocksdb_writes_per_second\":%.0f,\"raw_rocksdb_writes_per_thread_cpu_second\":%.0f,"
         "\"raw_rocksdb_reads_per_second\":%.0f,\"ledger_vs_raw_write\":%.3f,\"seed\":%llu}",
         static_cast<unsigned long long>(figures.events), figures.average_event_bytes, figures.batch,
-        figures.sync ? "true" : "false", static_cast<unsigned long long>(figures.accepted),
-        static_cast<unsigned long long>(figures.duplicate), figures.ledger_seconds,
+        figures.sync ? "true" : "false", static_cast<long long>(figures.hard_limit_units),
+        static_cast<unsigned long long>(figures.accepted),
+        static_cast<unsigned long long>(figures.duplicate),
+        static_cast<unsigned long long>(figures.rejected_limit), figures.ledger_seconds,
         figures.ledger_events_per_second, figures.ledger_thread_cpu_seconds,
         figures.ledger_events_per_thread_cpu_second, figures.ledger_thread_runqueue_wait_seconds,
         figures.ledger_process_cpu_seconds, figures.ledger_flush_cpu_seconds,

@@ -28,6 +28,9 @@ struct LedgerBenchOptions {
     std::string directory;    // where the temporary stores go; empty: the system temp dir
     bool keep_store = false;  // leave the ledger store behind (for verify or inspection)
     bool measure_raw = true;  // false: the ledger figure only (profiling)
+    // > 0: every (tenant, meter) is hard-limited at this many units for the run's month
+    // (ledger/limits.h), so the figure includes the limit cells' reads and writes; 0: soft.
+    std::int64_t hard_limit_units = 0;
     // Called every ~2 s with (events applied, events total).
     std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
@@ -36,6 +39,8 @@ struct LedgerBenchFigures {
     std::uint64_t events = 0;
     std::uint64_t accepted = 0;
     std::uint64_t duplicate = 0;
+    std::uint64_t rejected_limit = 0;
+    std::int64_t hard_limit_units = 0;
     std::size_t average_event_bytes = 0;
     std::size_t batch = 0;
     bool sync = true;

@@ -377,7 +377,7 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
     limit_checks_.clear();
     limit_cells_.clear();
     limit_cell_keys_.clear();
-    limit_cell_index_.clear();
+    limit_requests_.clear();
 
     // 1. Skip redeliveries; validate, canonicalize and hash the rest.
     for (std::uint32_t index = 0; index < batch.size(); ++index) {
@@ -404,16 +404,10 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
             if (limits != nullptr) {
                 if (const auto limit =
                         limits->hard_limit(event->tenant_id, event->meter, event->timestamp_us)) {
-                    const auto key =
-                        limit_cell_key(event->tenant_id, event->meter, limit->period_start_us);
-                    const auto [found, added] = limit_cell_index_.try_emplace(
-                        key, static_cast<std::int32_t>(limit_cells_.size()));
-                    if (added) {
-                        limit_cells_.push_back(
-                            LimitCell{0, limit->limit_micros, limit->period_end_us});
-                        limit_cell_keys_.push_back(key);
-                    }
-                    check = LimitCheck{found->second, event->quantity.micros()};
+                    limit_requests_.push_back(LimitRequest{
+                        limit_cell_key(event->tenant_id, event->meter, limit->period_start_us),
+                        *limit, static_cast<std::uint32_t>(candidates_.size())});
+                    check.quantity_micros = event->quantity.micros();
                 }
             }
             limit_checks_.push_back(check);
@@ -441,7 +435,7 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
     // 3. Decide.
     decisions_.assign(count, Decision{});
     Admitter::admit_in_key_order(candidates_, stored_, key_order_, decisions_);
-    if (!limit_cells_.empty()) {
+    if (!limit_requests_.empty()) {
         if (auto decided = decide_limits(); !decided) {
             return unexpected(decided.error());
         }
@@ -625,12 +619,40 @@ Result<bool, std::string> LedgerStore::lookup_dedup_keys() {
 }
 
 Result<bool, std::string> LedgerStore::decide_limits() {
+    // The batch's distinct cells, in key order (sort, then one MultiGet: no map, no per-event
+    // allocation once the buffers have grown).
+    std::sort(limit_requests_.begin(), limit_requests_.end(),
+              [](const LimitRequest& left, const LimitRequest& right) {
+                  const int order =
+                      std::memcmp(left.key.data(), right.key.data(), kLimitCellKeyBytes);
+                  return order != 0 ? order < 0 : left.candidate < right.candidate;
+              });
+    for (std::size_t index = 0; index < limit_requests_.size(); ++index) {
+        const LimitRequest& request = limit_requests_[index];
+        if (index == 0 || request.key != limit_requests_[index - 1].key) {
+            limit_cells_.push_back(
+                LimitCell{0, request.limit.limit_micros, request.limit.period_end_us});
+            limit_cell_keys_.push_back(request.key);
+        }
+        limit_checks_[request.candidate].cell = static_cast<std::int32_t>(limit_cells_.size() - 1);
+    }
+    const std::size_t cells = limit_cells_.size();
+    limit_slices_.clear();
+    for (const auto& key : limit_cell_keys_) {
+        limit_slices_.emplace_back(key.data(), key.size());
+    }
+    limit_values_.resize(cells);
+    limit_statuses_.resize(cells);
     const rocksdb::ReadOptions read_options;
-    std::string value;
-    for (std::size_t cell = 0; cell < limit_cells_.size(); ++cell) {
-        const auto& key = limit_cell_keys_[cell];
-        const auto status =
-            db_->get()->Get(read_options, meta_, rocksdb::Slice(key.data(), key.size()), &value);
+    for (std::size_t start = 0; start < cells; start += kMultiGetSlice) {
+        const std::size_t size = std::min(kMultiGetSlice, cells - start);
+        db_->get()->MultiGet(read_options, meta_, size, limit_slices_.data() + start,
+                             limit_values_.data() + start, limit_statuses_.data() + start,
+                             /*sorted_input=*/true);
+    }
+    for (std::size_t cell = 0; cell < cells; ++cell) {
+        const auto& status = limit_statuses_[cell];
+        const auto& value = limit_values_[cell];
         if (status.ok() && value.size() == 8) {
             limit_cells_[cell].used_micros = static_cast<std::int64_t>(get_u64(value.data()));
         } else if (status.ok()) {
@@ -639,6 +661,9 @@ Result<bool, std::string> LedgerStore::decide_limits() {
         } else if (!status.IsNotFound()) {
             return unexpected("hard-limit lookup failed: " + status_text(status));
         }
+    }
+    for (auto& value : limit_values_) {
+        value.Reset();
     }
     limit_used_.assign(candidates_.size(), 0);
     decide_hard_limits(limit_checks_, limit_cells_, decisions_, limit_used_);

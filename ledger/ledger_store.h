@@ -223,7 +223,15 @@ class LedgerStore {
     std::vector<LimitCheck> limit_checks_;  // per candidate
     std::vector<LimitCell> limit_cells_;    // the batch's distinct cells
     std::vector<LimitCellKey> limit_cell_keys_;
-    std::map<LimitCellKey, std::int32_t> limit_cell_index_;
+    struct LimitRequest {  // a limited candidate, before its cell is known
+        LimitCellKey key;
+        HardLimit limit;
+        std::uint32_t candidate;
+    };
+    std::vector<LimitRequest> limit_requests_;  // sorted by key to make the cells
+    std::vector<rocksdb::Slice> limit_slices_;
+    std::vector<rocksdb::PinnableSlice> limit_values_;
+    std::vector<rocksdb::Status> limit_statuses_;
     std::vector<std::int64_t> limit_used_;
     std::vector<std::array<char, 16>> key_bytes_;
     std::vector<std::uint32_t> lookup_of_;  // candidate → its distinct key's MultiGet slot

@@ -76,6 +76,12 @@ void add_bench_ledger(CLI::App& bench, CommandRunner& run) {
     ledger->add_option("--block-cache-mib", args->block_cache_mib, "RocksDB block cache")
         ->capture_default_str();
     ledger->add_option("--seed", options.seed, "Generator seed (default: random, reported)");
+    ledger
+        ->add_option("--hard-limit", options.hard_limit_units,
+                     "Hard-limit every (tenant, meter) at this many units (0: soft, no limits): "
+                     "the figure then includes the ledger's limit totals")
+        ->check(CLI::Range(0LL, 1'000'000'000'000LL))
+        ->capture_default_str();
     ledger->callback([args, &run] { run = [args] { return run_bench_ledger(*args); }; });
 }
 

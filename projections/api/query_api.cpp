@@ -105,6 +105,10 @@ void append_month_figures(std::string& body, const QuotaFigures& figures,
     body.append(",\"is_upgrade_suggested\":")
         .append(figures.is_upgrade_suggested ? "true" : "false");
     body.append(",\"is_blocked\":").append(figures.is_blocked ? "true" : "false");
+    // hard: the ledger refuses events past the limit (rejected_limit), so is_blocked means
+    // refused, not billed as overage.
+    body.append(",\"enforcement\":")
+        .append(meter_plan != nullptr && meter_plan->hard ? "\"hard\"" : "\"soft\"");
     body.append(",\"overage_units\":");
     append_decimal(body, figures.overage_units);
     body.append(",\"overage_cost\":");

@@ -145,6 +145,17 @@ tenant 200 POST /v1/events /v1/events -H "Content-Type: application/json" -d "$(
 admin 202 POST /v1/events '/v1/events?wait=acknowledged' -H "Content-Type: application/x-ndjson" \
     --data-binary "$(event e5 api_calls 1)"$'\n'"$(event e6 api_calls 1)"
 tenant 400 POST /v1/events /v1/events -H "Content-Type: application/json" -d '{"tenant_id":"acme"}'
+tenant 200 POST /v1/tenants/{tenant}/consume /v1/tenants/acme/consume -H "Content-Type: application/json" \
+    -d "{\"meter\":\"api_calls\",\"quantity\":1,\"idempotency_key\":\"c1\",\"timestamp\":\"$NOW\"}"
+[[ $(json 'v["status"]') == accepted ]] || fail "consume did not accept"
+tenant 200 POST /v1/tenants/{tenant}/consume /v1/tenants/acme/consume -H "Content-Type: application/json" \
+    -d "{\"meter\":\"api_calls\",\"quantity\":1,\"idempotency_key\":\"c1\",\"timestamp\":\"$NOW\"}"
+[[ $(json 'v["status"]') == duplicate && $(json 'v["payload_matches"]') == True ]] ||
+    fail "a retried consume was not a duplicate"
+tenant 400 POST /v1/tenants/{tenant}/consume /v1/tenants/acme/consume -H "Content-Type: application/json" \
+    -d '{"meter":"api_calls","quantity":1,"tenant_id":"acme"}'
+tenant 400 POST /v1/tenants/{tenant}/consume /v1/tenants/acme/consume -H "Content-Type: application/json" \
+    -d '{"meter":"api_calls","quantity":"-1"}'
 tenant 400 POST /v1/events /v1/events -H "Content-Type: application/json" -d '{not json'
 call 401 POST /v1/events /v1/events -H "Content-Type: application/json" -d "$(event e7 api_calls 1)"
 tenant 403 POST /v1/events /v1/events -H "Content-Type: application/json" \
@@ -152,7 +163,7 @@ tenant 403 POST /v1/events /v1/events -H "Content-Type: application/json" \
 
 # --- usage -------------------------------------------------------------------------------
 used_all() {
-    curl -s -H "Authorization: Bearer $KEY" "${URL}v1/tenants/acme/usage" | grep -q '"used":"852"'
+    curl -s -H "Authorization: Bearer $KEY" "${URL}v1/tenants/acme/usage" | grep -q '"used":"853"'  # 850 + e5 + e6 + the consume call
 }
 poll 60 "usage showing every event" used_all
 tenant 200 GET /v1/tenants/{tenant}/usage /v1/tenants/acme/usage
@@ -173,7 +184,7 @@ tenant 200 GET /v1/tenants/{tenant}/entitlements/{meter} /v1/tenants/acme/entitl
 tenant 400 GET /v1/tenants/{tenant}/entitlements/{meter} '/v1/tenants/acme/entitlements/api_calls?amount=abc'
 
 # --- alerts ------------------------------------------------------------------------------
-# 852 api_calls cross the rule's 100 and the plan's 80 %; deliveries decided (no webhook).
+# 853 api_calls cross the rule's 100 and the plan's 80 %; deliveries decided (no webhook).
 alerts_decided() {
     curl -s -H "Authorization: Bearer $KEY" "${URL}v1/tenants/acme/alerts" | python3 -c '
 import json, sys
