@@ -19,6 +19,7 @@
 #include "projections/alerts/alerts_reducer.h"
 #include "projections/api/stripe_routes.h"
 #include "projections/counters/projection_service.h"
+#include "projections/runner/limit_policy.h"
 #include "projections/runner/projection_store.h"
 #include "schemas/canonical.h"
 #include "schemas/time.h"
@@ -57,6 +58,14 @@ int run_project(const ProjectArgs& args) {
     block_termination_signals();
     // Checked before anything in --data-dir is created.
     const PlanBook plans = load_plan_book_or_throw(args.config);
+    if (has_hard_limits(plans)) {
+        // Said once at start, never silently: the ledger decides hard limits, and only `up`
+        // gives its ledger the plans and accounts today (ledger/README.md, "Hard limits").
+        spdlog::warn(
+            "project: the plans file has hard-enforced meters (\"enforcement\": \"hard\"); "
+            "only `usage-ledger up` enforces them today: a separate `ledger` process counts "
+            "every event, and this process shows those meters as blocked at 100 % only");
+    }
     ProjectionServiceOptions options;
     options.bootstrap = resolve_bootstrap_or_throw(args.kafka);
     options.kafka_settings = kafka_settings_or_throw(args.kafka);

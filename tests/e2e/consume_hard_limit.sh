@@ -122,6 +122,11 @@ for pair in sys.argv[2:]:
 PY
 }
 poll 30 "stats: accepted 1000, rejected_limit 2000" stats_has accepted=1000 rejected_limit=2000 dead_lettered=0
+metric_is() {
+    curl -s "$URL/metrics" | grep -qx "ledger_events_total{outcome=\"$1\"} $2"
+}
+poll 30 "/metrics: rejected_limit 2000" metric_is rejected_limit 2000
+metric_is dead_lettered 0 || fail "/metrics counts the refusals as dead letters"
 export_has() {
     "$BIN" export counters --data-dir "$WORK/data" --window month 2>/dev/null |
         grep '"tenant_id":"lim-a"' | grep -q '"sum":"1000"'
