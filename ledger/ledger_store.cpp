@@ -454,6 +454,17 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
         PartitionState& state = working_state(message.partition);
         MessageOutcome& outcome = outcomes_[message_index];
         outcome.decision = decision;
+        // The message as a dead letter in the dlq outbox; the outcome names its position.
+        auto put_dead_letter = [&](const SourceMessage& letter, Reason reason,
+                                   std::string_view detail) {
+            encode_dead_letter(DeadLetter{letter.offset, reason, detail, letter.key, letter.value,
+                                          letter.value_null},
+                               dead_letter_);
+            const auto key = position_key(letter.partition, state.dlq_next);
+            batch_.Put(dlq_, rocksdb::Slice(key.data(), key.size()), dead_letter_);
+            outcome.sequence = state.dlq_next;
+            ++state.dlq_next;
+        };
         counts.add(decision);
         state.counts.add(decision);
         switch (decision.verdict) {
@@ -497,31 +508,20 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
             }
             case Verdict::invalid: {
                 const auto [start, length] = detail_spans_[index];
-                encode_dead_letter(DeadLetter{message.offset, decision.reason,
-                                              std::string_view(details_).substr(start, length),
-                                              message.key, message.value, message.value_null},
-                                   dead_letter_);
-                const auto key = position_key(message.partition, state.dlq_next);
-                batch_.Put(dlq_, rocksdb::Slice(key.data(), key.size()), dead_letter_);
-                outcome.sequence = state.dlq_next;
-                ++state.dlq_next;
+                put_dead_letter(message, decision.reason,
+                                std::string_view(details_).substr(start, length));
                 break;
             }
             case Verdict::rejected_limit: {
                 const LimitCheck& check = limit_checks_[index];
                 const LimitCell& cell = limit_cells_[static_cast<std::size_t>(check.cell)];
-                const std::string detail =
-                    "the event's " + Decimal::from_micros(check.quantity_micros).to_string() +
-                    " would take the period's total " +
-                    Decimal::from_micros(outcome.used_micros).to_string() +
-                    " above the hard limit " + Decimal::from_micros(cell.limit_micros).to_string();
-                encode_dead_letter(DeadLetter{message.offset, Reason::limit_exceeded, detail,
-                                              message.key, message.value, message.value_null},
-                                   dead_letter_);
-                const auto key = position_key(message.partition, state.dlq_next);
-                batch_.Put(dlq_, rocksdb::Slice(key.data(), key.size()), dead_letter_);
-                outcome.sequence = state.dlq_next;
-                ++state.dlq_next;
+                put_dead_letter(message, Reason::limit_exceeded,
+                                "the event's " +
+                                    Decimal::from_micros(check.quantity_micros).to_string() +
+                                    " would take the period's total " +
+                                    Decimal::from_micros(outcome.used_micros).to_string() +
+                                    " above the hard limit " +
+                                    Decimal::from_micros(cell.limit_micros).to_string());
                 break;
             }
         }

@@ -30,14 +30,6 @@ fail() {
     echo "--- up stderr"; tail -40 "$WORK/up.err" 2>/dev/null
     exit 1
 }
-poll() { # poll SECONDS WHAT COMMAND...: until COMMAND succeeds, or fail at the deadline
-    local secs=$1 what=$2 deadline=$((SECONDS + $1))
-    shift 2
-    until "$@" >/dev/null 2>&1; do
-        ((SECONDS < deadline)) || fail "timed out after $secs s: $what"
-        sleep 0.1
-    done
-}
 
 cat >"$WORK/plans.json" <<'JSON'
 {"currency":"usd","default_plan":"free","plans":[

@@ -32,16 +32,6 @@ fail() {
     done
     exit 1
 }
-# poll SECONDS WHAT COMMAND...: runs COMMAND until it succeeds, or fails the test at the deadline
-poll() {
-    local secs=$1 what=$2 deadline
-    shift 2
-    deadline=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        ((SECONDS < deadline)) || fail "timed out after $secs s: $what"
-        sleep 0.2
-    done
-}
 
 command -v go >/dev/null || fail "no go command (./ops/install-deps installs Debian's golang-go)"
 export GOPATH=${UL_GO_CACHE:-$HOME/.cache/usage-ledger/go}

@@ -32,14 +32,6 @@ fail() {
     echo "--- proxy stderr"; tail -5 "$WORK/proxy.err" 2>/dev/null
     exit 1
 }
-poll() { # poll SECONDS WHAT COMMAND...: until COMMAND succeeds, or fail at the deadline
-    local secs=$1 what=$2 deadline=$((SECONDS + $1))
-    shift 2
-    until "$@" >/dev/null 2>&1; do
-        ((SECONDS < deadline)) || fail "timed out after $secs s: $what"
-        sleep 0.1
-    done
-}
 
 # --- unit tests (vectors, client) ------------------------------------------------------------
 "$PY" -m unittest discover -s "$SDK/tests" -t "$SDK" >"$WORK/unit.log" 2>&1 ||

@@ -30,15 +30,6 @@ fail() {
     [[ -s "$WORK/proxy.err" ]] && { echo "--- proxy stderr"; tail -5 "$WORK/proxy.err"; }
     exit 1
 }
-# poll SECONDS WHAT COMMAND...: runs COMMAND until it succeeds or the deadline passes.
-poll() {
-    local deadline=$((SECONDS + $1)) what=$2
-    shift 2
-    until "$@"; do
-        ((SECONDS < deadline)) || fail "$what: not within the deadline"
-        sleep 0.1
-    done
-}
 command -v node >/dev/null || fail "node is missing (ops/install-deps installs nodejs)"
 command -v npm >/dev/null || fail "npm is missing (ops/install-deps installs it)"
 

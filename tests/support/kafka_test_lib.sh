@@ -18,16 +18,9 @@ fail() {
     exit 1
 }
 
-# poll SECONDS WHAT COMMAND...: runs COMMAND until it succeeds, or fails the test at the deadline
-poll() {
-    local secs=$1 what=$2 deadline
-    shift 2
-    deadline=$((SECONDS + secs))
-    until "$@" >/dev/null 2>&1; do
-        ((SECONDS < deadline)) || fail "timed out after $secs s: $what"
-        sleep 0.2
-    done
-}
+# poll SECONDS WHAT COMMAND...: from up_test_lib.sh
+# shellcheck source=tests/support/up_test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/up_test_lib.sh"
 
 # stop_process PID: SIGTERM, up to 20 s for a clean exit, then SIGKILL
 stop_process() {

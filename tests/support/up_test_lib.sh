@@ -1,4 +1,17 @@
-# Shared by e2e scripts that start `usage-ledger up` in the background (sourced, not run).
+# Shared by e2e scripts that start `usage-ledger up` in the background (sourced, not run), and
+# by tests/support/kafka_test_lib.sh. The sourcing script defines `fail MESSAGE...` (print what
+# helps, exit 1), which `poll` calls at its deadline.
+
+# poll SECONDS WHAT COMMAND...: runs COMMAND until it succeeds, or fails the test at the deadline
+poll() {
+    local secs=$1 what=$2 deadline
+    shift 2
+    deadline=$((SECONDS + secs))
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || fail "timed out after $secs s: $what"
+        sleep 0.2
+    done
+}
 
 # up_dashboard_url PID OUT SECONDS: waits until `up` (pid PID, its stdout in OUT) says it is
 # ready ("Stop with Ctrl-C") and prints its dashboard URL without the key fragment
