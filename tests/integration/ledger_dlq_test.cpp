@@ -1,16 +1,20 @@
 // The DLQ keeps a message's value as it arrived: a NULL value (a tombstone, a client bug) is
 // relayed to usage.events.dlq as a NULL value with the header `null-value: true`; an empty value
 // stays an empty value, without that header. Broker and ledger run as separate processes, and the
-// messages are produced and read back with plain librdkafka clients.
+// messages are produced and read back with plain librdkafka clients. An event a hard limit refused
+// (`up` with a plan meter "enforcement": "hard") is relayed with the header error=limit_exceeded.
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
 
+#include "schemas/time.h"
 #include "tests/support/process.h"
 
 namespace {
@@ -52,6 +56,7 @@ struct DeadLetterSeen {
     bool value_null = false;
     std::string value;
     std::optional<std::string> error;
+    std::optional<std::string> detail;
     std::optional<std::string> null_value;
 };
 
@@ -86,6 +91,7 @@ std::map<std::string, DeadLetterSeen> read_dlq(const std::string& bootstrap, std
                 letter.value.assign(static_cast<const char*>(message->payload), message->len);
             }
             letter.error = header(message, "error");
+            letter.detail = header(message, "detail");
             letter.null_value = header(message, "null-value");
             seen[std::string(static_cast<const char*>(message->key), message->key_len)] = letter;
         }
@@ -122,8 +128,8 @@ TEST(LedgerDlq, ANullValueStaysNullAndAnEmptyValueStaysEmpty) {
     ASSERT_EQ(seen.size(), 3U);
 
     const DeadLetterSeen& null_letter = seen["null-tenant"];
-    EXPECT_TRUE(null_letter.value_null) << "a NULL value came out as " << null_letter.value.size()
-                                        << " bytes";
+    EXPECT_TRUE(null_letter.value_null)
+        << "a NULL value came out as " << null_letter.value.size() << " bytes";
     EXPECT_EQ(null_letter.null_value, std::optional<std::string>("true"));
     EXPECT_EQ(null_letter.error, std::optional<std::string>("malformed_json"));
 
@@ -137,6 +143,56 @@ TEST(LedgerDlq, ANullValueStaysNullAndAnEmptyValueStaysEmpty) {
     EXPECT_FALSE(bad_letter.value_null);
     EXPECT_EQ(bad_letter.value, bad);
     EXPECT_EQ(bad_letter.null_value, std::nullopt);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(LedgerDlq, AnEventPastAHardLimitIsRelayedWithReasonLimitExceeded) {
+    ul::test::TempDir dir;
+    const std::string plans = (dir.path() / "plans.json").string();
+    {
+        std::ofstream out(plans);
+        out << R"({"default_plan":"free","plans":[{"id":"free","name":"Free","meters":)"
+               R"({"api_calls":{"limit":"2","enforcement":"hard"}}}]})";
+    }
+    const std::string data_dir = (dir.path() / "data").string();
+    const std::string bootstrap_file = data_dir + "/bootstrap";
+    ChildProcess up(
+        "up",
+        {UL_BINARY, "up", "--data-dir", data_dir, "--config", plans, "--listen", "127.0.0.1:0"},
+        dir.path());
+    ASSERT_TRUE(ul::test::wait_until([&] { return std::filesystem::exists(bootstrap_file); }, 60s))
+        << up.stderr_text();
+    std::string bootstrap = ul::test::read_file(bootstrap_file);
+    bootstrap.erase(bootstrap.find_last_not_of("\n ") + 1);
+    const std::string now =
+        ul::format_rfc3339(std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count());
+    // One tenant, so one partition: decided in this order. 2 + 1 passes the limit of 2.
+    for (const char* key : {"k1", "k2"}) {
+        const std::string event = std::string(R"({"idempotency_key":")") + key +
+                                  R"(","tenant_id":"acme","meter":"api_calls","quantity":1,)" +
+                                  R"("timestamp":")" + now + R"("})";
+        produce(bootstrap, "acme", event.data(), event.size());
+    }
+    const std::string refused =
+        R"({"idempotency_key":"k3","tenant_id":"acme","meter":"api_calls","quantity":1,)"
+        R"("timestamp":")" +
+        now + R"("})";
+    produce(bootstrap, "acme", refused.data(), refused.size());
+
+    auto seen = read_dlq(bootstrap, 1);
+    up.signal(SIGTERM);
+    EXPECT_EQ(up.wait(60s), std::optional<int>(0)) << up.stderr_text();
+    ASSERT_EQ(seen.size(), 1U) << up.stderr_text();
+    const DeadLetterSeen& letter = seen["acme"];
+    EXPECT_EQ(letter.value, refused);
+    EXPECT_EQ(letter.error, std::optional<std::string>("limit_exceeded"));
+    ASSERT_TRUE(letter.detail.has_value());
+    EXPECT_NE(letter.detail->find("above the hard limit 2"), std::string::npos) << *letter.detail;
 }
 
 }  // namespace
