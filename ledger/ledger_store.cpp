@@ -565,6 +565,14 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
         partitions_[partition] = state;
     }
     counts_ = counts;
+    // The written totals, held for the next batches (bounded: past the bound the cache starts
+    // again empty, and misses read the store).
+    if (limit_totals_.size() + limit_cells_.size() > options_.limit_cache_cells) {
+        limit_totals_.clear();
+    }
+    for (std::size_t cell = 0; cell < limit_cells_.size(); ++cell) {
+        limit_totals_.insert_or_assign(limit_cell_keys_[cell], limit_cells_[cell].used_micros);
+    }
     return std::span<const MessageOutcome>(outcomes_);
 }
 
@@ -636,23 +644,33 @@ Result<bool, std::string> LedgerStore::decide_limits() {
         }
         limit_checks_[request.candidate].cell = static_cast<std::int32_t>(limit_cells_.size() - 1);
     }
-    const std::size_t cells = limit_cells_.size();
+    // Totals held in memory (this store is their only writer, so they are exact) need no read;
+    // the others are read with one sorted MultiGet.
     limit_slices_.clear();
-    for (const auto& key : limit_cell_keys_) {
-        limit_slices_.emplace_back(key.data(), key.size());
+    limit_missed_.clear();
+    for (std::size_t cell = 0; cell < limit_cells_.size(); ++cell) {
+        const auto& key = limit_cell_keys_[cell];
+        if (const auto held = limit_totals_.find(key); held != limit_totals_.end()) {
+            limit_cells_[cell].used_micros = held->second;
+        } else {
+            limit_slices_.emplace_back(key.data(), key.size());
+            limit_missed_.push_back(cell);
+        }
     }
-    limit_values_.resize(cells);
-    limit_statuses_.resize(cells);
+    const std::size_t misses = limit_missed_.size();
+    limit_values_.resize(misses);
+    limit_statuses_.resize(misses);
     const rocksdb::ReadOptions read_options;
-    for (std::size_t start = 0; start < cells; start += kMultiGetSlice) {
-        const std::size_t size = std::min(kMultiGetSlice, cells - start);
+    for (std::size_t start = 0; start < misses; start += kMultiGetSlice) {
+        const std::size_t size = std::min(kMultiGetSlice, misses - start);
         db_->get()->MultiGet(read_options, meta_, size, limit_slices_.data() + start,
                              limit_values_.data() + start, limit_statuses_.data() + start,
                              /*sorted_input=*/true);
     }
-    for (std::size_t cell = 0; cell < cells; ++cell) {
-        const auto& status = limit_statuses_[cell];
-        const auto& value = limit_values_[cell];
+    for (std::size_t miss = 0; miss < misses; ++miss) {
+        const std::size_t cell = limit_missed_[miss];
+        const auto& status = limit_statuses_[miss];
+        const auto& value = limit_values_[miss];
         if (status.ok() && value.size() == 8) {
             limit_cells_[cell].used_micros = static_cast<std::int64_t>(get_u64(value.data()));
         } else if (status.ok()) {

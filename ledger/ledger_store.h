@@ -25,12 +25,14 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "consumers/rocks_db.h"
@@ -60,6 +62,9 @@ struct LedgerStoreOptions {
     ValidationOptions validation;
     // Hard limits (ledger/limits.h); nullptr: none (every meter is soft). Must outlive the store.
     const LimitPolicy* limits = nullptr;
+    // Hard-limit totals held in memory after each write (~100 bytes each), so a batch reads only
+    // the cells it has not seen lately; past the bound the cache is emptied and refills.
+    std::size_t limit_cache_cells = 200'000;
 };
 
 using OpenMode = StoreMode;  // consumers/rocks_db.h
@@ -229,6 +234,15 @@ class LedgerStore {
         std::uint32_t candidate;
     };
     std::vector<LimitRequest> limit_requests_;  // sorted by key to make the cells
+    struct LimitKeyHash {                       // the key's bytes 1-8 are already a hash
+        std::size_t operator()(const LimitCellKey& key) const {
+            std::uint64_t hash = 0;
+            std::memcpy(&hash, key.data() + 1, sizeof hash);
+            return static_cast<std::size_t>(hash ^ static_cast<std::uint8_t>(key[24]));
+        }
+    };
+    std::unordered_map<LimitCellKey, std::int64_t, LimitKeyHash> limit_totals_;
+    std::vector<std::size_t> limit_missed_;
     std::vector<rocksdb::Slice> limit_slices_;
     std::vector<rocksdb::PinnableSlice> limit_values_;
     std::vector<rocksdb::Status> limit_statuses_;

@@ -51,8 +51,10 @@ std::string call(const std::string& tenant, const std::string& key, const std::s
            meter + R"(","quantity":")" + quantity + R"(","timestamp":")" + time + R"("})";
 }
 
-std::unique_ptr<LedgerStore> open_store(const std::string& path, const LimitPolicy* policy) {
+std::unique_ptr<LedgerStore> open_store(const std::string& path, const LimitPolicy* policy,
+                                        std::size_t cache_cells = 200'000) {
     LedgerStoreOptions options;
+    options.limit_cache_cells = cache_cells;
     options.path = path;
     options.sync = false;
     options.limits = policy;
@@ -161,7 +163,9 @@ TEST(LedgerLimits, TotalsMatchAReferenceAcrossRandomBatches) {
     std::mt19937_64 random(seed);
     test::TempDir dir;
     FixedPolicy policy(50);
-    auto store = open_store(dir.path(), &policy);
+    // A cache of 2 cells for 3 tenants: emptied often, so totals come from memory and from the
+    // store in turn.
+    auto store = open_store(dir.path(), &policy, 2);
     std::int64_t offset = 0;
     std::map<std::string, std::int64_t> used;                  // tenant → accepted units
     std::map<std::pair<std::string, std::string>, int> first;  // key → 1 accepted, 2 rejected

@@ -219,14 +219,14 @@ TEST_F(QueryApiTest, UsageCarriesLimitsFlagsOverageAndFreshness) {
                     R"({"meter":"api_calls","used":"85","count":85,"known":true,"limit":"100",)"
                     R"("thresholds":["0.8","0.95","1"],"remaining":"15",)"
                     R"("percentage":85,"unlimited":false,"is_warning":true,)"
-                    R"("is_upgrade_suggested":false,"is_blocked":false,"overage_units":"0",)"
+                    R"("is_upgrade_suggested":false,"is_blocked":false,"enforcement":"soft","overage_units":"0",)"
                     R"("overage_cost":"0"})"))
         << body;
     EXPECT_TRUE(has(body,
                     R"({"meter":"tokens","used":"10500","count":2,"known":true,"limit":"10000",)"
                     R"("thresholds":["0.8","0.95","1"],"remaining":"0",)"
                     R"("percentage":105,"unlimited":false,"is_warning":true,)"
-                    R"("is_upgrade_suggested":true,"is_blocked":true,"overage_units":"500",)"
+                    R"("is_upgrade_suggested":true,"is_blocked":true,"enforcement":"soft","overage_units":"500",)"
                     R"("overage_cost":"0.001"})"))
         << body;
     EXPECT_TRUE(has(body, R"("as_of":{"positions":{)")) << body;
