@@ -468,6 +468,7 @@ void Ingest::consume(const HttpRequest& http, const std::string& tenant, const s
     std::string event = "{\"tenant_id\":";
     append_json_string(event, tenant);
     bool has_timestamp = false;
+    bool has_key = false;
     for (auto field : object) {
         std::string_view key;
         simdjson::ondemand::value value;
@@ -494,13 +495,13 @@ void Ingest::consume(const HttpRequest& http, const std::string& tenant, const s
             request->idempotency_key = std::string(text);
         }
         has_timestamp = has_timestamp || key == "timestamp";
+        has_key = has_key || key == "idempotency_key";
         event += ",";
         append_json_string(event, key);
         event += ":";
         event.append(raw);
     }
-    if (request->idempotency_key.empty() &&
-        event.find("\"idempotency_key\"") == std::string::npos) {
+    if (!has_key) {  // made here (a key of the wrong type is the validator's to refuse)
         std::lock_guard lock(uuid_mutex_);
         request->idempotency_key = uuids_.next();
         event += ",\"idempotency_key\":";

@@ -194,6 +194,12 @@ print(f"after the restart: {len(acknowledged)} acknowledged verdicts stood, 1000
 PY
 poll 60 "usage API: lim-b used 1000" used_is lim-b 1000
 poll 30 "stats: accepted 2000, rejected_limit 4000" stats_has accepted=2000 rejected_limit=4000
+# --- without a key: one is made; a property named idempotency_key is only a property ------------
+answer=$(curl -s -H "Authorization: Bearer $ADMIN" -H "Content-Type: application/json" \
+    -d '{"meter":"api_calls","quantity":0,"properties":{"idempotency_key":"x"}}' "$URL/v1/tenants/lim-a/consume")
+[[ $answer == *'"status":"accepted"'* && $answer == *'"idempotency_key":"0'* ]] ||
+    fail "consume without a key: $answer"
+
 kill -INT "$UP_PID"
 wait "$UP_PID"
 UP_PID=
