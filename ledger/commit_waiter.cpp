@@ -33,10 +33,21 @@ void CommitWaiter::committed(std::span<const SourceMessage> batch,
                 continue;  // decided before; its verdict was reported then
             }
             const Position position{batch[index].partition, batch[index].offset};
-            const CommitVerdict verdict{
-                outcome.decision.verdict, outcome.decision.reason, outcome.partition,
-                outcome.sequence,         outcome.first_rejected,  outcome.limited,
-                outcome.used_micros,      outcome.limit_micros,    outcome.period_end_us};
+            const CommitVerdict verdict{outcome.decision.verdict,
+                                        outcome.decision.reason,
+                                        outcome.partition,
+                                        outcome.sequence,
+                                        outcome.first_rejected,
+                                        outcome.limited,
+                                        outcome.used_micros,
+                                        outcome.limit_micros,
+                                        outcome.period_end_us,
+                                        outcome.lease,
+                                        outcome.lease_released,
+                                        outcome.credits,
+                                        outcome.credits_micros,
+                                        outcome.credits_balance_micros,
+                                        outcome.credits_uncovered_micros};
             if (recent_.emplace(position, verdict).second) {
                 order_.push_back(position);
                 if (order_.size() > capacity_) {

@@ -31,6 +31,12 @@ struct CommitVerdict {
     std::int64_t used_micros = 0;
     std::int64_t limit_micros = 0;
     std::int64_t period_end_us = 0;
+    bool lease = false;  // as MessageOutcome: a lease operation, and what a release found
+    bool lease_released = false;
+    bool credits = false;  // as MessageOutcome: a credits operation
+    std::int64_t credits_micros = 0;
+    std::int64_t credits_balance_micros = 0;
+    std::int64_t credits_uncovered_micros = 0;
 };
 
 class CommitWaiter {

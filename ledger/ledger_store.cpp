@@ -378,6 +378,12 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
     limit_cells_.clear();
     limit_cell_keys_.clear();
     limit_requests_.clear();
+    lease_checks_.clear();
+    lease_cells_.clear();
+    lease_cell_keys_.clear();
+    credit_checks_.clear();
+    wallets_.clear();
+    wallet_keys_.clear();
 
     // 1. Skip redeliveries; validate, canonicalize and hash the rest.
     for (std::uint32_t index = 0; index < batch.size(); ++index) {
@@ -402,12 +408,19 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
             detail_spans_.emplace_back(0, 0);
             LimitCheck check;
             if (limits != nullptr) {
-                if (const auto limit =
-                        limits->hard_limit(event->tenant_id, event->meter, event->timestamp_us)) {
+                const auto limit =
+                    limits->hard_limit(event->tenant_id, event->meter, event->timestamp_us);
+                if (limit && limit->concurrency) {
+                    add_lease_check(*event, candidate.key, limit->limit_micros);
+                } else if (limit) {
                     limit_requests_.push_back(LimitRequest{
                         limit_cell_key(event->tenant_id, event->meter, limit->period_start_us),
                         *limit, static_cast<std::uint32_t>(candidates_.size())});
                     check.quantity_micros = event->quantity.micros();
+                }
+                if (const auto rule =
+                        limits->credit_rule(event->tenant_id, event->meter, event->timestamp_us)) {
+                    add_credit_check(*event, *rule);
                 }
             }
             limit_checks_.push_back(check);
@@ -437,6 +450,16 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
     Admitter::admit_in_key_order(candidates_, stored_, key_order_, decisions_);
     if (!limit_requests_.empty()) {
         if (auto decided = decide_limits(); !decided) {
+            return unexpected(decided.error());
+        }
+    }
+    if (!lease_checks_.empty()) {
+        if (auto decided = decide_lease_ops(); !decided) {
+            return unexpected(decided.error());
+        }
+    }
+    if (!credit_checks_.empty()) {
+        if (auto decided = decide_credit_ops(); !decided) {
             return unexpected(decided.error());
         }
     }
@@ -513,6 +536,23 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
                 break;
             }
             case Verdict::rejected_limit: {
+                if (outcome.credits) {
+                    put_dead_letter(
+                        message, Reason::limit_exceeded,
+                        "the event's cost " +
+                            Decimal::from_micros(outcome.credits_micros).to_string() +
+                            " in credits is more than the balance " +
+                            Decimal::from_micros(outcome.credits_balance_micros).to_string());
+                    break;
+                }
+                if (outcome.lease) {
+                    put_dead_letter(message, Reason::limit_exceeded,
+                                    "the lease would take the slots held " +
+                                        Decimal::from_micros(outcome.used_micros).to_string() +
+                                        " above the concurrency limit " +
+                                        Decimal::from_micros(outcome.limit_micros).to_string());
+                    break;
+                }
                 const LimitCheck& check = limit_checks_[index];
                 const LimitCell& cell = limit_cells_[static_cast<std::size_t>(check.cell)];
                 put_dead_letter(message, Reason::limit_exceeded,
@@ -548,6 +588,18 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
         batch_.Put(meta_,
                    rocksdb::Slice(limit_cell_keys_[cell].data(), limit_cell_keys_[cell].size()),
                    rocksdb::Slice(total.data(), total.size()));
+    }
+    for (std::size_t wallet = 0; wallet < wallets_.size(); ++wallet) {
+        batch_.Put(meta_, rocksdb::Slice(wallet_keys_[wallet].data(), wallet_keys_[wallet].size()),
+                   encode_wallet(wallets_[wallet]));
+    }
+    for (std::size_t cell = 0; cell < lease_cells_.size(); ++cell) {
+        const rocksdb::Slice key(lease_cell_keys_[cell].data(), lease_cell_keys_[cell].size());
+        if (lease_cells_[cell].held.empty()) {
+            batch_.Delete(meta_, key);
+        } else {
+            batch_.Put(meta_, key, encode_lease_cell(lease_cells_[cell].held));
+        }
     }
     for (const auto& [partition, state] : touched_) {
         put_partition_state(batch_, meta_, partition, state);
@@ -624,6 +676,137 @@ Result<bool, std::string> LedgerStore::lookup_dedup_keys() {
         value.Reset();  // unpin blocks now; nothing below reads them
     }
     return result;
+}
+
+void LedgerStore::add_lease_check(const UsageEvent& event, const DedupKey& key,
+                                  std::int64_t limit_micros) {
+    const LeaseCellKey cell_key = lease_cell_key(event.tenant_id, event.meter);
+    std::size_t cell = 0;
+    while (cell < lease_cell_keys_.size() && lease_cell_keys_[cell] != cell_key) {
+        ++cell;
+    }
+    if (cell ==
+        lease_cell_keys_.size()) {  // the cell's first operation in the batch sets the limit
+        lease_cell_keys_.push_back(cell_key);
+        lease_cells_.push_back(LeaseCell{{}, limit_micros});
+    }
+    lease_checks_.push_back(LeaseCheck{static_cast<std::uint32_t>(candidates_.size()),
+                                       static_cast<std::uint32_t>(cell), lease_op_of(event, key),
+                                       event.timestamp_us, event.quantity.micros()});
+}
+
+void LedgerStore::add_credit_check(const UsageEvent& event, const CreditRule& rule) {
+    const WalletKey key = wallet_key(event.tenant_id);
+    std::size_t wallet = 0;
+    while (wallet < wallet_keys_.size() && wallet_keys_[wallet] != key) {
+        ++wallet;
+    }
+    if (wallet == wallet_keys_.size()) {
+        wallet_keys_.push_back(key);
+        wallets_.emplace_back();
+    }
+    CreditCheck check;
+    check.candidate = static_cast<std::uint32_t>(candidates_.size());
+    check.wallet = static_cast<std::uint32_t>(wallet);
+    check.rule = rule;
+    check.time_us = event.timestamp_us;
+    auto op = credit_op_of(event, rule);
+    if (op) {
+        check.grant = op->grant;
+        check.id = std::string(op->id);
+        check.source = std::string(op->source);
+        check.priority = op->priority;
+        check.expires_us = op->expires_us;
+        check.micros = op->micros;
+    } else {  // the detail of its dead letter, as a validation error's
+        check.bad = true;
+        const std::size_t length = utf8_prefix(op.error(), kMaxDetailBytes).size();
+        detail_spans_.back() = {details_.size(), length};
+        details_.append(op.error(), 0, length);
+    }
+    credit_checks_.push_back(std::move(check));
+}
+
+Result<bool, std::string> LedgerStore::decide_credit_ops() {
+    for (std::size_t wallet = 0; wallet < wallets_.size(); ++wallet) {
+        const auto& key = wallet_keys_[wallet];
+        std::string value;
+        const auto status = db_->get()->Get(rocksdb::ReadOptions(), meta_,
+                                            rocksdb::Slice(key.data(), key.size()), &value);
+        if (status.IsNotFound()) {
+            continue;
+        }
+        if (!status.ok()) {
+            return unexpected("cannot read a wallet of the ledger store: " + status_text(status));
+        }
+        auto decoded = decode_wallet(value);
+        if (!decoded) {
+            return unexpected(std::string("the ledger store has a damaged wallet row"));
+        }
+        wallets_[wallet] = std::move(*decoded);
+    }
+    for (const CreditCheck& check : credit_checks_) {
+        Decision& decision = decisions_[check.candidate];
+        MessageOutcome& outcome = outcomes_[admitted_[check.candidate]];
+        Wallet& wallet = wallets_[check.wallet];
+        outcome.credits = true;
+        outcome.credits_micros = check.micros;
+        if (decision.verdict != Verdict::accepted) {
+            outcome.credits_balance_micros = wallet_balance(wallet, check.time_us);
+            continue;
+        }
+        if (check.bad) {
+            decision = Decision{Verdict::invalid, Reason::bad_properties, kDecidedByStore};
+            outcome.credits = false;
+            continue;
+        }
+        const CreditOp op{check.grant,    check.id,         check.source,
+                          check.priority, check.expires_us, check.micros};
+        const WalletChange change = apply_wallet(wallet, check.rule, op, check.time_us);
+        if (change.refused) {
+            decision = Decision{Verdict::rejected_limit, Reason::limit_exceeded, kDecidedByStore};
+        }
+        outcome.credits_balance_micros = change.balance_after_micros;
+        outcome.credits_uncovered_micros = change.uncovered_micros;
+    }
+    return true;
+}
+
+Result<bool, std::string> LedgerStore::decide_lease_ops() {
+    for (std::size_t cell = 0; cell < lease_cells_.size(); ++cell) {
+        const auto& key = lease_cell_keys_[cell];
+        std::string value;
+        const auto status = db_->get()->Get(rocksdb::ReadOptions(), meta_,
+                                            rocksdb::Slice(key.data(), key.size()), &value);
+        if (status.IsNotFound()) {
+            continue;
+        }
+        if (!status.ok()) {
+            return unexpected("cannot read a lease row of the ledger store: " +
+                              status_text(status));
+        }
+        auto held = decode_lease_cell(value);
+        if (!held) {
+            return unexpected("the ledger store has a damaged lease row (" +
+                              std::to_string(value.size()) + " bytes)");
+        }
+        lease_cells_[cell].held = std::move(*held);
+    }
+    lease_results_.assign(lease_checks_.size(), LeaseResult{});
+    decide_leases(lease_checks_, lease_cells_, decisions_, lease_results_);
+    for (std::size_t index = 0; index < lease_checks_.size(); ++index) {
+        const LeaseCheck& check = lease_checks_[index];
+        const LeaseResult& result = lease_results_[index];
+        MessageOutcome& outcome = outcomes_[admitted_[check.candidate]];
+        outcome.limited = true;
+        outcome.lease = true;
+        outcome.lease_release = check.op.release;
+        outcome.lease_released = result.released;
+        outcome.used_micros = result.held_micros;
+        outcome.limit_micros = lease_cells_[check.cell].limit_micros;
+        outcome.period_end_us = result.expires_us;
+    }
+    return true;
 }
 
 Result<bool, std::string> LedgerStore::decide_limits() {

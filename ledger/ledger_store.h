@@ -7,6 +7,8 @@
 //   dlq      (partition u32 BE, dead-letter sequence u64 BE) → a dead letter awaiting the relay
 //   meta     "p" + partition u32 BE → PartitionState (64 bytes); "counters" → outcome counts;
 //            "l" + hard-limit cell (ledger/limits.h, 24 bytes) → the cell's total (i64 BE µ);
+//            "q" + lease cell (ledger/limits.h, 16 bytes) → the leases held (32 bytes each);
+//            "w" + XXH3-128 of a tenant (16 bytes) → its credits wallet (schemas/wallet.h text);
 //            "g" + partition u32 BE + from u64 BE + gap number u64 BE → gap record (to u64 BE);
 //            the number counts the partition's earlier gaps, so every gap is its own row (stores
 //            written before the number have 13-byte gap keys, still read)
@@ -109,6 +111,18 @@ struct MessageOutcome {
     std::int64_t used_micros = 0;
     std::int64_t limit_micros = 0;
     std::int64_t period_end_us = 0;
+    // A lease operation (a concurrency meter, ledger/limits.h decide_leases): `limited` is set,
+    // used/limit are the slots held after it and the meter's slots (× 10^6), and period_end_us
+    // is LeaseResult::expires_us. A release says whether it found the lease held.
+    bool lease = false;
+    bool lease_release = false;
+    bool lease_released = false;
+    // A credits operation (schemas/wallet.h): the grant's amount or the burn's cost, the
+    // tenant's balance after it, and what a soft burn could not cover.
+    bool credits = false;
+    std::int64_t credits_micros = 0;
+    std::int64_t credits_balance_micros = 0;
+    std::int64_t credits_uncovered_micros = 0;
 };
 
 struct DeadLetter {
@@ -196,6 +210,13 @@ class LedgerStore {
     // Hard limits: loads the batch's cells' totals, turns accepted events past a limit into
     // rejected_limit, and fills the outcomes' limit fields.
     Result<bool, std::string> decide_limits();
+    // Leases: loads the batch's lease rows, decides the operations in batch order, and fills the
+    // outcomes' lease fields.
+    Result<bool, std::string> decide_lease_ops();
+    void add_lease_check(const UsageEvent& event, const DedupKey& key, std::int64_t limit_micros);
+    // Credits: the wallets of the batch's credit operations, decided in batch order.
+    void add_credit_check(const UsageEvent& event, const CreditRule& rule);
+    Result<bool, std::string> decide_credit_ops();
     void put_entries_in_key_order();
 
     LedgerStoreOptions options_;
@@ -234,7 +255,29 @@ class LedgerStore {
         std::uint32_t candidate;
     };
     std::vector<LimitRequest> limit_requests_;  // sorted by key to make the cells
-    struct LimitKeyHash {                       // the key's bytes 1-8 are already a hash
+    // Lease operations of the batch, in batch order, and their distinct rows (few: leases are
+    // rare next to usage events, so these allocate).
+    std::vector<LeaseCheck> lease_checks_;
+    std::vector<LeaseResult> lease_results_;
+    std::vector<LeaseCell> lease_cells_;
+    std::vector<LeaseCellKey> lease_cell_keys_;
+    struct CreditCheck {  // owns its strings: the event's views die with the next validation
+        std::uint32_t candidate = 0;
+        std::uint32_t wallet = 0;
+        CreditRule rule;
+        bool grant = false;
+        std::string id;
+        std::string source;
+        std::int32_t priority = 0;
+        std::int64_t expires_us = 0;
+        std::int64_t micros = 0;
+        std::int64_t time_us = 0;
+        bool bad = false;  // not a valid operation (detail in details_): dead-lettered
+    };
+    std::vector<CreditCheck> credit_checks_;
+    std::vector<Wallet> wallets_;
+    std::vector<WalletKey> wallet_keys_;
+    struct LimitKeyHash {  // the key's bytes 1-8 are already a hash
         std::size_t operator()(const LimitCellKey& key) const {
             std::uint64_t hash = 0;
             std::memcpy(&hash, key.data() + 1, sizeof hash);

@@ -135,6 +135,18 @@ Result<MeterPlan, Error> meter_at(std::string_view name, element value, const st
                 return unexpected(field_path + ": must be \"hard\" or \"soft\"");
             }
             meter.hard = *enforcement == "hard";
+        } else if (field.key == "credits_per_unit") {
+            auto rate = decimal_at(field.value, field_path);
+            if (!rate) {
+                return unexpected(rate.error());
+            }
+            meter.credits_per_unit = *rate;
+        } else if (field.key == "kind") {
+            auto kind = string_at(field.value, field_path);
+            if (!kind || (*kind != "sum" && *kind != "concurrency")) {
+                return unexpected(field_path + ": must be \"sum\" or \"concurrency\"");
+            }
+            meter.concurrency = *kind == "concurrency";
         } else if (field.key == "stripe_unit") {
             auto unit = decimal_at(field.value, field_path);
             if (!unit) {
@@ -152,8 +164,32 @@ Result<MeterPlan, Error> meter_at(std::string_view name, element value, const st
     if (!has_limit) {
         return unexpected(path + ".limit: required (a decimal string, or null for unlimited)");
     }
-    if (meter.hard && !meter.limit) {
-        return unexpected(path + ".enforcement: \"hard\" needs a limit (this meter is unlimited)");
+    if (meter.hard && meter.limit && meter.credits_per_unit.micros() != 0) {
+        return unexpected(path +
+                          ": a hard meter is enforced by its limit or by credits, not both (a "
+                          "hard meter with credits_per_unit has \"limit\": null)");
+    }
+    if (meter.hard && !meter.limit && meter.credits_per_unit.micros() == 0) {
+        return unexpected(path +
+                          ".enforcement: \"hard\" needs a limit or credits_per_unit (this meter "
+                          "is unlimited)");
+    }
+    if (meter.concurrency) {
+        // Slots held at once, not a monthly total: nothing to alert on, bill or carry over.
+        if (!meter.limit || meter.limit->micros() % Decimal::kMicrosPerUnit != 0) {
+            return unexpected(path + ".limit: a concurrency meter needs a whole number of slots");
+        }
+        if (!meter.stripe_event_name.empty() || meter.overage_unit_price.micros() != 0 ||
+            meter.credits_per_unit.micros() != 0) {
+            return unexpected(
+                path + ": a concurrency meter has no overage price, Stripe meter or credits");
+        }
+        // Decided by the ledger's lease cells, not by a period total: for the monthly figures
+        // (usage, alerts, billing) the meter is unlimited, its total the slots taken.
+        meter.slots = meter.limit->micros() / Decimal::kMicrosPerUnit;
+        meter.limit.reset();
+        meter.thresholds.clear();
+        meter.hard = false;
     }
     if (has_unit && meter.stripe_event_name.empty()) {
         return unexpected(path + ".stripe_unit: needs stripe_event_name");
@@ -306,6 +342,13 @@ Result<PlanBook, std::string> parse_plans(std::string_view json) {
                                       "' belongs to another plan already");
                 }
                 plan.stripe_price_id = *price;
+            } else if (field.key == "monthly_credits" || field.key == "rollover_cap") {
+                auto amount = decimal_at(field.value, field_path);
+                if (!amount) {
+                    return unexpected(amount.error());
+                }
+                (field.key == "monthly_credits" ? plan.monthly_credits : plan.rollover_cap) =
+                    *amount;
             } else if (field.key == "meters") {
                 meters_value = field.value;
                 has_meters = true;
@@ -315,6 +358,9 @@ Result<PlanBook, std::string> parse_plans(std::string_view json) {
         }
         if (plan.id.empty()) {
             return unexpected(path + ".id: required");
+        }
+        if (plan.rollover_cap.micros() > 0 && plan.monthly_credits.micros() == 0) {
+            return unexpected(path + ".rollover_cap: needs monthly_credits");
         }
         if (!ids.insert(plan.id).second) {
             return unexpected(path + ".id: plan '" + plan.id + "' is defined twice");

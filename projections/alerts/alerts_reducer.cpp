@@ -1,10 +1,14 @@
 #include "projections/alerts/alerts_reducer.h"
 
 #include "projections/billing/billing_cells.h"
+#include "projections/runner/limit_policy.h"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 
 #include "schemas/canonical.h"
+#include "schemas/lease.h"
 #include "schemas/time.h"
 
 namespace ul {
@@ -174,9 +178,101 @@ std::string alert_json(const AlertRecord& record) {
     return out;
 }
 
+std::string lease_row_key(std::string_view tenant, std::string_view meter) {
+    std::string key(tenant);
+    key.push_back('\0');
+    key.append(meter);
+    return key;
+}
+
+bool parse_lease_row(std::string_view row, std::vector<LeaseLine>& out) {
+    out.clear();
+    while (!row.empty()) {
+        const auto end = row.find('\n');
+        if (end == std::string_view::npos) {
+            return false;
+        }
+        std::string_view line = row.substr(0, end);
+        row.remove_prefix(end + 1);
+        std::array<std::string_view, 4> fields;
+        for (std::size_t index = 0; index < fields.size(); ++index) {
+            const auto tab = index + 1 < fields.size() ? line.find('\t') : line.size();
+            if (tab == std::string_view::npos) {
+                return false;
+            }
+            fields[index] = line.substr(0, tab);
+            line.remove_prefix(std::min(line.size(), tab + 1));
+        }
+        LeaseLine lease{fields[0]};
+        std::int64_t* numbers[] = {&lease.acquired_us, &lease.expires_us, &lease.slots_micros};
+        for (std::size_t index = 0; index < 3; ++index) {
+            const std::string_view text = fields[index + 1];
+            const auto parsed =
+                std::from_chars(text.data(), text.data() + text.size(), *numbers[index]);
+            if (parsed.ec != std::errc() || parsed.ptr != text.data() + text.size()) {
+                return false;
+            }
+        }
+        out.push_back(lease);
+    }
+    return true;
+}
+
+void apply_lease_entry(const UsageEvent& event, std::string& row) {
+    std::vector<LeaseLine> leases;
+    parse_lease_row(row, leases);  // a damaged tail is dropped: the ledger decides, this lists
+    const auto released = lease_release_of(event);
+    std::string next;
+    for (const LeaseLine& lease : leases) {
+        if (lease.expires_us <= event.timestamp_us || (released && lease.id == *released)) {
+            continue;
+        }
+        next.append(lease.id).push_back('\t');
+        next.append(std::to_string(lease.acquired_us)).push_back('\t');
+        next.append(std::to_string(lease.expires_us)).push_back('\t');
+        next.append(std::to_string(lease.slots_micros)).push_back('\n');
+    }
+    if (!released) {
+        next.append(event.idempotency_key).push_back('\t');
+        next.append(std::to_string(event.timestamp_us)).push_back('\t');
+        next.append(std::to_string(event.timestamp_us + lease_ttl_us_of(event))).push_back('\t');
+        next.append(std::to_string(event.quantity.micros())).push_back('\n');
+    }
+    row = std::move(next);
+}
+
+std::string credit_transaction_json(const LedgerEntryRef& entry, const CreditOp& op,
+                                    const WalletChange& change) {
+    auto decimal = [](std::int64_t micros) {
+        return "\"" + Decimal::from_micros(micros).to_string() + "\"";
+    };
+    std::string out = "{\"at\":\"" + format_rfc3339(entry.event.timestamp_us) +
+                      "\",\"entry\":{\"partition\":" + std::to_string(entry.partition) +
+                      ",\"sequence\":" + std::to_string(entry.sequence) + "},\"kind\":";
+    out += op.grant ? "\"grant\"" : "\"burn\"";
+    out += ",\"id\":";
+    append_json_string(out, op.id);
+    out += ",\"meter\":";
+    append_json_string(out, entry.event.meter);
+    out += ",\"amount\":" + decimal(op.micros) + ",\"burned\":[";
+    for (std::size_t index = 0; index < change.burned.size(); ++index) {
+        out += index == 0 ? "{\"grant_id\":" : ",{\"grant_id\":";
+        append_json_string(out, change.burned[index].grant_id);
+        out += ",\"amount\":" + decimal(change.burned[index].micros) + "}";
+    }
+    out += "],\"uncovered\":" + decimal(change.uncovered_micros) +
+           ",\"expired\":" + decimal(change.expired_micros) +
+           ",\"allowance\":" + decimal(change.allowance_micros) +
+           ",\"carried_over\":" + decimal(change.carried_over_micros) +
+           ",\"balance\":" + decimal(change.balance_after_micros) + "}";
+    return out;
+}
+
 void AlertDeltas::clear() {
     CounterDeltas::clear();
     periods.clear();
+    leases.clear();
+    wallets.clear();
     records.clear();
     billing.clear();
     stored_used.clear();
@@ -192,6 +288,22 @@ void AlertDeltas::write(StateWriter& out) const {
     for (const auto& [key, json] : records) {
         out.put(AlertsReducer::kAlertsFamily, key, json);
     }
+    for (const auto& [key, row] : leases) {
+        if (!row.changed) {
+            continue;
+        }
+        if (row.value.empty()) {
+            out.erase(AlertsReducer::kLeasesFamily, key);
+        } else {
+            out.put(AlertsReducer::kLeasesFamily, key, row.value);
+        }
+    }
+    for (const auto& [key, row] : wallets) {
+        if (row.changed) {
+            out.put(AlertsReducer::kCreditsFamily, key, encode_wallet(row.wallet));
+            out.put(AlertsReducer::kCreditTransactionsFamily, key, row.transactions);
+        }
+    }
     char value[kCellBytes];
     for (const auto& [key, cell] : billing) {
         encode_cell(cell, value);
@@ -200,7 +312,7 @@ void AlertDeltas::write(StateWriter& out) const {
 }
 
 AlertsReducer::AlertsReducer(GroupBy group_by, PlanBook plans)
-    : counters_(std::move(group_by)), plans_(std::move(plans)) {
+    : has_credits_(has_credits(plans)), counters_(std::move(group_by)), plans_(std::move(plans)) {
     for (const auto& plan : plans_.plans) {
         Account on_plan;
         on_plan.plan = plan.id;
@@ -217,6 +329,9 @@ const std::vector<StateFamily>& AlertsReducer::schema() {
         all.push_back({"alert_periods", nullptr});
         all.push_back({"alerts", nullptr});
         all.push_back({"billing", all[CountersReducer::kCountersFamily].merge});
+        all.push_back({"leases", nullptr});
+        all.push_back({"credits", nullptr});
+        all.push_back({"credit_transactions", nullptr});
         return all;
     }();
     return families;
@@ -260,6 +375,57 @@ Result<bool, std::string> AlertsReducer::bill(const UsageEvent& event,
     return true;
 }
 
+Result<bool, std::string> AlertsReducer::move_credits(const LedgerEntryRef& entry,
+                                                      const AccountInForce& account,
+                                                      const StateReader& state,
+                                                      AlertDeltas& deltas) const {
+    const UsageEvent& event = entry.event;
+    const auto rule = credit_rule_of(plans_, account, event.meter, event.timestamp_us);
+    if (!rule) {
+        return true;
+    }
+    const auto op = credit_op_of(event, *rule);
+    if (!op) {
+        return true;  // the ledger dead-lettered such an event: it is never an entry
+    }
+    auto found = deltas.wallets.find(event.tenant_id);
+    if (found == deltas.wallets.end()) {
+        AlertDeltas::WalletRow row;
+        auto stored = state.get(kCreditsFamily, event.tenant_id);
+        if (!stored) {
+            return unexpected(stored.error());
+        }
+        if (*stored) {
+            auto wallet = decode_wallet(**stored);
+            if (!wallet) {
+                return unexpected("the wallet of " + std::string(event.tenant_id) +
+                                  " in the projection store is damaged");
+            }
+            row.wallet = std::move(*wallet);
+        }
+        auto transactions = state.get(kCreditTransactionsFamily, event.tenant_id);
+        if (!transactions) {
+            return unexpected(transactions.error());
+        }
+        row.transactions = transactions->value_or("");
+        found = deltas.wallets.emplace(std::string(event.tenant_id), std::move(row)).first;
+    }
+    AlertDeltas::WalletRow& row = found->second;
+    const WalletChange change = apply_wallet(row.wallet, *rule, *op, event.timestamp_us);
+    if (change.refused) {
+        return true;  // as the ledger decided: such an event is never an entry
+    }
+    row.transactions += credit_transaction_json(entry, *op, change);
+    row.transactions.push_back('\n');
+    std::size_t lines = std::count(row.transactions.begin(), row.transactions.end(), '\n');
+    while (lines > kCreditTransactionsKept) {
+        row.transactions.erase(0, row.transactions.find('\n') + 1);
+        --lines;
+    }
+    row.changed = true;
+    return true;
+}
+
 Result<bool, std::string> AlertsReducer::reduce(const LedgerEntryRef& entry,
                                                 const AccountInForce& account,
                                                 const StateReader& state, ReducerDeltas& deltas,
@@ -272,9 +438,34 @@ Result<bool, std::string> AlertsReducer::reduce(const LedgerEntryRef& entry,
     if (auto billed = bill(event, account, alert_deltas); !billed) {
         return billed;
     }
+    if (has_credits_) {
+        if (auto moved = move_credits(entry, account, state, alert_deltas); !moved) {
+            return moved;
+        }
+    }
+    const Account* held = account.account;
+    const Plan* plan_in_force =
+        plans_.find(held != nullptr ? std::string_view(held->plan) : plans_.default_plan);
+    const MeterPlan* meter_plan =
+        plan_in_force != nullptr ? plan_in_force->find(event.meter) : nullptr;
+    if (meter_plan != nullptr && meter_plan->concurrency) {
+        const std::string key = lease_row_key(event.tenant_id, event.meter);
+        auto found = alert_deltas.leases.find(key);
+        if (found == alert_deltas.leases.end()) {
+            auto value = state.get(kLeasesFamily, key);
+            if (!value) {
+                return unexpected(value.error());
+            }
+            found =
+                alert_deltas.leases.emplace(key, AlertDeltas::PeriodRow{value->value_or(""), false})
+                    .first;
+        }
+        apply_lease_entry(event, found->second.value);
+        found->second.changed = true;
+        return true;  // a concurrency meter has no thresholds
+    }
     // The plan's thresholds come from a table made once; only a tenant with rules of its own for
     // this meter needs a list made for the entry.
-    const Account* held = account.account;
     const std::vector<AlertThreshold>* thresholds = nullptr;
     const auto plan = plan_thresholds_.find(
         held != nullptr ? std::string_view(held->plan) : std::string_view(plans_.default_plan));

@@ -42,6 +42,7 @@
 
 #include "projections/counters/counters_reducer.h"
 #include "schemas/plans.h"
+#include "schemas/wallet.h"
 
 namespace ul {
 
@@ -89,15 +90,40 @@ struct AlertRecord {
 //  "crossed_at","entry":{"partition","sequence"}}
 std::string alert_json(const AlertRecord& record);
 
+// Leases of concurrency meters (schemas/lease.h; decided by the ledger, ledger/limits.h): one row
+// per (tenant, meter) in family `leases`, key tenant '\0' meter, holding the leases taken by
+// accepted entries and not yet released, one line each, "id\tacquired_us\texpires_us\tslots_µ\n",
+// in acquire order. An entry at event time T first drops the lines whose expiry is ≤ T (as the
+// ledger does), then a release drops its lease's line and an acquire appends one.
+std::string lease_row_key(std::string_view tenant, std::string_view meter);
+struct LeaseLine {
+    std::string_view id;
+    std::int64_t acquired_us = 0;
+    std::int64_t expires_us = 0;
+    std::int64_t slots_micros = 0;
+};
+// The lines of a row; a damaged line ends the list (false).
+bool parse_lease_row(std::string_view row, std::vector<LeaseLine>& out);
+// Applies one accepted entry of a concurrency meter to its row. Pure.
+void apply_lease_entry(const UsageEvent& event, std::string& row);
+
+// One credits transaction as a JSON line (no newline): {"at","entry":{"partition","sequence"},
+// "kind":"grant"|"burn","id","meter","amount","burned":[{"grant_id","amount"}],"uncovered",
+// "expired","allowance","carried_over","balance"}.
+std::string credit_transaction_json(const LedgerEntryRef& entry, const CreditOp& op,
+                                    const WalletChange& change);
+
 // The deltas: the counters' cells plus the alert rows changed since the last write, and the
 // stored values read for them (a cache valid until the write: the writer is this projection).
 class AlertDeltas final : public CounterDeltas {
   public:
     std::size_t size() const override {
-        return cells.cells() + periods.size() + records.size() + billing.size();
+        return cells.cells() + periods.size() + records.size() + billing.size() + leases.size() +
+               wallets.size();
     }
     bool empty() const override {
-        return cells.empty() && periods.empty() && records.empty() && billing.empty();
+        return cells.empty() && periods.empty() && records.empty() && billing.empty() &&
+               leases.empty() && wallets.empty();
     }
     void clear() override;
     void write(StateWriter& out) const override;
@@ -110,6 +136,17 @@ class AlertDeltas final : public CounterDeltas {
     std::map<std::string, std::string, std::less<>> records;  // alerts key → JSON
     // Billing cells (billing/billing_cells.h) → what the entries added to them since the write.
     std::map<std::string, Cell, std::less<>> billing;
+    // Lease rows (lease_row_key → lease_row text) read or changed since the write; an empty
+    // changed row is erased.
+    std::map<std::string, PeriodRow, std::less<>> leases;
+    // Credits (schemas/wallet.h): per tenant its wallet and its recent transactions (JSON lines,
+    // the last kCreditTransactionsKept), read or changed since the write.
+    struct WalletRow {
+        Wallet wallet;
+        std::string transactions;
+        bool changed = false;
+    };
+    std::map<std::string, WalletRow, std::less<>> wallets;
     // Counter key → its stored sum (hashed: looked up for every entry with thresholds).
     struct KeyHash {
         using is_transparent = void;
@@ -132,9 +169,15 @@ class AlertsReducer final : public Reducer {
     static constexpr std::size_t kPeriodsFamily = 2;
     static constexpr std::size_t kAlertsFamily = 3;
     static constexpr std::size_t kBillingFamily = 4;
+    static constexpr std::size_t kLeasesFamily = 5;
+    static constexpr std::size_t kCreditsFamily = 6;
+    static constexpr std::size_t kCreditTransactionsFamily = 7;
+    static constexpr std::size_t kCreditTransactionsKept = 50;
     AlertsReducer(GroupBy group_by, PlanBook plans);
     // counters, breakdown (the counters schema), alert_periods, alerts, billing (the Stripe
-    // billing cells: billing/billing_cells.h; merged like counter cells).
+    // billing cells: billing/billing_cells.h; merged like counter cells), leases (lease rows),
+    // credits (tenant → its wallet, schemas/wallet.h text), credit_transactions (tenant → its
+    // last transactions, credit_transaction_json lines).
     static const std::vector<StateFamily>& schema();
 
     std::string_view name() const override { return "alerts"; }
@@ -153,6 +196,10 @@ class AlertsReducer final : public Reducer {
                                 AlertDeltas& deltas);
     Result<bool, std::string> bill(const UsageEvent& event, const AccountInForce& account,
                                    AlertDeltas& deltas) const;
+    Result<bool, std::string> move_credits(const LedgerEntryRef& entry,
+                                           const AccountInForce& account, const StateReader& state,
+                                           AlertDeltas& deltas) const;
+    bool has_credits_ = false;
     CountersReducer counters_;
     PlanBook plans_;
     // plan id → meter → the plan's thresholds (what alert_thresholds gives without own rules).

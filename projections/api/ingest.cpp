@@ -6,8 +6,12 @@
 #include <algorithm>
 #include <vector>
 
+#include <xxhash.h>
+
 #include "schemas/canonical.h"
+#include "schemas/lease.h"
 #include "schemas/time.h"
+#include "schemas/wallet.h"
 
 namespace ul {
 
@@ -94,6 +98,11 @@ struct Ingest::Request {
     bool wait_committed = false;
     // POST …/consume: one event, answered as a check-and-consume (consume_response).
     bool consume = false;
+    // POST / DELETE …/leases: one lease operation (lease_response).
+    enum class LeaseCall : std::uint8_t { none, acquire, release, grant };
+    LeaseCall lease = LeaseCall::none;
+    std::string lease_id;
+    std::string slots;
     std::string meter;
     std::string plan;
     std::string idempotency_key;
@@ -151,6 +160,13 @@ struct Ingest::Request {
                 return json_error(400, "invalid_event", reason_code(verdict.reason));
             case Verdict::rejected_limit: {
                 out.status = 429;
+                if (verdict.credits) {  // a hard meter paid in credits: the wallet cannot cover it
+                    out.body = "{\"error\":\"insufficient_credits\"" + fields + ",\"plan\":";
+                    append_json_string(out.body, plan);
+                    append_credits(out.body, verdict);
+                    out.body += "}";
+                    return out;
+                }
                 out.body = "{\"error\":\"quota_exceeded\"" + fields + ",\"plan\":";
                 append_json_string(out.body, plan);
                 append_limit(out.body, verdict);
@@ -180,7 +196,114 @@ struct Ingest::Request {
         out.body += fields;
         out.body += verdict.limited ? ",\"enforcement\":\"hard\"" : ",\"enforcement\":\"soft\"";
         append_limit(out.body, verdict, true);
+        if (verdict.credits) {
+            append_credits(out.body, verdict);
+        }
         out.body += "}";
+        return out;
+    }
+
+    // ,"credits":{"cost","balance","uncovered"} of an event that burns credits.
+    static void append_credits(std::string& out, const CommitVerdict& verdict) {
+        out += ",\"credits\":{\"cost\":\"" +
+               Decimal::from_micros(verdict.credits_micros).to_string() + "\",\"balance\":\"" +
+               Decimal::from_micros(verdict.credits_balance_micros).to_string() +
+               "\",\"uncovered\":\"" +
+               Decimal::from_micros(verdict.credits_uncovered_micros).to_string() + "\"}";
+    }
+
+    // POST / DELETE …/leases' answer, with the mutex held.
+    HttpResponse lease_response(bool timed_out, bool ledger_down) const {
+        const EventState& event = events.front();
+        if (event.status == Status::invalid) {
+            return json_error(400, lease == LeaseCall::grant ? "invalid_grant" : "invalid_lease",
+                              event.error);
+        }
+        if (event.status == Status::failed || ledger_down) {
+            return json_error(503, "ledger_unavailable",
+                              ledger_down ? "the ledger stopped before deciding; retry with the "
+                                            "same idempotency_key"
+                                          : "not sent: " + event.error);
+        }
+        if (timed_out || event.status != Status::committed) {
+            return json_error(504, "not_committed",
+                              "the ledger did not decide in time; retry (it is decided once)");
+        }
+        const CommitVerdict& verdict = event.verdict;
+        if (verdict.verdict == Verdict::invalid) {
+            return json_error(400, lease == LeaseCall::grant ? "invalid_grant" : "invalid_lease",
+                              reason_code(verdict.reason));
+        }
+        if (lease == LeaseCall::grant) {
+            if (!verdict.credits) {
+                return json_error(409, "credits_not_enabled",
+                                  "the ledger does not keep credits: no plan gives or burns "
+                                  "credits (monthly_credits, credits_per_unit)");
+            }
+            // A retry is the same idempotency key; its event differs in its time (stamped
+            // here), which the ledger counts as a conflict: either way the first grant stands.
+            HttpResponse out;
+            out.status = verdict.verdict == Verdict::accepted ? 201 : 200;
+            out.body = verdict.verdict == Verdict::accepted ? "{\"status\":\"granted\""
+                       : verdict.verdict == Verdict::duplicate
+                           ? "{\"status\":\"duplicate\",\"payload_matches\":true"
+                           : "{\"status\":\"duplicate\",\"payload_matches\":false";
+            out.body += ",\"grant_id\":";
+            append_json_string(out.body, idempotency_key);
+            out.body += ",\"amount\":\"" +
+                        Decimal::from_micros(verdict.credits_micros).to_string() +
+                        "\",\"balance\":\"" +
+                        Decimal::from_micros(verdict.credits_balance_micros).to_string() + "\"}";
+            return out;
+        }
+        if (!verdict.lease) {  // the plan the ledger used has no concurrency meter by that name
+            return json_error(409, "not_a_concurrency_meter",
+                              "the ledger counted this as usage, not as a lease: the tenant's "
+                              "plan at the event's time has no concurrency meter " +
+                                  meter);
+        }
+        if (lease == LeaseCall::release) {
+            if (verdict.verdict == Verdict::accepted && !verdict.lease_released) {
+                return json_error(404, "lease_not_found",
+                                  "no lease " + lease_id +
+                                      " is held (released before, expired, or never acquired)");
+            }
+            HttpResponse out;
+            out.status = 204;
+            out.content_type.clear();
+            return out;
+        }
+        std::string fields = ",\"lease_id\":";
+        append_json_string(fields, lease_id);
+        fields += ",\"meter\":";
+        append_json_string(fields, meter);
+        const std::string held =
+            ",\"held\":\"" + Decimal::from_micros(verdict.used_micros).to_string() +
+            "\",\"limit\":\"" + Decimal::from_micros(verdict.limit_micros).to_string() + "\"";
+        HttpResponse out;
+        if (verdict.verdict == Verdict::rejected_limit || verdict.first_rejected) {
+            out.status = 429;
+            out.body = "{\"error\":\"concurrency_limit_reached\"" + fields + ",\"plan\":";
+            append_json_string(out.body, plan);
+            out.body += held + "}";
+            const std::int64_t wait_us =
+                verdict.period_end_us > 0
+                    ? std::max<std::int64_t>(0, verdict.period_end_us - now_us)
+                    : 1'000'000;
+            out.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(
+                                                        1, (wait_us + 999'999) / 1'000'000)));
+            return out;
+        }
+        if (verdict.verdict != Verdict::accepted) {
+            out.body =
+                "{\"status\":\"duplicate\",\"first_verdict\":\"acquired\"" + fields + held + "}";
+            return out;
+        }
+        out.status = 201;
+        out.body = "{\"status\":\"acquired\"" + fields + ",\"slots\":";
+        append_json_string(out.body, slots);
+        out.body +=
+            ",\"expires_at\":\"" + format_rfc3339(verdict.period_end_us) + "\"" + held + "}";
         return out;
     }
 
@@ -203,6 +326,9 @@ struct Ingest::Request {
     HttpResponse response(bool timed_out, bool ledger_down = false) const {
         if (consume) {
             return consume_response(timed_out, ledger_down);
+        }
+        if (lease != LeaseCall::none) {
+            return lease_response(timed_out, ledger_down);
         }
         HttpResponse out;
         bool failed = false;
@@ -396,7 +522,9 @@ void Ingest::submit(const std::shared_ptr<Request>& request,
         std::all_of(request->events.begin(), request->events.end(),
                     [](const EventState& event) { return event.status == Status::invalid; });
     if (all_invalid) {
-        request->reply(request->consume ? request->response(false) : request->all_invalid());
+        request->reply(request->consume || request->lease != Request::LeaseCall::none
+                           ? request->response(false)
+                           : request->all_invalid());
         return;
     }
     std::lock_guard lock(request->mutex);
@@ -433,6 +561,233 @@ void Ingest::submit(const std::shared_ptr<Request>& request,
     }
 }
 
+bool Ingest::ledger_can_decide(const std::shared_ptr<Request>& request, std::string_view what) {
+    if (options_.health != nullptr) {
+        if (auto down = options_.health->failure_of("ledger")) {
+            request->reply(json_error(503, "ledger_unavailable",
+                                      "the ledger of this process stopped (" + *down +
+                                          "); nothing was sent — retry once it runs again"));
+            return false;
+        }
+    }
+    if (options_.commit_waiter == nullptr) {
+        request->reply(
+            json_error(503, std::string(what) + "_unavailable",
+                       std::string(what) + " needs the ledger in this process (usage-ledger up)"));
+        return false;
+    }
+    return true;
+}
+
+namespace {
+
+// The concurrency meter `meter` of `plan`, or a 400 / 404 explaining why there is none.
+Result<const MeterPlan*, HttpResponse> concurrency_meter(const Plan* plan, std::string_view meter,
+                                                         const std::string& plan_id) {
+    const MeterPlan* meter_plan = plan != nullptr ? plan->find(meter) : nullptr;
+    if (meter_plan == nullptr || !meter_plan->concurrency) {
+        return unexpected(
+            json_error(400, "not_a_concurrency_meter",
+                       "plan " + plan_id + " has no concurrency meter '" + std::string(meter) +
+                           "' (a plan meter with \"kind\": \"concurrency\" holds leases)"));
+    }
+    return meter_plan;
+}
+
+}  // namespace
+
+void Ingest::acquire_lease(const HttpRequest& http, const std::string& tenant,
+                           const std::string& plan_id, const Plan* plan, HttpReply reply) {
+    auto request = std::make_shared<Request>();
+    request->reply = std::move(reply);
+    request->lease = Request::LeaseCall::acquire;
+    request->wait_committed = true;
+    request->plan = plan_id;
+    request->now_us = options_.now_us();
+    if (!ledger_can_decide(request, "leases")) {
+        return;
+    }
+    simdjson::ondemand::parser parser;
+    const simdjson::padded_string padded(http.body);
+    simdjson::ondemand::document document;
+    simdjson::ondemand::object object;
+    if (parser.iterate(padded).get(document) != simdjson::SUCCESS ||
+        document.get_object().get(object) != simdjson::SUCCESS) {
+        request->reply(
+            json_error(400, "bad_body", "the body is not a JSON object {\"meter\",\"ttl\",…}"));
+        return;
+    }
+    std::string ttl_text = "15m";
+    request->slots = "1";
+    for (auto field : object) {
+        std::string_view key;
+        std::string_view text;
+        if (field.unescaped_key().get(key) != simdjson::SUCCESS) {
+            request->reply(json_error(400, "bad_body", "the body is not valid JSON"));
+            return;
+        }
+        if (key != "meter" && key != "ttl" && key != "slots" && key != "idempotency_key") {
+            request->reply(json_error(400, "unknown_field",
+                                      "unknown field '" + std::string(key) +
+                                          "'; a lease takes meter, ttl, slots, idempotency_key"));
+            return;
+        }
+        if (field.value().get_string().get(text) != simdjson::SUCCESS) {
+            request->reply(json_error(400, "bad_body", std::string(key) + " must be a string"));
+            return;
+        }
+        if (key == "meter") {
+            request->meter = std::string(text);
+        } else if (key == "ttl") {
+            ttl_text = std::string(text);
+        } else if (key == "slots") {
+            request->slots = std::string(text);
+        } else {
+            request->idempotency_key = std::string(text);
+        }
+    }
+    auto meter_plan = concurrency_meter(plan, request->meter, plan_id);
+    if (!meter_plan) {
+        request->reply(meter_plan.error());
+        return;
+    }
+    const auto ttl = parse_duration(ttl_text);
+    if (!ttl || *ttl < kMinLeaseTtlUs || *ttl > kMaxLeaseTtlUs) {
+        request->reply(json_error(400, "bad_ttl",
+                                  "ttl is a duration from 1s to 30d, like \"30s\", \"15m\" or "
+                                  "\"2h\""));
+        return;
+    }
+    if (request->idempotency_key.empty()) {
+        std::lock_guard lock(uuid_mutex_);
+        request->idempotency_key = uuids_.next();
+    }
+    request->lease_id = request->meter + ":" + request->idempotency_key;
+    std::string event = "{\"tenant_id\":";
+    append_json_string(event, tenant);
+    event += ",\"meter\":";
+    append_json_string(event, request->meter);
+    event += ",\"quantity\":";
+    append_json_string(event, request->slots);
+    event += ",\"idempotency_key\":";
+    append_json_string(event, request->idempotency_key);
+    event += ",\"timestamp\":\"" + format_rfc3339(request->now_us) + "\"";
+    event += ",\"properties\":{\"lease_ttl_ms\":" + std::to_string(*ttl / 1000) + "}}";
+    request->body = std::move(event);
+    submit(request, {std::string_view(request->body)}, tenant);
+}
+
+void Ingest::release_lease(const std::string& tenant, const std::string& lease_id, const Plan* plan,
+                           HttpReply reply) {
+    auto request = std::make_shared<Request>();
+    request->reply = std::move(reply);
+    request->lease = Request::LeaseCall::release;
+    request->wait_committed = true;
+    request->now_us = options_.now_us();
+    request->lease_id = lease_id;
+    if (!ledger_can_decide(request, "leases")) {
+        return;
+    }
+    const auto colon = lease_id.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == lease_id.size()) {
+        request->reply(json_error(404, "lease_not_found",
+                                  "a lease id is <meter>:<idempotency key>, as acquiring gave it"));
+        return;
+    }
+    request->meter = lease_id.substr(0, colon);
+    const std::string key = lease_id.substr(colon + 1);
+    if (auto meter_plan = concurrency_meter(plan, request->meter, "in force"); !meter_plan) {
+        request->reply(meter_plan.error());
+        return;
+    }
+    // One release per lease: a retried DELETE is a duplicate of it.
+    const XXH128_hash_t hash = XXH3_128bits(key.data(), key.size());
+    request->idempotency_key = fmt::format("release-{:016x}{:016x}", hash.high64, hash.low64);
+    std::string event = "{\"tenant_id\":";
+    append_json_string(event, tenant);
+    event += ",\"meter\":";
+    append_json_string(event, request->meter);
+    event += ",\"quantity\":\"0\",\"idempotency_key\":";
+    append_json_string(event, request->idempotency_key);
+    event += ",\"timestamp\":\"" + format_rfc3339(request->now_us) + "\"";
+    event += ",\"properties\":{\"lease_release\":";
+    append_json_string(event, key);
+    event += "}}";
+    request->body = std::move(event);
+    submit(request, {std::string_view(request->body)}, tenant);
+}
+
+void Ingest::grant_credits(const HttpRequest& http, const std::string& tenant, HttpReply reply) {
+    auto request = std::make_shared<Request>();
+    request->reply = std::move(reply);
+    request->lease = Request::LeaseCall::grant;
+    request->wait_committed = true;
+    request->now_us = options_.now_us();
+    request->meter = std::string(kCreditGrantMeter);
+    if (!ledger_can_decide(request, "credits")) {
+        return;
+    }
+    simdjson::ondemand::parser parser;
+    const simdjson::padded_string padded(http.body);
+    simdjson::ondemand::document document;
+    simdjson::ondemand::object object;
+    if (parser.iterate(padded).get(document) != simdjson::SUCCESS ||
+        document.get_object().get(object) != simdjson::SUCCESS) {
+        request->reply(json_error(
+            400, "bad_body", "the body is not a JSON object {\"amount\",\"idempotency_key\",…}"));
+        return;
+    }
+    std::string amount;
+    std::string properties;  // ,"key":value pairs
+    for (auto field : object) {
+        std::string_view key;
+        simdjson::ondemand::value value;
+        std::string_view raw;
+        std::string_view text;
+        if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
+            field.value().get(value) != simdjson::SUCCESS ||
+            simdjson::to_json_string(value).get(raw) != simdjson::SUCCESS) {
+            request->reply(json_error(400, "bad_body", "the body is not valid JSON"));
+            return;
+        }
+        if (key == "amount") {
+            amount = std::string(raw);
+        } else if (key == "idempotency_key" && value.get_string().get(text) == simdjson::SUCCESS) {
+            request->idempotency_key = std::string(text);
+        } else if (key == "priority" || key == "expires_at" || key == "source") {
+            properties += ",";
+            append_json_string(properties, key);
+            properties += ":";
+            properties.append(raw);
+        } else {
+            request->reply(json_error(400, "unknown_field",
+                                      "unknown or mistyped field '" + std::string(key) +
+                                          "'; a grant takes amount, idempotency_key (a string), "
+                                          "source, priority, expires_at"));
+            return;
+        }
+    }
+    if (amount.empty() || request->idempotency_key.empty()) {
+        request->reply(json_error(400, "bad_body",
+                                  "a grant needs amount and idempotency_key (so that a retry "
+                                  "grants once)"));
+        return;
+    }
+    std::string event = "{\"tenant_id\":";
+    append_json_string(event, tenant);
+    event += ",\"meter\":";
+    append_json_string(event, kCreditGrantMeter);
+    event += ",\"quantity\":" + amount + ",\"idempotency_key\":";
+    append_json_string(event, request->idempotency_key);
+    event += ",\"timestamp\":\"" + format_rfc3339(request->now_us) + "\"";
+    if (!properties.empty()) {
+        event += ",\"properties\":{" + properties.substr(1) + "}";
+    }
+    event += "}";
+    request->body = std::move(event);
+    submit(request, {std::string_view(request->body)}, tenant);
+}
+
 void Ingest::consume(const HttpRequest& http, const std::string& tenant, const std::string& plan,
                      HttpReply reply) {
     auto request = std::make_shared<Request>();
@@ -441,17 +796,7 @@ void Ingest::consume(const HttpRequest& http, const std::string& tenant, const s
     request->wait_committed = true;
     request->plan = plan;
     request->now_us = options_.now_us();
-    if (options_.health != nullptr) {
-        if (auto down = options_.health->failure_of("ledger")) {
-            request->reply(json_error(503, "ledger_unavailable",
-                                      "the ledger of this process stopped (" + *down +
-                                          "); nothing was sent — retry once it runs again"));
-            return;
-        }
-    }
-    if (options_.commit_waiter == nullptr) {
-        request->reply(json_error(503, "consume_unavailable",
-                                  "consume needs the ledger in this process (usage-ledger up)"));
+    if (!ledger_can_decide(request, "consume")) {
         return;
     }
     // The body's fields, as written (raw JSON), into an event for `tenant`.

@@ -30,6 +30,7 @@
 #include "projections/api/health.h"
 #include "projections/api/http_server.h"
 #include "schemas/event.h"
+#include "schemas/plans.h"
 
 namespace ul {
 
@@ -78,6 +79,29 @@ class Ingest {
     void consume(const HttpRequest& request, const std::string& tenant, const std::string& plan,
                  HttpReply reply);
 
+    // Leases on a concurrency meter of `plan` (schemas/lease.h; decided by the ledger,
+    // ledger/limits.h decide_leases). Need the ledger in this process, as consume.
+    // POST /v1/tenants/{tenant}/leases {"meter","ttl"?:"15m","slots"?:"1","idempotency_key"?}:
+    //   201 {"status":"acquired","lease_id","meter","slots","expires_at","held","limit"}
+    //   200 {"status":"duplicate","lease_id","meter","first_verdict":"acquired"} for a retried key
+    //   429 {"error":"concurrency_limit_reached","lease_id","meter","plan","held","limit"} with
+    //       Retry-After: the seconds until the earliest held lease expires (also for a retried
+    //       key whose first verdict was a refusal)
+    //   400 bad body, a meter that is not a concurrency meter of the plan, a bad ttl.
+    // The lease id is "<meter>:<idempotency key>" (the key is made, UUIDv7, when absent).
+    void acquire_lease(const HttpRequest& request, const std::string& tenant,
+                       const std::string& plan_id, const Plan* plan, HttpReply reply);
+    // DELETE /v1/tenants/{tenant}/leases/{lease_id}: 204 when the lease was held (or the same
+    // release was made before), 404 lease_not_found when it was not (released, expired, never).
+    void release_lease(const std::string& tenant, const std::string& lease_id, const Plan* plan,
+                       HttpReply reply);
+
+    // POST /v1/tenants/{tenant}/credits/grants (an admin call): {"amount","idempotency_key",
+    // "source"?,"priority"?,"expires_at"?} becomes a credits.grant event (schemas/wallet.h),
+    // decided by the ledger: 201 {"status":"granted","grant_id","amount","balance"}, 200
+    // {"status":"duplicate",…} for a retried key, 400 for a bad body or grant.
+    void grant_credits(const HttpRequest& request, const std::string& tenant, HttpReply reply);
+
     struct Request;  // one HTTP request's events in flight
 
   private:
@@ -85,6 +109,8 @@ class Ingest {
     // Validates the request's event texts, sends the valid ones and arranges the answer.
     void submit(const std::shared_ptr<Request>& request, const std::vector<std::string_view>& texts,
                 const std::string& tenant);
+    // The ledger of this process can decide now: false after replying 503.
+    bool ledger_can_decide(const std::shared_ptr<Request>& request, std::string_view what);
     void delivered(const DeliveryReport& report);
     void poll_loop();
 

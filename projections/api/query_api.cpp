@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
+#include "projections/alerts/alerts_reducer.h"
 #include "projections/api/dashboard.h"
 #include "projections/api/process_metrics.h"
 #include "projections/counters/quota.h"
+#include "projections/runner/limit_policy.h"
 #include "projections/runner/windows.h"
 #include "schemas/canonical.h"
 #include "schemas/time.h"
@@ -641,6 +644,125 @@ HttpResponse QueryApi::history(const HttpRequest& request, const std::string& te
     return json_ok(std::move(body));
 }
 
+HttpResponse QueryApi::leases(const std::string& tenant) const {
+    auto rows = projections_.lease_rows(tenant);
+    if (!rows) {
+        return json_error(500, "internal", rows.error());
+    }
+    const std::int64_t now = options_.now_us();
+    const ServedPlan served = served_plan(tenant, /*count=*/false);
+    std::string body = "{\"tenant_id\":";
+    append_json_string(body, tenant);
+    body.append(",\"leases\":[");
+    std::map<std::string, std::int64_t> held;  // meter → slots (µ) held now
+    bool first = true;
+    std::vector<LeaseLine> lines;
+    for (const auto& [meter, row] : *rows) {
+        if (!parse_lease_row(row, lines)) {
+            spdlog::warn("leases: a damaged lease row of {}/{}", tenant, meter);
+        }
+        for (const LeaseLine& lease : lines) {
+            if (lease.expires_us <= now) {
+                continue;  // expired: its slots are free
+            }
+            held[meter] += lease.slots_micros;
+            body.append(first ? "{\"lease_id\":" : ",{\"lease_id\":");
+            first = false;
+            append_json_string(body, meter + ":" + std::string(lease.id));
+            body.append(",\"meter\":");
+            append_json_string(body, meter);
+            body.append(",\"slots\":\"")
+                .append(Decimal::from_micros(lease.slots_micros).to_string())
+                .append("\",\"acquired_at\":\"")
+                .append(format_rfc3339(lease.acquired_us))
+                .append("\",\"expires_at\":\"")
+                .append(format_rfc3339(lease.expires_us))
+                .append("\"}");
+        }
+    }
+    body.append("],\"meters\":[");
+    first = true;
+    if (served.plan != nullptr) {
+        for (const MeterPlan& meter : served.plan->meters) {
+            if (!meter.concurrency) {
+                continue;
+            }
+            body.append(first ? "{\"meter\":" : ",{\"meter\":");
+            first = false;
+            append_json_string(body, meter.meter);
+            const auto found = held.find(meter.meter);
+            body.append(",\"held\":\"")
+                .append(Decimal::from_micros(found == held.end() ? 0 : found->second).to_string())
+                .append("\",\"limit\":\"")
+                .append(std::to_string(meter.slots))
+                .append("\"}");
+        }
+    }
+    body.append("],");
+    append_as_of(body);
+    body.append("}");
+    return json_ok(std::move(body));
+}
+
+HttpResponse QueryApi::credits(const std::string& tenant) const {
+    auto view = projections_.credits(tenant);
+    if (!view) {
+        return json_error(500, "internal", view.error());
+    }
+    const std::int64_t now = options_.now_us();
+    // As of now: what the next entry would find (a new month's allowance, expiries).
+    const auto account = projections_.account(tenant);
+    const BillingCalendar calendar = calendar_at(tenant, now);
+    const AccountInForce in_force{account ? &*account : nullptr, calendar};
+    Wallet wallet = view->wallet;
+    if (const auto rule = credit_rule_of(plans_, in_force, kCreditGrantMeter, now)) {
+        apply_wallet(wallet, *rule, CreditOp{true, "", "", 0, kNoExpiry, 0}, now);
+    }
+    std::vector<const CreditGrant*> grants;
+    for (const CreditGrant& grant : wallet.grants) {
+        grants.push_back(&grant);
+    }
+    std::sort(grants.begin(), grants.end(), [](const CreditGrant* left, const CreditGrant* right) {
+        return std::tie(left->priority, left->expires_us, left->granted_us, left->id) <
+               std::tie(right->priority, right->expires_us, right->granted_us, right->id);
+    });
+    auto decimal = [](std::int64_t micros) {
+        return "\"" + Decimal::from_micros(micros).to_string() + "\"";
+    };
+    std::string body = "{\"tenant_id\":";
+    append_json_string(body, tenant);
+    body += ",\"balance\":" + decimal(wallet_balance(wallet, now)) + ",\"grants\":[";
+    for (std::size_t index = 0; index < grants.size(); ++index) {
+        const CreditGrant& grant = *grants[index];
+        body += index == 0 ? "{\"grant_id\":" : ",{\"grant_id\":";
+        append_json_string(body, grant.id);
+        body += ",\"source\":";
+        append_json_string(body, grant.source);
+        body += ",\"priority\":" + std::to_string(grant.priority) +
+                ",\"amount\":" + decimal(grant.amount_micros) +
+                ",\"remaining\":" + decimal(grant.remaining_micros) + ",\"granted_at\":\"" +
+                format_rfc3339(grant.granted_us) + "\",\"expires_at\":" +
+                (grant.expires_us == kNoExpiry ? std::string("null")
+                                               : "\"" + format_rfc3339(grant.expires_us) + "\"") +
+                ",\"allowance\":" + (grant.allowance ? "true" : "false") + "}";
+    }
+    body += "],\"transactions\":[";
+    std::vector<std::string_view> lines;
+    std::string_view rest = view->transactions;
+    while (!rest.empty()) {
+        const auto end = rest.find('\n');
+        lines.push_back(rest.substr(0, end));
+        rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
+    }
+    for (auto line = lines.rbegin(); line != lines.rend(); ++line) {
+        body.append(line == lines.rbegin() ? "" : ",").append(*line);
+    }
+    body += "],";
+    append_as_of(body);
+    body += "}";
+    return json_ok(std::move(body));
+}
+
 HttpResponse QueryApi::entitlement(const HttpRequest& request, const std::string& tenant,
                                    const std::string& meter) const {
     if (!valid_meter(meter)) {
@@ -846,6 +968,64 @@ void QueryApi::install(HttpServer& server) {
             std::string plan_id;
             plan_of(tenant, &plan_id);
             options_.ingest->consume(request, tenant, plan_id, std::move(reply));
+        });
+    tenant_route(server, "GET", "/v1/tenants/{tenant}/credits",
+                 [this](const HttpRequest&, const std::string& tenant, const Params&) {
+                     return credits(tenant);
+                 });
+    server.route_async(
+        "POST", "/v1/tenants/{tenant}/credits/grants",
+        [this](const HttpRequest& request, const Params& params, HttpReply reply) {
+            if (auto denied = authorize(request, nullptr)) {  // an admin call
+                reply(*denied);
+                return;
+            }
+            if (!has_credits(plans_)) {
+                reply(json_error(409, "credits_not_enabled",
+                                 "no plan gives or burns credits (monthly_credits, "
+                                 "credits_per_unit): a grant would be spent nowhere"));
+                return;
+            }
+            if (options_.ingest == nullptr) {
+                reply(json_error(503, "ingest_unavailable", "this process does not ingest events"));
+                return;
+            }
+            options_.ingest->grant_credits(request, params.at("tenant"), std::move(reply));
+        });
+    tenant_route(server, "GET", "/v1/tenants/{tenant}/leases",
+                 [this](const HttpRequest&, const std::string& tenant, const Params&) {
+                     return leases(tenant);
+                 });
+    server.route_async(
+        "POST", "/v1/tenants/{tenant}/leases",
+        [this](const HttpRequest& request, const Params& params, HttpReply reply) {
+            const std::string& tenant = params.at("tenant");
+            if (auto denied = authorize(request, &tenant)) {
+                reply(*denied);
+                return;
+            }
+            if (options_.ingest == nullptr) {
+                reply(json_error(503, "ingest_unavailable", "this process does not ingest events"));
+                return;
+            }
+            std::string plan_id;
+            const Plan* plan = plan_of(tenant, &plan_id);
+            options_.ingest->acquire_lease(request, tenant, plan_id, plan, std::move(reply));
+        });
+    server.route_async(
+        "DELETE", "/v1/tenants/{tenant}/leases/{lease_id}",
+        [this](const HttpRequest& request, const Params& params, HttpReply reply) {
+            const std::string& tenant = params.at("tenant");
+            if (auto denied = authorize(request, &tenant)) {
+                reply(*denied);
+                return;
+            }
+            if (options_.ingest == nullptr) {
+                reply(json_error(503, "ingest_unavailable", "this process does not ingest events"));
+                return;
+            }
+            options_.ingest->release_lease(tenant, params.at("lease_id"), plan_of(tenant, nullptr),
+                                           std::move(reply));
         });
     server.route("GET", "/v1/whoami", [this](const HttpRequest& request, const Params&) {
         auto principal = identify(request);

@@ -91,6 +91,11 @@ class QueryApi {
     HttpResponse metrics() const;
     HttpResponse usage(const HttpRequest& request, const std::string& tenant) const;
     HttpResponse history(const HttpRequest& request, const std::string& tenant) const;
+    // GET /v1/tenants/{t}/leases: the leases the projection holds that have not expired.
+    HttpResponse leases(const std::string& tenant) const;
+    // GET /v1/tenants/{t}/credits: the wallet as of now (the month's allowance rolled, expired
+    // grants dropped), grants in burn order, the recent transactions newest first.
+    HttpResponse credits(const std::string& tenant) const;
     HttpResponse entitlement(const HttpRequest& request, const std::string& tenant,
                              const std::string& meter) const;
     HttpResponse admin_tenants(const HttpRequest& request) const;

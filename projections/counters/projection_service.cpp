@@ -212,6 +212,83 @@ Result<std::vector<ProjectionService::AlertRow>, std::string> ProjectionService:
     return page;
 }
 
+Result<std::map<std::string, std::string>, std::string> ProjectionService::lease_rows(
+    std::string_view tenant) const {
+    std::string prefix(tenant);
+    prefix.push_back('\0');
+    std::string end = prefix;
+    end.back() = '\x01';
+    std::map<std::string, std::string> rows;  // key → row
+    const auto view = runner_->read_view();
+    auto stored = store().for_each_state(
+        AlertsReducer::kLeasesFamily, prefix, end,
+        [&](std::string_view key, std::string_view row) {
+            rows.emplace(std::string(key), std::string(row));
+            return true;
+        },
+        view.snapshot.get());
+    if (!stored) {
+        return unexpected(stored.error());
+    }
+    for (const ReducerDeltas* deltas : view.deltas) {
+        const auto& leases = static_cast<const AlertDeltas&>(*deltas).leases;
+        for (auto it = leases.lower_bound(prefix); it != leases.end() && it->first < end; ++it) {
+            if (it->second.changed) {
+                rows.insert_or_assign(it->first, it->second.value);
+            }
+        }
+    }
+    std::map<std::string, std::string> by_meter;
+    for (auto& [key, row] : rows) {
+        if (!row.empty()) {
+            by_meter.emplace(key.substr(prefix.size()), std::move(row));
+        }
+    }
+    return by_meter;
+}
+
+Result<ProjectionService::CreditsView, std::string> ProjectionService::credits(
+    std::string_view tenant) const {
+    CreditsView view;
+    const auto read = runner_->read_view();
+    const std::string key(tenant);
+    std::string end = key;
+    end.push_back('\0');  // [key, key + '\0'): the one row
+    std::optional<std::string> wallet_text;
+    for (const std::size_t family :
+         {AlertsReducer::kCreditsFamily, AlertsReducer::kCreditTransactionsFamily}) {
+        auto stored = store().for_each_state(
+            family, key, end,
+            [&](std::string_view, std::string_view value) {
+                if (family == AlertsReducer::kCreditsFamily) {
+                    wallet_text = std::string(value);
+                } else {
+                    view.transactions = std::string(value);
+                }
+                return false;
+            },
+            read.snapshot.get());
+        if (!stored) {
+            return unexpected(stored.error());
+        }
+    }
+    if (wallet_text) {
+        auto wallet = decode_wallet(*wallet_text);
+        if (!wallet) {
+            return unexpected("the wallet of " + key + " in the projection store is damaged");
+        }
+        view.wallet = std::move(*wallet);
+    }
+    for (const ReducerDeltas* deltas : read.deltas) {
+        const auto& wallets = static_cast<const AlertDeltas&>(*deltas).wallets;
+        if (const auto found = wallets.find(key); found != wallets.end() && found->second.changed) {
+            view.wallet = found->second.wallet;
+            view.transactions = found->second.transactions;
+        }
+    }
+    return view;
+}
+
 Result<bool, std::string> ProjectionService::for_each_billing_cell(
     const std::function<bool(std::string_view key, const Cell&)>& visit) const {
     std::string failure;

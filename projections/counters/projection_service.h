@@ -64,6 +64,19 @@ class ProjectionService {
     Result<std::vector<AlertRow>, std::string> alerts(std::string_view tenant,
                                                       const AlertQuery& query) const;
 
+    // The tenant's lease rows (alerts_reducer.h family `leases`): meter → row text, the store
+    // plus the deltas not yet written (a changed empty row: no leases).
+    Result<std::map<std::string, std::string>, std::string> lease_rows(
+        std::string_view tenant) const;
+
+    // The tenant's wallet (schemas/wallet.h; empty when it has none) and its recent
+    // transactions (JSON lines, oldest first): the store plus the deltas not yet written.
+    struct CreditsView {
+        Wallet wallet;
+        std::string transactions;
+    };
+    Result<CreditsView, std::string> credits(std::string_view tenant) const;
+
     // Every written billing cell (alerts_reducer.h family `billing`; billing/billing_cells.h), in
     // key order, at a snapshot: only what is in the store (the billing reporter reports what is
     // durable, never the deltas not yet written).

@@ -86,7 +86,17 @@ STRIPE=$(head -1 "$WORK/fake.out")
 WEBHOOK_SECRET=whsec_openapi
 echo "$WEBHOOK_SECRET" >"$WORK/whsec"
 
+# The built-in plans plus a concurrency meter, so the lease routes answer.
+python3 - "$ROOT/schemas/plans.example.json" >"$WORK/plans.json" <<'PY'
+import json, sys
+plans = json.load(open(sys.argv[1]))
+for plan in plans["plans"]:
+    plan["meters"]["jobs"] = {"limit": "1", "kind": "concurrency"}
+    plan["monthly_credits"] = "100"
+print(json.dumps(plans))
+PY
 STRIPE_SECRET_KEY=sk_test_openapi "$BIN" up --data-dir "$WORK/data" --listen 127.0.0.1:0 \
+    --config "$WORK/plans.json" \
     --admin-key "$ADMIN" --rate-limit 100000 --rate-burst 100000 \
     --stripe-api-base "$STRIPE" --stripe-webhook-secret-file "$WORK/whsec" \
     >"$WORK/up.out" 2>"$WORK/up.err" &
@@ -157,6 +167,39 @@ tenant 400 POST /v1/tenants/{tenant}/consume /v1/tenants/acme/consume -H "Conten
 tenant 400 POST /v1/tenants/{tenant}/consume /v1/tenants/acme/consume -H "Content-Type: application/json" \
     -d '{"meter":"api_calls","quantity":"-1"}'
 tenant 400 POST /v1/events /v1/events -H "Content-Type: application/json" -d '{not json'
+# --- credits -----------------------------------------------------------------------------
+admin 201 POST /v1/tenants/{tenant}/credits/grants /v1/tenants/acme/credits/grants \
+    -H "Content-Type: application/json" \
+    -d '{"amount":"25.5","priority":1,"source":"admin","idempotency_key":"grant-1","expires_at":"2099-01-01T00:00:00Z"}'
+[[ $(json 'v["balance"]') == 125.5 ]] || fail "a grant of 25.5 beside the allowance of 100 did not make 125.5"
+admin 200 POST /v1/tenants/{tenant}/credits/grants /v1/tenants/acme/credits/grants \
+    -H "Content-Type: application/json" -d '{"amount":"25.5","priority":1,"source":"admin","idempotency_key":"grant-1","expires_at":"2099-01-01T00:00:00Z"}'
+admin 400 POST /v1/tenants/{tenant}/credits/grants /v1/tenants/acme/credits/grants \
+    -H "Content-Type: application/json" -d '{"amount":"5"}'
+tenant 403 POST /v1/tenants/{tenant}/credits/grants /v1/tenants/acme/credits/grants \
+    -H "Content-Type: application/json" -d '{"amount":"5","idempotency_key":"grant-2"}'
+credits_listed() {
+    curl -s -H "Authorization: Bearer $KEY" "${URL}v1/tenants/acme/credits" | grep -q '"grant_id":"grant-1"'
+}
+poll 30 "GET credits listing grant-1" credits_listed
+tenant 200 GET /v1/tenants/{tenant}/credits /v1/tenants/acme/credits
+# --- leases ------------------------------------------------------------------------------
+tenant 201 POST /v1/tenants/{tenant}/leases /v1/tenants/acme/leases -H "Content-Type: application/json" \
+    -d '{"meter":"jobs","ttl":"15m","idempotency_key":"l1"}'
+[[ $(json 'v["lease_id"]') == jobs:l1 ]] || fail "the lease id is not jobs:l1"
+tenant 200 POST /v1/tenants/{tenant}/leases /v1/tenants/acme/leases -H "Content-Type: application/json" \
+    -d '{"meter":"jobs","idempotency_key":"l1"}'
+tenant 429 POST /v1/tenants/{tenant}/leases /v1/tenants/acme/leases -H "Content-Type: application/json" \
+    -d '{"meter":"jobs","idempotency_key":"l2"}'
+tenant 400 POST /v1/tenants/{tenant}/leases /v1/tenants/acme/leases -H "Content-Type: application/json" \
+    -d '{"meter":"api_calls"}'
+lease_listed() {
+    curl -s -H "Authorization: Bearer $KEY" "${URL}v1/tenants/acme/leases" | grep -q '"lease_id":"jobs:l1"'
+}
+poll 30 "GET leases listing jobs:l1" lease_listed
+tenant 200 GET /v1/tenants/{tenant}/leases /v1/tenants/acme/leases
+tenant 204 DELETE /v1/tenants/{tenant}/leases/{lease_id} /v1/tenants/acme/leases/jobs:l1
+tenant 404 DELETE /v1/tenants/{tenant}/leases/{lease_id} /v1/tenants/acme/leases/jobs:never
 call 401 POST /v1/events /v1/events -H "Content-Type: application/json" -d "$(event e7 api_calls 1)"
 tenant 403 POST /v1/events /v1/events -H "Content-Type: application/json" \
     -d '{"idempotency_key":"x","tenant_id":"other","meter":"api_calls","quantity":1,"timestamp":"'"$NOW"'"}'

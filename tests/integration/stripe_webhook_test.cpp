@@ -52,8 +52,8 @@ ul::StripeWebhookOptions options_for(const std::shared_ptr<Ledger>& ledger) {
     options.endpoint_secret = std::string(kSecret);
     options.plans.currency = "usd";
     options.plans.default_plan = "free";
-    options.plans.plans.push_back(ul::Plan{"free", "Free", {}, ""});
-    options.plans.plans.push_back(ul::Plan{"pro", "Pro", {}, "price_pro"});
+    options.plans.plans.push_back(ul::Plan{"free", "Free", {}, "", {}, {}});
+    options.plans.plans.push_back(ul::Plan{"pro", "Pro", {}, "price_pro", {}, {}});
     options.current_account = [ledger](std::string_view tenant) { return ledger->account(tenant); };
     options.find_tenant_by_customer =
         [ledger](std::string_view customer) -> std::optional<std::string> {

@@ -28,3 +28,18 @@ up_dashboard_url() {
     [[ "$url" == http://127.0.0.1:* ]] || { echo "up printed no dashboard URL"; return 1; }
     echo "$url"
 }
+
+# stop_up: stops the `up` whose pid is in UP_PID with SIGINT, waits up to 60 s for it to exit,
+# clears UP_PID, and fails the test unless it exited 0.
+stop_up() {
+    local deadline=$((SECONDS + 60)) status
+    kill -INT "$UP_PID"
+    while kill -0 "$UP_PID" 2>/dev/null; do
+        ((SECONDS < deadline)) || fail "up did not stop within 60 s of SIGINT"
+        sleep 0.1
+    done
+    wait "$UP_PID"
+    status=$?
+    UP_PID=
+    [[ $status -eq 0 ]] || fail "up exited $status"
+}

@@ -18,9 +18,9 @@ ul::PlanBook plans() {
     ul::PlanBook book;
     book.currency = "usd";
     book.default_plan = "free";
-    book.plans.push_back(ul::Plan{"free", "Free", {}, ""});
-    book.plans.push_back(ul::Plan{"pro", "Pro", {}, "price_pro"});
-    book.plans.push_back(ul::Plan{"enterprise", "Enterprise", {}, "price_ent"});
+    book.plans.push_back(ul::Plan{"free", "Free", {}, "", {}, {}});
+    book.plans.push_back(ul::Plan{"pro", "Pro", {}, "price_pro", {}, {}});
+    book.plans.push_back(ul::Plan{"enterprise", "Enterprise", {}, "price_ent", {}, {}});
     return book;
 }
 
