@@ -121,6 +121,20 @@ check_credits() {
 poll 30 "GET credits equal to the model" check_credits
 echo "ok: GET credits equals the model: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["balance"])' "$WORK/credits.json") left"
 
+# The dashboard shows the balance and the grants.
+dashboard_dom "$URL/#key=$KEY" "$WORK/dashboard.html"
+python3 - "$WORK/dashboard.html" "$WORK/credits.json" <<'PY' || fail "the dashboard's credits panel: $(grep -o '<section id="credits".*</section>' "$WORK/dashboard.html" | head -c 2000)"
+import json, re, sys
+dom, wallet = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+panel = re.search(r'<section id="credits"([^>]*)>(.*?)</section>', dom, re.S)
+assert panel and "hidden" not in panel.group(1), "the credits panel is hidden"
+assert f'<b id="credit-balance">{wallet["balance"]}</b>' in panel.group(2), "balance"
+for grant in wallet["grants"]:
+    name = "monthly allowance" if grant["allowance"] else grant["grant_id"]
+    assert name in panel.group(2) and f'{grant["remaining"]} / {grant["amount"]}' in panel.group(2), name
+PY
+echo "ok: the dashboard shows the balance and the grants"
+
 stop_up
 start_up
 check_credits || fail "after a restart, GET credits differs from the model"

@@ -144,6 +144,13 @@ assert not jobs.get("over_limit"), jobs
 PY
 echo "ok: leases only on concurrency meters; their monthly usage is unlimited"
 
+# The dashboard lists the held lease and says the meter is full.
+poll 30 "GET leases listing $LATE_ID" lists "$LATE_ID"
+dashboard_dom "$URL/#key=$KEY" "$WORK/dashboard.html"
+grep -q "<td>$LATE_ID</td>" "$WORK/dashboard.html" && grep -q "jobs: 1 of 1 held (full" "$WORK/dashboard.html" ||
+    fail "the dashboard's leases panel: $(grep -o '<section id="leases".*' "$WORK/dashboard.html" | head -c 1500)"
+echo "ok: the dashboard lists the held lease"
+
 # 5. Durable across a restart, and the same after a replay.
 stop_up
 start_up

@@ -43,3 +43,13 @@ stop_up() {
     UP_PID=
     [[ $status -eq 0 ]] || fail "up exited $status"
 }
+
+# dashboard_dom URL OUT: headless Chromium renders URL (the dashboard with #key=…) and writes its
+# DOM to OUT once the page's scripts ran (a virtual-time budget, not a wall-clock wait).
+dashboard_dom() {
+    local chromium
+    chromium=$(command -v chromium || command -v chromium-browser) || fail "chromium is not installed"
+    timeout 120 "$chromium" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+        --user-data-dir="$(mktemp -d)" --window-size=1100,1000 --virtual-time-budget=6000 \
+        --dump-dom "$1" >"$2" 2>/dev/null || fail "chromium --dump-dom of $1 failed"
+}
