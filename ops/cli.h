@@ -81,5 +81,6 @@ void add_replay_command(CLI::App& app, CommandRunner& run);
 void add_reconcile_command(CLI::App& app, CommandRunner& run);
 void add_billing_command(CLI::App& app, CommandRunner& run);  // `billing reconcile`
 void add_topics_command(CLI::App& app, CommandRunner& run);
+void add_dlq_command(CLI::App& app, CommandRunner& run);  // `dlq list`
 
 }  // namespace ul::ops

@@ -119,6 +119,7 @@ int main(int argc, char** argv) {
     add_reconcile_command(app, run);
     add_billing_command(app, run);
     add_topics_command(app, run);
+    add_dlq_command(app, run);
     add_bench_command(app, run);
 
     try {

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "consumers/dead_letters.h"
 #include "ops/cli.h"
 #include "ops/control_secret.h"
 #include "ops/project_commands.h"
@@ -412,6 +413,12 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
         running.jobs = std::move(jobs).value();
     }
     QueryApiOptions options;
+    options.read_dead_letters =
+        [bootstrap = projections.runner().options().bootstrap,
+         settings = projections.runner().options().kafka_settings](const DeadLetterQuery& query) {
+            return ul::read_dead_letters(bootstrap, settings, "usage.events.dlq", query,
+                                         std::chrono::seconds(20));
+        };
     if (args.deliver_alerts) {
         auto retry = parse_retry_schedule(args.webhook_retry);
         if (!retry) {

@@ -704,6 +704,45 @@ HttpResponse QueryApi::leases(const std::string& tenant) const {
     return json_ok(std::move(body));
 }
 
+HttpResponse QueryApi::dead_letters(const HttpRequest& request) const {
+    if (!options_.read_dead_letters) {
+        return json_error(503, "dead_letters_unavailable", "this process does not read Kafka");
+    }
+    for (const auto& [name, value] : request.query) {
+        if (name != "reason" && name != "tenant" && name != "limit" && name != "cursor") {
+            return json_error(400, "invalid_parameter",
+                              "unknown parameter '" + name + "' (reason, tenant, limit, cursor)");
+        }
+    }
+    DeadLetterQuery query;
+    query.reason = std::string(request.query_param("reason").value_or(""));
+    query.tenant = std::string(request.query_param("tenant").value_or(""));
+    const std::string limit(request.query_param("limit").value_or("50"));
+    if (limit.empty() || limit.size() > 4 ||
+        !std::all_of(limit.begin(), limit.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoi(limit) < 1 || std::stoi(limit) > 1000) {
+        return json_error(400, "invalid_parameter", "limit: 1 to 1000");
+    }
+    query.limit = static_cast<std::size_t>(std::stoi(limit));
+    auto cursor = decode_dead_letter_cursor(request.query_param("cursor").value_or(""));
+    if (!cursor) {
+        return json_error(400, "invalid_parameter", "cursor: " + cursor.error());
+    }
+    query.cursor = std::move(cursor).value();
+    auto page = options_.read_dead_letters(query);
+    if (!page) {
+        return json_error(503, "kafka_unavailable", page.error());
+    }
+    std::string body = "{\"dead_letters\":[";
+    for (std::size_t index = 0; index < page->letters.size(); ++index) {
+        body.append(index == 0 ? "" : ",").append(dead_letter_json(page->letters[index]));
+    }
+    body += "],\"next_cursor\":";
+    append_json_string(body, encode_dead_letter_cursor(page->next));
+    body += page->more ? ",\"more\":true}" : ",\"more\":false}";
+    return json_ok(std::move(body));
+}
+
 HttpResponse QueryApi::credits(const std::string& tenant) const {
     auto view = projections_.credits(tenant);
     if (!view) {
@@ -1042,6 +1081,13 @@ void QueryApi::install(HttpServer& server) {
         body.append("}");
         return json_ok(std::move(body));
     });
+    server.route("GET", "/v1/admin/dead-letters",
+                 [this](const HttpRequest& request, const Params&) {
+                     if (auto denied = authorize(request, nullptr)) {
+                         return *denied;
+                     }
+                     return dead_letters(request);
+                 });
     server.route("GET", "/v1/admin/tenants", [this](const HttpRequest& request, const Params&) {
         if (auto denied = authorize(request, nullptr)) {
             return *denied;

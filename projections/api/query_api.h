@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "consumers/dead_letters.h"
 #include "ledger/ledger_metrics.h"
 #include "projections/alerts/alert_delivery.h"
 #include "projections/api/api_keys.h"
@@ -54,6 +55,9 @@ struct QueryApiOptions {
     // Stripe billing (billing_routes.cpp): the report log, checkout and portal; nullptr: those
     // routes answer 404 billing_off.
     BillingReporter* billing = nullptr;
+    // GET /v1/admin/dead-letters: reads a page of usage.events.dlq (consumers/dead_letters.h);
+    // empty: that route answers 503.
+    std::function<Result<DeadLetterPage, std::string>(const DeadLetterQuery&)> read_dead_letters;
 };
 
 // What the query API counts about its own answers, for /metrics: questions about tenants
@@ -93,6 +97,8 @@ class QueryApi {
     HttpResponse history(const HttpRequest& request, const std::string& tenant) const;
     // GET /v1/tenants/{t}/leases: the leases the projection holds that have not expired.
     HttpResponse leases(const std::string& tenant) const;
+    // GET /v1/admin/dead-letters?reason=&tenant=&limit=&cursor=
+    HttpResponse dead_letters(const HttpRequest& request) const;
     // GET /v1/tenants/{t}/credits: the wallet as of now (the month's allowance rolled, expired
     // grants dropped), grants in burn order, the recent transactions newest first.
     HttpResponse credits(const std::string& tenant) const;

@@ -281,6 +281,9 @@ call 400 POST /v1/stripe/webhook /v1/stripe/webhook -H "Content-Type: applicatio
 
 # --- admin -------------------------------------------------------------------------------
 admin 200 GET /v1/admin/tenants /v1/admin/tenants
+admin 200 GET /v1/admin/dead-letters '/v1/admin/dead-letters?limit=5'
+admin 400 GET /v1/admin/dead-letters '/v1/admin/dead-letters?cursor=x'
+tenant 403 GET /v1/admin/dead-letters /v1/admin/dead-letters
 tenant 403 GET /v1/admin/tenants /v1/admin/tenants
 admin 202 POST /v1/admin/jobs /v1/admin/jobs -H "Content-Type: application/json" -d '{"kind":"verify"}'
 VERIFY=$(json 'v["id"]')
