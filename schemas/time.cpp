@@ -120,7 +120,13 @@ Result<std::int64_t, std::string> parse_rfc3339(std::string_view text) {
     const std::int64_t days = date::sys_days(calendar_date).time_since_epoch().count();
     const std::int64_t seconds = days * kSecondsPerDay + std::int64_t{hour} * 3600 +
                                  std::int64_t{minute} * 60 + second - offset_seconds;
-    return seconds * kMicrosPerSecond + fraction_micros;
+    const std::int64_t micros = seconds * kMicrosPerSecond + fraction_micros;
+    // The offset can move a time at either end past the years parsing accepts, in UTC: a time
+    // format_rfc3339 would clamp (after 9999) or write with a year parsing refuses (0000).
+    if (micros < kRfc3339FirstParsedUs || micros > kRfc3339LastUs) {
+        return fail("out of range in UTC (years 0001-9999)");
+    }
+    return micros;
 }
 
 std::size_t format_rfc3339(std::int64_t micros, char* out) {

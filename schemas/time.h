@@ -16,7 +16,10 @@ inline constexpr std::size_t kTimestampFormatBytes = 32;
 
 // YYYY-MM-DD('T'|'t')HH:MM:SS[.fraction]('Z'|'z'|+HH:MM|-HH:MM), years 0001–9999. Offsets are
 // honoured. Impossible dates, hour 24, minute or second 60 (leap seconds) and offsets past ±23:59
-// are rejected. Fraction digits past microseconds are truncated, never rounded.
+// are rejected, and so is a time the offset moves outside those years in UTC
+// ("0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-01:00"): every parsed time is at least
+// kRfc3339FirstParsedUs, and its canonical form (format_rfc3339) parses back to it. Fraction
+// digits past microseconds are truncated, never rounded.
 // The error is a one-line human detail.
 Result<std::int64_t, std::string> parse_rfc3339(std::string_view text);
 
@@ -24,6 +27,8 @@ Result<std::int64_t, std::string> parse_rfc3339(std::string_view text);
 // 9999-12-31T23:59:59.999999Z.
 inline constexpr std::int64_t kRfc3339FirstUs = -62'167'219'200LL * kMicrosPerSecond;
 inline constexpr std::int64_t kRfc3339LastUs = 253'402'300'799LL * kMicrosPerSecond + 999'999;
+// The first time parse_rfc3339 accepts: 0001-01-01T00:00:00Z.
+inline constexpr std::int64_t kRfc3339FirstParsedUs = -62'135'596'800LL * kMicrosPerSecond;
 constexpr bool rfc3339_representable(std::int64_t micros) {
     return micros >= kRfc3339FirstUs && micros <= kRfc3339LastUs;
 }

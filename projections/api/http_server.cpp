@@ -78,6 +78,48 @@ struct Route {
 
 }  // namespace
 
+RequestTargetError parse_request_target(std::string_view target, HttpRequest& request) {
+    const auto question = target.find('?');
+    // Routed on raw segments, each decoded on its own: an encoded '/' stays inside its
+    // segment (and is then part of a tenant id, which refuses it).
+    const std::string_view raw_path = target.substr(0, question);
+    auto path = decode(raw_path, false);
+    if (!path || path->empty() || path->front() != '/') {
+        return RequestTargetError::bad_path;
+    }
+    std::vector<std::string> segments;
+    for (const std::string& segment : split_path(raw_path)) {
+        auto decoded = decode(segment, false);
+        if (!decoded) {
+            return RequestTargetError::bad_path;
+        }
+        segments.push_back(std::move(*decoded));
+    }
+    request.segments = std::move(segments);
+    request.path = std::move(*path);
+    if (question == std::string_view::npos) {
+        return RequestTargetError::none;
+    }
+    std::string_view rest = target.substr(question + 1);
+    while (!rest.empty()) {
+        const auto amp = rest.find('&');
+        const std::string_view pair = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+        if (pair.empty()) {
+            continue;
+        }
+        const auto equals = pair.find('=');
+        auto key = decode(pair.substr(0, equals), true);
+        auto value = decode(
+            equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1), true);
+        if (!key || !value) {
+            return RequestTargetError::bad_query;
+        }
+        request.query.emplace_back(std::move(*key), std::move(*value));
+    }
+    return RequestTargetError::none;
+}
+
 std::optional<std::string_view> HttpRequest::query_param(std::string_view name) const {
     for (const auto& [key, value] : query) {
         if (key == name) {
@@ -261,48 +303,16 @@ class Session : public std::enable_shared_from_this<Session> {
         HttpRequest request;
         request.method = std::string(message.method_string());
         const std::string_view target(message.target().data(), message.target().size());
-        const auto question = target.find('?');
-        // Routed on raw segments, each decoded on its own: an encoded '/' stays inside its
-        // segment (and is then part of a tenant id, which refuses it).
-        const std::string_view raw_path = target.substr(0, question);
-        auto path = decode(raw_path, false);
-        if (!path || path->empty() || path->front() != '/') {
+        const RequestTargetError target_error = parse_request_target(target, request);
+        if (target_error == RequestTargetError::bad_path) {
             send(json_error(400, "bad_request", "the request target is not a valid path"), false);
             return;
         }
-        for (const std::string& segment : split_path(raw_path)) {
-            auto decoded = decode(segment, false);
-            if (!decoded) {
-                send(json_error(400, "bad_request", "the request target is not a valid path"),
-                     false);
-                return;
-            }
-            request.segments.push_back(std::move(*decoded));
-        }
-        request.path = std::move(*path);
         route_ = server_.metrics.route_of(request.segments);
         head_ = request.method == "HEAD";
-        if (question != std::string_view::npos) {
-            std::string_view rest = target.substr(question + 1);
-            while (!rest.empty()) {
-                const auto amp = rest.find('&');
-                const std::string_view pair = rest.substr(0, amp);
-                rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-                if (pair.empty()) {
-                    continue;
-                }
-                const auto equals = pair.find('=');
-                auto key = decode(pair.substr(0, equals), true);
-                auto value = decode(
-                    equals == std::string_view::npos ? std::string_view() : pair.substr(equals + 1),
-                    true);
-                if (!key || !value) {
-                    send(json_error(400, "bad_request", "a bad percent-escape in the query"),
-                         false);
-                    return;
-                }
-                request.query.emplace_back(std::move(*key), std::move(*value));
-            }
+        if (target_error == RequestTargetError::bad_query) {
+            send(json_error(400, "bad_request", "a bad percent-escape in the query"), false);
+            return;
         }
         request.content_type = std::string(message[http::field::content_type]);
         request.authorization = std::string(message[http::field::authorization]);

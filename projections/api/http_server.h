@@ -55,6 +55,14 @@ struct HttpResponse {
     std::vector<std::pair<std::string, std::string>> headers;  // extra, e.g. Retry-After
 };
 
+// A request target ("/v1/tenants/a%2Fb/usage?from=x&wait") read into `request`: path (without
+// the query, percent-decoded), segments (split raw, each decoded on its own: an encoded '/'
+// stays inside its segment) and query (pairs in order, '+' a space). Pure; what the server does
+// with every request it parsed. bad_path: the path has a bad percent-escape or does not start
+// with '/' (nothing filled); bad_query: a bad escape in the query (path and segments filled).
+enum class RequestTargetError : std::uint8_t { none, bad_path, bad_query };
+RequestTargetError parse_request_target(std::string_view target, HttpRequest& request);
+
 // {"error":code,"detail":detail}
 // Always valid JSON: bytes of `code` and `detail` that are not UTF-8 become U+FFFD.
 HttpResponse json_error(int status, std::string_view code, std::string_view detail);

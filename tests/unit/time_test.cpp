@@ -82,6 +82,19 @@ TEST(Rfc3339, YearsOneToNineThousandNineHundredNinetyNine) {
     EXPECT_EQ(*parse_rfc3339("9999-12-31T23:59:59Z"), 253'402'300'799LL * kMicrosPerSecond);
 }
 
+// Found by tests/fuzz/time_fuzz.cpp: an offset moved these past the accepted years in UTC, so a
+// parsed time was clamped by format_rfc3339 (after 9999) or written with year 0000, which
+// parsing refuses. Every parsed time's canonical form parses back to it.
+TEST(Rfc3339, RejectsAnOffsetThatLeavesTheYearsInUtc) {
+    EXPECT_FALSE(parse_rfc3339("9999-12-31T23:59:59-23:59"));
+    EXPECT_FALSE(parse_rfc3339("9999-12-31T23:59:59.999999-00:01"));
+    EXPECT_FALSE(parse_rfc3339("0001-01-01T00:00:00+00:01"));
+    EXPECT_FALSE(parse_rfc3339("0001-01-01T23:58:59+23:59"));
+    EXPECT_EQ(round_trip("0001-01-01T23:59:00+23:59"), "0001-01-01T00:00:00Z");
+    EXPECT_EQ(round_trip("9999-12-31T23:58:59.5-00:01"), "9999-12-31T23:59:59.500000Z");
+    EXPECT_EQ(round_trip("9999-12-31T23:59:59.999999Z"), "9999-12-31T23:59:59.999999Z");
+}
+
 TEST(Rfc3339, ErrorsSayWhatIsWrong) {
     EXPECT_NE(parse_rfc3339("2026-02-29T00:00:00Z").error().find("no such date"),
               std::string::npos);
