@@ -5,7 +5,6 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <cstring>
@@ -99,7 +98,7 @@ PartitionState decode_state(std::string_view in) {
 
 constexpr std::size_t kCountsBytes = 8 * (4 + kReasonCount);
 // Stores written before limit_exceeded (the 14th reason) hold 13 reason counts.
-constexpr std::size_t kOldestCountsBytes = 8 * (4 + 13);
+constexpr std::size_t kOldestCountsBytes = std::size_t{8} * (4 + 13);
 
 std::array<char, kCountsBytes> encode_counts(const OutcomeCounts& counts) {
     std::array<char, kCountsBytes> out{};

@@ -45,6 +45,7 @@ class Decimal {
     std::size_t format(char* out) const;
     std::string to_string() const;
 
+    // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads the defaulted <=>
     friend constexpr auto operator<=>(Decimal, Decimal) = default;
 
   private:

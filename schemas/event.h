@@ -41,7 +41,7 @@ enum class Reason : std::uint8_t {
 inline constexpr std::size_t kReasonCount = 14;
 std::string_view reason_code(Reason reason);
 
-inline constexpr std::size_t kMaxEventBytes = 16 * 1024;
+inline constexpr std::size_t kMaxEventBytes = std::size_t{16} * 1024;
 inline constexpr std::size_t kMaxKeyBytes = 128;
 inline constexpr std::size_t kMaxTenantBytes = 64;
 inline constexpr std::size_t kMaxSubjectBytes = 128;

@@ -92,7 +92,7 @@ Result<WebhookUrl, std::string> parse_webhook_url(std::string_view url);
 // One blocking HTTP exchange (http_call) and what came back.
 enum class HttpMethod : std::uint8_t { get, post };
 
-inline constexpr std::size_t kHttpBodyBytesMax = 64 * 1024;
+inline constexpr std::size_t kHttpBodyBytesMax = std::size_t{64} * 1024;
 
 struct HttpCall {
     HttpMethod method = HttpMethod::post;
