@@ -490,6 +490,28 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
         !webhook) {
         return unexpected(webhook.error());
     } else if (*webhook) {
+        // A paid checkout of credits becomes a grant event, keyed by tenant as every event (so
+        // it lands on the tenant's partition) and acknowledged before Stripe gets its 200.
+        const ProjectionRunnerOptions& projection = projections.runner().options();
+        ProducerOptions producer;
+        producer.bootstrap = projection.bootstrap;
+        producer.extra_config = projection.kafka_settings;
+        producer.topic = "usage.events";
+        auto grants = RecordPublisher::create(producer);
+        if (!grants) {
+            return unexpected("usage.events: " + grants.error());
+        }
+        running.grants = std::move(grants).value();
+        (*webhook)->publish_grant = [publisher = running.grants.get()](const CreditTopUp& top_up) {
+            std::string event = "{\"idempotency_key\":";
+            append_json_string(event, top_up.idempotency_key);
+            event += ",\"tenant_id\":";
+            append_json_string(event, top_up.tenant_id);
+            event += ",\"meter\":\"credits.grant\",\"quantity\":\"" + top_up.amount +
+                     "\",\"timestamp\":\"" + format_rfc3339(top_up.created_us) +
+                     "\",\"properties\":{\"source\":\"stripe checkout\"}}";
+            return publisher->publish(top_up.tenant_id, event, {});
+        };
         install_stripe_webhook(*running.server, std::move(**webhook));
         spdlog::info("billing: Stripe webhooks on POST /v1/stripe/webhook");
     }

@@ -62,6 +62,7 @@ void add_api_options(CLI::App& command, ApiArgs& args);
 struct RunningApi {
     // Declared first: destroyed after the server and the API that use them.
     std::unique_ptr<RecordPublisher> accounts;
+    std::unique_ptr<RecordPublisher> grants;  // Stripe checkouts' credits, to usage.events
     std::unique_ptr<AlertDelivery> alerts;
     std::unique_ptr<BillingReporter> billing;
     std::unique_ptr<Ingest> ingest;

@@ -398,13 +398,8 @@ void Ingest::handle(const HttpRequest& http, const std::string& tenant, HttpRepl
         return;
     }
     request->wait_committed = wait ? *wait == "committed" : options_.wait_committed_by_default;
-    if (options_.health != nullptr) {
-        if (auto down = options_.health->failure_of("ledger")) {
-            request->reply(json_error(503, "ledger_unavailable",
-                                      "the ledger of this process stopped (" + *down +
-                                          "); nothing was sent — retry once it runs again"));
-            return;
-        }
+    if (refused_while_ledger_down(request)) {
+        return;
     }
     if (request->wait_committed && options_.commit_waiter == nullptr) {
         request->reply(json_error(
@@ -499,14 +494,21 @@ void Ingest::submit(const std::shared_ptr<Request>& request,
     }
 }
 
-bool Ingest::ledger_can_decide(const std::shared_ptr<Request>& request, std::string_view what) {
+bool Ingest::refused_while_ledger_down(const std::shared_ptr<Request>& request) {
     if (options_.health != nullptr) {
         if (auto down = options_.health->failure_of("ledger")) {
             request->reply(json_error(503, "ledger_unavailable",
                                       "the ledger of this process stopped (" + *down +
                                           "); nothing was sent — retry once it runs again"));
-            return false;
+            return true;
         }
+    }
+    return false;
+}
+
+bool Ingest::ledger_can_decide(const std::shared_ptr<Request>& request, std::string_view what) {
+    if (refused_while_ledger_down(request)) {
+        return false;
     }
     if (options_.commit_waiter == nullptr) {
         request->reply(

@@ -109,6 +109,8 @@ class Ingest {
     // Validates the request's event texts, sends the valid ones and arranges the answer.
     void submit(const std::shared_ptr<Request>& request, const std::vector<std::string_view>& texts,
                 const std::string& tenant);
+    // The ledger of this process stopped: true after replying 503 (nothing is sent).
+    bool refused_while_ledger_down(const std::shared_ptr<Request>& request);
     // The ledger of this process can decide now: false after replying 503.
     bool ledger_can_decide(const std::shared_ptr<Request>& request, std::string_view what);
     void delivered(const DeliveryReport& report);

@@ -80,6 +80,20 @@ HttpResponse answer_stripe_webhook(const StripeWebhookOptions& options,
                      decision.error().detail);
         return json_error(400, decision.error().code, decision.error().detail);
     }
+    if (decision->credits) {
+        const CreditTopUp& top_up = *decision->credits;
+        auto granted = options.publish_grant
+                           ? options.publish_grant(top_up)
+                           : Result<bool, std::string>(
+                                 unexpected(std::string("this process does not publish events")));
+        if (!granted) {
+            spdlog::error("stripe webhook: event {}: credits {} for tenant {}: {}",
+                          decision->event_id, top_up.amount, top_up.tenant_id, granted.error());
+            return json_error(503, "publish_failed", "the credits could not be granted; retry");
+        }
+        spdlog::info("stripe webhook: event {}: {} credits granted to {} ({})", decision->event_id,
+                     top_up.amount, top_up.tenant_id, top_up.idempotency_key);
+    }
     if (decision->action == StripeWebhookDecision::Action::ignored) {
         spdlog::info("stripe webhook: event {} ({}) ignored: {}", decision->event_id,
                      decision->event_type, decision->reason);

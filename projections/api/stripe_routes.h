@@ -7,7 +7,8 @@
 // event that cannot be decided (malformed, unknown price, no tenant: Stripe shows the body in its
 // dashboard and retries); 503 when publishing failed (Stripe retries); otherwise 200
 // {"received":true,"action":"applied"|"ignored","reason":…}. A replayed event is 200 ignored
-// ("stale"), never published twice.
+// ("stale"), never published twice. A paid checkout with metadata.credits is first published
+// as a grant (a redelivery's grant is a duplicate in the ledger); when that fails, 503.
 // The endpoint secret is never logged, nor any part of a body but ids.
 // Threading: the handler runs on the server's threads; the option functions must be thread-safe.
 #pragma once
@@ -34,6 +35,9 @@ struct StripeWebhookOptions {
     // Publishes the version (signed, to usage.accounts); true once acknowledged, an error else.
     std::function<Result<bool, std::string>(const Account&)> publish_account;
     std::function<std::int64_t()> now_seconds;  // unix seconds: the signature's time window
+    // Publishes a paid checkout's credits as a grant event (meter credits.grant) to
+    // usage.events and waits for the acknowledgement; empty: such a checkout answers 503.
+    std::function<Result<bool, std::string>(const CreditTopUp&)> publish_grant;
 };
 
 inline constexpr std::string_view kStripeSignatureHeader = "Stripe-Signature";

@@ -1,6 +1,8 @@
 // The Stripe webhook decision (stripe_webhook.h). Pure.
 #include "projections/billing/stripe_webhook.h"
 
+#include "schemas/decimal.h"
+
 #include <simdjson.h>
 
 #include <limits>
@@ -267,7 +269,32 @@ Result<StripeWebhookDecision, StripeWebhookError> decide_stripe_webhook(
     if (!change) {
         return unexpected(change.error());
     }
-    return apply_change(*event, std::move(*change), current_account, default_plan);
+    auto decision = apply_change(*event, std::move(*change), current_account, default_plan);
+    if (!decision || !checkout) {
+        return decision;
+    }
+    auto credits = metadata_string(event->object, "credits");
+    auto paid = optional_string(event->object, "payment_status", "data.object.payment_status");
+    auto session = optional_string(event->object, "id", "data.object.id");
+    for (const auto* part : {&credits, &paid, &session}) {
+        if (!*part) {
+            return unexpected(part->error());
+        }
+    }
+    if (!*credits || *paid != std::optional<std::string_view>("paid")) {
+        return decision;  // no top-up, or not paid (yet: an async payment completes later)
+    }
+    const auto amount = Decimal::parse_quantity(**credits);
+    if (!amount || amount->micros() == 0) {
+        return fail("bad_field", "metadata.credits: a positive decimal, e.g. \"500\"");
+    }
+    if (!*session || (*session)->empty()) {
+        return fail("missing_field",
+                    "data.object.id: the checkout session id, required for credits");
+    }
+    decision->credits = CreditTopUp{decision->tenant_id, amount->to_string(),
+                                    "stripe-checkout-" + std::string(**session), event->created_us};
+    return decision;
 }
 
 }  // namespace ul

@@ -8,6 +8,11 @@
 //   checkout.session.completed       tenant = client_reference_id, else metadata.tenant_id;
 //                                    customer = customer; plan = metadata.plan when present (a
 //                                    webhook's session carries no line items), else unchanged.
+//                                    A credits top-up when metadata.credits (a decimal) is
+//                                    present and payment_status is "paid": a grant of that many
+//                                    credits (schemas/wallet.h), keyed by the session id and
+//                                    stamped with the event's `created`, so a redelivery is a
+//                                    duplicate in the ledger, never a second grant.
 //   customer.subscription.created    tenant = metadata.tenant_id, else the tenant whose account
 //   customer.subscription.updated    has stripe_customer_id == customer; plan = the plan whose
 //                                    stripe_price_id is items.data[0].price.id.
@@ -33,6 +38,13 @@
 
 namespace ul {
 
+struct CreditTopUp {
+    std::string tenant_id;
+    std::string amount;           // canonical decimal
+    std::string idempotency_key;  // "stripe-checkout-<session id>"
+    std::int64_t created_us = 0;  // the event's time: the grant's timestamp
+};
+
 struct StripeWebhookDecision {
     enum class Action : std::uint8_t { applied, ignored };
     Action action = Action::ignored;
@@ -43,6 +55,9 @@ struct StripeWebhookDecision {
     std::optional<Account> account;
     // ignored: unhandled_event_type, stale (not newer than the current account), no_change.
     std::string reason;
+    // A paid checkout of credits: granted whatever the account action (a replayed event's grant
+    // is a duplicate in the ledger).
+    std::optional<CreditTopUp> credits;
 };
 
 // code: malformed_json, missing_field, bad_field, unknown_price, unknown_plan, no_tenant,

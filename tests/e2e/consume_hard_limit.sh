@@ -38,6 +38,7 @@ cat >"$WORK/plans.json" <<'JSON'
 JSON
 ADMIN=admin-consume
 start_up() {
+    : >"$WORK/up.out"  # emptied before the start: a restart must not read the last run's lines
     "$BIN" up --data-dir "$WORK/data" --config "$WORK/plans.json" --listen 127.0.0.1:0 \
         --admin-key "$ADMIN" --rate-limit 100000 --rate-burst 100000 >"$WORK/up.out" 2>>"$WORK/up.err" &
     UP_PID=$!

@@ -36,6 +36,7 @@ JSON
 ADMIN=admin-leases
 KEY=lease-a-key
 start_up() {
+    : >"$WORK/up.out"  # emptied before the start: a restart must not read the last run's lines
     "$BIN" up --data-dir "$WORK/data" --config "$WORK/plans.json" --listen 127.0.0.1:0 \
         --admin-key "$ADMIN" >"$WORK/up.out" 2>>"$WORK/up.err" &
     UP_PID=$!

@@ -54,14 +54,5 @@ python3 "$ROOT/tests/support/metric_names.py" "$WORK/metrics.txt" \
     "$ROOT/ops/prometheus/rules.yml" "$ROOT/ops/grafana/usage-ledger.json" ||
     fail "the monitoring files use metric names /metrics does not export"
 
-kill -INT "$UP_PID"
-deadline=$((SECONDS + 60))
-while kill -0 "$UP_PID" 2>/dev/null; do
-    ((SECONDS < deadline)) || fail "up did not stop within 60 s of SIGINT"
-    sleep 0.1
-done
-wait "$UP_PID"
-status=$?
-UP_PID=
-[[ $status -eq 0 ]] || fail "up exited $status"
+stop_up
 echo "ok: rules and dashboard use only exported metric names"

@@ -78,15 +78,6 @@ dropped=$(grep -o 'dropped [0-9]*' "$WORK/proxy.err" | grep -o '[0-9]*')
 [[ -n $dropped && $dropped -gt 0 ]] || fail "the proxy dropped no answers: $(cat "$WORK/proxy.err")"
 
 # --- up stops cleanly, and the ledger it leaves verifies ----------------------------------------
-kill -INT "$UP_PID"
-deadline=$((SECONDS + 60))
-while kill -0 "$UP_PID" 2>/dev/null; do
-    ((SECONDS < deadline)) || fail "up did not stop within 60 s of SIGINT"
-    sleep 0.1
-done
-wait "$UP_PID"
-status=$?
-UP_PID=
-[[ $status -eq 0 ]] || fail "up exited $status"
+stop_up
 "$BIN" verify --data-dir "$WORK/data" >"$WORK/verify.out" 2>&1 || fail "verify: $(tail -5 "$WORK/verify.out")"
 echo "ok: $(grep -o 'seed [0-9]*' "$WORK/send.err"), proxy $(grep -o 'dropped.*' "$WORK/proxy.err"); $(cat "$WORK/send.out")"

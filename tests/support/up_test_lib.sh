@@ -15,7 +15,8 @@ poll() {
 
 # up_dashboard_url PID OUT SECONDS: waits until `up` (pid PID, its stdout in OUT) says it is
 # ready ("Stop with Ctrl-C") and prints its dashboard URL without the key fragment
-# (http://127.0.0.1:PORT/). On failure prints the reason instead and returns 1: `up` exited, the
+# (http://127.0.0.1:PORT/). OUT must be emptied before `up` starts (a restart would otherwise
+# read the last run's lines). On failure prints the reason instead and returns 1: `up` exited, the
 # deadline passed, or it printed no URL. Polls; never sleeps for a fixed time to wait.
 up_dashboard_url() {
     local pid=$1 out=$2 deadline=$((SECONDS + $3)) url

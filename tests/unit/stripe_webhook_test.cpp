@@ -254,3 +254,40 @@ TEST(StripeWebhook, ABadTenantIdIsRefusedBeforePublishing) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(StripeWebhook, APaidCheckoutOfCreditsIsAGrantKeyedByTheSession) {
+    Accounts accounts;
+    accounts.add("acme", "pro", "cus_1", 1);
+    auto paid = accounts.decide(
+        checkout_event(R"("client_reference_id":"acme","customer":"cus_1","payment_status":"paid",)"
+                       R"("metadata":{"credits":"500.25"})"));
+    ASSERT_TRUE(paid.ok()) << paid.error().detail;
+    ASSERT_TRUE(paid->credits.has_value());
+    EXPECT_EQ(paid->credits->tenant_id, "acme");
+    EXPECT_EQ(paid->credits->amount, "500.25");
+    EXPECT_EQ(paid->credits->idempotency_key, "stripe-checkout-cs_1");
+    EXPECT_EQ(paid->credits->created_us, kCreated_us);
+    // The account itself is unchanged (same plan and customer): ignored, but the grant stands.
+    EXPECT_EQ(paid->action, ul::StripeWebhookDecision::Action::ignored);
+    // Not paid yet (an async payment): no grant.
+    auto unpaid = accounts.decide(checkout_event(
+        R"("client_reference_id":"acme","payment_status":"unpaid","metadata":{"credits":"5"})"));
+    ASSERT_TRUE(unpaid.ok());
+    EXPECT_FALSE(unpaid->credits.has_value());
+    // Without metadata.credits: a plan checkout, no grant.
+    auto plan = accounts.decide(
+        checkout_event(R"("client_reference_id":"acme","payment_status":"paid","metadata":{})"));
+    ASSERT_TRUE(plan.ok());
+    EXPECT_FALSE(plan->credits.has_value());
+    for (const char* bad : {R"("-5")", R"("0")", R"("1e400")", R"("many")"}) {
+        auto refused = accounts.decide(
+            checkout_event(std::string(R"("client_reference_id":"acme","payment_status":"paid",)") +
+                           R"("metadata":{"credits":)" + bad + "}"));
+        ASSERT_FALSE(refused.ok()) << bad;
+        EXPECT_EQ(refused.error().code, "bad_field") << bad;
+    }
+}
+
+}  // namespace
