@@ -5,7 +5,10 @@
 // - the ledger thread fails (an injected store write error): /healthz and /readyz answer 503
 //   naming it at once, ingest refuses with 503, the log says why, and by default up exits 1;
 // - the disk fills (a small tmpfs): the ledger stops with one error naming the free space and the
-//   threshold, no abort; when space returns it resumes and the counts are exact.
+//   threshold, no abort; when space returns it resumes and the counts are exact;
+// - the projection's disk alone fills (a tmpfs at <data-dir>/projections): the projection stops
+//   with one error and projection_disk_paused 1 while the ledger goes on committing; when space
+//   returns the counters catch up exactly.
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
@@ -320,6 +323,69 @@ TEST(UpRecovery, AFullDiskPausesTheLedgerWithOneErrorAndItResumesExactly) {
             << tenant << ": " << used_at(address, tenant, when) << up.stderr_text();
     }
     EXPECT_TRUE(has(up.stderr_text(), "again; resuming")) << up.stderr_text();
+    ASSERT_TRUE(
+        ul::test::wait_until([&] { return http_get(address, "/readyz").status == 200; }, 60s))
+        << http_get(address, "/readyz").body;
+    up.signal(SIGTERM);
+    EXPECT_EQ(up.wait(60s), std::optional<int>(0)) << up.stderr_text();
+    auto stats = ul::test::run_and_capture("stats", {UL_BINARY, "stats", "--data-dir", data_dir},
+                                           dir.path(), 60s);
+    ASSERT_TRUE(stats.has_value());
+    EXPECT_TRUE(has(*stats, R"("consumed":200,"accepted":200,)")) << *stats;
+}
+
+TEST(UpRecovery, AFullProjectionDiskPausesOnlyTheProjectionAndItCatchesUpExactly) {
+    TempDir dir;
+    const std::string data_dir = (dir.path() / "data").string();
+    Tmpfs disk(dir.path() / "data" / "projections", 512);
+    if (!disk.mounted()) {
+        if (std::getenv("CI") != nullptr) {
+            FAIL() << "cannot mount a tmpfs: " << disk.error();
+        }
+        GTEST_SKIP() << "cannot mount a tmpfs (" << disk.error() << "); run as root";
+    }
+    ChildProcess up("up", up_argv(data_dir, {"--min-free-disk", "96MiB"}), dir.path());
+    const std::string address = start_address(up);
+    ASSERT_FALSE(address.empty()) << up.stderr_text();
+    const std::string when = ul::test::utc_now_rfc3339();
+    auto before = post_events(address, "committed", ndjson("before", 100, when));
+    ASSERT_EQ(before.status, 200) << before.body;
+    ASSERT_TRUE(ul::test::wait_until([&] { return used_at(address, "crash-a", when) == 25; }, 60s));
+
+    // Fill the projection's disk to 64 MiB free: below the threshold. The ledger's disk is not
+    // this one and keeps its space.
+    const std::filesystem::path ballast = dir.path() / "data" / "projections" / "ballast";
+    {
+        const std::uint64_t free = disk.free_bytes();
+        ASSERT_GT(free, 64ULL << 20U);
+        std::ofstream out(ballast, std::ios::binary);
+        const std::string block(1 << 20, 'x');
+        for (std::uint64_t written = 0; written + (64ULL << 20U) < free; written += block.size()) {
+            out.write(block.data(), static_cast<std::streamsize>(block.size()));
+        }
+    }
+    // Acknowledged by the ledger: it commits while the projection cannot write.
+    auto during = post_events(address, "committed", ndjson("during", 100, when));
+    ASSERT_EQ(during.status, 200) << during.body;
+    const std::regex projection_paused(
+        R"(projections: only [0-9.]+ MiB free on the disk of .*/projections, below --min-free-disk 96.0 MiB)");
+    ASSERT_TRUE(ul::test::wait_until(
+        [&] { return std::regex_search(up.stderr_text(), projection_paused); }, 60s))
+        << up.stderr_text();
+    ASSERT_TRUE(ul::test::wait_until(
+        [&] { return has(http_get(address, "/metrics").body, "\nprojection_disk_paused 1\n"); },
+        30s));
+    const std::string metrics = http_get(address, "/metrics").body;
+    EXPECT_TRUE(has(metrics, "\nledger_disk_paused 0\n")) << "the ledger's disk is not full";
+    EXPECT_EQ(occurrences(up.stderr_text(), "projections: only "), 1U) << up.stderr_text();
+    EXPECT_EQ(occurrences(up.stderr_text(), "ledger: only "), 0U) << up.stderr_text();
+
+    std::filesystem::remove(ballast);
+    for (const auto& tenant : kTenants) {
+        EXPECT_TRUE(ul::test::wait_until([&] { return used_at(address, tenant, when) == 50; }, 60s))
+            << tenant << ": " << used_at(address, tenant, when) << up.stderr_text();
+    }
+    EXPECT_TRUE(has(up.stderr_text(), "projections: ")) << up.stderr_text();
     ASSERT_TRUE(
         ul::test::wait_until([&] { return http_get(address, "/readyz").status == 200; }, 60s))
         << http_get(address, "/readyz").body;
