@@ -9,16 +9,11 @@
 #include <tuple>
 
 #include "schemas/canonical.h"
+#include "schemas/text.h"
 #include "schemas/time.h"
 
 namespace ul {
 namespace {
-
-template <typename Number>
-bool parse_number(std::string_view text, Number& out) {
-    const auto parsed = std::from_chars(text.data(), text.data() + text.size(), out);
-    return !text.empty() && parsed.ec == std::errc() && parsed.ptr == text.data() + text.size();
-}
 
 std::string base64(std::string_view bytes) {
     std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
@@ -41,8 +36,8 @@ DeadLetterRecord record_of(const rd_kafka_message_t& message) {
     };
     letter.error = header("error");
     letter.detail = header("detail");
-    parse_number(header("source-partition"), letter.source_partition);
-    parse_number(header("source-offset"), letter.source_offset);
+    parse_integer(header("source-partition"), letter.source_partition);
+    parse_integer(header("source-offset"), letter.source_offset);
     if (message.key != nullptr) {
         letter.key.assign(static_cast<const char*>(message.key), message.key_len);
     }
@@ -75,8 +70,8 @@ Result<DeadLetterCursor, std::string> decode_dead_letter_cursor(std::string_view
         const auto dot = pair.find('.');
         std::int32_t partition = 0;
         std::int64_t offset = 0;
-        if (dot == std::string_view::npos || !parse_number(pair.substr(0, dot), partition) ||
-            !parse_number(pair.substr(dot + 1), offset) || partition < 0 || offset < 0 ||
+        if (dot == std::string_view::npos || !parse_integer(pair.substr(0, dot), partition) ||
+            !parse_integer(pair.substr(dot + 1), offset) || partition < 0 || offset < 0 ||
             !cursor.emplace(partition, offset).second) {
             return unexpected("not a dead-letter cursor (partition.offset pairs joined by _): '" +
                               std::string(pair) + "'");

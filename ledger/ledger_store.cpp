@@ -726,19 +726,32 @@ void LedgerStore::add_credit_check(const UsageEvent& event, const CreditRule& ru
     credit_checks_.push_back(std::move(check));
 }
 
+Result<std::optional<std::string>, std::string> LedgerStore::read_meta_row(
+    std::string_view key, std::string_view what) const {
+    std::string value;
+    const auto status = db_->get()->Get(rocksdb::ReadOptions(), meta_,
+                                        rocksdb::Slice(key.data(), key.size()), &value);
+    if (status.IsNotFound()) {
+        return std::optional<std::string>();
+    }
+    if (!status.ok()) {
+        return unexpected("cannot read " + std::string(what) +
+                          " of the ledger store: " + status_text(status));
+    }
+    return std::optional<std::string>(std::move(value));
+}
+
 Result<bool, std::string> LedgerStore::decide_credit_ops() {
     for (std::size_t wallet = 0; wallet < wallets_.size(); ++wallet) {
         const auto& key = wallet_keys_[wallet];
-        std::string value;
-        const auto status = db_->get()->Get(rocksdb::ReadOptions(), meta_,
-                                            rocksdb::Slice(key.data(), key.size()), &value);
-        if (status.IsNotFound()) {
+        auto row = read_meta_row(std::string_view(key.data(), key.size()), "a wallet");
+        if (!row) {
+            return unexpected(row.error());
+        }
+        if (!*row) {
             continue;
         }
-        if (!status.ok()) {
-            return unexpected("cannot read a wallet of the ledger store: " + status_text(status));
-        }
-        auto decoded = decode_wallet(value);
+        auto decoded = decode_wallet(**row);
         if (!decoded) {
             return unexpected(std::string("the ledger store has a damaged wallet row"));
         }
@@ -774,20 +787,17 @@ Result<bool, std::string> LedgerStore::decide_credit_ops() {
 Result<bool, std::string> LedgerStore::decide_lease_ops() {
     for (std::size_t cell = 0; cell < lease_cells_.size(); ++cell) {
         const auto& key = lease_cell_keys_[cell];
-        std::string value;
-        const auto status = db_->get()->Get(rocksdb::ReadOptions(), meta_,
-                                            rocksdb::Slice(key.data(), key.size()), &value);
-        if (status.IsNotFound()) {
+        auto row = read_meta_row(std::string_view(key.data(), key.size()), "a lease row");
+        if (!row) {
+            return unexpected(row.error());
+        }
+        if (!*row) {
             continue;
         }
-        if (!status.ok()) {
-            return unexpected("cannot read a lease row of the ledger store: " +
-                              status_text(status));
-        }
-        auto held = decode_lease_cell(value);
+        auto held = decode_lease_cell(**row);
         if (!held) {
             return unexpected("the ledger store has a damaged lease row (" +
-                              std::to_string(value.size()) + " bytes)");
+                              std::to_string((*row)->size()) + " bytes)");
         }
         lease_cells_[cell].held = std::move(*held);
     }

@@ -214,6 +214,9 @@ class LedgerStore {
     // outcomes' lease fields.
     Result<bool, std::string> decide_lease_ops();
     void add_lease_check(const UsageEvent& event, const DedupKey& key, std::int64_t limit_micros);
+    // One meta row (a lease row, a wallet); nullopt when absent. `what` names it in errors.
+    Result<std::optional<std::string>, std::string> read_meta_row(std::string_view key,
+                                                                  std::string_view what) const;
     // Credits: the wallets of the batch's credit operations, decided in batch order.
     void add_credit_check(const UsageEvent& event, const CreditRule& rule);
     Result<bool, std::string> decide_credit_ops();

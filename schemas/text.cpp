@@ -68,4 +68,20 @@ std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
     return text.substr(0, end);
 }
 
+bool split_exact(std::string_view line, char separator, std::span<std::string_view> out) {
+    for (std::size_t index = 0; index + 1 < out.size(); ++index) {
+        const auto end = line.find(separator);
+        if (end == std::string_view::npos) {
+            return false;
+        }
+        out[index] = line.substr(0, end);
+        line.remove_prefix(end + 1);
+    }
+    if (out.empty() || line.find(separator) != std::string_view::npos) {
+        return false;
+    }
+    out.back() = line;
+    return true;
+}
+
 }  // namespace ul

@@ -2,9 +2,12 @@
 // breaking its encoding. Pure; safe from any thread.
 #pragma once
 
+#include <charconv>
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace ul {
 
@@ -18,5 +21,17 @@ std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes);
 // surrogates, at most U+10FFFF) replaced by U+FFFD: for echoing bytes someone else sent into
 // JSON.
 std::string valid_utf8(std::string_view text);
+
+// Splits `line` at `separator` into exactly out.size() fields (the stored rows' text forms);
+// false when it has fewer or more.
+bool split_exact(std::string_view line, char separator, std::span<std::string_view> out);
+
+// The whole of `text` as a decimal integer (from_chars: an optional '-', digits, no spaces);
+// false when empty, partly numeric or out of range.
+template <typename Integer>
+bool parse_integer(std::string_view text, Integer& out) {
+    const auto parsed = std::from_chars(text.data(), text.data() + text.size(), out);
+    return !text.empty() && parsed.ec == std::errc() && parsed.ptr == text.data() + text.size();
+}
 
 }  // namespace ul

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "schemas/decimal.h"
+#include "schemas/text.h"
 #include "schemas/time.h"
 
 namespace ul {
@@ -48,12 +49,6 @@ std::string clean(std::string_view text) {
     return out;
 }
 
-template <typename Number>
-bool parse_number(std::string_view text, Number& out) {
-    const auto parsed = std::from_chars(text.data(), text.data() + text.size(), out);
-    return parsed.ec == std::errc() && parsed.ptr == text.data() + text.size();
-}
-
 }  // namespace
 
 Result<CreditOp, std::string> credit_op_of(const UsageEvent& event, const CreditRule& rule) {
@@ -64,7 +59,7 @@ Result<CreditOp, std::string> credit_op_of(const UsageEvent& event, const Credit
         op.micros = event.quantity.micros();
         if (const Property* priority = property_of(event, "priority")) {
             if (priority->kind != PropertyKind::number ||
-                !parse_number(priority->value, op.priority) || op.priority < 0 ||
+                !parse_integer(priority->value, op.priority) || op.priority < 0 ||
                 op.priority > 1000) {
                 return unexpected(std::string("a grant's priority is a whole number 0..1000"));
             }
@@ -189,7 +184,7 @@ std::optional<Wallet> decode_wallet(std::string_view text) {
     Wallet wallet;
     const auto first = text.find('\n');
     if (text.empty() || text[0] != 'A' || first == std::string_view::npos ||
-        !parse_number(text.substr(1, first - 1), wallet.allowance_month_us)) {
+        !parse_integer(text.substr(1, first - 1), wallet.allowance_month_us)) {
         return std::nullopt;
     }
     text.remove_prefix(first + 1);
@@ -201,20 +196,15 @@ std::optional<Wallet> decode_wallet(std::string_view text) {
         std::string_view line = text.substr(0, end);
         text.remove_prefix(end + 1);
         std::array<std::string_view, 8> fields;
-        for (std::size_t index = 0; index < fields.size(); ++index) {
-            const auto tab = index + 1 < fields.size() ? line.find('\t') : line.size();
-            if (tab == std::string_view::npos) {
-                return std::nullopt;
-            }
-            fields[index] = line.substr(0, tab);
-            line.remove_prefix(std::min(line.size(), tab + 1));
+        if (!split_exact(line, '\t', fields)) {
+            return std::nullopt;
         }
         CreditGrant grant{std::string(fields[0]), std::string(fields[1])};
-        if (!parse_number(fields[2], grant.priority) ||
-            !parse_number(fields[3], grant.granted_us) ||
-            !parse_number(fields[4], grant.expires_us) ||
-            !parse_number(fields[5], grant.amount_micros) ||
-            !parse_number(fields[6], grant.remaining_micros) ||
+        if (!parse_integer(fields[2], grant.priority) ||
+            !parse_integer(fields[3], grant.granted_us) ||
+            !parse_integer(fields[4], grant.expires_us) ||
+            !parse_integer(fields[5], grant.amount_micros) ||
+            !parse_integer(fields[6], grant.remaining_micros) ||
             (fields[7] != "0" && fields[7] != "1")) {
             return std::nullopt;
         }

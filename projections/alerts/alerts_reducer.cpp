@@ -9,6 +9,7 @@
 
 #include "schemas/canonical.h"
 #include "schemas/lease.h"
+#include "schemas/text.h"
 #include "schemas/time.h"
 
 namespace ul {
@@ -195,23 +196,14 @@ bool parse_lease_row(std::string_view row, std::vector<LeaseLine>& out) {
         std::string_view line = row.substr(0, end);
         row.remove_prefix(end + 1);
         std::array<std::string_view, 4> fields;
-        for (std::size_t index = 0; index < fields.size(); ++index) {
-            const auto tab = index + 1 < fields.size() ? line.find('\t') : line.size();
-            if (tab == std::string_view::npos) {
-                return false;
-            }
-            fields[index] = line.substr(0, tab);
-            line.remove_prefix(std::min(line.size(), tab + 1));
+        if (!split_exact(line, '\t', fields)) {
+            return false;
         }
         LeaseLine lease{fields[0]};
-        std::int64_t* numbers[] = {&lease.acquired_us, &lease.expires_us, &lease.slots_micros};
-        for (std::size_t index = 0; index < 3; ++index) {
-            const std::string_view text = fields[index + 1];
-            const auto parsed =
-                std::from_chars(text.data(), text.data() + text.size(), *numbers[index]);
-            if (parsed.ec != std::errc() || parsed.ptr != text.data() + text.size()) {
-                return false;
-            }
+        if (!parse_integer(fields[1], lease.acquired_us) ||
+            !parse_integer(fields[2], lease.expires_us) ||
+            !parse_integer(fields[3], lease.slots_micros)) {
+            return false;
         }
         out.push_back(lease);
     }

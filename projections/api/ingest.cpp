@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
 #include <vector>
 
 #include <xxhash.h>
@@ -536,55 +537,85 @@ Result<const MeterPlan*, HttpResponse> concurrency_meter(const Plan* plan, std::
 
 }  // namespace
 
-void Ingest::acquire_lease(const HttpRequest& http, const std::string& tenant,
-                           const std::string& plan_id, const Plan* plan, HttpReply reply) {
-    auto request = std::make_shared<Request>();
-    request->reply = std::move(reply);
-    request->lease = Request::LeaseCall::acquire;
-    request->wait_committed = true;
-    request->plan = plan_id;
-    request->now_us = options_.now_us();
-    if (!ledger_can_decide(request, "leases")) {
-        return;
-    }
+namespace {
+
+using FieldVisitor = std::function<bool(std::string_view key, simdjson::ondemand::value& value,
+                                        std::string_view raw)>;
+
+// Calls `visit` for each field of the JSON object `body` with the field's raw JSON; answers 400
+// bad_body (the body's expected `shape` in the detail) and returns false when the body is not
+// one. `visit` returns false after answering itself.
+bool for_each_body_field(const std::string& body, const HttpReply& reply, std::string_view shape,
+                         const FieldVisitor& visit) {
     simdjson::ondemand::parser parser;
-    const simdjson::padded_string padded(http.body);
+    const simdjson::padded_string padded(body);
     simdjson::ondemand::document document;
     simdjson::ondemand::object object;
     if (parser.iterate(padded).get(document) != simdjson::SUCCESS ||
         document.get_object().get(object) != simdjson::SUCCESS) {
-        request->reply(
-            json_error(400, "bad_body", "the body is not a JSON object {\"meter\",\"ttl\",…}"));
-        return;
+        reply(json_error(400, "bad_body", "the body is not a JSON object " + std::string(shape)));
+        return false;
     }
-    std::string ttl_text = "15m";
-    request->slots = "1";
     for (auto field : object) {
         std::string_view key;
-        std::string_view text;
-        if (field.unescaped_key().get(key) != simdjson::SUCCESS) {
-            request->reply(json_error(400, "bad_body", "the body is not valid JSON"));
-            return;
+        simdjson::ondemand::value value;
+        std::string_view raw;
+        if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
+            field.value().get(value) != simdjson::SUCCESS ||
+            simdjson::to_json_string(value).get(raw) != simdjson::SUCCESS) {
+            reply(json_error(400, "bad_body", "the body is not valid JSON"));
+            return false;
         }
-        if (key != "meter" && key != "ttl" && key != "slots" && key != "idempotency_key") {
-            request->reply(json_error(400, "unknown_field",
-                                      "unknown field '" + std::string(key) +
-                                          "'; a lease takes meter, ttl, slots, idempotency_key"));
-            return;
+        if (!visit(key, value, raw)) {
+            return false;
         }
-        if (field.value().get_string().get(text) != simdjson::SUCCESS) {
-            request->reply(json_error(400, "bad_body", std::string(key) + " must be a string"));
-            return;
-        }
-        if (key == "meter") {
-            request->meter = std::string(text);
-        } else if (key == "ttl") {
-            ttl_text = std::string(text);
-        } else if (key == "slots") {
-            request->slots = std::string(text);
-        } else {
-            request->idempotency_key = std::string(text);
-        }
+    }
+    return true;
+}
+
+}  // namespace
+
+std::shared_ptr<Ingest::Request> Ingest::decided_request(HttpReply reply, std::string_view what) {
+    auto request = std::make_shared<Request>();
+    request->reply = std::move(reply);
+    request->wait_committed = true;
+    request->now_us = options_.now_us();
+    return ledger_can_decide(request, what) ? request : nullptr;
+}
+
+void Ingest::acquire_lease(const HttpRequest& http, const std::string& tenant,
+                           const std::string& plan_id, const Plan* plan, HttpReply reply) {
+    auto request = decided_request(std::move(reply), "leases");
+    if (!request) {
+        return;
+    }
+    request->lease = Request::LeaseCall::acquire;
+    request->plan = plan_id;
+    std::string ttl_text = "15m";
+    request->slots = "1";
+    const bool read = for_each_body_field(
+        http.body, request->reply, "{\"meter\",\"ttl\",…}",
+        [&](std::string_view key, simdjson::ondemand::value& value, std::string_view) {
+            std::string_view text;
+            if (key != "meter" && key != "ttl" && key != "slots" && key != "idempotency_key") {
+                request->reply(
+                    json_error(400, "unknown_field",
+                               "unknown field '" + std::string(key) +
+                                   "'; a lease takes meter, ttl, slots, idempotency_key"));
+                return false;
+            }
+            if (value.get_string().get(text) != simdjson::SUCCESS) {
+                request->reply(json_error(400, "bad_body", std::string(key) + " must be a string"));
+                return false;
+            }
+            (key == "meter"   ? request->meter
+             : key == "ttl"   ? ttl_text
+             : key == "slots" ? request->slots
+                              : request->idempotency_key) = std::string(text);
+            return true;
+        });
+    if (!read) {
+        return;
     }
     auto meter_plan = concurrency_meter(plan, request->meter, plan_id);
     if (!meter_plan) {
@@ -619,15 +650,12 @@ void Ingest::acquire_lease(const HttpRequest& http, const std::string& tenant,
 
 void Ingest::release_lease(const std::string& tenant, const std::string& lease_id, const Plan* plan,
                            HttpReply reply) {
-    auto request = std::make_shared<Request>();
-    request->reply = std::move(reply);
-    request->lease = Request::LeaseCall::release;
-    request->wait_committed = true;
-    request->now_us = options_.now_us();
-    request->lease_id = lease_id;
-    if (!ledger_can_decide(request, "leases")) {
+    auto request = decided_request(std::move(reply), "leases");
+    if (!request) {
         return;
     }
+    request->lease = Request::LeaseCall::release;
+    request->lease_id = lease_id;
     const auto colon = lease_id.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == lease_id.size()) {
         request->reply(json_error(404, "lease_not_found",
@@ -658,54 +686,39 @@ void Ingest::release_lease(const std::string& tenant, const std::string& lease_i
 }
 
 void Ingest::grant_credits(const HttpRequest& http, const std::string& tenant, HttpReply reply) {
-    auto request = std::make_shared<Request>();
-    request->reply = std::move(reply);
+    auto request = decided_request(std::move(reply), "credits");
+    if (!request) {
+        return;
+    }
     request->lease = Request::LeaseCall::grant;
-    request->wait_committed = true;
-    request->now_us = options_.now_us();
     request->meter = std::string(kCreditGrantMeter);
-    if (!ledger_can_decide(request, "credits")) {
-        return;
-    }
-    simdjson::ondemand::parser parser;
-    const simdjson::padded_string padded(http.body);
-    simdjson::ondemand::document document;
-    simdjson::ondemand::object object;
-    if (parser.iterate(padded).get(document) != simdjson::SUCCESS ||
-        document.get_object().get(object) != simdjson::SUCCESS) {
-        request->reply(json_error(
-            400, "bad_body", "the body is not a JSON object {\"amount\",\"idempotency_key\",…}"));
-        return;
-    }
     std::string amount;
     std::string properties;  // ,"key":value pairs
-    for (auto field : object) {
-        std::string_view key;
-        simdjson::ondemand::value value;
-        std::string_view raw;
-        std::string_view text;
-        if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
-            field.value().get(value) != simdjson::SUCCESS ||
-            simdjson::to_json_string(value).get(raw) != simdjson::SUCCESS) {
-            request->reply(json_error(400, "bad_body", "the body is not valid JSON"));
-            return;
-        }
-        if (key == "amount") {
-            amount = std::string(raw);
-        } else if (key == "idempotency_key" && value.get_string().get(text) == simdjson::SUCCESS) {
-            request->idempotency_key = std::string(text);
-        } else if (key == "priority" || key == "expires_at" || key == "source") {
-            properties += ",";
-            append_json_string(properties, key);
-            properties += ":";
-            properties.append(raw);
-        } else {
-            request->reply(json_error(400, "unknown_field",
-                                      "unknown or mistyped field '" + std::string(key) +
-                                          "'; a grant takes amount, idempotency_key (a string), "
-                                          "source, priority, expires_at"));
-            return;
-        }
+    const bool read = for_each_body_field(
+        http.body, request->reply, "{\"amount\",\"idempotency_key\",…}",
+        [&](std::string_view key, simdjson::ondemand::value& value, std::string_view raw) {
+            std::string_view text;
+            if (key == "amount") {
+                amount = std::string(raw);
+            } else if (key == "idempotency_key" &&
+                       value.get_string().get(text) == simdjson::SUCCESS) {
+                request->idempotency_key = std::string(text);
+            } else if (key == "priority" || key == "expires_at" || key == "source") {
+                properties += ",";
+                append_json_string(properties, key);
+                properties += ":";
+                properties.append(raw);
+            } else {
+                request->reply(json_error(400, "unknown_field",
+                                          "unknown or mistyped field '" + std::string(key) +
+                                              "'; a grant takes amount, idempotency_key (a "
+                                              "string), source, priority, expires_at"));
+                return false;
+            }
+            return true;
+        });
+    if (!read) {
+        return;
     }
     if (amount.empty() || request->idempotency_key.empty()) {
         request->reply(json_error(400, "bad_body",
@@ -730,61 +743,46 @@ void Ingest::grant_credits(const HttpRequest& http, const std::string& tenant, H
 
 void Ingest::consume(const HttpRequest& http, const std::string& tenant, const std::string& plan,
                      HttpReply reply) {
-    auto request = std::make_shared<Request>();
-    request->reply = std::move(reply);
+    auto request = decided_request(std::move(reply), "consume");
+    if (!request) {
+        return;
+    }
     request->consume = true;
-    request->wait_committed = true;
     request->plan = plan;
-    request->now_us = options_.now_us();
-    if (!ledger_can_decide(request, "consume")) {
-        return;
-    }
     // The body's fields, as written (raw JSON), into an event for `tenant`.
-    simdjson::ondemand::parser parser;
-    const simdjson::padded_string padded(http.body);
-    simdjson::ondemand::document document;
-    simdjson::ondemand::object object;
-    if (parser.iterate(padded).get(document) != simdjson::SUCCESS ||
-        document.get_object().get(object) != simdjson::SUCCESS) {
-        request->reply(json_error(400, "bad_body",
-                                  "the body is not a JSON object {\"meter\",\"quantity\",…}"));
-        return;
-    }
     std::string event = "{\"tenant_id\":";
     append_json_string(event, tenant);
     bool has_timestamp = false;
     bool has_key = false;
-    for (auto field : object) {
-        std::string_view key;
-        simdjson::ondemand::value value;
-        std::string_view raw;
-        if (field.unescaped_key().get(key) != simdjson::SUCCESS ||
-            field.value().get(value) != simdjson::SUCCESS ||
-            simdjson::to_json_string(value).get(raw) != simdjson::SUCCESS) {
-            request->reply(json_error(400, "bad_body", "the body is not valid JSON"));
-            return;
-        }
-        if (key != "meter" && key != "quantity" && key != "idempotency_key" && key != "subject" &&
-            key != "properties" && key != "timestamp") {
-            request->reply(json_error(
-                400, "unknown_field",
-                "unknown field '" + std::string(key) +
-                    "'; consume takes meter, quantity, idempotency_key, subject, properties, "
-                    "timestamp (the tenant is the path's)"));
-            return;
-        }
-        std::string_view text;
-        if (key == "meter" && value.get_string().get(text) == simdjson::SUCCESS) {
-            request->meter = std::string(text);
-        } else if (key == "idempotency_key" && value.get_string().get(text) == simdjson::SUCCESS) {
-            request->idempotency_key = std::string(text);
-        }
-        has_timestamp = has_timestamp || key == "timestamp";
-        has_key = has_key || key == "idempotency_key";
-        event += ",";
-        append_json_string(event, key);
-        event += ":";
-        event.append(raw);
+    const bool read = for_each_body_field(
+        http.body, request->reply, "{\"meter\",\"quantity\",…}",
+        [&](std::string_view key, simdjson::ondemand::value& value, std::string_view raw) {
+            if (key != "meter" && key != "quantity" && key != "idempotency_key" &&
+                key != "subject" && key != "properties" && key != "timestamp") {
+                request->reply(json_error(
+                    400, "unknown_field",
+                    "unknown field '" + std::string(key) +
+                        "'; consume takes meter, quantity, idempotency_key, subject, properties, "
+                        "timestamp (the tenant is the path's)"));
+                return false;
+            }
+            std::string_view text;
+            if (key == "meter" && value.get_string().get(text) == simdjson::SUCCESS) {
+                request->meter = std::string(text);
+            } else if (key == "idempotency_key" &&
+                       value.get_string().get(text) == simdjson::SUCCESS) {
+                request->idempotency_key = std::string(text);
+            }
+            has_timestamp = has_timestamp || key == "timestamp";
+            has_key = has_key || key == "idempotency_key";
+            event += ",";
+            append_json_string(event, key);
+            event += ":";
+            event.append(raw);
+            return true;
+        });
+    if (!read) {
+        return;
     }
     if (!has_key) {  // made here (a key of the wrong type is the validator's to refuse)
         std::lock_guard lock(uuid_mutex_);

@@ -111,6 +111,9 @@ class Ingest {
                 const std::string& tenant);
     // The ledger of this process stopped: true after replying 503 (nothing is sent).
     bool refused_while_ledger_down(const std::shared_ptr<Request>& request);
+    // A request for one event the ledger decides (consume, leases, grants), or nullptr after
+    // replying 503 when the ledger of this process cannot decide now (`what` names the route).
+    std::shared_ptr<Request> decided_request(HttpReply reply, std::string_view what);
     // The ledger of this process can decide now: false after replying 503.
     bool ledger_can_decide(const std::shared_ptr<Request>& request, std::string_view what);
     void delivered(const DeliveryReport& report);

@@ -949,6 +949,26 @@ void QueryApi::tenant_route(HttpServer& server, std::string method, std::string 
                  });
 }
 
+void QueryApi::ingest_route(HttpServer& server, std::string method, const std::string& pattern,
+                            bool admin_only, IngestHandler handler) {
+    server.route_async(
+        std::move(method), pattern,
+        [this, admin_only, handler = std::move(handler)](
+            const HttpRequest& request, const std::map<std::string, std::string>& params,
+            HttpReply reply) {
+            const std::string& tenant = params.at("tenant");
+            if (auto denied = authorize(request, admin_only ? nullptr : &tenant)) {
+                reply(*denied);
+                return;
+            }
+            if (options_.ingest == nullptr) {
+                reply(json_error(503, "ingest_unavailable", "this process does not ingest events"));
+                return;
+            }
+            handler(*options_.ingest, request, tenant, params, std::move(reply));
+        });
+}
+
 void QueryApi::install(HttpServer& server) {
     server_ = &server;
     using Params = std::map<std::string, std::string>;
@@ -992,80 +1012,45 @@ void QueryApi::install(HttpServer& server) {
             options_.ingest->handle(
                 request, principal->admin ? std::string() : principal->tenant_id, std::move(reply));
         });
-    server.route_async(
-        "POST", "/v1/tenants/{tenant}/consume",
-        [this](const HttpRequest& request, const Params& params, HttpReply reply) {
-            const std::string& tenant = params.at("tenant");
-            if (auto denied = authorize(request, &tenant)) {
-                reply(*denied);
-                return;
-            }
-            if (options_.ingest == nullptr) {
-                reply(json_error(503, "ingest_unavailable", "this process does not ingest events"));
-                return;
-            }
-            std::string plan_id;
-            plan_of(tenant, &plan_id);
-            options_.ingest->consume(request, tenant, plan_id, std::move(reply));
-        });
+    ingest_route(server, "POST", "/v1/tenants/{tenant}/consume", false,
+                 [this](Ingest& ingest, const HttpRequest& request, const std::string& tenant,
+                        const Params&, HttpReply reply) {
+                     std::string plan_id;
+                     plan_of(tenant, &plan_id);
+                     ingest.consume(request, tenant, plan_id, std::move(reply));
+                 });
     tenant_route(server, "GET", "/v1/tenants/{tenant}/credits",
                  [this](const HttpRequest&, const std::string& tenant, const Params&) {
                      return credits(tenant);
                  });
-    server.route_async(
-        "POST", "/v1/tenants/{tenant}/credits/grants",
-        [this](const HttpRequest& request, const Params& params, HttpReply reply) {
-            if (auto denied = authorize(request, nullptr)) {  // an admin call
-                reply(*denied);
-                return;
-            }
-            if (!has_credits(plans_)) {
-                reply(json_error(409, "credits_not_enabled",
-                                 "no plan gives or burns credits (monthly_credits, "
-                                 "credits_per_unit): a grant would be spent nowhere"));
-                return;
-            }
-            if (options_.ingest == nullptr) {
-                reply(json_error(503, "ingest_unavailable", "this process does not ingest events"));
-                return;
-            }
-            options_.ingest->grant_credits(request, params.at("tenant"), std::move(reply));
-        });
+    ingest_route(server, "POST", "/v1/tenants/{tenant}/credits/grants", /*admin_only=*/true,
+                 [this](Ingest& ingest, const HttpRequest& request, const std::string& tenant,
+                        const Params&, HttpReply reply) {
+                     if (!has_credits(plans_)) {
+                         reply(json_error(409, "credits_not_enabled",
+                                          "no plan gives or burns credits (monthly_credits, "
+                                          "credits_per_unit): a grant would be spent nowhere"));
+                         return;
+                     }
+                     ingest.grant_credits(request, tenant, std::move(reply));
+                 });
     tenant_route(server, "GET", "/v1/tenants/{tenant}/leases",
                  [this](const HttpRequest&, const std::string& tenant, const Params&) {
                      return leases(tenant);
                  });
-    server.route_async(
-        "POST", "/v1/tenants/{tenant}/leases",
-        [this](const HttpRequest& request, const Params& params, HttpReply reply) {
-            const std::string& tenant = params.at("tenant");
-            if (auto denied = authorize(request, &tenant)) {
-                reply(*denied);
-                return;
-            }
-            if (options_.ingest == nullptr) {
-                reply(json_error(503, "ingest_unavailable", "this process does not ingest events"));
-                return;
-            }
-            std::string plan_id;
-            const Plan* plan = plan_of(tenant, &plan_id);
-            options_.ingest->acquire_lease(request, tenant, plan_id, plan, std::move(reply));
-        });
-    server.route_async(
-        "DELETE", "/v1/tenants/{tenant}/leases/{lease_id}",
-        [this](const HttpRequest& request, const Params& params, HttpReply reply) {
-            const std::string& tenant = params.at("tenant");
-            if (auto denied = authorize(request, &tenant)) {
-                reply(*denied);
-                return;
-            }
-            if (options_.ingest == nullptr) {
-                reply(json_error(503, "ingest_unavailable", "this process does not ingest events"));
-                return;
-            }
-            options_.ingest->release_lease(tenant, params.at("lease_id"), plan_of(tenant, nullptr),
-                                           std::move(reply));
-        });
+    ingest_route(server, "POST", "/v1/tenants/{tenant}/leases", false,
+                 [this](Ingest& ingest, const HttpRequest& request, const std::string& tenant,
+                        const Params&, HttpReply reply) {
+                     std::string plan_id;
+                     const Plan* plan = plan_of(tenant, &plan_id);
+                     ingest.acquire_lease(request, tenant, plan_id, plan, std::move(reply));
+                 });
+    ingest_route(server, "DELETE", "/v1/tenants/{tenant}/leases/{lease_id}", false,
+                 [this](Ingest& ingest, const HttpRequest&, const std::string& tenant,
+                        const Params& params, HttpReply reply) {
+                     ingest.release_lease(tenant, params.at("lease_id"), plan_of(tenant, nullptr),
+                                          std::move(reply));
+                 });
     server.route("GET", "/v1/whoami", [this](const HttpRequest& request, const Params&) {
         auto principal = identify(request);
         if (!principal) {

@@ -114,6 +114,13 @@ class QueryApi {
                                                      const std::map<std::string, std::string>&)>;
     void tenant_route(HttpServer& server, std::string method, std::string pattern,
                       TenantHandler handler);
+    // An asynchronous tenant route that hands one event to the ledger of this process through
+    // Ingest (consume, leases, grants): authorized as tenant_route (an admin key only with
+    // `admin_only`), 503 ingest_unavailable without Ingest, then `handler`.
+    using IngestHandler = std::function<void(Ingest&, const HttpRequest&, const std::string& tenant,
+                                             const std::map<std::string, std::string>&, HttpReply)>;
+    void ingest_route(HttpServer& server, std::string method, const std::string& pattern,
+                      bool admin_only, IngestHandler handler);
     // billing_routes.cpp
     void install_billing(HttpServer& server);
     HttpResponse billing_log(const HttpRequest& request, const std::string& tenant) const;

@@ -4,14 +4,22 @@
 #include "projections/runner/windows.h"
 
 namespace ul {
+namespace {
+
+// The plan of the account in force (the default plan without one); nullptr for a plan the file
+// does not know, which has no limits and no credits (the API reports it as unknown).
+const Plan* plan_in_force(const PlanBook& plans, const AccountInForce& in_force) {
+    return plans.find(in_force.account != nullptr ? std::string_view(in_force.account->plan)
+                                                  : std::string_view(plans.default_plan));
+}
+
+}  // namespace
 
 std::optional<HardLimit> hard_limit_of(const PlanBook& plans, const AccountInForce& in_force,
                                        std::string_view meter, std::int64_t event_time_us) {
-    const std::string_view plan_id =
-        in_force.account != nullptr ? std::string_view(in_force.account->plan) : plans.default_plan;
-    const Plan* plan = plans.find(plan_id);
+    const Plan* plan = plan_in_force(plans, in_force);
     if (plan == nullptr) {
-        return std::nullopt;  // an unknown plan has no limits (the API reports it as unknown)
+        return std::nullopt;
     }
     const MeterPlan* meter_plan = plan->find(meter);
     if (meter_plan != nullptr && meter_plan->concurrency) {
@@ -27,9 +35,7 @@ std::optional<HardLimit> hard_limit_of(const PlanBook& plans, const AccountInFor
 
 std::optional<CreditRule> credit_rule_of(const PlanBook& plans, const AccountInForce& in_force,
                                          std::string_view meter, std::int64_t event_time_us) {
-    const std::string_view plan_id =
-        in_force.account != nullptr ? std::string_view(in_force.account->plan) : plans.default_plan;
-    const Plan* plan = plans.find(plan_id);
+    const Plan* plan = plan_in_force(plans, in_force);
     if (plan == nullptr) {
         return std::nullopt;
     }

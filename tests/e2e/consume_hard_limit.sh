@@ -37,14 +37,7 @@ cat >"$WORK/plans.json" <<'JSON'
   {"id":"pro","name":"Pro","meters":{"api_calls":{"limit":null}}}]}
 JSON
 ADMIN=admin-consume
-start_up() {
-    : >"$WORK/up.out"  # emptied before the start: a restart must not read the last run's lines
-    "$BIN" up --data-dir "$WORK/data" --config "$WORK/plans.json" --listen 127.0.0.1:0 \
-        --admin-key "$ADMIN" --rate-limit 100000 --rate-burst 100000 >"$WORK/up.out" 2>>"$WORK/up.err" &
-    UP_PID=$!
-    URL=$(up_dashboard_url "$UP_PID" "$WORK/up.out" 120) || fail "$URL"
-    URL=${URL%/}
-}
+start_up() { up_start --config "$WORK/plans.json" --admin-key "$ADMIN" --rate-limit 100000 --rate-burst 100000; }
 start_up
 for tenant in lim-a lim-b; do
     "$BIN" account set --bootstrap-file "$WORK/data/bootstrap" --tenant "$tenant" --plan free \

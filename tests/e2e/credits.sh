@@ -18,18 +18,10 @@ ROOT=$2
 # shellcheck source=tests/support/up_test_lib.sh
 source "$ROOT/tests/support/up_test_lib.sh"
 MODEL=$ROOT/tests/support/wallet_model.py
-WORK=$(mktemp -d)
-UP_PID=
-cleanup() {
-    [[ -n "$UP_PID" ]] && kill -9 "$UP_PID" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+e2e_begin
 fail() {
-    echo "FAIL: $*"
     [[ -s "$WORK/model.err" ]] && { echo "--- GET credits against the model"; cat "$WORK/model.err"; }
-    echo "--- up stderr"; tail -40 "$WORK/up.err" 2>/dev/null
-    exit 1
+    up_failure "$@"
 }
 
 cat >"$WORK/plans.json" <<'JSON'
@@ -41,14 +33,7 @@ cat >"$WORK/plans.json" <<'JSON'
 JSON
 ADMIN=admin-credits
 KEY=wal-a-key
-start_up() {
-    : >"$WORK/up.out"  # emptied before the start: a restart must not read the last run's lines
-    "$BIN" up --data-dir "$WORK/data" --config "$WORK/plans.json" --listen 127.0.0.1:0 \
-        --admin-key "$ADMIN" >"$WORK/up.out" 2>>"$WORK/up.err" &
-    UP_PID=$!
-    URL=$(up_dashboard_url "$UP_PID" "$WORK/up.out" 120) || fail "$URL"
-    URL=${URL%/}
-}
+start_up() { up_start --config "$WORK/plans.json" --admin-key "$ADMIN"; }
 # The anchor day and the month's start B (UTC, RFC 3339), a few days ago.
 read -r ANCHOR B < <(python3 "$MODEL" anchor America/New_York) || fail "no anchor"
 echo "billing anchor day $ANCHOR in America/New_York: this month began at $B"

@@ -13,18 +13,8 @@ BIN=$1
 ROOT=$2
 # shellcheck source=tests/support/up_test_lib.sh
 source "$ROOT/tests/support/up_test_lib.sh"
-WORK=$(mktemp -d)
-UP_PID=
-cleanup() {
-    [[ -n "$UP_PID" ]] && kill -9 "$UP_PID" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    echo "--- up stderr"; tail -40 "$WORK/up.err" 2>/dev/null
-    exit 1
-}
+e2e_begin
+fail() { up_failure "$@"; }
 command -v kcat >/dev/null || fail "kcat is not installed (ops/install-deps installs it)"
 
 cat >"$WORK/plans.json" <<'JSON'
@@ -32,11 +22,7 @@ cat >"$WORK/plans.json" <<'JSON'
   {"id":"free","name":"Free","meters":{"api_calls":{"limit":"2","enforcement":"hard"}}}]}
 JSON
 ADMIN=admin-dlq
-"$BIN" up --data-dir "$WORK/data" --config "$WORK/plans.json" --listen 127.0.0.1:0 \
-    --admin-key "$ADMIN" >"$WORK/up.out" 2>"$WORK/up.err" &
-UP_PID=$!
-URL=$(up_dashboard_url "$UP_PID" "$WORK/up.out" 120) || fail "$URL"
-URL=${URL%/}
+up_start --config "$WORK/plans.json" --admin-key "$ADMIN"
 BOOT=$(cat "$WORK/data/bootstrap")
 "$BIN" account set --bootstrap-file "$WORK/data/bootstrap" --tenant acme --plan free \
     --api-key acme-key >/dev/null 2>"$WORK/cli.err" || fail "account set: $(cat "$WORK/cli.err")"

@@ -15,18 +15,8 @@ BIN=$1
 ROOT=$2
 # shellcheck source=tests/support/up_test_lib.sh
 source "$ROOT/tests/support/up_test_lib.sh"
-WORK=$(mktemp -d)
-UP_PID=
-cleanup() {
-    [[ -n "$UP_PID" ]] && kill -9 "$UP_PID" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    echo "--- up stderr"; tail -40 "$WORK/up.err" 2>/dev/null
-    exit 1
-}
+e2e_begin
+fail() { up_failure "$@"; }
 
 cat >"$WORK/plans.json" <<'JSON'
 {"currency":"usd","default_plan":"free","plans":[
@@ -35,14 +25,7 @@ cat >"$WORK/plans.json" <<'JSON'
 JSON
 ADMIN=admin-leases
 KEY=lease-a-key
-start_up() {
-    : >"$WORK/up.out"  # emptied before the start: a restart must not read the last run's lines
-    "$BIN" up --data-dir "$WORK/data" --config "$WORK/plans.json" --listen 127.0.0.1:0 \
-        --admin-key "$ADMIN" >"$WORK/up.out" 2>>"$WORK/up.err" &
-    UP_PID=$!
-    URL=$(up_dashboard_url "$UP_PID" "$WORK/up.out" 120) || fail "$URL"
-    URL=${URL%/}
-}
+start_up() { up_start --config "$WORK/plans.json" --admin-key "$ADMIN"; }
 start_up
 "$BIN" account set --bootstrap-file "$WORK/data/bootstrap" --tenant lease-a --plan free \
     --api-key "$KEY" >/dev/null 2>"$WORK/cli.err" || fail "account set: $(cat "$WORK/cli.err")"

@@ -181,7 +181,7 @@ tenant 403 POST /v1/tenants/{tenant}/credits/grants /v1/tenants/acme/credits/gra
 credits_listed() {
     curl -s -H "Authorization: Bearer $KEY" "${URL}v1/tenants/acme/credits" | grep -q '"grant_id":"grant-1"'
 }
-poll 30 "GET credits listing grant-1" credits_listed
+poll 90 "GET credits listing grant-1" credits_listed
 tenant 200 GET /v1/tenants/{tenant}/credits /v1/tenants/acme/credits
 # --- leases ------------------------------------------------------------------------------
 tenant 201 POST /v1/tenants/{tenant}/leases /v1/tenants/acme/leases -H "Content-Type: application/json" \
@@ -196,7 +196,7 @@ tenant 400 POST /v1/tenants/{tenant}/leases /v1/tenants/acme/leases -H "Content-
 lease_listed() {
     curl -s -H "Authorization: Bearer $KEY" "${URL}v1/tenants/acme/leases" | grep -q '"lease_id":"jobs:l1"'
 }
-poll 30 "GET leases listing jobs:l1" lease_listed
+poll 90 "GET leases listing jobs:l1" lease_listed
 tenant 200 GET /v1/tenants/{tenant}/leases /v1/tenants/acme/leases
 tenant 204 DELETE /v1/tenants/{tenant}/leases/{lease_id} /v1/tenants/acme/leases/jobs:l1
 tenant 404 DELETE /v1/tenants/{tenant}/leases/{lease_id} /v1/tenants/acme/leases/jobs:never
@@ -299,7 +299,7 @@ assert len(grants) == 1 and grants[0]["amount"] == "40" and grants[0]["source"] 
 assert sum(1 for t in wallet["transactions"] if t["id"] == "stripe-checkout-cs_openapi") == 1
 ' "$WORK/credits.json"
 }
-poll 30 "the checkout's 40 credits granted once" checkout_granted
+poll 90 "the checkout's 40 credits granted once" checkout_granted
 
 # --- admin -------------------------------------------------------------------------------
 admin 200 GET /v1/admin/tenants /v1/admin/tenants

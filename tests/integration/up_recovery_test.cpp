@@ -261,12 +261,36 @@ class Tmpfs {
         statvfs(path_.c_str(), &stats);
         return static_cast<std::uint64_t>(stats.f_bavail) * stats.f_frsize;
     }
+    // Writes `ballast` until about `free` bytes are left; false when there is not that much.
+    bool fill_until_free(const std::filesystem::path& ballast, std::uint64_t free) const {
+        const std::uint64_t available = free_bytes();
+        if (available <= free) {
+            return false;
+        }
+        std::ofstream out(ballast, std::ios::binary);
+        const std::string block(1 << 20, 'x');
+        for (std::uint64_t written = 0; written + free < available; written += block.size()) {
+            out.write(block.data(), static_cast<std::streamsize>(block.size()));
+        }
+        return static_cast<bool>(out);
+    }
 
   private:
     std::filesystem::path path_;
     bool mounted_ = false;
     std::string error_;
 };
+
+// Stops `up` with SIGTERM (it must exit 0), then `stats` of its ledger must hold `expected`.
+void stop_and_expect_stats(ChildProcess& up, const std::string& data_dir,
+                           const std::filesystem::path& cwd, const std::string& expected) {
+    up.signal(SIGTERM);
+    EXPECT_EQ(up.wait(60s), std::optional<int>(0)) << up.stderr_text();
+    auto stats =
+        ul::test::run_and_capture("stats", {UL_BINARY, "stats", "--data-dir", data_dir}, cwd, 60s);
+    ASSERT_TRUE(stats.has_value());
+    EXPECT_TRUE(has(*stats, expected)) << *stats;
+}
 
 TEST(UpRecovery, AFullDiskPausesTheLedgerWithOneErrorAndItResumesExactly) {
     TempDir dir;
@@ -289,15 +313,7 @@ TEST(UpRecovery, AFullDiskPausesTheLedgerWithOneErrorAndItResumesExactly) {
 
     // Fill the disk to 64 MiB free: below the threshold, far from RocksDB's ENOSPC.
     const std::filesystem::path ballast = dir.path() / "disk" / "ballast";
-    {
-        const std::uint64_t free = disk.free_bytes();
-        ASSERT_GT(free, 64ULL << 20U);
-        std::ofstream out(ballast, std::ios::binary);
-        const std::string block(1 << 20, 'x');
-        for (std::uint64_t written = 0; written + (64ULL << 20U) < free; written += block.size()) {
-            out.write(block.data(), static_cast<std::streamsize>(block.size()));
-        }
-    }
+    ASSERT_TRUE(disk.fill_until_free(ballast, 64ULL << 20U));
     auto queued = post_events(address, "acknowledged", ndjson("during", 100, when));
     ASSERT_EQ(queued.status, 202) << queued.body;
     // The ledger's own line (the projection, on the same disk, pauses too and says so).
@@ -326,12 +342,7 @@ TEST(UpRecovery, AFullDiskPausesTheLedgerWithOneErrorAndItResumesExactly) {
     ASSERT_TRUE(
         ul::test::wait_until([&] { return http_get(address, "/readyz").status == 200; }, 60s))
         << http_get(address, "/readyz").body;
-    up.signal(SIGTERM);
-    EXPECT_EQ(up.wait(60s), std::optional<int>(0)) << up.stderr_text();
-    auto stats = ul::test::run_and_capture("stats", {UL_BINARY, "stats", "--data-dir", data_dir},
-                                           dir.path(), 60s);
-    ASSERT_TRUE(stats.has_value());
-    EXPECT_TRUE(has(*stats, R"("consumed":200,"accepted":200,)")) << *stats;
+    stop_and_expect_stats(up, data_dir, dir.path(), R"("consumed":200,"accepted":200,)");
 }
 
 TEST(UpRecovery, AFullProjectionDiskPausesOnlyTheProjectionAndItCatchesUpExactly) {
@@ -355,15 +366,7 @@ TEST(UpRecovery, AFullProjectionDiskPausesOnlyTheProjectionAndItCatchesUpExactly
     // Fill the projection's disk to 64 MiB free: below the threshold. The ledger's disk is not
     // this one and keeps its space.
     const std::filesystem::path ballast = dir.path() / "data" / "projections" / "ballast";
-    {
-        const std::uint64_t free = disk.free_bytes();
-        ASSERT_GT(free, 64ULL << 20U);
-        std::ofstream out(ballast, std::ios::binary);
-        const std::string block(1 << 20, 'x');
-        for (std::uint64_t written = 0; written + (64ULL << 20U) < free; written += block.size()) {
-            out.write(block.data(), static_cast<std::streamsize>(block.size()));
-        }
-    }
+    ASSERT_TRUE(disk.fill_until_free(ballast, 64ULL << 20U));
     // Acknowledged by the ledger: it commits while the projection cannot write.
     auto during = post_events(address, "committed", ndjson("during", 100, when));
     ASSERT_EQ(during.status, 200) << during.body;
@@ -389,12 +392,7 @@ TEST(UpRecovery, AFullProjectionDiskPausesOnlyTheProjectionAndItCatchesUpExactly
     ASSERT_TRUE(
         ul::test::wait_until([&] { return http_get(address, "/readyz").status == 200; }, 60s))
         << http_get(address, "/readyz").body;
-    up.signal(SIGTERM);
-    EXPECT_EQ(up.wait(60s), std::optional<int>(0)) << up.stderr_text();
-    auto stats = ul::test::run_and_capture("stats", {UL_BINARY, "stats", "--data-dir", data_dir},
-                                           dir.path(), 60s);
-    ASSERT_TRUE(stats.has_value());
-    EXPECT_TRUE(has(*stats, R"("consumed":200,"accepted":200,)")) << *stats;
+    stop_and_expect_stats(up, data_dir, dir.path(), R"("consumed":200,"accepted":200,)");
 }
 
 }  // namespace

@@ -54,3 +54,34 @@ dashboard_dom() {
         --user-data-dir="$(mktemp -d)" --window-size=1100,1000 --virtual-time-budget=6000 \
         --dump-dom "$1" >"$2" 2>/dev/null || fail "chromium --dump-dom of $1 failed"
 }
+
+# e2e_begin: WORK (a new temp dir) and UP_PID (empty); at exit, `up` is killed if it still runs
+# and WORK is removed. A script then defines fail, e.g. `fail() { up_failure "$@"; }`.
+e2e_begin() {
+    WORK=$(mktemp -d)
+    UP_PID=
+    trap e2e_end EXIT
+}
+e2e_end() {
+    [[ -n "${UP_PID:-}" ]] && kill -9 "$UP_PID" 2>/dev/null
+    rm -rf "$WORK"
+}
+# up_failure MESSAGE…: prints FAIL and the end of up's stderr, exits 1.
+up_failure() {
+    echo "FAIL: $*"
+    echo "--- up stderr"
+    tail -40 "$WORK/up.err" 2>/dev/null
+    exit 1
+}
+
+# up_start ARGS…: starts `$BIN up --data-dir $WORK/data --listen 127.0.0.1:0 ARGS…` in the
+# background (UP_PID; stdout in $WORK/up.out, emptied first; stderr appended to $WORK/up.err)
+# and sets URL to its dashboard URL without the trailing slash; fails the test when it is not
+# ready within 120 s.
+up_start() {
+    : >"$WORK/up.out"
+    "$BIN" up --data-dir "$WORK/data" --listen 127.0.0.1:0 "$@" >"$WORK/up.out" 2>>"$WORK/up.err" &
+    UP_PID=$!
+    URL=$(up_dashboard_url "$UP_PID" "$WORK/up.out" 120) || fail "$URL"
+    URL=${URL%/}
+}
