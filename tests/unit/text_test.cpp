@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <array>
+#include <cstdint>
 #include <string>
 
 namespace ul {
@@ -42,3 +44,23 @@ TEST(Utf8Prefix, EveryCutOfValidTextIsValidAndAsLongAsPossible) {
 
 }  // namespace
 }  // namespace ul
+
+namespace {
+
+TEST(SplitExact, GivesExactlyTheFieldsOrNothing) {
+    std::array<std::string_view, 3> fields;
+    EXPECT_TRUE(ul::split_exact("a\tb\t", '\t', fields));
+    EXPECT_EQ(fields[0], "a");
+    EXPECT_EQ(fields[1], "b");
+    EXPECT_EQ(fields[2], "");
+    EXPECT_FALSE(ul::split_exact("a\tb", '\t', fields));        // too few
+    EXPECT_FALSE(ul::split_exact("a\tb\tc\td", '\t', fields));  // too many
+    std::int64_t value = 0;
+    EXPECT_TRUE(ul::parse_integer("-42", value));
+    EXPECT_EQ(value, -42);
+    for (const char* bad : {"", "4x", " 4", "99999999999999999999"}) {
+        EXPECT_FALSE(ul::parse_integer(bad, value)) << bad;
+    }
+}
+
+}  // namespace
