@@ -1,5 +1,7 @@
 #include "ledger/ledger_metrics.h"
 
+#include <array>
+
 #include <string_view>
 
 #include "schemas/event.h"
@@ -23,14 +25,17 @@ void append_ledger_metrics_text(const LedgerMetrics& metrics, std::string& out) 
     const std::uint64_t accepted = metrics.accepted.load(std::memory_order_relaxed);
     const std::uint64_t duplicate = metrics.duplicate.load(std::memory_order_relaxed);
     const std::uint64_t conflict = metrics.conflict.load(std::memory_order_relaxed);
+    // Each reason read once: the same values make the total and its parts (two reads of one
+    // counter while the ledger publishes could make dead_lettered - rejected_limit wrap).
+    std::array<std::uint64_t, kReasonCount> by_reason{};
     std::uint64_t dead_lettered = 0;
-    for (const auto& count : metrics.dead_lettered_by_reason) {
-        dead_lettered += count.load(std::memory_order_relaxed);
+    for (std::size_t reason = 0; reason < kReasonCount; ++reason) {
+        by_reason[reason] = metrics.dead_lettered_by_reason[reason].load(std::memory_order_relaxed);
+        dead_lettered += by_reason[reason];
     }
     // rejected_limit is its own outcome (stored as a dead letter with reason limit_exceeded).
     const std::uint64_t rejected_limit =
-        metrics.dead_lettered_by_reason[static_cast<std::size_t>(Reason::limit_exceeded)].load(
-            std::memory_order_relaxed);
+        by_reason[static_cast<std::size_t>(Reason::limit_exceeded)];
     append_metric_header(out, "ledger_events_consumed_total", "counter",
                          "Events consumed from usage.events and given exactly one outcome.");
     append_metric_sample(out, "ledger_events_consumed_total", "",

@@ -112,7 +112,9 @@ metric_is() {
     curl -s "$URL/metrics" | grep -qx "ledger_events_total{outcome=\"$1\"} $2"
 }
 poll 30 "/metrics: rejected_limit 2000" metric_is rejected_limit 2000
-metric_is dead_lettered 0 || fail "/metrics counts the refusals as dead letters"
+metric_is dead_lettered 0 || {
+    fail "/metrics counts the refusals as dead letters: $(curl -s "$URL/metrics" | grep '^ledger_events_total\|^ledger_dead_lettered_total')"
+}
 export_has() {
     "$BIN" export counters --data-dir "$WORK/data" --window month 2>/dev/null |
         grep '"tenant_id":"lim-a"' | grep -q '"sum":"1000"'
