@@ -109,7 +109,10 @@ PY
 }
 poll 30 "stats: accepted 1000, rejected_limit 2000" stats_has accepted=1000 rejected_limit=2000 dead_lettered=0
 metric_is() {
-    curl -s "$URL/metrics" | grep -qx "ledger_events_total{outcome=\"$1\"} $2"
+    # Read whole, then searched: `curl | grep -q` under pipefail fails when grep exits at the
+    # match before curl has written the rest (SIGPIPE), a failure that depends on timing.
+    local metrics
+    metrics=$(curl -s "$URL/metrics") && grep -qx "ledger_events_total{outcome=\"$1\"} $2" <<<"$metrics"
 }
 poll 30 "/metrics: rejected_limit 2000" metric_is rejected_limit 2000
 metric_is dead_lettered 0 || {
