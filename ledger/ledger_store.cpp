@@ -383,6 +383,8 @@ Result<std::span<const MessageOutcome>, std::string> LedgerStore::apply(
     credit_checks_.clear();
     wallets_.clear();
     wallet_keys_.clear();
+    lease_cell_of_.clear();
+    wallet_of_.clear();
 
     // 1. Skip redeliveries; validate, canonicalize and hash the rest.
     for (std::uint32_t index = 0; index < batch.size(); ++index) {
@@ -680,33 +682,30 @@ Result<bool, std::string> LedgerStore::lookup_dedup_keys() {
 void LedgerStore::add_lease_check(const UsageEvent& event, const DedupKey& key,
                                   std::int64_t limit_micros) {
     const LeaseCellKey cell_key = lease_cell_key(event.tenant_id, event.meter);
-    std::size_t cell = 0;
-    while (cell < lease_cell_keys_.size() && lease_cell_keys_[cell] != cell_key) {
-        ++cell;
-    }
-    if (cell ==
-        lease_cell_keys_.size()) {  // the cell's first operation in the batch sets the limit
+    const auto [found, added] =
+        lease_cell_of_.try_emplace(cell_key, static_cast<std::uint32_t>(lease_cell_keys_.size()));
+    if (added) {  // the cell's first operation in the batch sets the limit
         lease_cell_keys_.push_back(cell_key);
         lease_cells_.push_back(LeaseCell{{}, limit_micros});
     }
-    lease_checks_.push_back(LeaseCheck{static_cast<std::uint32_t>(candidates_.size()),
-                                       static_cast<std::uint32_t>(cell), lease_op_of(event, key),
-                                       event.timestamp_us, event.quantity.micros()});
+    const std::uint32_t cell = found->second;
+    lease_checks_.push_back(LeaseCheck{static_cast<std::uint32_t>(candidates_.size()), cell,
+                                       lease_op_of(event, key), event.timestamp_us,
+                                       event.quantity.micros()});
 }
 
 void LedgerStore::add_credit_check(const UsageEvent& event, const CreditRule& rule) {
     const WalletKey key = wallet_key(event.tenant_id);
-    std::size_t wallet = 0;
-    while (wallet < wallet_keys_.size() && wallet_keys_[wallet] != key) {
-        ++wallet;
-    }
-    if (wallet == wallet_keys_.size()) {
+    const auto [found, added] =
+        wallet_of_.try_emplace(key, static_cast<std::uint32_t>(wallet_keys_.size()));
+    if (added) {
         wallet_keys_.push_back(key);
         wallets_.emplace_back();
     }
+    const std::uint32_t wallet = found->second;
     CreditCheck check;
     check.candidate = static_cast<std::uint32_t>(candidates_.size());
-    check.wallet = static_cast<std::uint32_t>(wallet);
+    check.wallet = wallet;
     check.rule = rule;
     check.time_us = event.timestamp_us;
     auto op = credit_op_of(event, rule);

@@ -280,6 +280,16 @@ class LedgerStore {
     std::vector<CreditCheck> credit_checks_;
     std::vector<Wallet> wallets_;
     std::vector<WalletKey> wallet_keys_;
+    struct RowKeyHash {  // lease and wallet keys: bytes 1-8 are already a hash
+        std::size_t operator()(const std::array<char, 17>& key) const {
+            std::uint64_t hash = 0;
+            std::memcpy(&hash, key.data() + 1, sizeof hash);
+            return static_cast<std::size_t>(hash);
+        }
+    };
+    // The batch's rows by key (index into lease_cells_ / wallets_): one lookup per operation.
+    std::unordered_map<LeaseCellKey, std::uint32_t, RowKeyHash> lease_cell_of_;
+    std::unordered_map<WalletKey, std::uint32_t, RowKeyHash> wallet_of_;
     struct LimitKeyHash {  // the key's bytes 1-8 are already a hash
         std::size_t operator()(const LimitCellKey& key) const {
             std::uint64_t hash = 0;
