@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include <xxhash.h>
@@ -71,11 +72,15 @@ struct Ingest::Request {
         return out;
     }
 
-    // POST …/consume's answer (one event), with the mutex held.
-    HttpResponse consume_response(bool timed_out, bool ledger_down) const {
+    // The answer of a one-event request (consume, leases, grants) the ledger has not decided:
+    // refused before sending (400 `invalid_code`), not sent or the ledger stopped (503), no
+    // verdict in time (504, `timeout_detail`); nullopt once a verdict is in.
+    std::optional<HttpResponse> undecided(bool timed_out, bool ledger_down,
+                                          std::string_view invalid_code,
+                                          std::string_view timeout_detail) const {
         const EventState& event = events.front();
         if (event.status == Status::invalid) {
-            return json_error(400, "invalid_event", event.error);
+            return json_error(400, invalid_code, event.error);
         }
         if (event.status == Status::failed || ledger_down) {
             return json_error(503, "ledger_unavailable",
@@ -84,9 +89,18 @@ struct Ingest::Request {
                                           : "not sent: " + event.error);
         }
         if (timed_out || event.status != Status::committed) {
-            return json_error(504, "not_committed",
-                              "the ledger did not decide in time; retry with the same "
-                              "idempotency_key (it is counted once)");
+            return json_error(504, "not_committed", timeout_detail);
+        }
+        return std::nullopt;
+    }
+
+    // POST …/consume's answer (one event), with the mutex held.
+    HttpResponse consume_response(bool timed_out, bool ledger_down) const {
+        const EventState& event = events.front();
+        if (auto answer = undecided(timed_out, ledger_down, "invalid_event",
+                                    "the ledger did not decide in time; retry with the same "
+                                    "idempotency_key (it is counted once)")) {
+            return std::move(*answer);
         }
         const CommitVerdict& verdict = event.verdict;
         HttpResponse out;
@@ -154,19 +168,11 @@ struct Ingest::Request {
     // POST / DELETE …/leases' answer, with the mutex held.
     HttpResponse lease_response(bool timed_out, bool ledger_down) const {
         const EventState& event = events.front();
-        if (event.status == Status::invalid) {
-            return json_error(400, lease == LeaseCall::grant ? "invalid_grant" : "invalid_lease",
-                              event.error);
-        }
-        if (event.status == Status::failed || ledger_down) {
-            return json_error(503, "ledger_unavailable",
-                              ledger_down ? "the ledger stopped before deciding; retry with the "
-                                            "same idempotency_key"
-                                          : "not sent: " + event.error);
-        }
-        if (timed_out || event.status != Status::committed) {
-            return json_error(504, "not_committed",
-                              "the ledger did not decide in time; retry (it is decided once)");
+        if (auto answer = undecided(timed_out, ledger_down,
+                                    lease == LeaseCall::grant ? "invalid_grant" : "invalid_lease",
+                                    "the ledger did not decide in time; retry (it is decided "
+                                    "once)")) {
+            return std::move(*answer);
         }
         const CommitVerdict& verdict = event.verdict;
         if (verdict.verdict == Verdict::invalid) {
