@@ -3,10 +3,16 @@
 // the way the projections will read it (plan known, zone known, anchor 1..31).
 // `usage-ledger account delete`: publishes the tenant's tombstone.
 // Both sign what they publish with the control-plane secret (ops/control_secret.h,
-// schemas/account.h); the projections ignore unsigned records.
+// schemas/account.h); the projections ignore unsigned records. With --url both go through the
+// server's admin API instead (PUT / DELETE /v1/admin/accounts/{tenant}), which keeps the
+// tenant's keys.
+// `account get|list` and `key create|list|revoke`: the admin API over HTTP (--url, --admin-key),
+// the same routes as any other client (projections/api/account_routes.cpp).
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -16,7 +22,7 @@
 #include "ops/control_secret.h"
 #include "ops/project_commands.h"
 #include "producers/record_publisher.h"
-#include "projections/alerts/webhook.h"
+#include "projections/alerts/webhook.h"  // http_call
 #include "projections/api/api_keys.h"
 #include "projections/runner/windows.h"
 #include "schemas/account.h"
@@ -26,7 +32,14 @@
 namespace ul::ops {
 namespace {
 
+// Where the admin API is and the key to call it with.
+struct ApiArgs {
+    std::string url;  // http://host:port (no path)
+    std::string key;
+};
+
 struct AccountArgs {
+    ApiArgs api;
     KafkaOptions kafka;
     std::string effective_at;  // RFC 3339; empty: from updated_at (now)
     std::string topic = "usage.accounts";
@@ -68,9 +81,90 @@ int publish(const AccountArgs& args, const SignedAccountRecord& record) {
     return kExitOk;
 }
 
+// One call of the admin API: prints the answer's body (2xx) on stdout and exits 0, or the error
+// answer on stderr and exits 1.
+int call_api(ApiArgs api, HttpMethod method, const std::string& path, std::string body) {
+    const char* env_url = std::getenv("UL_URL");
+    const char* env_key = std::getenv("UL_ADMIN_KEY");
+    if (api.url.empty()) {
+        api.url = env_url != nullptr && *env_url != '\0' ? env_url : "http://127.0.0.1:8080";
+    }
+    if (api.key.empty() && env_key != nullptr) {
+        api.key = env_key;
+    }
+    if (api.key.empty()) {
+        throw UsageError(
+            "--admin-key (or $UL_ADMIN_KEY) is required: the key `up` printed, or "
+            "for key commands a tenant key with the admin scope");
+    }
+    std::string base = api.url;
+    while (!base.empty() && base.back() == '/') {
+        base.pop_back();
+    }
+    if (auto url = parse_webhook_url(base + path); !url) {
+        throw UsageError("--url: " + url.error());
+    }
+    HttpCall call;
+    call.method = method;
+    call.url = base + path;
+    call.headers.emplace_back("Authorization", "Bearer " + api.key);
+    call.body = std::move(body);
+    call.content_type = call.body.empty() ? "" : "application/json";
+    call.user_agent = "usage-ledger-cli";
+    call.timeout = std::chrono::seconds(30);
+    call.body_bytes_max = std::size_t{64} << 20U;
+    const HttpCallResult result = http_call(call);
+    if (result.status == 0) {
+        spdlog::error("{}: {}", call.url, result.error);
+        return kExitFailure;
+    }
+    if (result.status >= 200 && result.status < 300) {
+        if (!result.body.empty()) {
+            std::printf("%s\n", result.body.c_str());
+        }
+        return kExitOk;
+    }
+    spdlog::error("{} answered {}: {}", call.url, result.status, result.body);
+    return kExitFailure;
+}
+
+// The PUT /v1/admin/accounts/{tenant} body for `account`: everything but the tenant (the path),
+// the version's time (the server's) and the keys (kept by the server).
+std::string put_body(const Account& account) {
+    std::string out = "{\"plan\":";
+    append_json_string(out, account.plan);
+    out += ",\"billing_anchor_day\":" + std::to_string(account.billing_anchor_day);
+    out += ",\"time_zone\":";
+    append_json_string(out, account.time_zone);
+    out += ",\"stripe_customer_id\":";
+    append_json_string(out, account.stripe_customer_id);
+    if (account.effective_at_us != 0) {
+        out += ",\"effective_at\":\"" + format_rfc3339(account.effective_at_us) + "\"";
+    }
+    out += ",\"alert_rules\":[";
+    for (std::size_t index = 0; index < account.alert_rules.size(); ++index) {
+        out += index == 0 ? "" : ",";
+        append_alert_rule_json(account.alert_rules[index], out);
+    }
+    out += "]";
+    if (!account.alert_webhook_url.empty()) {
+        out += ",\"alert_webhook\":{\"url\":";
+        append_json_string(out, account.alert_webhook_url);
+        out += ",\"secret\":";
+        append_json_string(out, account.alert_webhook_secret);
+        out += "}";
+    }
+    return out + "}";
+}
+
 int run_account_set(AccountArgs args) {
+    if (!args.api.url.empty() && (!args.api_key.empty() || !args.account.api_key_sha256.empty())) {
+        throw UsageError(
+            "with --url the server keeps the tenant's keys: make keys with "
+            "`usage-ledger key create`, not --api-key/--api-key-sha256");
+    }
     const PlanBook plans = load_plan_book_or_throw(args.config);
-    if (plans.find(args.account.plan) == nullptr) {
+    if (args.api.url.empty() && plans.find(args.account.plan) == nullptr) {
         std::string known;
         for (const auto& plan : plans.plans) {
             known += (known.empty() ? "" : ", ") + plan.id;
@@ -126,6 +220,10 @@ int run_account_set(AccountArgs args) {
     if (auto checked = parse_account(json); !checked) {
         throw UsageError(checked.error());
     }
+    if (!args.api.url.empty()) {  // the server checks the plan against its own plans file
+        return call_api(args.api, HttpMethod::put, "/v1/admin/accounts/" + args.account.tenant_id,
+                        put_body(args.account));
+    }
     const std::string secret = secret_or_throw(args);
     if (const int published = publish(args, signed_account_record(secret, args.account));
         published != kExitOk) {
@@ -136,6 +234,16 @@ int run_account_set(AccountArgs args) {
 }
 
 int run_account_delete(const AccountArgs& args) {
+    if (!args.api.url.empty()) {
+        const int status =
+            call_api(args.api, HttpMethod::del, "/v1/admin/accounts/" + args.account.tenant_id, "");
+        if (status == kExitOk) {
+            std::string out = "{\"tenant_id\":";
+            append_json_string(out, args.account.tenant_id);
+            std::printf("%s,\"deleted\":true}\n", out.c_str());
+        }
+        return status;
+    }
     const std::string secret = secret_or_throw(args);
     const std::int64_t deleted_at_us = system_now_us();
     if (const int published =
@@ -156,9 +264,97 @@ void add_secret_option(CLI::App& command, std::string& secret_file) {
                        "next to --bootstrap-file, else data/control-plane.secret)");
 }
 
+// --url and --admin-key; `http_only`: the command works only over HTTP (--url, else $UL_URL, else
+// http://127.0.0.1:8080); otherwise --url picks the HTTP path. The environment is read in
+// call_api, not by CLI11: the subcommands share their argument structs, and CLI11 would let one
+// subcommand's environment default overwrite another's explicit option.
+void add_api_options(CLI::App& command, ApiArgs& api, bool http_only) {
+    command.add_option("--url", api.url,
+                       http_only ? "The server's query API, as `up` prints it (default: $UL_URL, "
+                                   "else http://127.0.0.1:8080)"
+                                 : "Go through this server's admin API (http://host:port, as `up` "
+                                   "prints it) instead of publishing to Kafka; the server keeps "
+                                   "the tenant's keys");
+    command.add_option("--admin-key", api.key,
+                       "An admin key of the server (default: $UL_ADMIN_KEY); key commands also "
+                       "take a tenant key with the admin scope");
+}
+
+struct KeyArgs {
+    ApiArgs api;
+    std::string tenant;
+    std::string name;
+    std::vector<std::string> scopes;
+    std::string id;
+};
+
+int run_key_create(const KeyArgs& args) {
+    if (auto scopes = parse_scopes(args.scopes); !scopes) {
+        throw UsageError("--scope: " + scopes.error());
+    }
+    std::string body = "{\"name\":";
+    append_json_string(body, args.name);
+    body += ",\"scopes\":[";
+    for (std::size_t index = 0; index < args.scopes.size(); ++index) {
+        body += index == 0 ? "" : ",";
+        append_json_string(body, args.scopes[index]);
+    }
+    body += "]}";
+    return call_api(args.api, HttpMethod::post, "/v1/tenants/" + args.tenant + "/keys", body);
+}
+
+void add_key_command(CLI::App& app, CommandRunner& run) {
+    auto args = std::make_shared<KeyArgs>();
+    auto* key = app.add_subcommand(
+        "key", "Manage a tenant's API keys through the server's admin API (HTTP)");
+    key->require_subcommand(1);
+    auto* create = key->add_subcommand(
+        "create",
+        "Make a new API key for a tenant with an account. Prints {\"id\",\"name\",\"scopes\",\n"
+        "\"created_at\",\"key\"}: the key is shown this once (the server keeps only its SHA-256).\n"
+        "Scopes: read (usage, history, entitlements, alerts, credits, leases), ingest (events,\n"
+        "consume, leases), admin (the tenant's keys, alert rules, billing checkout).");
+    add_api_options(*create, args->api, true);
+    create->add_option("--tenant", args->tenant, "Tenant id")->required();
+    create->add_option("--name", args->name, "A name for people, e.g. checkout-service")
+        ->required();
+    create->add_option("--scope", args->scopes, "read, ingest or admin (repeatable)")->required();
+    create->callback([args, &run] { run = [args] { return run_key_create(*args); }; });
+
+    auto* list = key->add_subcommand(
+        "list",
+        "List a tenant's keys (never the keys themselves): id, name, scopes, created_at,\n"
+        "last_used_at (since the server started), revoked_at");
+    add_api_options(*list, args->api, true);
+    list->add_option("--tenant", args->tenant, "Tenant id")->required();
+    list->callback([args, &run] {
+        run = [args] {
+            return call_api(args->api, HttpMethod::get, "/v1/tenants/" + args->tenant + "/keys",
+                            "");
+        };
+    });
+
+    auto* revoke = key->add_subcommand(
+        "revoke", "Revoke a key: it answers 401 from then on (revoking it again changes nothing)");
+    add_api_options(*revoke, args->api, true);
+    revoke->add_option("--tenant", args->tenant, "Tenant id")->required();
+    revoke->add_option("--id", args->id, "The key's id (key list)")->required();
+    revoke->callback([args, &run] {
+        run = [args] {
+            const int status = call_api(args->api, HttpMethod::del,
+                                        "/v1/tenants/" + args->tenant + "/keys/" + args->id, "");
+            if (status == kExitOk) {
+                std::printf("{\"revoked\":\"%s\"}\n", args->id.c_str());
+            }
+            return status;
+        };
+    });
+}
+
 }  // namespace
 
 void add_account_command(CLI::App& app, CommandRunner& run) {
+    add_key_command(app, run);
     auto args = std::make_shared<AccountArgs>();
     auto* account = app.add_subcommand("account", "Manage accounts (usage.accounts)");
     account->require_subcommand(1);
@@ -207,6 +403,7 @@ void add_account_command(CLI::App& app, CommandRunner& run) {
         ->check(CLI::ExistingFile);
     set->add_option("--topic", args->topic, "Accounts topic")->capture_default_str();
     add_secret_option(*set, args->secret_file);
+    add_api_options(*set, args->api, false);
     set->callback([args, &run] { run = [args] { return run_account_set(*args); }; });
 
     auto* remove = account->add_subcommand(
@@ -218,7 +415,29 @@ void add_account_command(CLI::App& app, CommandRunner& run) {
     remove->add_option("--tenant", args->account.tenant_id, "Tenant id")->required();
     remove->add_option("--topic", args->topic, "Accounts topic")->capture_default_str();
     add_secret_option(*remove, args->secret_file);
+    add_api_options(*remove, args->api, false);
     remove->callback([args, &run] { run = [args] { return run_account_delete(*args); }; });
+
+    auto* get = account->add_subcommand(
+        "get",
+        "Print a tenant's account as the server holds it (admin API; webhook secret and\n"
+        "key hashes redacted)");
+    add_api_options(*get, args->api, true);
+    get->add_option("--tenant", args->account.tenant_id, "Tenant id")->required();
+    get->callback([args, &run] {
+        run = [args] {
+            return call_api(args->api, HttpMethod::get,
+                            "/v1/admin/accounts/" + args->account.tenant_id, "");
+        };
+    });
+    auto* list = account->add_subcommand(
+        "list",
+        "Print every account the server holds (admin API): {\"accounts\":[…],\n"
+        "\"next_cursor\"}");
+    add_api_options(*list, args->api, true);
+    list->callback([args, &run] {
+        run = [args] { return call_api(args->api, HttpMethod::get, "/v1/admin/accounts", ""); };
+    });
 }
 
 }  // namespace ul::ops

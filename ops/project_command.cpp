@@ -451,6 +451,13 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
             const SignedAccountRecord record = signed_account_record(secret, account);
             return publisher->publish(record.key, *record.value, record.headers);
         };
+        options.publish_tombstone = [publisher = running.accounts.get(),
+                                     secret = projection.control_secret](
+                                        const std::string& tenant, std::int64_t deleted_at_us) {
+            const SignedAccountRecord record =
+                signed_tombstone_record(secret, tenant, deleted_at_us);
+            return publisher->publish(record.key, std::nullopt, record.headers);
+        };
     }
     if (args.deliver_alerts) {
         auto billing = start_billing(args, projections);

@@ -145,6 +145,141 @@ void append_alert_rule_json(const AlertRule& rule, std::string& out) {
     out += "\"}}";
 }
 
+namespace {
+
+constexpr std::string_view kScopeNames[] = {"read", "ingest", "admin"};
+
+bool hex64(std::string_view text) {
+    return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+}
+
+// One element of "api_keys"; errors start with `where` (e.g. "account.api_keys[2]").
+Result<ApiKeyRecord, std::string> parse_key_element(simdjson::dom::element element,
+                                                    const std::string& where) {
+    simdjson::dom::object object;
+    if (element.get_object().get(object) != simdjson::SUCCESS) {
+        return unexpected(where + ": must be an object");
+    }
+    ApiKeyRecord key;
+    bool has_scopes = false;
+    bool has_created = false;
+    for (const auto field : object) {
+        const std::string_view name = field.key;
+        const std::string at = where + "." + std::string(name);
+        if (name == "scopes") {
+            simdjson::dom::array list;
+            if (field.value.get_array().get(list) != simdjson::SUCCESS) {
+                return unexpected(at + ": an array of \"read\", \"ingest\", \"admin\"");
+            }
+            std::vector<std::string> names;
+            for (const auto item : list) {
+                std::string_view text;
+                if (item.get_string().get(text) != simdjson::SUCCESS) {
+                    return unexpected(at + ": an array of strings");
+                }
+                names.emplace_back(text);
+            }
+            auto scopes = parse_scopes(names);
+            if (!scopes) {
+                return unexpected(at + ": " + scopes.error());
+            }
+            key.scopes = *scopes;
+            has_scopes = true;
+            continue;
+        }
+        std::string_view text;
+        if (field.value.get_string().get(text) != simdjson::SUCCESS) {
+            if (name != "id" && name != "name" && name != "sha256" && name != "created_at" &&
+                name != "revoked_at") {
+                return unexpected(where + ": unknown field '" + std::string(name) + "'");
+            }
+            return unexpected(at + ": must be a string");
+        }
+        if (name == "id") {
+            if (!rule_id_ok(text)) {
+                return unexpected(at + ": 1-64 of [A-Za-z0-9_-]");
+            }
+            key.id = std::string(text);
+        } else if (name == "name") {
+            if (text.empty() || !printable(text, 64)) {
+                return unexpected(at + ": 1-64 printable bytes");
+            }
+            key.name = std::string(text);
+        } else if (name == "sha256") {
+            if (!hex64(text)) {
+                return unexpected(at + ": 64 lowercase hex digits");
+            }
+            key.sha256 = std::string(text);
+        } else if (name == "created_at" || name == "revoked_at") {
+            auto parsed = parse_rfc3339(text);
+            if (!parsed) {
+                return unexpected(at + ": " + parsed.error());
+            }
+            (name == "created_at" ? key.created_at_us : key.revoked_at_us) = *parsed;
+            has_created = has_created || name == "created_at";
+        } else {
+            return unexpected(where + ": unknown field '" + std::string(name) + "'");
+        }
+    }
+    for (const auto& [present, field] :
+         {std::pair{!key.id.empty(), "id"}, std::pair{!key.name.empty(), "name"},
+          std::pair{!key.sha256.empty(), "sha256"}, std::pair{has_scopes, "scopes"},
+          std::pair{has_created, "created_at"}}) {
+        if (!present) {
+            return unexpected(where + "." + field + ": required");
+        }
+    }
+    return key;
+}
+
+}  // namespace
+
+Result<std::uint8_t, std::string> parse_scopes(const std::vector<std::string>& names) {
+    if (names.empty()) {
+        return unexpected(std::string("at least one scope: read, ingest, admin"));
+    }
+    std::uint8_t scopes = 0;
+    for (const auto& name : names) {
+        const auto* found = std::find(std::begin(kScopeNames), std::end(kScopeNames), name);
+        if (found == std::end(kScopeNames)) {
+            return unexpected("unknown scope '" + name + "' (read, ingest, admin)");
+        }
+        const auto bit = static_cast<std::uint8_t>(1U << (found - std::begin(kScopeNames)));
+        if ((scopes & bit) != 0) {
+            return unexpected("scope '" + name + "' given twice");
+        }
+        scopes |= bit;
+    }
+    return scopes;
+}
+
+std::string scopes_json(std::uint8_t scopes) {
+    std::string out = "[";
+    for (std::size_t index = 0; index < std::size(kScopeNames); ++index) {
+        if ((scopes & (1U << index)) != 0) {
+            out += out.size() == 1 ? "\"" : ",\"";
+            out += kScopeNames[index];
+            out += "\"";
+        }
+    }
+    return out + "]";
+}
+
+std::vector<ActiveKey> active_keys(const Account& account) {
+    std::vector<ActiveKey> keys;
+    if (!account.api_key_sha256.empty()) {
+        keys.push_back({kDefaultKeyId, account.api_key_sha256, kScopesAll});
+    }
+    for (const auto& key : account.api_keys) {
+        if (key.revoked_at_us == 0) {
+            keys.push_back({key.id, key.sha256, key.scopes});
+        }
+    }
+    return keys;
+}
+
 Result<Account, std::string> parse_account(std::string_view json) {
     simdjson::dom::parser parser;
     simdjson::dom::element document;
@@ -209,11 +344,7 @@ Result<Account, std::string> parse_account(std::string_view json) {
             error = string_field(account.time_zone, 64);
         } else if (key == "api_key_sha256") {
             error = string_field(account.api_key_sha256, 64);
-            if (!error && !account.api_key_sha256.empty() &&
-                (account.api_key_sha256.size() != 64 ||
-                 !std::all_of(
-                     account.api_key_sha256.begin(), account.api_key_sha256.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }))) {
+            if (!error && !account.api_key_sha256.empty() && !hex64(account.api_key_sha256)) {
                 error = "account.api_key_sha256: 64 lowercase hex digits";
             }
         } else if (key == "stripe_customer_id") {
@@ -243,6 +374,37 @@ Result<Account, std::string> parse_account(std::string_view json) {
                     account.alert_rules.push_back(std::move(*rule));
                     if (account.alert_rules.size() > 100) {
                         error = "account.alert_rules: at most 100";
+                    }
+                    if (error) {
+                        break;
+                    }
+                }
+            }
+        } else if (key == "api_keys") {
+            simdjson::dom::array keys;
+            if (field.value.get_array().get(keys) != simdjson::SUCCESS) {
+                error = "account.api_keys: must be an array";
+            } else {
+                for (const auto element : keys) {
+                    const std::string where =
+                        "account.api_keys[" + std::to_string(account.api_keys.size()) + "]";
+                    auto parsed = parse_key_element(element, where);
+                    if (!parsed) {
+                        error = parsed.error();
+                        break;
+                    }
+                    for (const auto& held : account.api_keys) {
+                        if (held.id == parsed->id) {
+                            error = where + ".id: '" + parsed->id + "' is used twice";
+                        }
+                    }
+                    if (parsed->id == kDefaultKeyId) {
+                        error = where + ".id: 'default' names the account's api_key_sha256";
+                    }
+                    account.api_keys.push_back(std::move(*parsed));
+                    if (account.api_keys.size() > kApiKeysPerAccountMax) {
+                        error =
+                            "account.api_keys: at most " + std::to_string(kApiKeysPerAccountMax);
                     }
                     if (error) {
                         break;
@@ -417,6 +579,26 @@ std::string account_json(const Account& account, bool redact) {
             out, redact ? std::string_view(account.alert_webhook_secret.empty() ? "" : "set")
                         : std::string_view(account.alert_webhook_secret));
         out += "}";
+    }
+    if (!account.api_keys.empty()) {
+        out += ",\"api_keys\":[";
+        for (std::size_t index = 0; index < account.api_keys.size(); ++index) {
+            const ApiKeyRecord& key = account.api_keys[index];
+            out += index == 0 ? "{\"id\":" : ",{\"id\":";
+            append_json_string(out, key.id);
+            out += ",\"name\":";
+            append_json_string(out, key.name);
+            if (!redact) {
+                out += ",\"sha256\":\"" + key.sha256 + "\"";
+            }
+            out += ",\"scopes\":" + scopes_json(key.scopes);
+            out += ",\"created_at\":\"" + format_rfc3339(key.created_at_us) + "\"";
+            if (key.revoked_at_us != 0) {
+                out += ",\"revoked_at\":\"" + format_rfc3339(key.revoked_at_us) + "\"";
+            }
+            out += "}";
+        }
+        out += "]";
     }
     out += "}";
     return out;

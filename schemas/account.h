@@ -4,7 +4,9 @@
 //        "api_key_sha256":"<64 hex>","stripe_customer_id":"cus_123","updated_at":"<RFC 3339>",
 //        "effective_at":"<RFC 3339>",
 //        "alert_rules":[{"id":"r1","meter":"tokens","period":"month","threshold":{"percent":"0.5"}}],
-//        "alert_webhook":{"url":"https://…","secret":"…"}}
+//        "alert_webhook":{"url":"https://…","secret":"…"},
+//        "api_keys":[{"id":"key_…","name":"ci","sha256":"<64 hex>","scopes":["read","ingest"],
+//                     "created_at":"<RFC 3339>","revoked_at":"<RFC 3339>"?}]}
 // tenant_id and plan are required; the others may be absent (anchor 1, UTC, no key, no Stripe,
 // effective from updated_at, no alert rules of its own, no webhook). The alert rules are part of
 // the account version so that the alerts reducer decides with the rules in force at an event's
@@ -40,6 +42,32 @@ struct AlertRule {
 Result<AlertRule, std::string> parse_alert_rule(std::string_view json, bool id_optional = false);
 void append_alert_rule_json(const AlertRule& rule, std::string& out);
 
+// What a tenant's API key may do (bits): read (usage, history, entitlements, alerts, credits,
+// leases, billing log), ingest (events, consume, leases), admin (the tenant's keys, alert rules,
+// billing checkout and portal). The server's own admin keys (--admin-key) may do everything, for
+// every tenant.
+enum : std::uint8_t { kScopeRead = 1, kScopeIngest = 2, kScopeAdmin = 4, kScopesAll = 7 };
+// ["read","ingest"] → bits; an empty list, an unknown or repeated name is an error.
+Result<std::uint8_t, std::string> parse_scopes(const std::vector<std::string>& names);
+// bits → ["read","ingest","admin"] (JSON, in that order).
+std::string scopes_json(std::uint8_t scopes);
+
+// One of a tenant's API keys, stored only as its SHA-256 (the key is shown once, at creation).
+// A revoked key stays listed (revoked_at) and grants nothing.
+struct ApiKeyRecord {
+    std::string id;      // 1-64 of [A-Za-z0-9_-]; "key_" + 16 hex when the server makes it
+    std::string name;    // 1-64 printable bytes
+    std::string sha256;  // 64 lowercase hex digits
+    std::uint8_t scopes = kScopesAll;
+    std::int64_t created_at_us = 0;
+    std::int64_t revoked_at_us = 0;  // 0: active
+    friend bool operator==(const ApiKeyRecord&, const ApiKeyRecord&) = default;
+};
+inline constexpr std::size_t kApiKeysPerAccountMax = 100;
+// The id the account's single key (api_key_sha256, as `account set --api-key` sets it) is listed
+// and revoked under; it has every scope.
+inline constexpr std::string_view kDefaultKeyId = "default";
+
 struct Account {
     std::string tenant_id;
     std::string plan;
@@ -56,18 +84,28 @@ struct Account {
     // (never printed: account_json(…, redact) shows "secret":"set").
     std::string alert_webhook_url;
     std::string alert_webhook_secret;
+    std::vector<ApiKeyRecord> api_keys;  // at most kApiKeysPerAccountMax, ids unique
     std::int64_t effective_from() const {
         return effective_at_us != 0 ? effective_at_us : updated_at_us;
     }
     friend bool operator==(const Account&, const Account&) = default;
 };
 
+// A key that grants something: the account's api_key_sha256 (id "default", every scope) and each
+// of api_keys not revoked. Views into `account`.
+struct ActiveKey {
+    std::string_view id;
+    std::string_view sha256;
+    std::uint8_t scopes = 0;
+};
+std::vector<ActiveKey> active_keys(const Account& account);
+
 // Strict: unknown keys, wrong types, a bad tenant id, an anchor outside 1..31, a key hash that is
 // not 64 lowercase hex digits are errors naming the field. (The zone name is checked where the
 // calendar is made: projections/runner/windows.h.)
 Result<Account, std::string> parse_account(std::string_view json);
-// parse_account(account_json(a)) == a. With `redact` the webhook secret is written as "set"
-// (what people and the API see; never parse it back).
+// parse_account(account_json(a)) == a. With `redact` the webhook secret is written as "set" and
+// the keys' hashes are left out (what people and the API see; never parse it back).
 std::string account_json(const Account& account, bool redact = false);
 
 // The SHA-256 of an API key as accounts store it: 64 lowercase hex digits.

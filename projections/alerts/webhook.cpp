@@ -262,8 +262,9 @@ bool header_text_ok(std::string_view text) {
 Result<http::request<http::string_body>, std::string> make_request(const WebhookUrl& url,
                                                                    const HttpCall& call) {
     const auto& headers = call.headers;
-    const http::verb verb = call.method == HttpMethod::get ? http::verb::get : http::verb::post;
-    http::request<http::string_body> request{verb, url.target, 11};
+    constexpr http::verb kVerbs[] = {http::verb::get, http::verb::post, http::verb::put,
+                                     http::verb::delete_};
+    http::request<http::string_body> request{kVerbs[static_cast<int>(call.method)], url.target, 11};
     const bool default_port = url.port == (url.tls ? "443" : "80");
     const std::string host =
         url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
@@ -712,7 +713,8 @@ std::optional<std::int64_t> parse_retry_after(std::string_view value) {
 }
 
 HttpCallResult http_call(const HttpCall& call) {
-    const char* const method = call.method == HttpMethod::get ? "GET" : "POST";
+    constexpr const char* kMethods[] = {"GET", "POST", "PUT", "DELETE"};
+    const char* const method = kMethods[static_cast<int>(call.method)];
     try {
         auto parsed = parse_webhook_url(call.url);
         if (!parsed) {

@@ -90,7 +90,7 @@ struct WebhookUrl {
 Result<WebhookUrl, std::string> parse_webhook_url(std::string_view url);
 
 // One blocking HTTP exchange (http_call) and what came back.
-enum class HttpMethod : std::uint8_t { get, post };
+enum class HttpMethod : std::uint8_t { get, post, put, del };
 
 inline constexpr std::size_t kHttpBodyBytesMax = std::size_t{64} * 1024;
 

@@ -4,9 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
-#include <chrono>
 #include <random>
-#include <thread>
 
 #include "projections/alerts/alert_delivery.h"
 #include "projections/api/query_api.h"
@@ -216,73 +214,40 @@ HttpResponse QueryApi::alert_rules(const std::string& tenant) const {
 
 HttpResponse QueryApi::change_alert_rules(const std::string& tenant, const AlertRule* add,
                                           const std::string& remove) {
-    if (!options_.publish_account) {
-        return json_error(503, "accounts_unavailable",
-                          "this process cannot publish account changes");
-    }
-    const std::int64_t now = options_.now_us();
     // Rules live in the account: the new version is the current one plus (or minus) the rule,
     // in force from now. A tenant without an account gets one on the default plan.
-    Account account;
-    if (auto current = projections_.account(tenant)) {
-        account = *current;
-        if (account.effective_from() > now) {
-            return json_error(409, "scheduled_change",
-                              "the account has a change scheduled for " +
-                                  format_rfc3339(account.effective_from()) +
-                                  "; change alert rules after it takes effect, or with "
-                                  "`usage-ledger account set --alert-rule`");
-        }
-    } else {
-        account.tenant_id = tenant;
-        account.plan = plans_.default_plan;
-        account.time_zone = "UTC";
-    }
-    // This server writes only accounts whose plan it knows (as `account set` checks against its
-    // plans file): one written with another plans file is not republished from here.
-    if (plans_.find(account.plan) == nullptr) {
-        return json_error(409, "unknown_plan",
-                          "the account's plan " + account.plan +
-                              " is not in this server's plans file; set the account with "
-                              "`usage-ledger account set --plan` first");
-    }
-    if (add != nullptr) {
-        for (const auto& rule : account.alert_rules) {
-            if (rule.id == add->id) {
-                return json_error(409, "rule_exists", "the tenant has a rule " + add->id);
+    auto account = change_account(
+        tenant, AccountChangeMode::create_or_edit,
+        [&](Account& changed, std::int64_t) -> std::optional<HttpResponse> {
+            if (add != nullptr) {
+                for (const auto& rule : changed.alert_rules) {
+                    if (rule.id == add->id) {
+                        return json_error(409, "rule_exists", "the tenant has a rule " + add->id);
+                    }
+                }
+                if (changed.alert_rules.size() >= 100) {
+                    return json_error(409, "too_many_rules",
+                                      "a tenant has at most 100 alert rules");
+                }
+                changed.alert_rules.push_back(*add);
+                return std::nullopt;
             }
-        }
-        if (account.alert_rules.size() >= 100) {
-            return json_error(409, "too_many_rules", "a tenant has at most 100 alert rules");
-        }
-        account.alert_rules.push_back(*add);
-    } else {
-        const auto before = account.alert_rules.size();
-        std::erase_if(account.alert_rules,
-                      [&](const AlertRule& rule) { return rule.id == remove; });
-        if (account.alert_rules.size() == before) {
-            return json_error(404, "not_found", "the tenant has no alert rule " + remove);
-        }
-    }
-    account.updated_at_us = std::max(now, account.updated_at_us + 1);
-    account.effective_at_us = account.updated_at_us;
-    if (auto published = options_.publish_account(account); !published) {
-        return json_error(503, "accounts_unavailable", published.error());
-    }
-    // Answer once this process holds the version (its next read sees the rule).
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-        const auto held = projections_.account(tenant);
-        if (held && held->updated_at_us >= account.updated_at_us) {
-            break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            const auto before = changed.alert_rules.size();
+            std::erase_if(changed.alert_rules,
+                          [&](const AlertRule& rule) { return rule.id == remove; });
+            if (changed.alert_rules.size() == before) {
+                return json_error(404, "not_found", "the tenant has no alert rule " + remove);
+            }
+            return std::nullopt;
+        });
+    if (!account) {
+        return account.error();
     }
     std::string body;
     if (add != nullptr) {
         append_alert_rule_json(*add, body);
         body.pop_back();
-        body += ",\"effective_at\":\"" + format_rfc3339(account.effective_at_us) + "\"}";
+        body += ",\"effective_at\":\"" + format_rfc3339(account->effective_at_us) + "\"}";
         HttpResponse response = ok(std::move(body), 201);
         response.headers.emplace_back("Location",
                                       "/v1/tenants/" + tenant + "/alert-rules/" + add->id);

@@ -3,50 +3,49 @@
 #include <mutex>
 
 namespace ul {
+namespace {
+
+std::string last_used_key(std::string_view tenant_id, std::string_view key_id) {
+    std::string out(tenant_id);
+    out += '\n';
+    out += key_id;
+    return out;
+}
+
+}  // namespace
 
 void ApiKeys::add_admin_key(std::string_view key) {
     std::unique_lock lock(mutex_);
     admin_hashes_.insert(sha256_hex(key));
 }
 
-void ApiKeys::set_tenant_key_hash(std::string_view tenant_id, std::string_view sha256_hex_of_key) {
-    std::unique_lock lock(mutex_);
-    const std::string tenant(tenant_id);
-    if (const auto old = hash_by_tenant_.find(tenant); old != hash_by_tenant_.end()) {
-        // Only if the old hash still names this tenant: another tenant may have taken it since.
-        if (const auto owner = tenant_by_hash_.find(old->second);
-            owner != tenant_by_hash_.end() && owner->second == tenant) {
-            tenant_by_hash_.erase(owner);
-        }
-    }
-    hash_by_tenant_[tenant] = std::string(sha256_hex_of_key);
-    tenant_by_hash_[std::string(sha256_hex_of_key)] = tenant;
-}
-
-void ApiKeys::replace_tenant_keys(const std::map<std::string, std::string>& hash_by_tenant) {
-    std::map<std::string, std::string> tenant_by_hash;
-    std::map<std::string, std::string> kept;
+void ApiKeys::replace_tenant_keys(const std::vector<TenantKey>& keys) {
+    std::map<std::string, Entry, std::less<>> by_hash;
     std::set<std::string> ambiguous;
-    for (const auto& [tenant, hash] : hash_by_tenant) {
-        if (hash.empty()) {
+    for (const auto& key : keys) {
+        if (key.sha256.empty()) {
             continue;
         }
-        if (!tenant_by_hash.emplace(hash, tenant).second) {
-            ambiguous.insert(hash);
+        if (!by_hash.emplace(key.sha256, Entry{key, nullptr}).second) {
+            ambiguous.insert(key.sha256);
         }
     }
     for (const auto& hash : ambiguous) {
-        tenant_by_hash.erase(hash);
-    }
-    for (const auto& [hash, tenant] : tenant_by_hash) {
-        kept.emplace(tenant, hash);
+        by_hash.erase(hash);
     }
     std::unique_lock lock(mutex_);
-    tenant_by_hash_ = std::move(tenant_by_hash);
-    hash_by_tenant_ = std::move(kept);
+    for (auto& [hash, entry] : by_hash) {
+        auto& slot = last_used_[last_used_key(entry.key.tenant_id, entry.key.key_id)];
+        if (!slot) {
+            slot = std::make_unique<std::atomic<std::int64_t>>(0);
+        }
+        entry.last_used = slot.get();
+    }
+    by_hash_ = std::move(by_hash);
 }
 
-std::optional<ApiPrincipal> ApiKeys::find(std::string_view authorization_header) const {
+std::optional<ApiPrincipal> ApiKeys::find(std::string_view authorization_header,
+                                          std::int64_t now_us) const {
     constexpr std::string_view kBearer = "Bearer ";
     if (authorization_header.size() <= kBearer.size() ||
         authorization_header.substr(0, kBearer.size()) != kBearer) {
@@ -56,12 +55,25 @@ std::optional<ApiPrincipal> ApiKeys::find(std::string_view authorization_header)
     const std::string hash = sha256_hex(authorization_header.substr(kBearer.size()));
     std::shared_lock lock(mutex_);
     if (admin_hashes_.contains(hash)) {
-        return ApiPrincipal{true, ""};
+        return ApiPrincipal{true, "", "", kScopesAll};
     }
-    if (const auto found = tenant_by_hash_.find(hash); found != tenant_by_hash_.end()) {
-        return ApiPrincipal{false, found->second};
+    if (const auto found = by_hash_.find(hash); found != by_hash_.end()) {
+        const Entry& entry = found->second;
+        entry.last_used->store(now_us, std::memory_order_relaxed);
+        return ApiPrincipal{false, entry.key.tenant_id, entry.key.key_id, entry.key.scopes};
     }
     return std::nullopt;
+}
+
+std::optional<std::int64_t> ApiKeys::last_used(std::string_view tenant_id,
+                                               std::string_view key_id) const {
+    std::shared_lock lock(mutex_);
+    const auto found = last_used_.find(last_used_key(tenant_id, key_id));
+    if (found == last_used_.end()) {
+        return std::nullopt;
+    }
+    const std::int64_t when = found->second->load(std::memory_order_relaxed);
+    return when == 0 ? std::nullopt : std::optional<std::int64_t>(when);
 }
 
 }  // namespace ul

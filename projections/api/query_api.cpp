@@ -157,6 +157,16 @@ std::string client_of(const HttpRequest& request) {
     return "address " + request.remote.substr(0, request.remote.rfind(':'));
 }
 
+// 403 insufficient_scope unless the principal may use `scope`.
+std::optional<HttpResponse> scope_refusal(const ApiPrincipal& principal, std::uint8_t scope) {
+    if (principal.may(scope)) {
+        return std::nullopt;
+    }
+    return json_error(403, "insufficient_scope",
+                      "this key's scopes " + scopes_json(principal.scopes) + " do not include " +
+                          scopes_json(scope));
+}
+
 HttpResponse rate_limited(std::int64_t wait, std::string_view what) {
     HttpResponse response = json_error(
         429, "rate_limited", std::string(what) + "; retry after " + std::to_string(wait) + " s");
@@ -190,17 +200,20 @@ void QueryApi::refresh_keys() {
     if (version == keys_version_.load()) {
         return;
     }
-    std::map<std::string, std::string> hash_by_tenant;
+    std::vector<TenantKey> keys;
     for (const auto& account : projections_.accounts()) {
-        hash_by_tenant.emplace(account.tenant_id, account.api_key_sha256);
+        for (const ActiveKey& key : active_keys(account)) {
+            keys.push_back(
+                {account.tenant_id, std::string(key.id), std::string(key.sha256), key.scopes});
+        }
     }
-    keys_.replace_tenant_keys(hash_by_tenant);
+    keys_.replace_tenant_keys(keys);
     keys_version_.store(version);
 }
 
 Result<ApiPrincipal, HttpResponse> QueryApi::identify(const HttpRequest& request) {
     refresh_keys();
-    const auto principal = keys_.find(request.authorization);
+    const auto principal = keys_.find(request.authorization, options_.now_us());
     if (!principal) {
         if (const std::int64_t wait =
                 failed_auth_limiter_.take(client_of(request), options_.now_us());
@@ -224,7 +237,7 @@ Result<ApiPrincipal, HttpResponse> QueryApi::identify(const HttpRequest& request
 }
 
 std::optional<HttpResponse> QueryApi::authorize(const HttpRequest& request,
-                                                const std::string* tenant) {
+                                                const std::string* tenant, std::uint8_t scope) {
     auto principal = identify(request);
     if (!principal) {
         return principal.error();
@@ -241,7 +254,7 @@ std::optional<HttpResponse> QueryApi::authorize(const HttpRequest& request,
     if (!principal->admin && principal->tenant_id != *tenant) {
         return json_error(403, "forbidden", "this key belongs to another tenant");
     }
-    return std::nullopt;
+    return scope_refusal(*principal, scope);
 }
 
 const Plan* QueryApi::plan_of(const std::string& tenant, std::string* plan_id) const {
@@ -937,12 +950,15 @@ HttpResponse QueryApi::admin_tenants(const HttpRequest& /*request*/) const {
 }
 
 void QueryApi::tenant_route(HttpServer& server, std::string method, std::string pattern,
-                            TenantHandler handler) {
+                            TenantHandler handler, std::uint8_t scope) {
+    if (scope == 0) {
+        scope = method == "GET" ? kScopeRead : kScopeAdmin;
+    }
     server.route(std::move(method), std::move(pattern),
-                 [this, handler = std::move(handler)](
+                 [this, scope, handler = std::move(handler)](
                      const HttpRequest& request, const std::map<std::string, std::string>& params) {
                      const std::string& tenant = params.at("tenant");
-                     if (auto denied = authorize(request, &tenant)) {
+                     if (auto denied = authorize(request, &tenant, scope)) {
                          return *denied;
                      }
                      return handler(request, tenant, params);
@@ -957,7 +973,7 @@ void QueryApi::ingest_route(HttpServer& server, std::string method, const std::s
             const HttpRequest& request, const std::map<std::string, std::string>& params,
             HttpReply reply) {
             const std::string& tenant = params.at("tenant");
-            if (auto denied = authorize(request, admin_only ? nullptr : &tenant)) {
+            if (auto denied = authorize(request, admin_only ? nullptr : &tenant, kScopeIngest)) {
                 reply(*denied);
                 return;
             }
@@ -998,11 +1014,16 @@ void QueryApi::install(HttpServer& server) {
         });
     install_alerts(server);
     install_billing(server);
+    install_accounts(server);
     server.route_async(
         "POST", "/v1/events", [this](const HttpRequest& request, const Params&, HttpReply reply) {
             auto principal = identify(request);
             if (!principal) {
                 reply(principal.error());
+                return;
+            }
+            if (auto refused = scope_refusal(*principal, kScopeIngest)) {
+                reply(*refused);
                 return;
             }
             if (options_.ingest == nullptr) {
@@ -1059,11 +1080,13 @@ void QueryApi::install(HttpServer& server) {
         std::string body = "{\"admin\":";
         body.append(principal->admin ? "true" : "false").append(",\"tenant_id\":");
         if (principal->admin) {
-            body.append("null");
+            body.append("null,\"key_id\":null");
         } else {
             append_json_string(body, principal->tenant_id);
+            body.append(",\"key_id\":");
+            append_json_string(body, principal->key_id);
         }
-        body.append("}");
+        body.append(",\"scopes\":").append(scopes_json(principal->scopes)).append("}");
         return json_ok(std::move(body));
     });
     server.route("GET", "/v1/admin/dead-letters",

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,10 @@ struct QueryApiOptions {
     // Publishes an account version to usage.accounts, signed, and waits for the broker's
     // acknowledgement (the alert-rule routes); empty: those routes answer 503.
     std::function<Result<bool, std::string>(const Account&)> publish_account;
+    // Publishes the tenant's signed tombstone (deleted at the time given, µs) and waits for the
+    // broker; empty: DELETE /v1/admin/accounts/{tenant} answers 503.
+    std::function<Result<bool, std::string>(const std::string& tenant, std::int64_t deleted_at_us)>
+        publish_tombstone;
     // Stripe billing (billing_routes.cpp): the report log, checkout and portal; nullptr: those
     // routes answer 404 billing_off.
     BillingReporter* billing = nullptr;
@@ -108,12 +113,13 @@ class QueryApi {
     HttpResponse submit_job(const HttpRequest& request, std::string_view kind);
     HttpResponse list_jobs(const HttpRequest& request) const;
     void install_jobs(HttpServer& server);
-    // A tenant route: a key of that tenant or an admin key (authorize(): 401/403/400/429), then
-    // `handler` with the tenant id and the path parameters.
+    // A tenant route: an admin key, or a key of that tenant with `scope` (0: by the method, GET
+    // read, others admin) (authorize(): 401/403/400/429), then `handler` with the tenant id and
+    // the path parameters.
     using TenantHandler = std::function<HttpResponse(const HttpRequest&, const std::string& tenant,
                                                      const std::map<std::string, std::string>&)>;
     void tenant_route(HttpServer& server, std::string method, std::string pattern,
-                      TenantHandler handler);
+                      TenantHandler handler, std::uint8_t scope = 0);
     // An asynchronous tenant route that hands one event to the ledger of this process through
     // Ingest (consume, leases, grants): authorized as tenant_route (an admin key only with
     // `admin_only`), 503 ingest_unavailable without Ingest, then `handler`.
@@ -135,11 +141,31 @@ class QueryApi {
     // Adds `add` (not null) or removes the rule `remove`: a new account version from now.
     HttpResponse change_alert_rules(const std::string& tenant, const AlertRule* add,
                                     const std::string& remove);
+    // account_routes.cpp: accounts (admin keys) and a tenant's keys.
+    void install_accounts(HttpServer& server);
+    HttpResponse list_accounts(const HttpRequest& request) const;
+    HttpResponse put_account(const HttpRequest& request, const std::string& tenant);
+    HttpResponse delete_account(const std::string& tenant);
+    HttpResponse list_keys(const std::string& tenant) const;
+    HttpResponse create_key(const HttpRequest& request, const std::string& tenant);
+    HttpResponse revoke_key(const std::string& tenant, const std::string& id);
+    // A new version of the tenant's account: the current one (existing: 404 without one;
+    // create_or_edit: the default plan when there is none) changed by `edit` (its answer, if
+    // any, is returned instead and nothing is published), from now; replace: `edit` replaces it,
+    // its own effective_at kept. Edits refuse (409) while a scheduled version is pending, except
+    // replace. The plan must be in this server's plans file (409). Published, then awaited until
+    // this process holds it. One change at a time per process.
+    enum class AccountChangeMode : std::uint8_t { existing, create_or_edit, replace };
+    using AccountEdit = std::function<std::optional<HttpResponse>(Account&, std::int64_t now_us)>;
+    Result<Account, HttpResponse> change_account(const std::string& tenant, AccountChangeMode mode,
+                                                 const AccountEdit& edit);
     // The key's principal, or the answer: 401 for an unknown key (429 once its client, the peer
     // address, has failed too often: failed_auth_rate_limit), 429 when the key's bucket is empty.
     Result<ApiPrincipal, HttpResponse> identify(const HttpRequest& request);
-    // nullopt: allowed; else the 401/403/429 answer.
-    std::optional<HttpResponse> authorize(const HttpRequest& request, const std::string* tenant);
+    // nullopt: allowed; else the 401/403/429 answer. `tenant` null: an admin route (server admin
+    // keys only); else a key of that tenant with `scope`, or an admin key.
+    std::optional<HttpResponse> authorize(const HttpRequest& request, const std::string* tenant,
+                                          std::uint8_t scope = kScopeRead);
     const Plan* plan_of(const std::string& tenant, std::string* plan_id) const;
     // plan_of with what it had to assume; `count`: add an unknown tenant or plan to the probe
     // (the answers about one tenant do; the admin listing does not).
@@ -154,6 +180,7 @@ class QueryApi {
     ApiKeys keys_;
     std::atomic<std::uint64_t> keys_version_{~0ULL};  // accounts version the tenant keys match
     std::mutex keys_rebuild_mutex_;
+    std::mutex account_changes_mutex_;  // change_account(), delete_account()
     RateLimiter limiter_;
     RateLimiter failed_auth_limiter_;
     mutable QueryProbe probe_;

@@ -53,8 +53,8 @@ Result<std::unique_ptr<ProjectionRunner>, std::string> ProjectionRunner::start(
     for (const auto& [tenant, json] : *stored) {
         if (auto account = parse_account(json)) {
             service->accounts_[tenant] = *account;
-            if (!account->api_key_sha256.empty()) {
-                service->tenant_by_key_hash_.emplace(account->api_key_sha256, tenant);
+            for (const ActiveKey& held : active_keys(*account)) {
+                service->tenant_by_key_hash_.emplace(held.sha256, tenant);
             }
         }
     }
@@ -241,7 +241,9 @@ void ProjectionRunner::take_tombstone(const rd_kafka_message_t& message, Project
         return;
     }
     if (const auto found = accounts_.find(key); found != accounts_.end()) {
-        tenant_by_key_hash_.erase(found->second.api_key_sha256);
+        for (const ActiveKey& held : active_keys(found->second)) {
+            tenant_by_key_hash_.erase(std::string(held.sha256));
+        }
         accounts_.erase(found);
     }
     deleted_at_[key] = *deleted_at_us;
@@ -289,20 +291,24 @@ void ProjectionRunner::take_account(const rd_kafka_message_t& message, Projectio
                 options_.accounts_topic, message.partition, message.offset, key);
             return;
         }
-        if (!account->api_key_sha256.empty()) {
-            const auto holder = tenant_by_key_hash_.find(account->api_key_sha256);
+        const std::vector<ActiveKey> keys = active_keys(*account);
+        for (const ActiveKey& held : keys) {
+            const auto holder = tenant_by_key_hash_.find(held.sha256);
             if (holder != tenant_by_key_hash_.end() && holder->second != account->tenant_id) {
                 lock.unlock();
                 return reject_account(message, metrics_.accounts_rejected_key_collision,
-                                      "its api_key_sha256 is the key of tenant '" + holder->second +
-                                          "' (keys are one per tenant)");
+                                      "its key '" + std::string(held.id) +
+                                          "' is a key of tenant '" + holder->second +
+                                          "' (a key belongs to one tenant)");
             }
         }
         if (found != accounts_.end()) {
-            tenant_by_key_hash_.erase(found->second.api_key_sha256);
+            for (const ActiveKey& held : active_keys(found->second)) {
+                tenant_by_key_hash_.erase(std::string(held.sha256));
+            }
         }
-        if (!account->api_key_sha256.empty()) {
-            tenant_by_key_hash_[account->api_key_sha256] = account->tenant_id;
+        for (const ActiveKey& held : keys) {
+            tenant_by_key_hash_[std::string(held.sha256)] = account->tenant_id;
         }
         deleted_at_.erase(account->tenant_id);
         add_version(account->tenant_id, account->effective_from(), *account);
@@ -311,10 +317,11 @@ void ProjectionRunner::take_account(const rd_kafka_message_t& message, Projectio
     }
     batch.accounts.push_back({account->tenant_id, std::string(value), 0, account->effective_from(),
                               account->updated_at_us});
-    spdlog::info("projections: account {}: plan {}, billing anchor day {}, time zone {}, {}",
-                 account->tenant_id, account->plan, account->billing_anchor_day,
-                 account->time_zone.empty() ? "UTC" : account->time_zone,
-                 account->api_key_sha256.empty() ? "no API key" : "API key set");
+    spdlog::info(
+        "projections: account {}: plan {}, billing anchor day {}, time zone {}, {} "
+        "active API key(s)",
+        account->tenant_id, account->plan, account->billing_anchor_day,
+        account->time_zone.empty() ? "UTC" : account->time_zone, active_keys(*account).size());
 }
 
 bool ProjectionRunner::apply_entry(std::string_view encoded, std::uint32_t partition,

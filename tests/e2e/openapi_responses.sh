@@ -303,6 +303,33 @@ poll 90 "the checkout's 40 credits granted once" checkout_granted
 
 # --- admin -------------------------------------------------------------------------------
 admin 200 GET /v1/admin/tenants /v1/admin/tenants
+# Accounts and keys.
+JSON=(-H "Content-Type: application/json")
+admin 201 PUT /v1/admin/accounts/{tenant} /v1/admin/accounts/keyed "${JSON[@]}" \
+    -d '{"plan":"pro","time_zone":"Europe/Paris"}'
+admin 200 PUT /v1/admin/accounts/{tenant} /v1/admin/accounts/keyed "${JSON[@]}" -d '{"plan":"pro"}'
+admin 400 PUT /v1/admin/accounts/{tenant} /v1/admin/accounts/keyed "${JSON[@]}" -d '{"plan":"nope"}'
+tenant 403 PUT /v1/admin/accounts/{tenant} /v1/admin/accounts/keyed "${JSON[@]}" -d '{"plan":"pro"}'
+admin 200 GET /v1/admin/accounts/{tenant} /v1/admin/accounts/acme
+admin 404 GET /v1/admin/accounts/{tenant} /v1/admin/accounts/nobody
+admin 200 GET /v1/admin/accounts '/v1/admin/accounts?limit=1'
+admin 400 GET /v1/admin/accounts '/v1/admin/accounts?limit=0'
+admin 201 POST /v1/tenants/{tenant}/keys /v1/tenants/keyed/keys "${JSON[@]}" \
+    -d '{"name":"ingest-only","scopes":["ingest"]}'
+INGEST_KEY=$(json 'v["key"]')
+INGEST_ID=$(json 'v["id"]')
+admin 400 POST /v1/tenants/{tenant}/keys /v1/tenants/keyed/keys "${JSON[@]}" -d '{"name":"x","scopes":[]}'
+admin 404 POST /v1/tenants/{tenant}/keys /v1/tenants/nobody/keys "${JSON[@]}" \
+    -d '{"name":"x","scopes":["read"]}'
+call 403 GET /v1/tenants/{tenant}/usage /v1/tenants/keyed/usage -H "Authorization: Bearer $INGEST_KEY"
+call 200 GET /v1/whoami /v1/whoami -H "Authorization: Bearer $INGEST_KEY"
+admin 200 GET /v1/tenants/{tenant}/keys /v1/tenants/keyed/keys
+tenant 403 GET /v1/tenants/{tenant}/keys /v1/tenants/keyed/keys
+admin 204 DELETE /v1/tenants/{tenant}/keys/{id} "/v1/tenants/keyed/keys/$INGEST_ID"
+admin 404 DELETE /v1/tenants/{tenant}/keys/{id} /v1/tenants/keyed/keys/key_nope
+call 401 GET /v1/whoami /v1/whoami -H "Authorization: Bearer $INGEST_KEY"
+admin 204 DELETE /v1/admin/accounts/{tenant} /v1/admin/accounts/keyed
+admin 404 DELETE /v1/admin/accounts/{tenant} /v1/admin/accounts/keyed
 admin 200 GET /v1/admin/dead-letters '/v1/admin/dead-letters?limit=5'
 admin 400 GET /v1/admin/dead-letters '/v1/admin/dead-letters?cursor=x'
 tenant 403 GET /v1/admin/dead-letters /v1/admin/dead-letters

@@ -215,19 +215,21 @@ TEST_F(QueryApiTest, UsageCarriesLimitsFlagsOverageAndFreshness) {
     ASSERT_EQ(globex.status, 200) << globex.body;
     const std::string& body = globex.body;
     EXPECT_TRUE(has(body, R"("plan":"free")")) << body;
-    EXPECT_TRUE(has(body,
-                    R"({"meter":"api_calls","used":"85","count":85,"known":true,"limit":"100",)"
-                    R"("thresholds":["0.8","0.95","1"],"remaining":"15",)"
-                    R"("percentage":85,"unlimited":false,"is_warning":true,)"
-                    R"("is_upgrade_suggested":false,"is_blocked":false,"enforcement":"soft","overage_units":"0",)"
-                    R"("overage_cost":"0"})"))
+    EXPECT_TRUE(has(
+        body,
+        R"({"meter":"api_calls","used":"85","count":85,"known":true,"limit":"100",)"
+        R"("thresholds":["0.8","0.95","1"],"remaining":"15",)"
+        R"("percentage":85,"unlimited":false,"is_warning":true,)"
+        R"("is_upgrade_suggested":false,"is_blocked":false,"enforcement":"soft","overage_units":"0",)"
+        R"("overage_cost":"0"})"))
         << body;
-    EXPECT_TRUE(has(body,
-                    R"({"meter":"tokens","used":"10500","count":2,"known":true,"limit":"10000",)"
-                    R"("thresholds":["0.8","0.95","1"],"remaining":"0",)"
-                    R"("percentage":105,"unlimited":false,"is_warning":true,)"
-                    R"("is_upgrade_suggested":true,"is_blocked":true,"enforcement":"soft","overage_units":"500",)"
-                    R"("overage_cost":"0.001"})"))
+    EXPECT_TRUE(has(
+        body,
+        R"({"meter":"tokens","used":"10500","count":2,"known":true,"limit":"10000",)"
+        R"("thresholds":["0.8","0.95","1"],"remaining":"0",)"
+        R"("percentage":105,"unlimited":false,"is_warning":true,)"
+        R"("is_upgrade_suggested":true,"is_blocked":true,"enforcement":"soft","overage_units":"500",)"
+        R"("overage_cost":"0.001"})"))
         << body;
     EXPECT_TRUE(has(body, R"("as_of":{"positions":{)")) << body;
 
@@ -315,7 +317,9 @@ TEST_F(QueryApiTest, AlertsBillingAndAdminTenants) {
     EXPECT_TRUE(has(tenants.body, R"({"tenant_id":"acme","plan":"pro")")) << tenants.body;
     EXPECT_TRUE(has(tenants.body, R"({"tenant_id":"globex","plan":"free")")) << tenants.body;
     auto who = http_get(address_, "/v1/whoami", "acme-key");
-    EXPECT_EQ(who.body, R"({"admin":false,"tenant_id":"acme"})");
+    EXPECT_EQ(
+        who.body,
+        R"({"admin":false,"tenant_id":"acme","key_id":"default","scopes":["read","ingest","admin"]})");
 }
 
 TEST_F(QueryApiTest, AuthErrors) {

@@ -375,10 +375,10 @@ TEST(RateLimit, MemoryIsBoundedByMaxKeys) {
 TEST(ApiKeys, AdminTenantReplacedAndMalformed) {
     ul::ApiKeys keys;
     keys.add_admin_key("root");
-    keys.set_tenant_key_hash("acme", ul::sha256_hex("acme-1"));
+    keys.replace_tenant_keys({{"acme", "default", ul::sha256_hex("acme-1"), ul::kScopesAll}});
     EXPECT_TRUE(keys.find("Bearer root")->admin);
     EXPECT_EQ(keys.find("Bearer acme-1")->tenant_id, "acme");
-    keys.set_tenant_key_hash("acme", ul::sha256_hex("acme-2"));
+    keys.replace_tenant_keys({{"acme", "default", ul::sha256_hex("acme-2"), ul::kScopesAll}});
     EXPECT_FALSE(keys.find("Bearer acme-1"));
     EXPECT_EQ(keys.find("Bearer acme-2")->tenant_id, "acme");
     for (const char* header : {"", "Bearer", "Bearer ", "Basic cm9vdA==", "bearer root", "root"}) {
