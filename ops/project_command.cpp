@@ -226,6 +226,12 @@ void add_api_options(CLI::App& command, ApiArgs& args) {
                     "Admin API key (repeatable; also $UL_ADMIN_KEY); none: one is generated and "
                     "printed")
         ->envname("UL_ADMIN_KEY");
+    command.add_option("--cors-origin", args.cors_origins,
+                       "An origin (https://app.example.com) whose pages may call the API from a "
+                       "browser: answered with Access-Control-Allow-Origin (repeatable)");
+    command.add_option("--frame-ancestors", args.frame_ancestors,
+                       "A CSP frame-ancestors source allowed to embed the dashboard "
+                       "(repeatable; default 'none')");
     command.add_option("--rate-limit", args.requests_per_second, "Requests per second per key")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
@@ -480,6 +486,8 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
     server_options.listen = args.listen;
     server_options.threads = 2;
     server_options.max_connections = args.max_connections;
+    server_options.cors_origins = args.cors_origins;
+    server_options.frame_ancestors = args.frame_ancestors;
     auto server = HttpServer::start(server_options);
     if (!server) {
         return unexpected(server.error());
