@@ -74,7 +74,7 @@ try {
 
   // Sorting by closeness to the limit: descending by default, a click makes it ascending.
   const head = page.locator('#overview-head button[data-sort="closeness"]');
-  check(await page.locator("#overview-head th", { has: head }).getAttribute("aria-sort") === "descending", "closest-to-limit sort is descending by default");
+  check(await page.locator('#overview-head th:has(button[data-sort="closeness"])').getAttribute("aria-sort") === "descending", "closest-to-limit sort is descending by default");
   check(sorted(await closeness(page), "descending"), "rows descend by closeness", (await closeness(page)).join(", "));
   await head.click();
   await page.waitForFunction(() => document.querySelector('#overview-head button[data-sort="closeness"]').closest("th").getAttribute("aria-sort") === "ascending", null, WAIT);
@@ -127,12 +127,21 @@ try {
   check(await page.evaluate(() => document.querySelector("section.meter .bars rect").__mark === true), "chart bars are updated in place (tooltips survive refresh)");
 
   // Hour granularity: x ticks show times.
-  await page.getByLabel("Granularity").selectOption("hour");
+  await page.getByLabel("Granularity", { exact: true }).selectOption("hour");
   await page.waitForFunction(() => [...document.querySelectorAll("section.meter svg.chart .x-tick")].some((t) => /\d:\d\d/.test(t.textContent)), null, WAIT);
   check(true, "the hour switch redraws the charts with times");
-  await page.getByLabel("Granularity").selectOption("day");
+  await page.getByLabel("Granularity", { exact: true }).selectOption("day");
   await page.waitForFunction(() => [...document.querySelectorAll("section.meter svg.chart .x-tick")].every((t) => !/\d:\d\d/.test(t.textContent)), null, WAIT);
-  check(await page.getByLabel("From").count() === 1 && await page.getByLabel("To").count() === 1, "the range picker is labelled");
+  // The range picker: the last three UTC days give three daily bars.
+  const day = (offset) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  await page.getByLabel("From", { exact: true }).fill(day(-2));
+  await page.getByLabel("To", { exact: true }).fill(day(0));
+  await page.waitForFunction(() => [...document.querySelectorAll("section.meter svg.chart .bars")].every((g) => g.children.length === 3), null, WAIT);
+  check(true, "from/to limit the charts to the chosen days");
+  await page.getByLabel("From", { exact: true }).fill("");
+  await page.getByLabel("To", { exact: true }).fill("");
+  await page.waitForFunction(() => document.querySelector("section.meter svg.chart .bars").children.length > 3, null, WAIT);
+  check(await page.getByLabel("From", { exact: true }).count() === 1 && await page.getByLabel("To", { exact: true }).count() === 1, "the range picker is labelled");
 
   // Group-by breakdown: demo-pro's tokens by model (the demo plans group tokens by model).
   await page.getByLabel("Tenant", { exact: true }).selectOption("demo-pro");
