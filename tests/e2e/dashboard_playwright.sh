@@ -36,8 +36,28 @@ if [[ ! -f "$PREFIX/node_modules/playwright-core/package.json" ||
 fi
 
 ADMIN=admin-playwright
-up_start --demo --admin-key "$ADMIN"
+up_start --demo --admin-key "$ADMIN" --cors-origin https://app.example.com
 echo "up: $URL"
+# --cors-origin reaches the server: an allowed origin's preflight and GET are answered with
+# Access-Control-Allow-Origin; another origin gets none.
+preflight=$(curl -s -o /dev/null -D - -X OPTIONS -H "Origin: https://app.example.com" \
+    -H "Access-Control-Request-Method: GET" -H "Access-Control-Request-Headers: authorization" \
+    "$URL/v1/tenants/demo-free/usage" | tr -d '\r')
+[[ "$preflight" == "HTTP/1.1 204"* &&
+    "$preflight" == *$'\nAccess-Control-Allow-Origin: https://app.example.com\n'* &&
+    "$preflight" == *$'\nAccess-Control-Allow-Headers: Authorization'* ]] ||
+    fail "preflight from an allowed origin: $preflight"
+allowed=$(curl -s -o /dev/null -D - -H "Origin: https://app.example.com" \
+    -H "Authorization: Bearer demo-free-key" "$URL/v1/tenants/demo-free/usage" | tr -d '\r')
+[[ "$allowed" == "HTTP/1.1 200"* && "$allowed" == *$'\nAccess-Control-Allow-Origin: https://app.example.com\n'* &&
+    "$allowed" == *$'\nX-Content-Type-Options: nosniff\n'* &&
+    "$allowed" == *$'\nContent-Security-Policy: default-src \'none\'; frame-ancestors \'none\'\n'* ]] ||
+    fail "GET from an allowed origin: $allowed"
+other=$(curl -s -o /dev/null -D - -H "Origin: https://evil.example" \
+    -H "Authorization: Bearer demo-free-key" "$URL/v1/tenants/demo-free/usage" | tr -d '\r')
+[[ "$other" == "HTTP/1.1 200"* && "$other" != *Access-Control-Allow-Origin* ]] ||
+    fail "GET from another origin: $other"
+echo "ok: CORS for --cors-origin only; JSON answers carry CSP and nosniff"
 UL_URL="$URL/" UL_ADMIN_KEY="$ADMIN" UL_BIN="$BIN" UL_BOOTSTRAP="$WORK/data/bootstrap" \
     UL_OUT_DIR="$OUT_DIR" UL_CHROMIUM="$CHROMIUM" UL_NODE_MODULES="$PREFIX/node_modules" \
     timeout 300 node "$HERE/dashboard_test.mjs" || fail "dashboard_test.mjs failed"
