@@ -48,13 +48,13 @@ preflight=$(curl -s -o /dev/null -D - -X OPTIONS -H "Origin: https://app.example
     "$preflight" == *$'\nAccess-Control-Allow-Headers: Authorization'* ]] ||
     fail "preflight from an allowed origin: $preflight"
 allowed=$(curl -s -o /dev/null -D - -H "Origin: https://app.example.com" \
-    -H "Authorization: Bearer demo-free-key" "$URL/v1/tenants/demo-free/usage" | tr -d '\r')
+    -H "Authorization: Bearer $ADMIN" "$URL/v1/whoami" | tr -d '\r')
 [[ "$allowed" == "HTTP/1.1 200"* && "$allowed" == *$'\nAccess-Control-Allow-Origin: https://app.example.com\n'* &&
     "$allowed" == *$'\nX-Content-Type-Options: nosniff\n'* &&
     "$allowed" == *$'\nContent-Security-Policy: default-src \'none\'; frame-ancestors \'none\'\n'* ]] ||
     fail "GET from an allowed origin: $allowed"
 other=$(curl -s -o /dev/null -D - -H "Origin: https://evil.example" \
-    -H "Authorization: Bearer demo-free-key" "$URL/v1/tenants/demo-free/usage" | tr -d '\r')
+    -H "Authorization: Bearer $ADMIN" "$URL/v1/whoami" | tr -d '\r')
 [[ "$other" == "HTTP/1.1 200"* && "$other" != *Access-Control-Allow-Origin* ]] ||
     fail "GET from another origin: $other"
 echo "ok: CORS for --cors-origin only; JSON answers carry CSP and nosniff"
