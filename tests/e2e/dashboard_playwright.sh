@@ -20,6 +20,8 @@ e2e_begin
 fail() { up_failure "$@"; }
 command -v npm >/dev/null || fail "npm is missing (ops/install-deps installs it)"
 CHROMIUM=$(command -v chromium || command -v chromium-browser) || fail "chromium is not installed"
+NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
+((NODE_MAJOR >= 20)) || fail "playwright-core 1.65 needs Node >= 20, this is $(node --version)"
 
 LOCK_SHA=$(sha256sum "$HERE/package-lock.json" | cut -c1-16)
 PREFIX=${UL_NPM_CACHE:-$HOME/.cache/usage-ledger/npm}/dashboard-$LOCK_SHA
