@@ -226,6 +226,39 @@ void add_api_options(CLI::App& command, ApiArgs& args) {
                     "Admin API key (repeatable; also $UL_ADMIN_KEY); none: one is generated and "
                     "printed")
         ->envname("UL_ADMIN_KEY");
+    command
+        .add_option("--cors-origin", args.cors_origins,
+                    "An origin (https://app.example.com) whose pages may call the API from a "
+                    "browser: answered with Access-Control-Allow-Origin (repeatable)")
+        ->check(CLI::Validator(
+            [](const std::string& origin) -> std::string {
+                const bool scheme = origin.starts_with("http://") || origin.starts_with("https://");
+                const auto host = origin.substr(origin.find("://") + 3);
+                const bool plain =
+                    !host.empty() &&
+                    host.find_first_not_of(
+                        "abcdefghijklmnopqrstuvwxyz"
+                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == std::string::npos;
+                return scheme && plain
+                           ? ""
+                           : "an origin is scheme://host[:port], no path: not '" + origin + "'";
+            },
+            "ORIGIN"));
+    command
+        .add_option("--frame-ancestors", args.frame_ancestors,
+                    "A CSP frame-ancestors source allowed to embed the dashboard (repeatable; "
+                    "default 'none')")
+        ->check(CLI::Validator(
+            [](const std::string& source) -> std::string {
+                // One CSP source: nothing that would end the directive or start another.
+                const bool bad =
+                    source.empty() || source.find_first_of("; ,\t\r\n") != std::string::npos;
+                return bad ? "a frame-ancestors source is one word ('self', "
+                             "https://app.example.com): not '" +
+                                 source + "'"
+                           : "";
+            },
+            "SOURCE"));
     command.add_option("--rate-limit", args.requests_per_second, "Requests per second per key")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
@@ -487,6 +520,8 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
     server_options.listen = args.listen;
     server_options.threads = 2;
     server_options.max_connections = args.max_connections;
+    server_options.cors_origins = args.cors_origins;
+    server_options.frame_ancestors = args.frame_ancestors;
     auto server = HttpServer::start(server_options);
     if (!server) {
         return unexpected(server.error());

@@ -33,7 +33,9 @@ void add_flush_options(CLI::App& command, FlushPolicy& policy);
 // The query API's options, shared by `project` and `up`.
 struct ApiArgs {
     std::string listen = "127.0.0.1:8080";
-    std::vector<std::string> admin_keys;  // empty: one is generated and printed
+    std::vector<std::string> admin_keys;       // empty: one is generated and printed
+    std::vector<std::string> cors_origins;     // HttpServerOptions::cors_origins
+    std::vector<std::string> frame_ancestors;  // HttpServerOptions::frame_ancestors
     double requests_per_second = 50;
     double burst = 100;
     // Not an option: where admin jobs are kept (<data-dir>/jobs); empty: no jobs API (503).

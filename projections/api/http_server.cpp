@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 
 #include "projections/api/http_metrics.h"
+#include "projections/api/security_headers.h"
 #include "schemas/canonical.h"
 #include "schemas/text.h"
 
@@ -215,6 +216,7 @@ class Session : public std::enable_shared_from_this<Session> {
   private:
     void read() {
         route_ = HttpMetrics::kOther;
+        origin_.reset();
         parser_.emplace();
         parser_->body_limit(server_.options.max_body_bytes);
         parser_->header_limit(16U * 1024U);
@@ -320,6 +322,9 @@ class Session : public std::enable_shared_from_this<Session> {
             request.headers.emplace_back(std::string(field.name_string()),
                                          std::string(field.value()));
         }
+        if (const auto origin = request.header("Origin")) {
+            origin_ = std::string(*origin);
+        }
         beast::error_code ignored;
         const auto endpoint = stream_.socket().remote_endpoint(ignored);
         request.remote = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
@@ -357,6 +362,8 @@ class Session : public std::enable_shared_from_this<Session> {
         server_.metrics.observe(
             route_, response.status,
             static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed.count())));
+        add_security_headers(server_.options.cors_origins, server_.options.frame_ancestors, origin_,
+                             response);
         auto message = std::make_shared<http::response<http::string_body>>(
             static_cast<http::status>(response.status), 11);
         message->set(http::field::server, "usage-ledger");
@@ -413,7 +420,8 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     bool keep_alive_ = false;
-    bool head_ = false;  // the request being answered is a HEAD
+    bool head_ = false;                  // the request being answered is a HEAD
+    std::optional<std::string> origin_;  // the request's Origin header, for CORS
     // The request being answered, for HttpMetrics: its route pattern's index (kOther until
     // routed) and when it was read (headers, then again once the body is in).
     std::size_t route_ = HttpMetrics::kOther;
@@ -560,6 +568,10 @@ void HttpServer::Impl::dispatch(const HttpRequest& request, const HttpReply& rep
                           request.method, request.path);
             reply(json_error(500, "internal", "the server failed to answer; see its log"));
         }
+        return;
+    }
+    if (!allowed.empty() && request.method == "OPTIONS") {
+        reply(preflight_answer(options.cors_origins, request.header("Origin"), allowed));
         return;
     }
     if (!allowed.empty()) {

@@ -2,7 +2,9 @@
 // nothing about usage: routes with "{name}" path segments, JSON errors, keep-alive, a body limit
 // (413, judged from Content-Length before the body is read, and while a chunked body grows),
 // 400 for malformed requests, 404 / 405, 500 for a handler that throws (logged; the server
-// goes on). Every response has Content-Length and Cache-Control: no-store. `Expect: 100-continue`
+// goes on). Every response has Content-Length, Cache-Control: no-store and the security headers
+// of security_headers.h (CSP, nosniff, no-referrer, CORS for allowed origins); OPTIONS on a
+// known path answers a CORS preflight (204). `Expect: 100-continue`
 // is answered 100 Continue once the headers passed those checks. At most max_connections are
 // open at once (see HttpServerOptions: accepting pauses and resumes). Every response is counted
 // by route pattern and status with its latency (request_metrics(), for /metrics).
@@ -96,6 +98,11 @@ struct HttpServerOptions {
     // Either pause is counted (accept_paused_total()) and logged at most once a second.
     std::size_t max_connections = 1000;
     std::chrono::milliseconds accept_retry_delay{100};
+    // Headers on every answer (security_headers.h): origins answered with
+    // Access-Control-Allow-Origin (exact match; empty: no CORS) and the CSP frame-ancestors
+    // sources (empty: 'none'). OPTIONS on a path with routes is a CORS preflight (204).
+    std::vector<std::string> cors_origins;
+    std::vector<std::string> frame_ancestors;
 };
 
 class HttpServer {

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <date/tz.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -10,6 +12,7 @@
 #include "projections/alerts/alerts_reducer.h"
 #include "projections/api/dashboard.h"
 #include "projections/api/process_metrics.h"
+#include "projections/api/security_headers.h"
 #include "projections/counters/quota.h"
 #include "projections/runner/limit_policy.h"
 #include "projections/runner/windows.h"
@@ -497,8 +500,24 @@ HttpResponse QueryApi::usage(const HttpRequest& request, const std::string& tena
     } else {
         body.append("null");
     }
+    body.append(",\"plan_name\":");
+    append_json_string(body, served.plan->name);
     body.append(",\"currency\":");
     append_json_string(body, plans_.currency);
+    body.append(",\"group_by\":{");
+    for (auto group = plans_.group_by.begin(); group != plans_.group_by.end(); ++group) {
+        body.append(group == plans_.group_by.begin() ? "" : ",");
+        append_json_string(body, group->first);
+        body.append(":[");
+        for (std::size_t index = 0; index < group->second.size(); ++index) {
+            body.append(index == 0 ? "" : ",");
+            append_json_string(body, group->second[index]);
+        }
+        body.append("]");
+    }
+    body.append("}");
+    body.append(",\"time_zone\":");
+    append_json_string(body, calendar.zone == nullptr ? std::string("UTC") : calendar.zone->name());
     body.append(",\"period\":\"").append(window_name(*window)).append("\",\"start\":\"");
     body.append(format_rfc3339(period.start_us)).append("\",\"end\":\"");
     body.append(format_rfc3339(period.end_us)).append("\",\"meters\":[");
@@ -985,6 +1004,23 @@ void QueryApi::ingest_route(HttpServer& server, std::string method, const std::s
         });
 }
 
+namespace {
+
+// The dashboard's Content-Security-Policy (without frame-ancestors): same-origin fetches, its
+// inline script by hash.
+std::string dashboard_policy() {
+    const std::string_view page = dashboard_html();
+    const auto open = page.find("<script>");
+    const auto close = page.find("</script>");
+    UL_CHECK(open != std::string_view::npos && close > open, "dashboard.html has no <script>");
+    const auto script = page.substr(open + 8, close - open - 8);
+    return "default-src 'self'; script-src " + csp_sha256_source(script) +
+           "; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri "
+           "'none'; form-action 'none'";
+}
+
+}  // namespace
+
 void QueryApi::install(HttpServer& server) {
     server_ = &server;
     using Params = std::map<std::string, std::string>;
@@ -993,10 +1029,14 @@ void QueryApi::install(HttpServer& server) {
     server.route("GET", "/readyz", [this](const HttpRequest&, const Params&) { return readyz(); });
     server.route("GET", "/metrics",
                  [this](const HttpRequest&, const Params&) { return metrics(); });
-    server.route("GET", "/", [](const HttpRequest&, const Params&) {
+    // The page's one inline script is allowed by its hash; its styles are inline too
+    // ('unsafe-inline' for style-src: the page sets bar widths with style attributes, and CSS
+    // cannot run script). The server appends frame-ancestors (HttpServerOptions).
+    server.route("GET", "/", [policy = dashboard_policy()](const HttpRequest&, const Params&) {
         HttpResponse response;
         response.content_type = "text/html; charset=utf-8";
         response.body = std::string(dashboard_html());
+        response.headers.emplace_back("Content-Security-Policy", policy);
         return response;
     });
     tenant_route(server, "GET", "/v1/tenants/{tenant}/usage",

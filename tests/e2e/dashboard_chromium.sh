@@ -133,12 +133,13 @@ api = json.loads(sys.argv[2])
 class Page(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
-        self.values, self.fills, self.banner, self._field, self._banner = {}, {}, "", None, False
+        self.values, self.raw, self.fills, self.banner, self._field, self._banner = {}, {}, {}, "", None, False
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         cls = a.get("class", "")
         if "data-meter" in a and tag == "b":
             self._field = (a["data-meter"], cls)
+            self.raw[self._field] = a.get("data-value")  # the API's figure; the text is formatted
         if "data-meter" in a and cls.startswith("fill"):
             self.fills[a["data-meter"]] = (cls.split()[1], a.get("style", ""))
         if a.get("id") == "banner" and "hidden" not in a:
@@ -159,14 +160,19 @@ assert 'data-loaded="true"' in dom, "the page never loaded its data"
 errors = []
 for meter in api["meters"]:
     name = meter["meter"]
-    shown_used = page.values.get((name, "used"))
-    shown_limit = page.values.get((name, "limit"))
+    shown_used = page.raw.get((name, "used"))
+    shown_limit = page.raw.get((name, "limit"))
     if shown_used != meter["used"]:
         errors.append(f"{name}: page shows used {shown_used}, API {meter['used']}")
     if shown_limit != meter["limit"]:
         errors.append(f"{name}: page shows limit {shown_limit}, API {meter['limit']}")
+    # Shown with thousands separators (Chromium's default locale here is en-US).
+    for field in ("used", "limit"):
+        want_text = f"{int(meter[field]):,}" if meter[field] is not None else "\u2014"
+        if page.values.get((name, field)) != want_text:
+            errors.append(f"{name}: {field} reads {page.values.get((name, field))!r}, want {want_text!r}")
     shown_remaining = page.values.get((name, "remaining"))
-    want_remaining = "\u2014" if meter["remaining"] is None else meter["remaining"]
+    want_remaining = "\u2014" if meter["remaining"] is None else f"{int(meter['remaining']):,}"
     if shown_remaining != want_remaining:
         errors.append(f"{name}: page shows remaining {shown_remaining}, want {want_remaining}")
     pct = meter["percentage"]
@@ -248,8 +254,8 @@ check_alerts_panel "$WORK/fixed.html" "tenant view"
 render "${URL}#key=demo-free-key" "$WORK/demo1.html" "$WORK/demo1.png"
 sleep 3
 render "${URL}#key=demo-free-key" "$WORK/demo2.html" "$OUT_DIR/dashboard-demo.png"
-grep -o 'class="used" data-meter="[a-z_]*">[^<]*' "$WORK/demo1.html" >"$WORK/used1"
-grep -o 'class="used" data-meter="[a-z_]*">[^<]*' "$WORK/demo2.html" >"$WORK/used2"
+grep -o 'class="used" data-meter="[a-z_]*" data-value="[^"]*"' "$WORK/demo1.html" >"$WORK/used1"
+grep -o 'class="used" data-meter="[a-z_]*" data-value="[^"]*"' "$WORK/demo2.html" >"$WORK/used2"
 [[ -s "$WORK/used1" ]] || fail "the demo tenant's page shows no meters"
 cmp -s "$WORK/used1" "$WORK/used2" && fail "the demo tenant's bars did not move: $(cat "$WORK/used2")"
 echo "demo before: $(tr '\n' ' ' <"$WORK/used1")"

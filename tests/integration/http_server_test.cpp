@@ -2,6 +2,7 @@
 // Asio socket) so the tests control every byte: keep-alive, chunked bodies, malformed requests.
 // Every wait has a deadline; nothing sleeps.
 #include "projections/api/http_server.h"
+#include "projections/api/security_headers.h"
 
 #include <gtest/gtest.h>
 
@@ -311,6 +312,95 @@ TEST(HttpServer, KnownPathWithAnotherMethodIs405WithAllow) {
     EXPECT_EQ(response->status, 405);
     EXPECT_EQ(response->header("allow"), "GET, HEAD, PUT");  // HEAD with every GET
     EXPECT_TRUE(response->body.starts_with(R"({"error":"method_not_allowed")")) << response->body;
+}
+
+TEST(HttpServer, EveryAnswerCarriesSecurityHeaders) {
+    auto server = start_server();
+    ASSERT_TRUE(server);
+    server->route("GET", "/page", [](const ul::HttpRequest&, const ul::HttpParams&) {
+        ul::HttpResponse response;
+        response.content_type = "text/html";
+        response.headers.emplace_back("Content-Security-Policy", "default-src 'self'");
+        return response;
+    });
+    Connection connection(server->address());
+    for (const char* target : {"/page", "/missing"}) {
+        connection.send(get(target, "Origin: https://evil.example\r\n"));
+        const auto response = connection.read();
+        ASSERT_TRUE(response) << target;
+        EXPECT_EQ(response->header("x-content-type-options"), "nosniff") << target;
+        EXPECT_EQ(response->header("referrer-policy"), "no-referrer") << target;
+        EXPECT_EQ(response->header("access-control-allow-origin"), "") << target;  // no CORS
+    }
+    connection.send(get("/page"));
+    auto response = connection.read();
+    ASSERT_TRUE(response);
+    // The page's own policy keeps its directives and gets frame-ancestors 'none' appended.
+    EXPECT_EQ(response->header("content-security-policy"),
+              "default-src 'self'; frame-ancestors 'none'");
+    connection.send(get("/missing"));  // a JSON answer: nothing may run or load
+    response = connection.read();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 404);
+    EXPECT_EQ(response->header("content-security-policy"),
+              "default-src 'none'; frame-ancestors 'none'");
+}
+
+TEST(HttpServer, CorsAnswersOnlyAllowedOriginsAndPreflights) {
+    ul::HttpServerOptions options;
+    options.cors_origins = {"https://app.example.com", "http://localhost:3000"};
+    options.frame_ancestors = {"https://app.example.com"};
+    auto server = start_server(options);
+    ASSERT_TRUE(server);
+    server->route("GET", "/v1/things/{id}", echo);
+    server->route("POST", "/v1/things/{id}", echo);
+    Connection connection(server->address());
+    connection.send(get("/v1/things/1", "Origin: https://app.example.com\r\n"));
+    auto response = connection.read();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->header("access-control-allow-origin"), "https://app.example.com");
+    EXPECT_EQ(response->header("vary"), "Origin");
+    EXPECT_EQ(response->header("content-security-policy"),
+              "default-src 'none'; frame-ancestors https://app.example.com");
+    // Not in the list (a prefix of an allowed origin is not it): no CORS header.
+    connection.send(get("/v1/things/1", "Origin: https://app.example.com.evil.example\r\n"));
+    response = connection.read();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->header("access-control-allow-origin"), "");
+    // A preflight from an allowed origin: 204 with the methods and the Authorization header.
+    connection.send(
+        "OPTIONS /v1/things/1 HTTP/1.1\r\nHost: test\r\nOrigin: http://localhost:3000\r\n"
+        "Access-Control-Request-Method: POST\r\n"
+        "Access-Control-Request-Headers: authorization, content-type\r\n\r\n");
+    response = connection.read();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 204);
+    EXPECT_EQ(response->header("access-control-allow-origin"), "http://localhost:3000");
+    EXPECT_EQ(response->header("access-control-allow-methods"), "GET, HEAD, POST");
+    EXPECT_NE(response->header("access-control-allow-headers").find("Authorization"),
+              std::string::npos);
+    EXPECT_EQ(response->header("allow"), "GET, HEAD, POST, OPTIONS");
+    EXPECT_TRUE(response->body.empty());
+    // From another origin: 204 with Allow, but nothing that lets a browser go on.
+    connection.send(
+        "OPTIONS /v1/things/1 HTTP/1.1\r\nHost: test\r\nOrigin: https://evil.example\r\n\r\n");
+    response = connection.read();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 204);
+    EXPECT_EQ(response->header("access-control-allow-origin"), "");
+    EXPECT_EQ(response->header("access-control-allow-methods"), "");
+    // OPTIONS on an unknown path is still 404.
+    connection.send("OPTIONS /nowhere HTTP/1.1\r\nHost: test\r\n\r\n");
+    response = connection.read();
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 404);
+}
+
+TEST(SecurityHeaders, CspSha256SourceIsBase64OfTheDigest) {
+    // echo -n 'alert(1)' | openssl dgst -sha256 -binary | base64
+    EXPECT_EQ(ul::csp_sha256_source("alert(1)"),
+              "'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='");
 }
 
 TEST(HttpServer, BodyOverTheLimitIs413FromContentLengthBeforeTheBodyIsSent) {
