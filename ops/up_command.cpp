@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "ledger/ledger_service.h"
@@ -25,6 +26,7 @@ namespace ul::ops {
 namespace {
 
 struct UpArgs {
+    KafkaOptions kafka;  // --bootstrap / --bootstrap-file: an existing Kafka, not the embedded one
     std::string data_dir = "data";
     int partitions = 16;
     bool demo = false;
@@ -93,19 +95,34 @@ int run_up(const UpArgs& args) {
         spdlog::error("up: {}", control_secret.error());
         return kExitFailure;
     }
-    auto broker = start_embedded_broker(args.partitions);
-    const std::string bootstrap_file =
-        (std::filesystem::path(args.data_dir) / "bootstrap").string();
-    write_bootstrap_file(bootstrap_file, broker->bootstrap());
-    const RemoveFileOnExit remove_bootstrap_file(bootstrap_file);  // it names a broker we own
+    // The embedded broker (memory only, started empty), or an existing Kafka that outlives us.
+    const bool external = !args.kafka.bootstrap.empty() || !args.kafka.bootstrap_file.empty();
+    std::unique_ptr<kafka::EmbeddedBroker> broker;
+    std::string bootstrap;
+    std::string bootstrap_file;
+    std::optional<RemoveFileOnExit> remove_bootstrap_file;
+    kafka::Properties kafka_settings;
+    if (external) {
+        bootstrap = resolve_bootstrap_or_throw(args.kafka);
+        kafka_settings = kafka_settings_or_throw(args.kafka);
+        bootstrap_file =
+            args.kafka.bootstrap_file.empty() ? "(--bootstrap)" : args.kafka.bootstrap_file;
+    } else {
+        broker = start_embedded_broker(args.partitions);
+        bootstrap = broker->bootstrap();
+        bootstrap_file = (std::filesystem::path(args.data_dir) / "bootstrap").string();
+        write_bootstrap_file(bootstrap_file, bootstrap);
+        remove_bootstrap_file.emplace(bootstrap_file);  // it names a broker we own
+    }
     LedgerServiceOptions ledger_options;
-    ledger_options.bootstrap = broker->bootstrap();
+    ledger_options.bootstrap = bootstrap;
+    ledger_options.kafka_settings = kafka_settings;
     ledger_options.data_dir = args.data_dir;
     ledger_options.assign_all = true;  // one machine, one ledger: no group session to wait out
     ledger_options.validation.strict = !args.lenient;
     ledger_options.validation.max_event_age_us = args.max_event_age_us;
     ledger_options.sync = args.sync;
-    ledger_options.expect_log_resets = true;  // the embedded broker starts empty
+    ledger_options.expect_log_resets = !external;  // the embedded broker starts empty
     ledger_options.now_us = system_now_us;
     CommitWaiter commit_waiter;  // POST /v1/events?wait=committed
     ledger_options.commit_waiter = &commit_waiter;
@@ -131,11 +148,12 @@ int run_up(const UpArgs& args) {
     };
 
     ProjectionServiceOptions projection_options;
-    projection_options.bootstrap = broker->bootstrap();
+    projection_options.bootstrap = bootstrap;
+    projection_options.kafka_settings = kafka_settings;
     projection_options.data_dir = args.data_dir;
     projection_options.assign_all = true;
-    projection_options.heal_from_ledger = true;  // the ledger store is right here
-    projection_options.fresh_broker = true;      // the embedded broker starts empty
+    projection_options.heal_from_ledger = true;   // the ledger store is right here
+    projection_options.fresh_broker = !external;  // the embedded broker starts empty
     projection_options.min_free_disk = args.min_free_disk;
     projection_options.group_by = group_by_of(plans);
     projection_options.plans = plans;
@@ -154,7 +172,8 @@ int run_up(const UpArgs& args) {
         projection_thread->join();
     };
     IngestOptions ingest;
-    ingest.bootstrap = broker->bootstrap();
+    ingest.bootstrap = bootstrap;
+    ingest.kafka_settings = kafka_settings;
     ingest.validation = ledger_options.validation;
     ingest.commit_waiter = &commit_waiter;
     ingest.wait_committed_by_default = true;  // the embedded broker keeps events in memory only
@@ -173,7 +192,7 @@ int run_up(const UpArgs& args) {
     std::unique_ptr<DemoTraffic> demo;
     if (args.demo) {
         DemoOptions demo_options;
-        demo_options.bootstrap = broker->bootstrap();
+        demo_options.bootstrap = bootstrap;
         demo_options.control_secret = *control_secret;
         auto started = DemoTraffic::start(demo_options, plans);
         if (!started) {
@@ -190,7 +209,7 @@ int run_up(const UpArgs& args) {
         "usage-ledger is up.\n"
         "  dashboard:      %s#key=%s\n"
         "  query API:      curl -H 'Authorization: Bearer %s' %sv1/admin/tenants\n"
-        "  embedded Kafka: %s (bootstrap written to %s)\n"
+        "  Kafka:          %s (bootstrap: %s)\n"
         "  state:          %s/ledger and %s/projections (RocksDB)\n"
         "  send events:    %s emit --bootstrap-file %s --tenant acme --meter tokens "
         "--quantity 1500\n"
@@ -201,11 +220,11 @@ int run_up(const UpArgs& args) {
         "'%sv1/events?wait=committed'\n"
         "  ledger counts:  %s stats --data-dir %s\n",
         url.c_str(), api->admin_key.c_str(), api->admin_key.c_str(), url.c_str(),
-        broker->bootstrap().c_str(), bootstrap_file.c_str(), args.data_dir.c_str(),
-        args.data_dir.c_str(), binary.c_str(), bootstrap_file.c_str(), binary.c_str(),
-        bootstrap_file.c_str(), api->admin_key.c_str(), url.c_str(), api->admin_key.c_str(),
-        format_rfc3339(system_now_us()).c_str(), url.c_str(), binary.c_str(),
-        args.data_dir.c_str());
+        (bootstrap + (external ? "" : " (embedded)")).c_str(), bootstrap_file.c_str(),
+        args.data_dir.c_str(), args.data_dir.c_str(), binary.c_str(), bootstrap_file.c_str(),
+        binary.c_str(), bootstrap_file.c_str(), api->admin_key.c_str(), url.c_str(),
+        api->admin_key.c_str(), format_rfc3339(system_now_us()).c_str(), url.c_str(),
+        binary.c_str(), args.data_dir.c_str());
     if (demo) {
         std::printf("  demo tenants:  ");
         for (const auto& tenant : demo->tenants()) {
@@ -216,9 +235,11 @@ int run_up(const UpArgs& args) {
     }
     std::printf("Stop with Ctrl-C.\n");
     std::fflush(stdout);
-    spdlog::info(
-        "up: the embedded broker keeps at most ~5 MiB per partition in memory; the ledger "
-        "drains it continuously into RocksDB");
+    if (!external) {
+        spdlog::info(
+            "up: the embedded broker keeps at most ~5 MiB per partition in memory; the ledger "
+            "drains it continuously into RocksDB");
+    }
     int taken = 0;
     bool failed = false;
     while (taken == 0 && !failed) {
@@ -255,7 +276,15 @@ void add_up_command(CLI::App& app, CommandRunner& run) {
         "the dashboard URL and how to send events. --demo adds traffic from a few tenants.");
     command->add_option("--data-dir", args->data_dir, "Directory for state and the bootstrap file")
         ->capture_default_str();
-    command->add_option("--partitions", args->partitions, "Partitions per topic")
+    add_kafka_options(*command, args->kafka);
+    command->footer(
+        "With --bootstrap or --bootstrap-file, `up` uses that Kafka (its topics made by\n"
+        "`usage-ledger topics create` or `usage-ledger broker`) instead of starting the embedded\n"
+        "broker, and writes no bootstrap file: events acknowledged by that Kafka survive a crash\n"
+        "of `up` and are recorded when it restarts.");
+    command
+        ->add_option("--partitions", args->partitions,
+                     "Partitions per topic of the embedded broker")
         ->check(CLI::Range(1, 256))
         ->capture_default_str();
     command->add_flag("--demo", args->demo,
