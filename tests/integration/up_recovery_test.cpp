@@ -8,7 +8,10 @@
 //   threshold, no abort; when space returns it resumes and the counts are exact;
 // - the projection's disk alone fills (a tmpfs at <data-dir>/projections): the projection stops
 //   with one error and projection_disk_paused 1 while the ledger goes on committing; when space
-//   returns the counters catch up exactly.
+//   returns the counters catch up exactly;
+// - the durability statement (README "Durability: what is safe when"): events answered 200
+//   `wait=committed` survive kill -9 exactly once; events answered 202 `wait=acknowledged` while
+//   the ledger was paused on a full disk were in the embedded broker's memory only and are lost.
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
@@ -393,6 +396,106 @@ TEST(UpRecovery, AFullProjectionDiskPausesOnlyTheProjectionAndItCatchesUpExactly
         ul::test::wait_until([&] { return http_get(address, "/readyz").status == 200; }, 60s))
         << http_get(address, "/readyz").body;
     stop_and_expect_stats(up, data_dir, dir.path(), R"("consumed":200,"accepted":200,)");
+}
+
+constexpr int kCommitted = 200;     // answered 200 wait=committed: in the ledger's RocksDB
+constexpr int kAcknowledged = 120;  // answered 202 wait=acknowledged: in the embedded broker only
+
+// Posts `count` events keyed `prefix`-N and expects every one answered `status` at `http_status`
+// with `durability`.
+void expect_answers(const std::string& address, const std::string& wait, const std::string& prefix,
+                    int count, const std::string& when, int http_status,
+                    const std::string& durability, const std::string& status) {
+    const auto reply = post_events(address, wait, ndjson(prefix, count, when));
+    ASSERT_EQ(reply.status, http_status) << reply.body.substr(0, 2000);
+    EXPECT_TRUE(has(reply.body, R"({"durability":")" + durability + "\"")) << reply.body;
+    EXPECT_EQ(occurrences(reply.body, R"("status":")" + status + "\""),
+              static_cast<std::size_t>(count))
+        << reply.body.substr(0, 2000);
+}
+
+// Before the crash: `kept-*` answered 200 committed; then the disk fills and the ledger pauses
+// (it polls nothing while `ledger_disk_paused` is 1), so `lost-*`, answered 202, can only be in
+// the embedded broker's memory when up is killed. No timing decides which events commit.
+void commit_pause_acknowledge_kill(ChildProcess& up, const Tmpfs& disk,
+                                   const std::filesystem::path& ballast, const std::string& when) {
+    const std::string address = start_address(up);
+    ASSERT_FALSE(address.empty()) << up.stderr_text();
+    ASSERT_NO_FATAL_FAILURE(
+        expect_answers(address, "committed", "kept", kCommitted, when, 200, "ledger", "accepted"));
+    ASSERT_TRUE(disk.fill_until_free(ballast, 64ULL << 20U));
+    ASSERT_TRUE(ul::test::wait_until(
+        [&] { return has(http_get(address, "/metrics").body, "\nledger_disk_paused 1\n"); }, 60s))
+        << up.stderr_text();
+    ASSERT_NO_FATAL_FAILURE(expect_answers(address, "acknowledged", "lost", kAcknowledged, when,
+                                           202, "kafka", "queued"));
+    up.signal(SIGKILL);
+    ASSERT_TRUE(up.wait(30s).has_value());
+}
+
+// What `name` prints for this ledger; it must exit 0.
+std::string ledger_tool(const std::string& name, const std::vector<std::string>& tail,
+                        const std::filesystem::path& cwd) {
+    std::vector<std::string> argv = {UL_BINARY};
+    argv.insert(argv.end(), tail.begin(), tail.end());
+    auto out = ul::test::run_and_capture(name, argv, cwd, 60s);
+    EXPECT_TRUE(out.has_value()) << name << " failed; see its log in " << cwd;
+    return out.value_or("");
+}
+
+// The ledger holds every `kept-*` event once and no `lost-*` one, and verifies.
+void expect_only_committed_in_ledger(const std::string& data_dir,
+                                     const std::filesystem::path& cwd) {
+    const std::string stats = ledger_tool("stats", {"stats", "--data-dir", data_dir}, cwd);
+    EXPECT_TRUE(has(stats, "{\"consumed\":" + std::to_string(kCommitted) +
+                               ",\"accepted\":" + std::to_string(kCommitted) + ","))
+        << stats;
+    const std::string entries =
+        ledger_tool("export", {"export", "ledger", "--data-dir", data_dir}, cwd);
+    EXPECT_EQ(occurrences(entries, R"("idempotency_key":"kept-)"),
+              static_cast<std::size_t>(kCommitted));
+    EXPECT_EQ(occurrences(entries, R"("idempotency_key":"lost-)"), 0U);
+    const std::string verify = ledger_tool("verify", {"verify", "--data-dir", data_dir}, cwd);
+    EXPECT_TRUE(has(verify, "{\"ok\":true,\"entries\":" + std::to_string(kCommitted) + ","))
+        << verify;
+}
+
+TEST(UpRecovery, CommittedAnswersSurviveKill9AndAcknowledgedOnesDieWithTheEmbeddedBroker) {
+    TempDir dir;
+    Tmpfs disk(dir.path() / "disk", 512);
+    if (!disk.mounted()) {
+        if (std::getenv("CI") != nullptr) {
+            FAIL() << "cannot mount a tmpfs: " << disk.error();
+        }
+        GTEST_SKIP() << "cannot mount a tmpfs (" << disk.error() << "); run as root";
+    }
+    const std::string data_dir = (dir.path() / "disk" / "data").string();
+    const std::filesystem::path ballast = dir.path() / "disk" / "ballast";
+    const std::string when = ul::test::utc_now_rfc3339();
+    const auto argv = up_argv(data_dir, {"--min-free-disk", "96MiB"});
+    {
+        ChildProcess up("up-before", argv, dir.path());
+        ASSERT_NO_FATAL_FAILURE(commit_pause_acknowledge_kill(up, disk, ballast, when));
+    }
+    std::filesystem::remove(ballast);
+    ChildProcess up("up-after", argv, dir.path());
+    const std::string address = start_address(up);
+    ASSERT_FALSE(address.empty()) << up.stderr_text();
+    ASSERT_TRUE(
+        ul::test::wait_until([&] { return http_get(address, "/readyz").status == 200; }, 120s))
+        << http_get(address, "/readyz").body << up.stderr_text();
+    for (const auto& tenant : kTenants) {
+        EXPECT_EQ(used_at(address, tenant, when), kCommitted / std::ssize(kTenants)) << tenant;
+    }
+    expect_only_committed_in_ledger(data_dir, dir.path());
+    // Sent again: the committed ones are duplicates (their dedup state survived too), the
+    // acknowledged ones are new to the ledger.
+    expect_answers(address, "committed", "kept", kCommitted, when, 200, "ledger", "duplicate");
+    expect_answers(address, "committed", "lost", kAcknowledged, when, 200, "ledger", "accepted");
+    stop_and_expect_stats(up, data_dir, dir.path(),
+                          "{\"consumed\":" + std::to_string(2 * kCommitted + kAcknowledged) +
+                              ",\"accepted\":" + std::to_string(kCommitted + kAcknowledged) +
+                              ",\"duplicate\":" + std::to_string(kCommitted) + ",");
 }
 
 }  // namespace
