@@ -522,6 +522,7 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
     server_options.max_connections = args.max_connections;
     server_options.cors_origins = args.cors_origins;
     server_options.frame_ancestors = args.frame_ancestors;
+    server_options.defer_accepting = true;  // until every route below is installed
     auto server = HttpServer::start(server_options);
     if (!server) {
         return unexpected(server.error());
@@ -561,6 +562,7 @@ Result<RunningApi, std::string> start_api(const ApiArgs& args, PlanBook plans,
         spdlog::info("api: generated admin key {} (give --admin-key or $UL_ADMIN_KEY to choose)",
                      running.admin_key);
     }
+    running.server->start_accepting();  // every route is installed
     return running;
 }
 

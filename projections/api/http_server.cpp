@@ -180,8 +180,19 @@ struct HttpServer::Impl {
     Accepting accepting = Accepting::running;
     std::size_t open_connections = 0;
     std::uint64_t accept_paused_total = 0;
+    // Connections waiting for a request's header (keep-alive between requests, or a client that
+    // connected and sent nothing whole yet), by when they began to wait: at max_connections the
+    // longest waiting one is closed to admit the new one (e.g. /healthz), so idle connections
+    // never lock the server out. Under accept_mutex.
+    std::map<std::uint64_t, std::weak_ptr<Session>> waiting_sessions;
+    std::uint64_t next_wait = 1;
+    std::uint64_t idle_closed_total = 0;
     std::optional<std::chrono::steady_clock::time_point> last_accept_log;
     std::optional<asio::steady_timer> accept_retry_timer{std::in_place, *io};
+    // Keeps the threads running while nothing is pending: every connection awaiting an async
+    // handler's reply and accepting paused at the limit (the reply is posted later). stop() ends
+    // them with io->stop().
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
     std::vector<std::thread> threads;
     std::vector<Route> routes;
     HttpMetrics metrics;  // every answered request, by route pattern
@@ -193,7 +204,17 @@ struct HttpServer::Impl {
     void on_accept(beast::error_code error, tcp::socket socket);
     void pause_accepting(Accepting why, const std::string& reason);  // accept_mutex held
     bool may_log_accept_problem();                                   // accept_mutex held
-    void connection_closed();  // by ~Session: resumes accepting paused at the limit
+    // by ~Session (`waiting`: its entry in waiting_sessions, 0 if none): resumes accepting paused
+    // at the limit
+    void connection_closed(std::uint64_t waiting);
+    // A session begins (returns its key) or ends waiting for a request's header. `after_request`:
+    // it answered one (not its first wait, right after accept): accepting paused because every
+    // connection was busy resumes, since this one can now make room.
+    std::uint64_t begin_waiting(const std::shared_ptr<Session>& session, bool after_request);
+    void end_waiting(std::uint64_t waiting);
+    // At the limit: the longest waiting session, taken off the list (the caller closes it once
+    // accept_mutex is released); null when none waits.
+    std::shared_ptr<Session> take_longest_waiting();  // accept_mutex held
     // Routes `request`; calls `reply` exactly once.
     void dispatch(const HttpRequest& request, const HttpReply& reply) const;
 };
@@ -204,7 +225,14 @@ class Session : public std::enable_shared_from_this<Session> {
   public:
     Session(tcp::socket socket, HttpServer::Impl& server)
         : stream_(std::move(socket)), server_(server) {}
-    ~Session() { server_.connection_closed(); }
+    ~Session() { server_.connection_closed(waiting_); }
+    // Closes the connection while it waits for a request (the server is at its limit).
+    void close_idle() {
+        asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+            beast::error_code ignored;
+            self->stream_.socket().close(ignored);  // the pending read ends: operation_aborted
+        });
+    }
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 
@@ -221,11 +249,14 @@ class Session : public std::enable_shared_from_this<Session> {
         parser_->body_limit(server_.options.max_body_bytes);
         parser_->header_limit(16U * 1024U);
         stream_.expires_after(server_.options.idle_timeout);
+        waiting_ = server_.begin_waiting(shared_from_this(), answered_ > 0);
         http::async_read_header(stream_, buffer_, *parser_,
                                 beast::bind_front_handler(&Session::on_header, shared_from_this()));
     }
 
     void on_header(beast::error_code error, std::size_t /*bytes*/) {
+        server_.end_waiting(waiting_);
+        waiting_ = 0;
         started_ = std::chrono::steady_clock::now();  // for a request refused before its body
         if (error) {
             fail(error);
@@ -387,6 +418,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                   self->close();
                                   return;
                               }
+                              ++self->answered_;
                               self->read();
                           });
     }
@@ -428,6 +460,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::array<char, 16384> scratch_{};
     std::size_t drained_ = 0;
+    std::uint64_t waiting_ = 0;   // the key in server_.waiting_sessions while waiting, else 0
+    std::uint64_t answered_ = 0;  // requests answered on this connection
 };
 
 }  // namespace
@@ -456,13 +490,24 @@ void HttpServer::Impl::on_accept(beast::error_code error, tcp::socket socket) {
     }
     if (!error) {
         bool again = true;
+        std::shared_ptr<Session> idle;  // closed to make room
         {
             std::lock_guard lock(accept_mutex);
             ++open_connections;
-            if (open_connections >= options.max_connections) {
-                pause_accepting(Accepting::at_limit, "max_connections reached");
+            // Past the limit, the connection that waited longest for a request makes room for
+            // this one; at the limit with none waiting, accepting pauses until one waits or
+            // closes. So at most max_connections + 1 are open, for a moment.
+            if (open_connections > options.max_connections) {
+                idle = take_longest_waiting();
+            }
+            if (open_connections >= options.max_connections && waiting_sessions.empty()) {
+                pause_accepting(Accepting::at_limit,
+                                "max_connections reached and every connection is busy");
                 again = false;
             }
+        }
+        if (idle) {
+            idle->close_idle();
         }
         std::make_shared<Session>(std::move(socket), *this)->start();
         if (again) {
@@ -521,9 +566,48 @@ void HttpServer::Impl::pause_accepting(Accepting why, const std::string& reason)
     }
 }
 
-void HttpServer::Impl::connection_closed() {
+std::uint64_t HttpServer::Impl::begin_waiting(const std::shared_ptr<Session>& session,
+                                              bool after_request) {
+    std::uint64_t key = 0;
     {
         std::lock_guard lock(accept_mutex);
+        key = next_wait++;
+        waiting_sessions.emplace(key, session);
+        if (!after_request || stopped.load() || accepting != Accepting::at_limit) {
+            return key;
+        }
+        accepting = Accepting::running;
+    }
+    asio::post(*io, [this] {
+        if (!stopped.load()) {
+            accept();
+        }
+    });
+    return key;
+}
+
+void HttpServer::Impl::end_waiting(std::uint64_t waiting) {
+    std::lock_guard lock(accept_mutex);
+    waiting_sessions.erase(waiting);
+}
+
+std::shared_ptr<Session> HttpServer::Impl::take_longest_waiting() {
+    while (!waiting_sessions.empty()) {
+        const auto oldest = waiting_sessions.begin();
+        std::shared_ptr<Session> session = oldest->second.lock();
+        waiting_sessions.erase(oldest);
+        if (session) {
+            ++idle_closed_total;
+            return session;
+        }
+    }
+    return nullptr;
+}
+
+void HttpServer::Impl::connection_closed(std::uint64_t waiting) {
+    {
+        std::lock_guard lock(accept_mutex);
+        waiting_sessions.erase(waiting);
         UL_CHECK(open_connections > 0, "a connection closed that was never counted");
         --open_connections;
         if (stopped.load() || accepting == Accepting::running ||
@@ -640,9 +724,8 @@ Result<std::unique_ptr<HttpServer>, std::string> HttpServer::start(HttpServerOpt
     }
     const auto bound = impl.acceptor->local_endpoint();
     impl.address = bound.address().to_string() + ":" + std::to_string(bound.port());
-    impl.accept();
-    for (std::size_t index = 0; index < std::max<std::size_t>(1, impl.options.threads); ++index) {
-        impl.threads.emplace_back([&impl] { impl.io->run(); });
+    if (!impl.options.defer_accepting) {
+        server->start_accepting();
     }
     return server;
 }
@@ -653,6 +736,22 @@ HttpServer::~HttpServer() {
 
 std::string HttpServer::address() const {
     return impl_->address;
+}
+
+void HttpServer::start_accepting() {
+    // The threads start with the first accept pending and the work guard held.
+    Impl& impl = *impl_;
+    UL_CHECK(impl.threads.empty(), "start_accepting called twice");
+    impl.accept();
+    impl.work.emplace(impl.io->get_executor());
+    for (std::size_t index = 0; index < std::max<std::size_t>(1, impl.options.threads); ++index) {
+        impl.threads.emplace_back([&impl] { impl.io->run(); });
+    }
+}
+
+std::uint64_t HttpServer::idle_closed_total() const {
+    std::lock_guard lock(impl_->accept_mutex);
+    return impl_->idle_closed_total;
 }
 
 std::uint64_t HttpServer::accept_paused_total() const {
@@ -705,6 +804,7 @@ void HttpServer::stop() {
         thread.join();
     }
     impl_->threads.clear();
+    impl_->work.reset();
     // No thread runs the io_context now. Sessions awaiting a reply go first, then the listening
     // socket, then the io_context with every pending operation: each connection is closed, so a
     // connected client sees the end of the stream instead of waiting for the destructor.

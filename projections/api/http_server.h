@@ -87,16 +87,23 @@ struct HttpServerOptions {
     std::size_t max_body_bytes = 1U << 20U;  // larger: 413 {"error":"request_too_large",…}
     std::size_t threads = 1;
     std::chrono::seconds idle_timeout{30};
-    // Connections open at once. At the limit the server stops accepting (new connections wait
-    // in the kernel's listen backlog, not refused) and resumes as soon as one closes; idle
-    // keep-alive connections close after `idle_timeout`, so a waiting client (e.g. /healthz) is
-    // served within that time at worst. start() lowers it to half the process's soft
+    // Connections open at once. A connection accepted past the limit closes the connection that
+    // has waited longest for a request (an idle keep-alive connection, or one that has not sent
+    // a whole header yet), so idle connections never lock clients such as /healthz out
+    // (idle_closed_total(); at most max_connections + 1 are open for that moment). Only when
+    // every connection is busy with a request does the server stop accepting (new connections
+    // wait in the kernel's listen backlog, not refused) until one waits for a request again or
+    // closes. start() lowers it to half the process's soft
     // RLIMIT_NOFILE when that is smaller, leaving the other half to RocksDB, Kafka and logs.
     // When accept() still fails for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
     // ENOMEM: other parts of the process used them), accepting pauses for
     // `accept_retry_delay` (or until a connection closes) instead of retrying at once.
     // Either pause is counted (accept_paused_total()) and logged at most once a second.
     std::size_t max_connections = 1000;
+    // true: start() binds and listens but accepts nothing until start_accepting(), so that no
+    // client meets a server whose routes are not all installed yet (it would answer 404).
+    // Connections made meanwhile wait in the listen backlog.
+    bool defer_accepting = false;
     std::chrono::milliseconds accept_retry_delay{100};
     // Headers on every answer (security_headers.h): origins answered with
     // Access-Control-Allow-Origin (exact match; empty: no CORS) and the CSP frame-ancestors
@@ -122,6 +129,10 @@ class HttpServer {
 
     // Times accepting paused: at max_connections, or accept() out of descriptors or memory.
     std::uint64_t accept_paused_total() const;
+    // With defer_accepting: begins accepting (once every route is installed). Thread-safe.
+    void start_accepting();
+    // Idle connections closed to admit a new one at max_connections.
+    std::uint64_t idle_closed_total() const;
     std::size_t open_connections() const;  // accepted and not yet closed
     std::size_t max_connections() const;   // the limit in force (after start() lowered it)
     // Requests answered, by route pattern and status, and their latency (for /metrics).

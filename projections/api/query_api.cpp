@@ -437,6 +437,10 @@ HttpResponse QueryApi::metrics() const {
                              "The connection limit in force");
         append_metric_sample(response.body, "http_connections_max", "",
                              static_cast<std::uint64_t>(server_->max_connections()));
+        append_metric_header(response.body, "http_idle_connections_closed_total", "counter",
+                             "Idle connections closed to admit a new one at max_connections.");
+        append_metric_sample(response.body, "http_idle_connections_closed_total", "",
+                             server_->idle_closed_total());
         append_metric_header(response.body, "http_accept_paused_total", "counter",
                              "Times accepting paused: at the connection limit or out of "
                              "descriptors");

@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -131,7 +132,7 @@ std::unique_ptr<ul::HttpServer> start_server(ul::HttpServerOptions options = {})
     return started;
 }
 
-TEST(HttpLimits, AtMaxConnectionsTheNextConnectionWaitsAndIsServedOnceOneCloses) {
+TEST(HttpLimits, AtMaxConnectionsTheLongestIdleConnectionMakesRoom) {
     constexpr std::size_t kLimit = 20;
     ul::HttpServerOptions options;
     options.max_connections = kLimit;
@@ -146,28 +147,79 @@ TEST(HttpLimits, AtMaxConnectionsTheNextConnectionWaitsAndIsServedOnceOneCloses)
         ASSERT_TRUE(answer) << "connection " << index;
         EXPECT_EQ(answer->status, 200);
     }
-    EXPECT_EQ(server->open_connections(), kLimit);
-    EXPECT_EQ(server->accept_paused_total(), 1U);
-
-    // The next connection completes its handshake (the kernel's backlog) but is not served...
-    Connection waiting(server->address());
-    waiting.send(get("/healthz"));
-    EXPECT_FALSE(waiting.readable_within(500ms));
-    EXPECT_EQ(server->open_connections(), kLimit);
-    // ...until one of the idle connections closes.
-    idle.front().reset();
-    const auto answer = waiting.read();
+    // The next connection is served at once: an idle keep-alive connection is closed for it.
+    Connection next(server->address());
+    next.send(get("/healthz"));
+    const auto answer = next.read();
     ASSERT_TRUE(answer);
-    EXPECT_EQ(answer->status, 200);
     EXPECT_EQ(answer->body, R"({"status":"ok"})");
-    EXPECT_EQ(server->open_connections(), kLimit);
-    // The others are still served on their connections.
-    idle.back()->send(get("/healthz"));
-    ASSERT_TRUE(idle.back()->read());
-    // Closing them all brings the count back to nothing.
+    EXPECT_EQ(server->idle_closed_total(), 1U);
+    EXPECT_EQ(server->accept_paused_total(), 0U);
+    // Exactly one idle connection was closed (the one that had waited longest); the others are
+    // still served on their connections.
+    std::size_t closed = 0;
+    for (auto& connection : idle) {
+        try {
+            connection->send(get("/healthz"));
+            closed += connection->read() ? 0 : 1;
+        } catch (const boost::system::system_error&) {  // reset by the server: closed too
+            ++closed;
+        }
+    }
+    EXPECT_EQ(closed, 1U);
     idle.clear();
     EXPECT_TRUE(wait_until([&] { return server->open_connections() == 1; }, 10s))
         << server->open_connections();
+}
+
+TEST(HttpLimits, AtMaxConnectionsAllBusyTheNextWaitsUntilOneIsIdle) {
+    constexpr std::size_t kLimit = 5;
+    ul::HttpServerOptions options;
+    options.max_connections = kLimit;
+    auto server = start_server(options);
+    ASSERT_TRUE(server);
+    std::mutex held_mutex;
+    std::vector<ul::HttpReply> held;  // requests answered only when the test says so
+    server->route_async(
+        "GET", "/hold",
+        [&](const ul::HttpRequest&, const ul::HttpParams&, const ul::HttpReply& reply) {
+            std::lock_guard lock(held_mutex);
+            held.push_back(reply);
+        });
+    // One by one, each held before the next connects: when the last is accepted, none waits.
+    std::vector<std::unique_ptr<Connection>> busy;
+    for (std::size_t index = 0; index < kLimit; ++index) {
+        busy.push_back(std::make_unique<Connection>(server->address()));
+        busy.back()->send(get("/hold"));
+        ASSERT_TRUE(wait_until(
+            [&] {
+                std::lock_guard lock(held_mutex);
+                return held.size() == index + 1;
+            },
+            10s));
+    }
+    EXPECT_EQ(server->accept_paused_total(), 1U);
+    // Every connection is busy: the next one completes its handshake (the kernel's backlog) but
+    // is not served...
+    Connection waiting(server->address());
+    waiting.send(get("/healthz"));
+    EXPECT_FALSE(waiting.readable_within(500ms));
+    // ...until one request is answered: its connection turns idle and is closed for the new one.
+    {
+        std::lock_guard lock(held_mutex);
+        ul::HttpResponse response;
+        response.body = R"({"held":true})";
+        held.front()(response);
+    }
+    ASSERT_TRUE(busy.front()->read());
+    const auto answer = waiting.read();
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, 200);
+    EXPECT_EQ(server->idle_closed_total(), 1U);
+    std::lock_guard lock(held_mutex);
+    for (std::size_t index = 1; index < held.size(); ++index) {
+        held[index](ul::HttpResponse{});
+    }
 }
 
 TEST(HttpLimits, MaxConnectionsZeroIsRefusedAtStart) {
