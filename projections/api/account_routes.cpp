@@ -372,8 +372,8 @@ HttpResponse QueryApi::delete_account(const std::string& tenant) {
 void QueryApi::install_accounts(HttpServer& server) {
     using Params = std::map<std::string, std::string>;
     // Admin-key routes: the accounts.
-    auto admin_route = [this, &server](std::string method, std::string pattern, auto handler) {
-        server.route(std::move(method), std::move(pattern),
+    auto admin_route = [this, &server](const char* method, const char* pattern, auto handler) {
+        server.route(method, pattern,
                      [this, handler](const HttpRequest& request, const Params& params) {
                          if (auto denied = authorize(request, nullptr)) {
                              return *denied;

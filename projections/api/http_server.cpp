@@ -499,6 +499,13 @@ void HttpServer::Impl::on_accept(beast::error_code error, tcp::socket socket) {
             // closes. So at most max_connections + 1 are open, for a moment.
             if (open_connections > options.max_connections) {
                 idle = take_longest_waiting();
+                if (idle && may_log_accept_problem()) {
+                    spdlog::warn(
+                        "http: at max_connections {}: closing the connection idle the "
+                        "longest to admit a new one ({} so far; logged at most once a "
+                        "second)",
+                        options.max_connections, idle_closed_total);
+                }
             }
             if (open_connections >= options.max_connections && waiting_sessions.empty()) {
                 pause_accepting(Accepting::at_limit,
