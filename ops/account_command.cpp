@@ -128,35 +128,6 @@ int call_api(ApiArgs api, HttpMethod method, const std::string& path, std::strin
     return kExitFailure;
 }
 
-// The PUT /v1/admin/accounts/{tenant} body for `account`: everything but the tenant (the path),
-// the version's time (the server's) and the keys (kept by the server).
-std::string put_body(const Account& account) {
-    std::string out = "{\"plan\":";
-    append_json_string(out, account.plan);
-    out += ",\"billing_anchor_day\":" + std::to_string(account.billing_anchor_day);
-    out += ",\"time_zone\":";
-    append_json_string(out, account.time_zone);
-    out += ",\"stripe_customer_id\":";
-    append_json_string(out, account.stripe_customer_id);
-    if (account.effective_at_us != 0) {
-        out += ",\"effective_at\":\"" + format_rfc3339(account.effective_at_us) + "\"";
-    }
-    out += ",\"alert_rules\":[";
-    for (std::size_t index = 0; index < account.alert_rules.size(); ++index) {
-        out += index == 0 ? "" : ",";
-        append_alert_rule_json(account.alert_rules[index], out);
-    }
-    out += "]";
-    if (!account.alert_webhook_url.empty()) {
-        out += ",\"alert_webhook\":{\"url\":";
-        append_json_string(out, account.alert_webhook_url);
-        out += ",\"secret\":";
-        append_json_string(out, account.alert_webhook_secret);
-        out += "}";
-    }
-    return out + "}";
-}
-
 int run_account_set(AccountArgs args) {
     if (!args.api.url.empty() && (!args.api_key.empty() || !args.account.api_key_sha256.empty())) {
         throw UsageError(
@@ -222,7 +193,7 @@ int run_account_set(AccountArgs args) {
     }
     if (!args.api.url.empty()) {  // the server checks the plan against its own plans file
         return call_api(args.api, HttpMethod::put, "/v1/admin/accounts/" + args.account.tenant_id,
-                        put_body(args.account));
+                        account_put_json(args.account));
     }
     const std::string secret = secret_or_throw(args);
     if (const int published = publish(args, signed_account_record(secret, args.account));

@@ -205,26 +205,29 @@ int run_up(const UpArgs& args) {
     std::error_code ignored;
     const std::string binary = std::filesystem::read_symlink("/proc/self/exe", ignored).string();
     const std::string url = "http://" + api->server->address() + "/";
+    const std::string emit_kafka = external && args.kafka.bootstrap_file.empty()
+                                       ? "--bootstrap " + bootstrap
+                                       : "--bootstrap-file " + bootstrap_file;
     std::printf(
         "usage-ledger is up.\n"
         "  dashboard:      %s#key=%s\n"
         "  query API:      curl -H 'Authorization: Bearer %s' %sv1/admin/tenants\n"
-        "  Kafka:          %s (bootstrap: %s)\n"
+        "  %s %s (bootstrap %s %s)\n"
         "  state:          %s/ledger and %s/projections (RocksDB)\n"
-        "  send events:    %s emit --bootstrap-file %s --tenant acme --meter tokens "
-        "--quantity 1500\n"
-        "  or a file:      %s emit --bootstrap-file %s --file events.jsonl\n"
+        "  send events:    %s emit %s --tenant acme --meter tokens --quantity 1500\n"
+        "  or a file:      %s emit %s --file events.jsonl\n"
         "  then:           curl -H 'Authorization: Bearer %s' '%sv1/tenants/acme/usage'\n"
         "  or over HTTP:   curl -H 'Authorization: Bearer %s' -d '{\"idempotency_key\":\"r1\","
         "\"tenant_id\":\"acme\",\"meter\":\"tokens\",\"quantity\":1500,\"timestamp\":\"%s\"}' "
         "'%sv1/events?wait=committed'\n"
         "  ledger counts:  %s stats --data-dir %s\n",
         url.c_str(), api->admin_key.c_str(), api->admin_key.c_str(), url.c_str(),
-        (bootstrap + (external ? "" : " (embedded)")).c_str(), bootstrap_file.c_str(),
-        args.data_dir.c_str(), args.data_dir.c_str(), binary.c_str(), bootstrap_file.c_str(),
-        binary.c_str(), bootstrap_file.c_str(), api->admin_key.c_str(), url.c_str(),
-        api->admin_key.c_str(), format_rfc3339(system_now_us()).c_str(), url.c_str(),
-        binary.c_str(), args.data_dir.c_str());
+        external ? "Kafka:         " : "embedded Kafka:", bootstrap.c_str(),
+        external ? "read from" : "written to", bootstrap_file.c_str(), args.data_dir.c_str(),
+        args.data_dir.c_str(), binary.c_str(), emit_kafka.c_str(), binary.c_str(),
+        emit_kafka.c_str(), api->admin_key.c_str(), url.c_str(), api->admin_key.c_str(),
+        format_rfc3339(system_now_us()).c_str(), url.c_str(), binary.c_str(),
+        args.data_dir.c_str());
     if (demo) {
         std::printf("  demo tenants:  ");
         for (const auto& tenant : demo->tenants()) {

@@ -547,19 +547,31 @@ SignatureCheck check_tombstone_signature(std::string_view secret, std::string_vi
     return compare_signature(tombstone_signature(secret, key, *deleted_at), signature);
 }
 
-std::string account_json(const Account& account, bool redact) {
-    std::string out = "{\"tenant_id\":";
-    append_json_string(out, account.tenant_id);
-    out += ",\"plan\":";
+namespace {
+
+// The account's JSON; `put`: without what the server owns (tenant_id, api_key_sha256,
+// updated_at, api_keys), as the body of PUT /v1/admin/accounts/{tenant}.
+std::string account_text(const Account& account, bool redact, bool put) {
+    std::string out = "{";
+    if (!put) {
+        out += "\"tenant_id\":";
+        append_json_string(out, account.tenant_id);
+        out += ",";
+    }
+    out += "\"plan\":";
     append_json_string(out, account.plan);
     out += ",\"billing_anchor_day\":" + std::to_string(account.billing_anchor_day);
     out += ",\"time_zone\":";
     append_json_string(out, account.time_zone);
-    out += ",\"api_key_sha256\":";
-    append_json_string(out, account.api_key_sha256);
+    if (!put) {
+        out += ",\"api_key_sha256\":";
+        append_json_string(out, account.api_key_sha256);
+    }
     out += ",\"stripe_customer_id\":";
     append_json_string(out, account.stripe_customer_id);
-    out += ",\"updated_at\":\"" + format_rfc3339(account.updated_at_us) + "\"";
+    if (!put) {
+        out += ",\"updated_at\":\"" + format_rfc3339(account.updated_at_us) + "\"";
+    }
     if (account.effective_at_us != 0) {
         out += ",\"effective_at\":\"" + format_rfc3339(account.effective_at_us) + "\"";
     }
@@ -580,7 +592,7 @@ std::string account_json(const Account& account, bool redact) {
                         : std::string_view(account.alert_webhook_secret));
         out += "}";
     }
-    if (!account.api_keys.empty()) {
+    if (!put && !account.api_keys.empty()) {
         out += ",\"api_keys\":[";
         for (std::size_t index = 0; index < account.api_keys.size(); ++index) {
             const ApiKeyRecord& key = account.api_keys[index];
@@ -602,6 +614,16 @@ std::string account_json(const Account& account, bool redact) {
     }
     out += "}";
     return out;
+}
+
+}  // namespace
+
+std::string account_json(const Account& account, bool redact) {
+    return account_text(account, redact, /*put=*/false);
+}
+
+std::string account_put_json(const Account& account) {
+    return account_text(account, /*redact=*/false, /*put=*/true);
 }
 
 }  // namespace ul

@@ -107,6 +107,9 @@ Result<Account, std::string> parse_account(std::string_view json);
 // parse_account(account_json(a)) == a. With `redact` the webhook secret is written as "set" and
 // the keys' hashes are left out (what people and the API see; never parse it back).
 std::string account_json(const Account& account, bool redact = false);
+// The body of PUT /v1/admin/accounts/{tenant} for `account` (projections/api/account_put.h):
+// account_json without what the server owns (tenant_id, api_key_sha256, updated_at, api_keys).
+std::string account_put_json(const Account& account);
 
 // The SHA-256 of an API key as accounts store it: 64 lowercase hex digits.
 std::string sha256_hex(std::string_view text);

@@ -295,16 +295,23 @@ void stop_and_expect_stats(ChildProcess& up, const std::string& data_dir,
     EXPECT_TRUE(has(*stats, expected)) << *stats;
 }
 
+// A test that needs `disk` (a Tmpfs) mounted: CI runs as root and must run it (a failure
+// there); elsewhere it needs a mount of one's own (skipped). A macro: FAIL and GTEST_SKIP return
+// from the test itself.
+#define UL_REQUIRE_TMPFS(disk)                                                              \
+    do {                                                                                    \
+        if (!(disk).mounted()) {                                                            \
+            if (std::getenv("CI") != nullptr) {                                             \
+                FAIL() << "cannot mount a tmpfs: " << (disk).error();                       \
+            }                                                                               \
+            GTEST_SKIP() << "cannot mount a tmpfs (" << (disk).error() << "); run as root"; \
+        }                                                                                   \
+    } while (false)
+
 TEST(UpRecovery, AFullDiskPausesTheLedgerWithOneErrorAndItResumesExactly) {
     TempDir dir;
     Tmpfs disk(dir.path() / "disk", 512);
-    if (!disk.mounted()) {
-        // CI runs as root and must run this; elsewhere it needs a mount of one's own.
-        if (std::getenv("CI") != nullptr) {
-            FAIL() << "cannot mount a tmpfs: " << disk.error();
-        }
-        GTEST_SKIP() << "cannot mount a tmpfs (" << disk.error() << "); run as root";
-    }
+    UL_REQUIRE_TMPFS(disk);
     const std::string data_dir = (dir.path() / "disk" / "data").string();
     ChildProcess up("up", up_argv(data_dir, {"--min-free-disk", "96MiB"}), dir.path());
     const std::string address = start_address(up);
@@ -352,12 +359,7 @@ TEST(UpRecovery, AFullProjectionDiskPausesOnlyTheProjectionAndItCatchesUpExactly
     TempDir dir;
     const std::string data_dir = (dir.path() / "data").string();
     Tmpfs disk(dir.path() / "data" / "projections", 512);
-    if (!disk.mounted()) {
-        if (std::getenv("CI") != nullptr) {
-            FAIL() << "cannot mount a tmpfs: " << disk.error();
-        }
-        GTEST_SKIP() << "cannot mount a tmpfs (" << disk.error() << "); run as root";
-    }
+    UL_REQUIRE_TMPFS(disk);
     ChildProcess up("up", up_argv(data_dir, {"--min-free-disk", "96MiB"}), dir.path());
     const std::string address = start_address(up);
     ASSERT_FALSE(address.empty()) << up.stderr_text();
@@ -463,12 +465,7 @@ void expect_only_committed_in_ledger(const std::string& data_dir,
 TEST(UpRecovery, CommittedAnswersSurviveKill9AndAcknowledgedOnesDieWithTheEmbeddedBroker) {
     TempDir dir;
     Tmpfs disk(dir.path() / "disk", 512);
-    if (!disk.mounted()) {
-        if (std::getenv("CI") != nullptr) {
-            FAIL() << "cannot mount a tmpfs: " << disk.error();
-        }
-        GTEST_SKIP() << "cannot mount a tmpfs (" << disk.error() << "); run as root";
-    }
+    UL_REQUIRE_TMPFS(disk);
     const std::string data_dir = (dir.path() / "disk" / "data").string();
     const std::filesystem::path ballast = dir.path() / "disk" / "ballast";
     const std::string when = ul::test::utc_now_rfc3339();

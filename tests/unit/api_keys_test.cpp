@@ -246,6 +246,13 @@ TEST(AccountFromPut, TheBodyIsTheAccountWithoutTenantTimeAndKeys) {
     EXPECT_EQ(account->time_zone, "Europe/Paris");
     EXPECT_EQ(account->updated_at_us, now);
     ASSERT_EQ(account->alert_rules.size(), 1U);
+    // What `account set --url` sends reads back as the account, keys and times aside.
+    ul::Account sent = *account;
+    sent.alert_webhook_url = "https://hooks.example.com/x";
+    sent.alert_webhook_secret = "s3cret";
+    auto read_back = ul::account_from_put("acme", ul::account_put_json(sent), now);
+    ASSERT_TRUE(read_back) << read_back.error();
+    EXPECT_EQ(*read_back, sent);
     // No zone: UTC, said explicitly.
     EXPECT_EQ(ul::account_from_put("acme", R"({"plan":"free"})", now)->time_zone, "UTC");
     // The path's tenant may be repeated.
