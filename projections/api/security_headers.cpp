@@ -1,10 +1,11 @@
 #include "projections/api/security_headers.h"
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
-
-#include "schemas/account.h"  // sha256_hex
 
 namespace ul {
 
@@ -19,31 +20,6 @@ bool allowed_origin(const std::vector<std::string>& cors_origins,
 bool has_header(const HttpResponse& response, std::string_view name) {
     return std::any_of(response.headers.begin(), response.headers.end(),
                        [&](const auto& header) { return header.first == name; });
-}
-
-int hex_digit(char c) {
-    return c <= '9' ? c - '0' : c - 'a' + 10;
-}
-
-std::string base64(const std::string& bytes) {
-    static constexpr std::string_view kAlphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    for (std::size_t index = 0; index < bytes.size(); index += 3) {
-        const std::size_t left = bytes.size() - index;
-        std::uint32_t group = static_cast<std::uint8_t>(bytes[index]) << 16U;
-        if (left > 1) {
-            group |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(bytes[index + 1])) << 8U;
-        }
-        if (left > 2) {
-            group |= static_cast<std::uint8_t>(bytes[index + 2]);
-        }
-        out.push_back(kAlphabet[(group >> 18U) & 63U]);
-        out.push_back(kAlphabet[(group >> 12U) & 63U]);
-        out.push_back(left > 1 ? kAlphabet[(group >> 6U) & 63U] : '=');
-        out.push_back(left > 2 ? kAlphabet[group & 63U] : '=');
-    }
-    return out;
 }
 
 }  // namespace
@@ -101,12 +77,15 @@ HttpResponse preflight_answer(const std::vector<std::string>& cors_origins,
 }
 
 std::string csp_sha256_source(std::string_view text) {
-    const std::string hex = sha256_hex(text);
-    std::string bytes;
-    for (std::size_t index = 0; index + 1 < hex.size(); index += 2) {
-        bytes.push_back(static_cast<char>(hex_digit(hex[index]) * 16 + hex_digit(hex[index + 1])));
-    }
-    return "'sha256-" + base64(bytes) + "'";
+    // OpenSSL: the SHA-256 digest, then standard base64 with padding (what CSP expects).
+    std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
+    SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
+    std::array<unsigned char, 4 * ((SHA256_DIGEST_LENGTH + 2) / 3) + 1> encoded{};
+    const int length = EVP_EncodeBlock(encoded.data(), digest.data(), SHA256_DIGEST_LENGTH);
+    return "'sha256-" +
+           std::string(reinterpret_cast<const char*>(encoded.data()),
+                       static_cast<std::size_t>(length)) +
+           "'";
 }
 
 }  // namespace ul
