@@ -1,7 +1,6 @@
 #include "ops/control_secret.h"
 
 #include <fcntl.h>
-#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "schemas/account.h"  // random_hex
 
 namespace ul::ops {
 namespace {
@@ -24,15 +25,9 @@ bool is_hex_secret(const std::string& text) {
 }
 
 Result<bool, std::string> create_secret_file(const std::string& path) {
-    unsigned char bytes[kSecretBytes];
-    if (RAND_bytes(bytes, static_cast<int>(kSecretBytes)) != 1) {
+    std::string text = random_hex(kSecretBytes);
+    if (text.empty()) {
         return unexpected(std::string("cannot make a control-plane secret: RAND_bytes failed"));
-    }
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string text;
-    for (const unsigned char byte : bytes) {
-        text.push_back(kHex[byte >> 4U]);
-        text.push_back(kHex[byte & 15U]);
     }
     text.push_back('\n');
     const std::string temporary = path + ".tmp." + std::to_string(::getpid());

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <simdjson.h>
 
@@ -483,6 +484,14 @@ std::string sha256_hex(std::string_view text) {
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
     return hex_of(digest, SHA256_DIGEST_LENGTH);
+}
+
+std::string random_hex(std::size_t bytes) {
+    std::vector<unsigned char> raw(bytes);
+    if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) {
+        return {};
+    }
+    return hex_of(raw.data(), raw.size());
 }
 
 std::string hmac_sha256_hex(std::string_view secret, std::string_view message) {

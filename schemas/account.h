@@ -113,6 +113,9 @@ std::string account_put_json(const Account& account);
 
 // The SHA-256 of an API key as accounts store it: 64 lowercase hex digits.
 std::string sha256_hex(std::string_view text);
+// `bytes` bytes of OpenSSL's CSPRNG (RAND_bytes) as lowercase hex; empty if the generator failed.
+// API keys, key ids, the control-plane secret.
+std::string random_hex(std::size_t bytes);
 
 // The signed control plane. A record of usage.accounts counts only when it carries, in the Kafka
 // header `signature`, the HMAC-SHA256 (64 lowercase hex digits) under the control-plane secret

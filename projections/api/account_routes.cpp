@@ -2,7 +2,6 @@
 // (signed, compacted; schemas/account.h): every change here is a new account version published
 // by this process, answered once the projection of this process holds it. Keys are part of the
 // account, stored as SHA-256 hashes; a new key is shown once, in the answer that creates it.
-#include <openssl/rand.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -30,21 +29,6 @@ HttpResponse no_content() {
     response.status = 204;
     response.content_type.clear();
     return response;
-}
-
-// `bytes` random bytes (OpenSSL's CSPRNG) as lowercase hex; empty if the generator failed.
-std::string random_hex(std::size_t bytes) {
-    std::vector<unsigned char> raw(bytes);
-    if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) {
-        return {};
-    }
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (const unsigned char byte : raw) {
-        out.push_back(kHex[byte >> 4U]);
-        out.push_back(kHex[byte & 15U]);
-    }
-    return out;
 }
 
 // Waits (up to 10 s) until `held` says the projection of this process holds the change.
