@@ -740,21 +740,38 @@ Result<std::optional<std::string>, std::string> LedgerStore::read_meta_row(
     return std::optional<std::string>(std::move(value));
 }
 
-Result<bool, std::string> LedgerStore::decide_credit_ops() {
-    for (std::size_t wallet = 0; wallet < wallets_.size(); ++wallet) {
-        const auto& key = wallet_keys_[wallet];
-        auto row = read_meta_row(std::string_view(key.data(), key.size()), "a wallet");
+template <typename Keys, typename Use>
+Result<bool, std::string> LedgerStore::read_meta_rows(const Keys& keys, std::string_view what,
+                                                      const Use& use) const {
+    for (std::size_t index = 0; index < keys.size(); ++index) {
+        const auto& key = keys[index];
+        auto row = read_meta_row(std::string_view(key.data(), key.size()), what);
         if (!row) {
             return unexpected(row.error());
         }
         if (!*row) {
             continue;
         }
-        auto decoded = decode_wallet(**row);
-        if (!decoded) {
-            return unexpected(std::string("the ledger store has a damaged wallet row"));
+        if (auto error = use(index, **row)) {
+            return unexpected(std::move(*error));
         }
-        wallets_[wallet] = std::move(*decoded);
+    }
+    return true;
+}
+
+Result<bool, std::string> LedgerStore::decide_credit_ops() {
+    auto read = read_meta_rows(
+        wallet_keys_, "a wallet",
+        [&](std::size_t wallet, const std::string& row) -> std::optional<std::string> {
+            auto decoded = decode_wallet(row);
+            if (!decoded) {
+                return "the ledger store has a damaged wallet row";
+            }
+            wallets_[wallet] = std::move(*decoded);
+            return std::nullopt;
+        });
+    if (!read) {
+        return read;
     }
     for (const CreditCheck& check : credit_checks_) {
         Decision& decision = decisions_[check.candidate];
@@ -784,21 +801,19 @@ Result<bool, std::string> LedgerStore::decide_credit_ops() {
 }
 
 Result<bool, std::string> LedgerStore::decide_lease_ops() {
-    for (std::size_t cell = 0; cell < lease_cells_.size(); ++cell) {
-        const auto& key = lease_cell_keys_[cell];
-        auto row = read_meta_row(std::string_view(key.data(), key.size()), "a lease row");
-        if (!row) {
-            return unexpected(row.error());
-        }
-        if (!*row) {
-            continue;
-        }
-        auto held = decode_lease_cell(**row);
-        if (!held) {
-            return unexpected("the ledger store has a damaged lease row (" +
-                              std::to_string((*row)->size()) + " bytes)");
-        }
-        lease_cells_[cell].held = std::move(*held);
+    auto read =
+        read_meta_rows(lease_cell_keys_, "a lease row",
+                       [&](std::size_t cell, const std::string& row) -> std::optional<std::string> {
+                           auto held = decode_lease_cell(row);
+                           if (!held) {
+                               return "the ledger store has a damaged lease row (" +
+                                      std::to_string(row.size()) + " bytes)";
+                           }
+                           lease_cells_[cell].held = std::move(*held);
+                           return std::nullopt;
+                       });
+    if (!read) {
+        return read;
     }
     lease_results_.assign(lease_checks_.size(), LeaseResult{});
     decide_leases(lease_checks_, lease_cells_, decisions_, lease_results_);

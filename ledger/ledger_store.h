@@ -217,6 +217,11 @@ class LedgerStore {
     // One meta row (a lease row, a wallet); nullopt when absent. `what` names it in errors.
     Result<std::optional<std::string>, std::string> read_meta_row(std::string_view key,
                                                                   std::string_view what) const;
+    // read_meta_row for each of `keys`, in order: `use(index, row)` takes each present row and
+    // returns an error text (which ends the reading) or nullopt.
+    template <typename Keys, typename Use>
+    Result<bool, std::string> read_meta_rows(const Keys& keys, std::string_view what,
+                                             const Use& use) const;
     // Credits: the wallets of the batch's credit operations, decided in batch order.
     void add_credit_check(const UsageEvent& event, const CreditRule& rule);
     Result<bool, std::string> decide_credit_ops();
