@@ -216,10 +216,10 @@ void QueryApi::refresh_keys() {
 
 Result<ApiPrincipal, HttpResponse> QueryApi::identify(const HttpRequest& request) {
     refresh_keys();
-    const auto principal = keys_.find(request.authorization, options_.now_us());
+    const std::int64_t now = options_.now_us();
+    const auto principal = keys_.find(request.authorization, now);
     if (!principal) {
-        if (const std::int64_t wait =
-                failed_auth_limiter_.take(client_of(request), options_.now_us());
+        if (const std::int64_t wait = failed_auth_limiter_.take(client_of(request), now);
             wait > 0) {
             return unexpected(
                 rate_limited(wait, "too many failed authentications from this client"));
@@ -232,8 +232,7 @@ Result<ApiPrincipal, HttpResponse> QueryApi::identify(const HttpRequest& request
         response.headers.emplace_back("WWW-Authenticate", "Bearer");
         return unexpected(std::move(response));
     }
-    if (const std::int64_t wait = limiter_.take(request.authorization, options_.now_us());
-        wait > 0) {
+    if (const std::int64_t wait = limiter_.take(request.authorization, now); wait > 0) {
         return unexpected(rate_limited(wait, "too many requests for this key"));
     }
     return *principal;
